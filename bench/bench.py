@@ -1,0 +1,322 @@
+#!/usr/bin/env python3
+"""gatehouse benchmark: throughput, latency and memory of every hot path, side by side with the
+argon2id rate of this machine and, with --peer, the @jmondi/oauth2-server peer.
+
+Run it through bench/run.sh, which installs wrk and builds the release binaries. Load comes from
+wrk, driven by ../shared/bench/run_peer.py (its run_wrk measures req/s, p50/p99, errors, the
+server's peak RSS and CPU per request); this script starts the servers, provisions them through
+gatehouse's CLI, and prints one table with medians over runs and the ratios the targets name.
+Results are also written as JSON lines to target/bench/results.jsonl.
+"""
+import argparse
+import base64
+import concurrent.futures as cf
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED_BENCH = os.path.normpath(os.path.join(ROOT, "..", "shared", "bench"))
+sys.path.insert(0, SHARED_BENCH)
+import run_peer as rp  # noqa: E402  (the shared load driver)
+
+BIN = os.path.join(ROOT, "target", "release", "gatehouse")
+ARGON2_RATE = os.path.join(ROOT, "target", "release", "examples", "argon2_rate")
+OUT_DIR = os.path.join(ROOT, "target", "bench")
+READ_LUA = os.path.join(ROOT, "bench", "wrk", "read.lua")
+TOKEN_LUA = rp.LUA
+CLIENT, SECRET, SCOPE, USERS = "bench-client", "bench-secret", "read", 1000
+NCPU = os.cpu_count() or 1
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(method, url, form=None, auth=None, timeout=30):
+    data = None if form is None else urllib.parse.urlencode(form).encode()
+    req = urllib.request.Request(url, data=data, method=method)
+    if auth:
+        req.add_header("Authorization", auth)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+class Gatehouse:
+    """A `gatehouse serve` process on its own database."""
+
+    def __init__(self, database, env):
+        self.database, self.env = database, dict(os.environ, **env, GATEHOUSE_DATABASE_URL=database)
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def cli(self, *args, stdin=None):
+        subprocess.run([BIN, *args], input=stdin, env=self.env, check=True, text=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def provision(self):
+        self.cli("client", "add", CLIENT, "--secret", SECRET, "--scopes", "read write",
+                 "--grant-types", "password,refresh_token")
+        # The CLI hashes each password with the configured argon2id parameters.
+        with cf.ThreadPoolExecutor(NCPU) as ex:
+            list(ex.map(lambda i: self.cli("user", "add", f"user{i}", "--password-stdin",
+                                           stdin=f"password-{i}\n"), range(USERS)))
+
+    def start(self):
+        """Starts the server; returns milliseconds from spawn to the first answered request."""
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen([BIN, "serve", "--listen", f"127.0.0.1:{self.port}"], env=self.env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while True:
+            try:
+                if http("GET", self.base + "/healthz", timeout=1)[0] == 200:
+                    return (time.monotonic() - t0) * 1000
+            except OSError:
+                pass
+            if self.proc.poll() is not None:
+                sys.exit(f"gatehouse exited with {self.proc.returncode}")
+            time.sleep(0.002)
+
+    def rss_mib(self):
+        return rp.status_kib(self.proc.pid, "VmRSS") / 1024
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+def wrk_args(port, path, threads=1):
+    return argparse.Namespace(host="127.0.0.1", port=port, path=path, threads=threads, timeout=10,
+                              client_id=CLIENT, client_secret=SECRET, scope=SCOPE, users=USERS)
+
+
+def measure(port, mode, path, conns, opts, pool=None, lua=TOKEN_LUA):
+    """Median over opts.runs wrk runs of `mode` at `conns` connections (after a warm-up)."""
+    rp.LUA = lua
+    pids = rp.listening_pids(port)
+    args = wrk_args(port, path)
+    auth = "Basic " + base64.b64encode(f"{CLIENT}:{SECRET}".encode()).decode()
+    runs = []
+    with tempfile.TemporaryDirectory() as td:
+        for i in range(-1, opts.runs):
+            pool_file = None
+            if mode == "refresh":
+                toks = rp.fetch_refresh_pool(f"http://127.0.0.1:{port}", path, auth, SCOPE, USERS,
+                                             2 * conns, measure.offset)
+                measure.offset += 2 * conns
+                pool_file = os.path.join(td, "pool.txt")
+                with open(pool_file, "w") as f:
+                    f.write("\n".join(toks) + "\n")
+            elif pool is not None:
+                pool_file = pool
+            r = rp.run_wrk(args, mode, conns, 2 if i < 0 else opts.duration, pool_file, pids)
+            if i >= 0:
+                runs.append(r)
+    med = lambda k: statistics.median(r[k] for r in runs)
+    return {"rps": med("rps"), "p50_ms": med("p50_ms"), "p99_ms": med("p99_ms"),
+            "errors": sum(r["errors"] for r in runs), "requests": sum(r["requests"] for r in runs),
+            "peak_rss_mib": max(r["peak_rss_mib"] for r in runs), "runs": runs}
+
+
+measure.offset = 0
+
+
+def argon2_rate(seconds):
+    out = subprocess.run([ARGON2_RATE, str(NCPU), str(seconds)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def overload_probe(base, seconds):
+    """While wrk overloads the password grant, one client sends sequential requests and records
+    each answer's status and latency: accepted (200) and shed (503) latencies, seen from outside."""
+    auth = "Basic " + base64.b64encode(f"{CLIENT}:{SECRET}".encode()).decode()
+    seen = {"ok": [], "shed": [], "other": 0}
+    stop = time.monotonic() + seconds
+    i = 0
+    while time.monotonic() < stop:
+        t0 = time.monotonic()
+        status, body = http("POST", base + "/oauth/token", {"grant_type": "password", "username": f"user{i}",
+                                                            "password": f"password-{i}"}, auth)
+        ms = (time.monotonic() - t0) * 1000
+        if status == 200:
+            seen["ok"].append(ms)
+        elif status in (429, 503):
+            seen["shed"].append(ms)
+        else:
+            seen["other"] += 1
+        i = (i + 1) % USERS
+    return seen
+
+
+def pct(xs, p):
+    if not xs:
+        return float("nan")
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+
+
+def bench_gatehouse(label, database, opts, rows, env):
+    g = Gatehouse(database, env)
+    print(f"\n## {label}: provisioning {USERS} users through the CLI", flush=True)
+    g.provision()
+    start_ms = g.start()
+    time.sleep(1)
+    idle = g.rss_mib()
+    print(f"   start to first answer {start_ms:.0f} ms, idle RSS {idle:.1f} MiB", flush=True)
+    rows.append({"server": label, "case": "startup", "start_ms": start_ms, "idle_rss_mib": idle})
+    auth = "Basic " + base64.b64encode(f"{CLIENT}:{SECRET}".encode()).decode()
+    status, body = http("POST", g.base + "/oauth/token",
+                        {"grant_type": "password", "username": "user0", "password": "password-0"}, auth)
+    token = json.loads(body)["access_token"] if status == 200 else ""
+    with tempfile.NamedTemporaryFile("w", delete=False) as f:
+        f.write(token + "\n")
+        token_file = f.name
+    cases = [("password", "password", "/oauth/token", None, TOKEN_LUA),
+             ("refresh", "refresh", "/oauth/token", None, TOKEN_LUA),
+             ("introspect (JWT)", "introspect", "/oauth/introspect", token_file, READ_LUA),
+             ("jwks", "get", "/.well-known/jwks.json", None, READ_LUA),
+             ("discovery", "get", "/.well-known/openid-configuration", None, READ_LUA)]
+    for name, mode, path, pool, lua in cases:
+        if mode != "password" and http("GET" if mode == "get" else "POST", g.base + path)[0] == 404:
+            print(f"   {name}: endpoint {path} not present, skipped", flush=True)
+            continue
+        for conns in opts.conns:
+            r = measure(g.port, mode, path, conns, opts, pool, lua)
+            r.update(server=label, case=name, conns=conns)
+            rows.append(r)
+            print(f"   {name:18s} c={conns:<3d} {r['rps']:9.1f} req/s  p50 {r['p50_ms']:7.2f} ms  "
+                  f"p99 {r['p99_ms']:8.2f} ms  errors {r['errors']}/{r['requests']}  "
+                  f"peak RSS {r['peak_rss_mib']:.1f} MiB", flush=True)
+    # Overload: four times the saturation concurrency (one request per hash worker saturates).
+    sat = NCPU
+    base_r = measure(g.port, "password", "/oauth/token", sat, opts)
+    rp.LUA = TOKEN_LUA
+    result = {}
+    t = threading.Thread(target=lambda: result.update(
+        wrk=rp.run_wrk(wrk_args(g.port, "/oauth/token"), "password", 4 * sat, opts.duration, None,
+                       rp.listening_pids(g.port))))
+    t.start()
+    time.sleep(1)
+    probe = overload_probe(g.base, max(1, opts.duration - 2))
+    t.join()
+    over = {"server": label, "case": "overload", "sat_conns": sat, "sat_p99_ms": base_r["p99_ms"],
+            "sat_rps": base_r["rps"], "over_conns": 4 * sat, "over_rps_total": result["wrk"]["rps"],
+            "over_errors": result["wrk"]["errors"], "over_peak_rss_mib": result["wrk"]["peak_rss_mib"],
+            "probe_accepted": len(probe["ok"]), "probe_shed": len(probe["shed"]),
+            "probe_accepted_p99_ms": pct(probe["ok"], 99), "probe_shed_p99_ms": pct(probe["shed"], 99),
+            "probe_shed_max_ms": max(probe["shed"], default=float("nan"))}
+    rows.append(over)
+    print(f"   overload: saturation c={sat} p99 {base_r['p99_ms']:.1f} ms; at c={4 * sat}: "
+          f"probe accepted p99 {over['probe_accepted_p99_ms']:.1f} ms, shed p99 {over['probe_shed_p99_ms']:.2f} ms "
+          f"({len(probe['shed'])} shed / {len(probe['ok'])} accepted), peak RSS {over['over_peak_rss_mib']:.1f} MiB",
+          flush=True)
+    g.stop()
+    os.unlink(token_file)
+
+
+def bench_peer(opts, rows):
+    src = os.path.join(SHARED_BENCH, "peer-jmondi")
+    dst = os.path.join(OUT_DIR, "peer-jmondi")
+    os.makedirs(dst, exist_ok=True)
+    for name in ("package.json", "package-lock.json", "server.js", "start.sh"):
+        shutil.copy2(os.path.join(src, name), dst)
+    port = free_port()
+    print(f"\n## peer @jmondi/oauth2-server on {port} (first start hashes {USERS} users)", flush=True)
+    proc = subprocess.Popen(["bash", "start.sh"], cwd=dst, env=dict(os.environ, PORT=str(port)),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 600
+    while not rp.listening_pids(port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            sys.exit("the peer did not start")
+        time.sleep(0.5)
+    for name, mode in (("password", "password"), ("refresh", "refresh")):
+        for conns in opts.conns:
+            r = measure(port, mode, "/token", conns, opts)
+            r.update(server="peer", case=name, conns=conns)
+            rows.append(r)
+            print(f"   {name:18s} c={conns:<3d} {r['rps']:9.1f} req/s  p50 {r['p50_ms']:7.2f} ms  "
+                  f"p99 {r['p99_ms']:8.2f} ms  errors {r['errors']}/{r['requests']}", flush=True)
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="one 5 s run per cell")
+    ap.add_argument("--peer", action="store_true", help="also run the @jmondi peer from ../shared/bench")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--conns", default="16,64")
+    opts = ap.parse_args()
+    if opts.quick:
+        opts.runs, opts.duration = 1, 5
+    opts.conns = [int(c) for c in opts.conns.split(",")]
+    os.makedirs(OUT_DIR, exist_ok=True)
+    rows = []
+    rate = argon2_rate(5)
+    print(f"raw argon2id verify rate, {rate['threads']} threads, m={rate['memory_kib']} t={rate['iterations']} "
+          f"p={rate['parallelism']}: {rate['per_second']:.1f}/s", flush=True)
+    with tempfile.TemporaryDirectory() as td:
+        bench_gatehouse("gatehouse sqlite", f"sqlite://{td}/bench.db", opts, rows, {})
+    pg = os.environ.get("GATEHOUSE_TEST_POSTGRES_URL")
+    if pg:
+        db = "gh_bench_" + str(os.getpid())
+        admin = pg.rsplit("/", 1)[0]
+        subprocess.run(["psql", pg, "-qc", f"CREATE DATABASE {db}"], check=True)
+        try:
+            bench_gatehouse("gatehouse postgres", f"{admin}/{db}", opts, rows,
+                            {"GATEHOUSE_SECRET_KEY": base64.b64encode(os.urandom(32)).decode()})
+        finally:
+            subprocess.run(["psql", pg, "-qc", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)"])
+    if opts.peer:
+        bench_peer(opts, rows)
+    report(rows, rate)
+    with open(os.path.join(OUT_DIR, "results.jsonl"), "a") as f:
+        for r in rows:
+            r.pop("runs", None)
+            f.write(json.dumps(dict(r, ts=time.strftime("%Y-%m-%dT%H:%M:%S"), argon2=rate)) + "\n")
+
+
+def report(rows, rate):
+    print("\n| server | case | conns | req/s | p50 ms | p99 ms | errors/requests | peak RSS MiB |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        if "rps" in r:
+            print(f"| {r['server']} | {r['case']} | {r['conns']} | {r['rps']:.1f} | {r['p50_ms']:.2f} | "
+                  f"{r['p99_ms']:.2f} | {r['errors']}/{r['requests']} | {r['peak_rss_mib']:.1f} |")
+    print("\nratios (measured in this run):")
+    for r in rows:
+        if r.get("case") == "password" and r["server"].startswith("gatehouse"):
+            print(f"- {r['server']} password grant c={r['conns']}: {r['rps']:.1f} req/s = "
+                  f"{100 * r['rps'] / rate['per_second']:.1f} % of the raw argon2id rate ({rate['per_second']:.1f}/s)")
+    peer = {(r["case"], r["conns"]): r for r in rows if r.get("server") == "peer" and "rps" in r}
+    for r in rows:
+        key = (r.get("case"), r.get("conns"))
+        if r.get("server", "").startswith("gatehouse") and key in peer and peer[key]["rps"] > 0:
+            print(f"- {r['server']} ÷ peer, {key[0]} c={key[1]}: {r['rps'] / peer[key]['rps']:.1f}×")
+    for r in rows:
+        if r.get("case") == "overload":
+            print(f"- {r['server']} overload: accepted p99 {r['probe_accepted_p99_ms']:.1f} ms = "
+                  f"{r['probe_accepted_p99_ms'] / r['sat_p99_ms']:.2f}× saturation p99; shed p99 "
+                  f"{r['probe_shed_p99_ms']:.2f} ms; peak RSS {r['over_peak_rss_mib']:.1f} MiB")
+        if r.get("case") == "startup":
+            print(f"- {r['server']}: start to first answer {r['start_ms']:.0f} ms; idle RSS {r['idle_rss_mib']:.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,267 @@
+//! The Client resource of the admin API: Aidbox's shape (seed 004: `secret`, `grant_types`,
+//! `auth.password.{secret_required, token_format, refresh_token, access_token_expiration,
+//! redirect_uri}`) next to gatehouse's own settings (`scopes`, `default_scopes`, `jwks`,
+//! `token_endpoint_auth_method`, `refresh_token_ttl`, `refresh_token_idle_ttl`).
+//!
+//! A PUT replaces the settings, except that the secret is write-only: left out, the stored one
+//! stays; `null` removes it. As in Aidbox, a client without `auth.password.token_format` gets
+//! opaque access tokens. Rendered resources never hold the secret or its hash.
+
+use serde_json::{json, Value};
+
+use super::fields::{Change, Fields};
+use crate::client::{
+    Client, ClientId, ClientSettings, GrantType, TokenEndpointAuthMethod, TokenFormat,
+};
+use crate::error::Error;
+use crate::scope::ScopeSet;
+
+/// What a Client body asks for; the secret still in plaintext.
+pub(crate) struct ClientBody {
+    pub(crate) id: Option<String>,
+    pub(crate) secret: Change<String>,
+    pub(crate) settings: ClientSettings,
+}
+
+/// Parses a Client body into settings (validated) and the secret change.
+pub(crate) fn parse(body: &Value) -> Result<ClientBody, Error> {
+    let mut f = Fields::new("", body)?;
+    if let Some(kind) = f.string("resourceType")? {
+        if kind != "Client" {
+            return Err(Error::invalid_field("resourceType", "must be Client"));
+        }
+    }
+    let id = f.string("id")?;
+    let secret = match f.change("secret") {
+        Change::Set(Value::String(s)) if !s.is_empty() => Change::Set(s),
+        Change::Set(_) => return Err(Error::invalid_field("secret", "must be a non-empty string")),
+        Change::Keep => Change::Keep,
+        Change::Remove => Change::Remove,
+    };
+    let defaults = ClientSettings::default();
+    let mut settings = ClientSettings {
+        // Aidbox: "token_format: jwt (otherwise opaque)".
+        token_format: TokenFormat::Opaque,
+        ..defaults
+    };
+    if let Some(list) = f.strings("grant_types")? {
+        settings.grant_types = grant_types(&list)?;
+    }
+    if let Some(scopes) = f.strings("scopes")? {
+        settings.scopes = scope_list("scopes", &scopes)?;
+    }
+    if let Some(scopes) = f.strings("default_scopes")? {
+        settings.default_scopes = scope_list("default_scopes", &scopes)?;
+    }
+    if let Some((_, jwks)) = f.object("jwks") {
+        crate::client_assertion::parse_jwks(&jwks)?;
+        settings.jwks = Some(jwks);
+    }
+    if let Some(m) = f.string("token_endpoint_auth_method")? {
+        settings.token_endpoint_auth_method = Some(TokenEndpointAuthMethod::parse(&m).ok_or_else(|| {
+            Error::invalid_field(
+                "token_endpoint_auth_method",
+                "must be client_secret_basic, client_secret_post, private_key_jwt, client_secret_jwt or none",
+            )
+        })?);
+    }
+    if let Some(ttl) = f.seconds("refresh_token_ttl")? {
+        settings.refresh_token_ttl = ttl;
+    }
+    if let Some(ttl) = f.seconds("refresh_token_idle_ttl")? {
+        settings.refresh_token_idle_ttl = ttl;
+    }
+    if let Some((name, auth)) = f.object("auth") {
+        let mut a = Fields::new(&name, &auth)?;
+        if let Some((name, password)) = a.object("password") {
+            password_settings(&mut settings, &name, &password)?;
+        }
+        a.finish(&[])?;
+    }
+    f.finish(&["meta"])?;
+    settings.validate().map_err(|e| match e {
+        Error::InvalidRequest(d) => Error::InvalidBody(d),
+        other => other,
+    })?;
+    Ok(ClientBody {
+        id,
+        secret,
+        settings,
+    })
+}
+
+/// `auth.password`: Aidbox's settings of the password grant.
+fn password_settings(
+    settings: &mut ClientSettings,
+    name: &str,
+    value: &Value,
+) -> Result<(), Error> {
+    let mut p = Fields::new(name, value)?;
+    if let Some(trust) = p.boolean("trust_forwarded_for")? {
+        settings.trust_forwarded_for = trust;
+    }
+    if let Some(required) = p.boolean("secret_required")? {
+        settings.secret_required = required;
+    }
+    if let Some(format) = p.string("token_format")? {
+        settings.token_format = match format.as_str() {
+            "jwt" => TokenFormat::Jwt,
+            "opaque" => TokenFormat::Opaque,
+            _ => {
+                return Err(Error::invalid_field(
+                    &p.name("token_format"),
+                    "must be jwt or opaque",
+                ))
+            }
+        };
+    }
+    match p.boolean("refresh_token")? {
+        Some(true) if !settings.grant_types.contains(&GrantType::RefreshToken) => {
+            settings.grant_types.push(GrantType::RefreshToken);
+        }
+        Some(false) => settings
+            .grant_types
+            .retain(|g| *g != GrantType::RefreshToken),
+        _ => {}
+    }
+    if let Some(ttl) = p.seconds("access_token_expiration")? {
+        settings.access_token_ttl = ttl;
+    }
+    if let Some(uri) = p.string("redirect_uri")? {
+        crate::client::validate_redirect_uri(&uri).map_err(|_| {
+            Error::invalid_field(
+                &p.name("redirect_uri"),
+                "must be an absolute https URL (http only for localhost) without a fragment",
+            )
+        })?;
+        settings.redirect_uri = Some(uri);
+    }
+    p.finish(&[])
+}
+
+fn grant_types(list: &[String]) -> Result<Vec<GrantType>, Error> {
+    let mut out = Vec::new();
+    for raw in list {
+        let g = GrantType::parse(raw).ok_or_else(|| {
+            Error::invalid_field("grant_types", format!("unsupported grant type {raw:?}"))
+        })?;
+        if !out.contains(&g) {
+            out.push(g);
+        }
+    }
+    Ok(out)
+}
+
+fn scope_list(field: &str, tokens: &[String]) -> Result<Vec<String>, Error> {
+    let set = ScopeSet::parse(&tokens.join(" "))
+        .map_err(|e| Error::invalid_field(field, e.description().unwrap_or("invalid scope")))?;
+    Ok(set.iter().map(str::to_owned).collect())
+}
+
+/// The resource as the API shows it: no secret, no hash, no sealed secret.
+pub(crate) fn render(client: &Client) -> Value {
+    let s = &client.settings;
+    let grants: Vec<&str> = s
+        .grant_types
+        .iter()
+        .filter(|g| **g != GrantType::RefreshToken)
+        .map(|g| g.as_str())
+        .collect();
+    let mut password = json!({
+        "secret_required": s.secret_required,
+        "trust_forwarded_for": s.trust_forwarded_for,
+        "token_format": match s.token_format { TokenFormat::Jwt => "jwt", TokenFormat::Opaque => "opaque" },
+        "refresh_token": s.grant_types.contains(&GrantType::RefreshToken),
+        "access_token_expiration": s.access_token_ttl,
+    });
+    if let Some(uri) = &s.redirect_uri {
+        password["redirect_uri"] = uri.as_str().into();
+    }
+    let mut out = json!({
+        "resourceType": "Client",
+        "id": client.id.as_str(),
+        "grant_types": grants,
+        "auth": { "password": password },
+        "has_secret": !client.is_public(),
+        "scopes": s.scopes,
+        "default_scopes": s.default_scopes,
+        "refresh_token_ttl": s.refresh_token_ttl,
+        "refresh_token_idle_ttl": s.refresh_token_idle_ttl,
+    });
+    if let Some(jwks) = &s.jwks {
+        out["jwks"] = jwks.clone();
+    }
+    if let Some(m) = s.token_endpoint_auth_method {
+        out["token_endpoint_auth_method"] = m.as_str().into();
+    }
+    out
+}
+
+/// The id of a body: the path's, which the body may repeat but not contradict.
+pub(crate) fn resolve_id(path: Option<&str>, body: Option<&str>) -> Result<ClientId, Error> {
+    let raw = match (path, body) {
+        (Some(p), Some(b)) if p != b => {
+            return Err(Error::invalid_field(
+                "id",
+                "differs from the id in the path",
+            ))
+        }
+        (Some(p), _) => p,
+        (None, Some(b)) => b,
+        (None, None) => return Err(Error::invalid_field("id", "is required")),
+    };
+    ClientId::parse(raw)
+        .map_err(|e| Error::invalid_field("id", e.description().unwrap_or("invalid")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aidbox_jwt_client_maps_onto_settings() {
+        let body = json!({"id": "ro-jwt-client", "grant_types": ["password"], "resourceType": "Client",
+            "auth": {"password": {"token_format": "jwt", "refresh_token": true, "access_token_expiration": 3600}}});
+        let parsed = parse(&body).unwrap();
+        assert_eq!(parsed.settings.token_format, TokenFormat::Jwt);
+        assert_eq!(
+            parsed.settings.grant_types,
+            vec![GrantType::Password, GrantType::RefreshToken]
+        );
+        assert_eq!(parsed.settings.access_token_ttl, 3600);
+        assert_eq!(
+            parse(&json!({"id": "x"})).unwrap().settings.token_format,
+            TokenFormat::Opaque
+        );
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        for (body, field) in [
+            (json!({"grant_types": ["telepathy"]}), "grant_types:"),
+            (
+                json!({"auth": {"password": {"access_token_expiration": -1}}}),
+                "auth.password.access_token_expiration:",
+            ),
+            (
+                json!({"auth": {"password": {"redirect_uri": "http://evil.com/"}}}),
+                "auth.password.redirect_uri:",
+            ),
+            (
+                json!({"auth": {"password": {"secret_required": "yes"}}}),
+                "auth.password.secret_required:",
+            ),
+            (json!({"colour": "red"}), "colour:"),
+            (json!({"secret": 7}), "secret:"),
+            (
+                json!({"jwks": {"keys": [{"kty": "oct", "k": "AA"}]}}),
+                "jwks:",
+            ),
+            (json!({"resourceType": "User"}), "resourceType:"),
+        ] {
+            let err = parse(&body).err().unwrap();
+            assert_eq!(err.code(), "invalid_request");
+            assert!(err.description().unwrap().starts_with(field), "{err:?}");
+        }
+    }
+}

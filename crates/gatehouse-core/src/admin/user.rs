@@ -1,0 +1,144 @@
+//! The User resource of the admin API. The path id is the username (normalized with PRECIS
+//! UsernameCaseMapped); the body may hold `password` (write-only, hashed with argon2id),
+//! `email`, `phone` (or Aidbox's `phoneNumber`) and `scopes` (`null`: whatever the client
+//! allows). A PUT without `password` keeps the stored one. Rendered users never hold the
+//! password or its hash.
+
+use secrecy::SecretString;
+use serde_json::{json, Value};
+
+use super::fields::{Change, Fields};
+use crate::error::Error;
+use crate::scope::ScopeSet;
+use crate::user::{User, Username, MAX_PASSWORD_LEN};
+
+/// What a User body asks for.
+pub(crate) struct UserBody {
+    pub(crate) password: Option<SecretString>,
+    pub(crate) email: Change<String>,
+    pub(crate) phone: Change<String>,
+    pub(crate) scopes: Change<ScopeSet>,
+}
+
+/// Parses a User body for `username`.
+pub(crate) fn parse(username: &Username, body: &Value) -> Result<UserBody, Error> {
+    let mut f = Fields::new("", body)?;
+    if let Some(kind) = f.string("resourceType")? {
+        if kind != "User" {
+            return Err(Error::invalid_field("resourceType", "must be User"));
+        }
+    }
+    if let Some(id) = f.string("id")? {
+        if Username::parse(&id).ok().as_ref() != Some(username) {
+            return Err(Error::invalid_field(
+                "id",
+                "differs from the username in the path",
+            ));
+        }
+    }
+    let password = match f.string("password")? {
+        Some(p) if p.is_empty() || p.len() > MAX_PASSWORD_LEN => {
+            return Err(Error::invalid_field(
+                "password",
+                format!("must be 1 to {MAX_PASSWORD_LEN} bytes"),
+            ))
+        }
+        p => p.map(SecretString::from),
+    };
+    let email = text(&mut f, "email")?;
+    let phone = match (text(&mut f, "phone")?, text(&mut f, "phoneNumber")?) {
+        (Change::Keep, other) | (other, Change::Keep) => other,
+        _ => {
+            return Err(Error::invalid_field(
+                "phoneNumber",
+                "give phone or phoneNumber, not both",
+            ))
+        }
+    };
+    let scopes = match f.change("scopes") {
+        Change::Keep => Change::Keep,
+        Change::Remove => Change::Remove,
+        Change::Set(v) => {
+            let tokens: Option<Vec<String>> = match v {
+                Value::String(s) => Some(vec![s]),
+                Value::Array(items) => items
+                    .into_iter()
+                    .map(|i| i.as_str().map(str::to_owned))
+                    .collect(),
+                _ => None,
+            };
+            let tokens = tokens
+                .ok_or_else(|| Error::invalid_field("scopes", "must be a list of strings"))?;
+            Change::Set(ScopeSet::parse(&tokens.join(" ")).map_err(|e| {
+                Error::invalid_field("scopes", e.description().unwrap_or("invalid scope"))
+            })?)
+        }
+    };
+    f.finish(&["meta"])?;
+    Ok(UserBody {
+        password,
+        email,
+        phone,
+        scopes,
+    })
+}
+
+fn text(f: &mut Fields, key: &str) -> Result<Change<String>, Error> {
+    match f.change(key) {
+        Change::Keep => Ok(Change::Keep),
+        Change::Remove => Ok(Change::Remove),
+        Change::Set(Value::String(s)) if s.len() <= 320 => Ok(Change::Set(s)),
+        Change::Set(_) => Err(Error::invalid_field(
+            key,
+            "must be a string of at most 320 bytes",
+        )),
+    }
+}
+
+/// Applies a change to an optional field.
+pub(crate) fn apply<T>(current: Option<T>, change: Change<T>) -> Option<T> {
+    match change {
+        Change::Keep => current,
+        Change::Remove => None,
+        Change::Set(v) => Some(v),
+    }
+}
+
+/// The resource as the API shows it: no password, no hash.
+pub(crate) fn render(user: &User) -> Value {
+    json!({
+        "resourceType": "User",
+        "id": user.username.as_str(),
+        "sub": user.id,
+        "email": user.email,
+        "phone": user.phone,
+        "scopes": user.scopes.as_ref().map(|s| s.iter().collect::<Vec<_>>()),
+        "created_at": user.created_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_are_checked_field_by_field() {
+        let name = Username::parse("jane").unwrap();
+        let ok = parse(
+            &name,
+            &json!({"id": "Jane", "password": "pw", "phoneNumber": "+1"}),
+        )
+        .unwrap();
+        assert_eq!(ok.phone, Change::Set("+1".into()));
+        for (body, field) in [
+            (json!({"id": "john"}), "id:"),
+            (json!({"password": ""}), "password:"),
+            (json!({"scopes": [1]}), "scopes:"),
+            (json!({"phone": "1", "phoneNumber": "2"}), "phoneNumber:"),
+            (json!({"nickname": "J"}), "nickname:"),
+        ] {
+            let err = parse(&name, &body).err().unwrap();
+            assert!(err.description().unwrap().starts_with(field), "{err:?}");
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! Audit events: what happened (login success and failure, refresh, reuse, revocation, lockout,
+//! admin changes), to which client and user, from which address and in which request. Events
+//! are stored in the database; they never hold a password, secret or token. [`RequestContext`]
+//! is what the HTTP layer tells the core about a request.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::clock::Clock;
+use crate::random;
+use crate::store::Store;
+
+/// Where a request came from, as computed by the HTTP layer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestContext {
+    /// The client address: the TCP peer, or the right-most untrusted `X-Forwarded-For` entry
+    /// behind a trusted proxy.
+    pub ip: Option<IpAddr>,
+    /// The end user's address as vouched for by the client (`auth0-forwarded-for`); used only
+    /// for a confidential client whose settings allow it.
+    pub forwarded_for: Option<IpAddr>,
+    /// The request's id, for correlating events with logs.
+    pub request_id: Option<String>,
+}
+
+impl RequestContext {
+    /// The context in which `client`'s request is judged: the address it vouches for with
+    /// `auth0-forwarded-for` when it is confidential and its settings trust it, else unchanged.
+    pub fn for_client(&self, client: &crate::client::Client) -> RequestContext {
+        let mut ctx = self.clone();
+        let confidential = !client.is_public() || client.settings.jwks.is_some();
+        if client.settings.trust_forwarded_for && confidential {
+            if let Some(ip) = self.forwarded_for {
+                ctx.ip = Some(ip);
+            }
+        }
+        ctx.forwarded_for = None;
+        ctx
+    }
+}
+
+/// What an event records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// A password login that issued tokens.
+    LoginSuccess,
+    /// A refused login or client authentication; `detail.reason` says why.
+    LoginFailure,
+    /// A refresh token was exchanged.
+    Refresh,
+    /// A used refresh token came back: its family was revoked (`detail.family_id`).
+    RefreshReuse,
+    /// A token was revoked (RFC 7009).
+    Revocation,
+    /// An account was locked (`detail.until`).
+    Lockout,
+    /// An account was unlocked by an administrator.
+    Unlock,
+    /// The admin API or CLI changed a client or user (`detail.action`).
+    AdminChange,
+}
+
+impl EventKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::LoginSuccess => "login_success",
+            EventKind::LoginFailure => "login_failure",
+            EventKind::Refresh => "refresh",
+            EventKind::RefreshReuse => "refresh_reuse",
+            EventKind::Revocation => "revocation",
+            EventKind::Lockout => "lockout",
+            EventKind::Unlock => "unlock",
+            EventKind::AdminChange => "admin_change",
+        }
+    }
+}
+
+/// One stored event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    /// Random id.
+    pub id: String,
+    /// Unix seconds.
+    pub at: i64,
+    /// See [`EventKind::as_str`].
+    pub kind: String,
+    /// The client, when known.
+    pub client_id: Option<String>,
+    /// The username (as sent for failures, normalized otherwise), when known.
+    pub user: Option<String>,
+    /// The client address.
+    pub ip: Option<String>,
+    /// The request id.
+    pub request_id: Option<String>,
+    /// More, by kind: `reason`, `family_id`, `until`, `action`.
+    pub detail: Value,
+}
+
+/// Which events to list.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// Only this user's.
+    pub user: Option<String>,
+    /// Only those at or after this time.
+    pub since: Option<i64>,
+    /// At most this many, newest first.
+    pub limit: u32,
+}
+
+/// Writes events. A failed write is logged, never fails the request it describes.
+pub struct AuditLog {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+}
+
+impl AuditLog {
+    /// An audit log over `store`.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        AuditLog { store, clock }
+    }
+
+    /// Records one event.
+    pub async fn record(
+        &self,
+        kind: EventKind,
+        ctx: &RequestContext,
+        client_id: Option<&str>,
+        user: Option<&str>,
+        detail: Value,
+    ) {
+        let event = Event {
+            id: random::id(),
+            at: self.clock.now(),
+            kind: kind.as_str().to_owned(),
+            client_id: client_id.map(str::to_owned),
+            user: user.map(str::to_owned),
+            ip: ctx.ip.map(|ip| ip.to_string()),
+            request_id: ctx.request_id.clone(),
+            detail,
+        };
+        if let Err(err) = self.store.insert_event(&event).await {
+            tracing::warn!(%err, kind = kind.as_str(), "could not record an audit event");
+        }
+    }
+
+    /// The events matching `filter`, newest first.
+    pub async fn list(&self, filter: &EventFilter) -> Result<Vec<Event>, crate::Error> {
+        Ok(self.store.list_events(filter).await?)
+    }
+}

@@ -1,0 +1,331 @@
+//! Client authentication with JWT assertions (RFC 7523 §2.2 and §3, RFC 7521 §4.2):
+//! `private_key_jwt` against the client's registered public keys, and `client_secret_jwt`
+//! (HS256/384/512 keyed with the client secret, which is kept sealed at rest).
+//!
+//! Checks, in order: the header's `alg` is on the allow-list for the key type; `iss` = `sub` =
+//! the client id (and = `client_id` when the request sends one); the signature; `aud` names the
+//! issuer (or, unless configured issuer-only, a token endpoint URL); `exp` is present, not past
+//! and not further ahead than the maximum lifetime; `nbf` and `iat` are not in the future; `jti`
+//! is present and never seen before for this client while the assertion lives. Every clock
+//! comparison allows the configured skew.
+
+pub mod keys;
+
+use std::sync::Arc;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+pub use keys::parse_jwks;
+
+use crate::client::{Client, ClientId, TokenEndpointAuthMethod};
+use crate::clock::Clock;
+use crate::error::{AuthMethod, Error};
+use crate::store::Store;
+
+/// The `client_assertion_type` of RFC 7523 §2.2.
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// Default longest accepted assertion lifetime (`exp` - now), in seconds.
+pub const DEFAULT_MAX_LIFETIME: i64 = 300;
+/// Default clock skew allowed on every time comparison, in seconds.
+pub const DEFAULT_CLOCK_SKEW: i64 = 30;
+/// The token endpoint paths, each a valid audience unless the policy is issuer-only.
+pub const TOKEN_ENDPOINT_PATHS: [&str; 4] =
+    ["/oauth/token", "/token", "/oauth2/v1/token", "/auth/token"];
+/// The longest assertion accepted, in bytes.
+const MAX_ASSERTION_LEN: usize = 16 * 1024;
+
+/// Which `aud` values an assertion may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AudiencePolicy {
+    /// Only the issuer identifier, as the RFC 7523 revision recommends against audience
+    /// confusion.
+    Issuer,
+    /// The issuer or a token endpoint URL, as today's client libraries send.
+    #[default]
+    IssuerOrTokenEndpoint,
+}
+
+/// The tunable limits of assertion checking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AssertionPolicy {
+    /// Accepted audiences.
+    pub audience: AudiencePolicy,
+    /// Longest accepted `exp` - now, in seconds.
+    pub max_lifetime: i64,
+    /// Skew allowed on every time comparison, in seconds.
+    pub clock_skew: i64,
+}
+
+impl Default for AssertionPolicy {
+    fn default() -> Self {
+        AssertionPolicy {
+            audience: AudiencePolicy::default(),
+            max_lifetime: DEFAULT_MAX_LIFETIME,
+            clock_skew: DEFAULT_CLOCK_SKEW,
+        }
+    }
+}
+
+/// Opens a client secret sealed at rest, for `client_secret_jwt`. Kept behind a trait so the
+/// server key's implementation (the `sealing` module) can be swapped without touching this
+/// module.
+pub trait SecretSealer: Send + Sync {
+    /// Seals `secret` of `client` for storage.
+    fn seal(&self, client: &ClientId, secret: &SecretString) -> Result<String, Error>;
+    /// The plaintext of `sealed`, which was sealed for `client`.
+    fn open(&self, client: &ClientId, sealed: &str) -> Result<SecretString, Error>;
+}
+
+/// Verifies client assertions.
+pub struct AssertionVerifier {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    audiences: Vec<String>,
+    policy: AssertionPolicy,
+    opener: Option<Arc<dyn SecretSealer>>,
+}
+
+/// The claims gatehouse reads from an assertion.
+#[derive(Debug, Clone, Default, Deserialize)]
+struct Claims {
+    iss: Option<String>,
+    sub: Option<String>,
+    aud: Option<Audience>,
+    exp: Option<i64>,
+    nbf: Option<i64>,
+    iat: Option<i64>,
+    jti: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl AssertionVerifier {
+    /// A verifier for assertions addressed to `issuer`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        issuer: &str,
+        policy: AssertionPolicy,
+    ) -> Self {
+        AssertionVerifier {
+            store,
+            clock,
+            audiences: audiences(issuer, policy.audience),
+            policy,
+            opener: None,
+        }
+    }
+
+    /// Enables `client_secret_jwt`, opening sealed secrets with `opener`.
+    pub fn with_sealer(mut self, sealer: Arc<dyn SecretSealer>) -> Self {
+        self.opener = Some(sealer);
+        self
+    }
+
+    /// Whether `client_secret_jwt` is enabled.
+    pub fn supports_client_secret_jwt(&self) -> bool {
+        self.opener.is_some()
+    }
+
+    /// Returns the client the assertion proves, or `invalid_client`.
+    pub async fn authenticate(
+        &self,
+        client_id: Option<&str>,
+        assertion: &str,
+    ) -> Result<Client, Error> {
+        let (header, claims) = peek(assertion)?;
+        let method = if keys::HMAC_ALGS.contains(&header.alg) {
+            AuthMethod::ClientSecretJwt
+        } else {
+            AuthMethod::PrivateKeyJwt
+        };
+        let fail = |d: &'static str| Error::InvalidClient {
+            method,
+            description: d.into(),
+        };
+        let sub = claims
+            .sub
+            .as_deref()
+            .ok_or(fail("the assertion has no sub"))?;
+        if claims.iss.as_deref() != Some(sub) || client_id.is_some_and(|id| id != sub) {
+            return Err(fail(
+                "iss and sub of the assertion must both be the client_id",
+            ));
+        }
+        let id = ClientId::parse(sub).map_err(|_| fail("client authentication failed"))?;
+        let client = self
+            .store
+            .find_client(&id)
+            .await?
+            .ok_or(fail("client authentication failed"))?;
+        let opener = self.opener.as_deref();
+        let verified = verify_signature(
+            &client,
+            assertion,
+            header.alg,
+            header.kid.as_deref(),
+            opener,
+        )?;
+        let Some(verified) = verified else {
+            return Err(fail("client authentication failed"));
+        };
+        check_claims(&verified, &self.audiences, &self.policy, self.clock.now()).map_err(fail)?;
+        let (jti, exp) = match (&verified.jti, verified.exp) {
+            (Some(jti), Some(exp)) => (jti, exp),
+            _ => return Err(fail("the assertion needs jti and exp")),
+        };
+        let now = self.clock.now();
+        let expires = exp + self.policy.clock_skew;
+        if !self
+            .store
+            .consume_assertion_jti(&client.id, jti, expires, now)
+            .await?
+        {
+            return Err(fail("the assertion was used before (jti replay)"));
+        }
+        Ok(client)
+    }
+}
+
+/// The verified claims when a key of `client` checks the signature; `None` when none does or the
+/// client may not use this method.
+fn verify_signature(
+    client: &Client,
+    assertion: &str,
+    alg: Algorithm,
+    kid: Option<&str>,
+    opener: Option<&dyn SecretSealer>,
+) -> Result<Option<Claims>, Error> {
+    let allowed = client.settings.token_endpoint_auth_method;
+    let keys: Vec<DecodingKey> = if keys::HMAC_ALGS.contains(&alg) {
+        let permitted = allowed == Some(TokenEndpointAuthMethod::ClientSecretJwt);
+        match (opener, &client.settings.sealed_secret, permitted) {
+            (Some(opener), Some(sealed), true) => {
+                let secret = opener.open(&client.id, sealed)?;
+                vec![DecodingKey::from_secret(secret.expose_secret().as_bytes())]
+            }
+            _ => return Ok(None),
+        }
+    } else {
+        let permitted = allowed.is_none_or(|m| m == TokenEndpointAuthMethod::PrivateKeyJwt);
+        match (&client.settings.jwks, permitted) {
+            (Some(jwks), true) => keys::candidates(&parse_jwks(jwks)?, alg, kid),
+            _ => return Ok(None),
+        }
+    };
+    let mut validation = Validation::new(alg);
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    Ok(keys.iter().find_map(|key| {
+        jsonwebtoken::decode::<Claims>(assertion, key, &validation)
+            .ok()
+            .map(|d| d.claims)
+    }))
+}
+
+/// `token_endpoint_auth_methods_supported` for the discovery document (RFC 8414 §2).
+pub fn auth_methods_supported(client_secret_jwt: bool) -> Vec<&'static str> {
+    TokenEndpointAuthMethod::ALL
+        .into_iter()
+        .filter(|m| client_secret_jwt || *m != TokenEndpointAuthMethod::ClientSecretJwt)
+        .map(TokenEndpointAuthMethod::as_str)
+        .collect()
+}
+
+/// `token_endpoint_auth_signing_alg_values_supported` for the discovery document (RFC 8414
+/// §2): never `none`.
+pub fn signing_algs_supported(client_secret_jwt: bool) -> Vec<String> {
+    let hmac = keys::HMAC_ALGS.iter().filter(|_| client_secret_jwt);
+    keys::ASYMMETRIC_ALGS
+        .iter()
+        .chain(hmac)
+        .map(|a| keys::alg_name(*a))
+        .collect()
+}
+
+/// The accepted audiences for `issuer`.
+pub fn audiences(issuer: &str, policy: AudiencePolicy) -> Vec<String> {
+    let base = issuer.trim_end_matches('/');
+    let mut out = vec![issuer.to_owned()];
+    if base != issuer {
+        out.push(base.to_owned());
+    }
+    if policy == AudiencePolicy::IssuerOrTokenEndpoint {
+        out.extend(TOKEN_ENDPOINT_PATHS.iter().map(|p| format!("{base}{p}")));
+    }
+    out
+}
+
+/// The header of `assertion` if its shape passes the checks that
+/// [`AssertionVerifier::authenticate`] runs before any store access (length, header, allowed
+/// `alg`, claims JSON). Nothing is verified; exposed for the fuzz targets in `fuzz/`.
+pub fn inspect_unverified(assertion: &str) -> Result<jsonwebtoken::Header, Error> {
+    peek(assertion).map(|(header, _)| header)
+}
+
+/// The header and the unverified claims, to find the client and its key. Nothing read here is
+/// trusted until the signature verified.
+fn peek(assertion: &str) -> Result<(jsonwebtoken::Header, Claims), Error> {
+    let malformed = || Error::InvalidClient {
+        method: AuthMethod::PrivateKeyJwt,
+        description: "the client assertion is not a well-formed JWT with an allowed alg".into(),
+    };
+    if assertion.len() > MAX_ASSERTION_LEN {
+        return Err(malformed());
+    }
+    // `decode_header` knows no `none`, so an unsigned assertion fails right here.
+    let header = jsonwebtoken::decode_header(assertion).map_err(|_| malformed())?;
+    if !keys::ASYMMETRIC_ALGS.contains(&header.alg) && !keys::HMAC_ALGS.contains(&header.alg) {
+        return Err(malformed());
+    }
+    let payload = assertion.split('.').nth(1).ok_or_else(malformed)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).map_err(|_| malformed())?;
+    let claims: Claims = serde_json::from_slice(&bytes).map_err(|_| malformed())?;
+    Ok((header, claims))
+}
+
+/// RFC 7523 §3 items 3-7 on verified claims.
+fn check_claims(
+    c: &Claims,
+    audiences: &[String],
+    policy: &AssertionPolicy,
+    now: i64,
+) -> Result<(), &'static str> {
+    let skew = policy.clock_skew;
+    let aud_ok = match &c.aud {
+        Some(Audience::One(a)) => audiences.contains(a),
+        Some(Audience::Many(list)) => list.iter().any(|a| audiences.contains(a)),
+        None => false,
+    };
+    if !aud_ok {
+        return Err("the assertion's aud is not this server");
+    }
+    let exp = c.exp.ok_or("the assertion has no exp")?;
+    if exp + skew <= now {
+        return Err("the assertion has expired");
+    }
+    if exp - now > policy.max_lifetime + skew {
+        return Err("the assertion's exp is too far in the future");
+    }
+    if c.nbf.is_some_and(|nbf| nbf > now + skew) || c.iat.is_some_and(|iat| iat > now + skew) {
+        return Err("the assertion is not valid yet");
+    }
+    if c.jti.as_deref().is_none_or(str::is_empty) {
+        return Err("the assertion has no jti");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,79 @@
+//! Server metadata: RFC 8414 (`/.well-known/oauth-authorization-server`) and OpenID Connect
+//! Discovery 1.0 (`/.well-known/openid-configuration`). Both list every endpoint, grant type,
+//! client authentication method, signing algorithm and scope gatehouse serves.
+
+use serde_json::{json, Value};
+
+use crate::client::{GrantType, OFFLINE_ACCESS};
+use crate::scope::ScopeSet;
+use crate::token::keys::SigningAlg;
+
+/// The scopes gatehouse itself gives meaning to (OpenID Connect Core §5.4, §11).
+pub const STANDARD_SCOPES: [&str; 5] = ["openid", "profile", "email", "phone", OFFLINE_ACCESS];
+
+/// The metadata document for `issuer`. `scopes` are the clients' scopes, listed after the
+/// standard ones.
+pub fn metadata(issuer: &str, scopes: &ScopeSet) -> Value {
+    let issuer = issuer.trim_end_matches('/');
+    let mut all = ScopeSet::from_trusted(STANDARD_SCOPES);
+    all = ScopeSet::from_trusted(all.iter().chain(scopes.iter()));
+    // Every endpoint that authenticates clients takes the same credentials, JWT assertions
+    // (RFC 7523) included; a server key always exists, so client_secret_jwt is available.
+    let auth_methods = crate::client_assertion::auth_methods_supported(true);
+    let confidential: Vec<&str> = auth_methods
+        .iter()
+        .copied()
+        .filter(|m| *m != "none")
+        .collect();
+    let server_algs: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
+    let mut access_algs = server_algs.clone();
+    access_algs.push("HS256");
+    json!({
+        "issuer": issuer,
+        "token_endpoint": format!("{issuer}/oauth/token"),
+        "revocation_endpoint": format!("{issuer}/oauth/revoke"),
+        "introspection_endpoint": format!("{issuer}/oauth/introspect"),
+        "userinfo_endpoint": format!("{issuer}/userinfo"),
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "grant_types_supported": GrantType::ALL.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+        // gatehouse has no authorization endpoint: no response type is served.
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "revocation_endpoint_auth_methods_supported": auth_methods,
+        "introspection_endpoint_auth_methods_supported": confidential,
+        "token_endpoint_auth_signing_alg_values_supported":
+            crate::client_assertion::signing_algs_supported(true),
+        "revocation_endpoint_auth_signing_alg_values_supported":
+            crate::client_assertion::signing_algs_supported(true),
+        "introspection_endpoint_auth_signing_alg_values_supported":
+            crate::client_assertion::signing_algs_supported(true),
+        "access_token_signing_alg_values_supported": access_algs,
+        "id_token_signing_alg_values_supported": server_algs,
+        "userinfo_signing_alg_values_supported": [],
+        "subject_types_supported": ["public"],
+        "scopes_supported": all.iter().collect::<Vec<_>>(),
+        "claims_supported": [
+            "iss", "sub", "aud", "exp", "iat", "auth_time", "preferred_username", "email",
+            "email_verified", "phone_number", "phone_number_verified"
+        ],
+        "claim_types_supported": ["normal"],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_names_every_endpoint_under_the_issuer() {
+        let m = metadata(
+            "https://auth.example.com/",
+            &ScopeSet::parse("contacts.read").unwrap(),
+        );
+        assert_eq!(m["issuer"], "https://auth.example.com");
+        assert_eq!(m["token_endpoint"], "https://auth.example.com/oauth/token");
+        let scopes = m["scopes_supported"].as_array().unwrap();
+        assert!(scopes.iter().any(|s| s == "contacts.read"));
+        assert!(scopes.iter().any(|s| s == "openid"));
+    }
+}

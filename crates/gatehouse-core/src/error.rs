@@ -1,0 +1,170 @@
+//! The one error type of gatehouse: RFC 6749 §5.2 codes, RFC 6750 §3.1 `invalid_token`, the admin
+//! API's `NotFound`/`Conflict`, overload, and `Internal` for everything that is our fault.
+
+use std::borrow::Cow;
+
+/// Text sent to the client in `error_description`: fixed or built from validated input, never
+/// from an internal error.
+pub type Description = Cow<'static, str>;
+
+/// How a client tried to authenticate, recorded so the HTTP layer can answer `invalid_client`
+/// with `WWW-Authenticate: Basic` when Basic was used (RFC 6749 §5.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// HTTP Basic (`client_secret_basic`).
+    Basic,
+    /// `client_id`/`client_secret` in the body (`client_secret_post`).
+    Post,
+    /// `client_id` alone (a public client).
+    None,
+    /// A JWT assertion signed with a registered key (RFC 7523 §2.2, `private_key_jwt`).
+    PrivateKeyJwt,
+    /// A JWT assertion MACed with the client secret (`client_secret_jwt`).
+    ClientSecretJwt,
+}
+
+/// Every error gatehouse can answer with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// RFC 6749 §5.2 `invalid_request`.
+    #[error("invalid_request: {0}")]
+    InvalidRequest(Description),
+    /// RFC 6749 §5.2 `invalid_client`.
+    #[error("invalid_client: {description}")]
+    InvalidClient {
+        /// How the client tried to authenticate.
+        method: AuthMethod,
+        /// What went wrong, safe to send.
+        description: Description,
+    },
+    /// RFC 6749 §5.2 `invalid_grant`.
+    #[error("invalid_grant: {0}")]
+    InvalidGrant(Description),
+    /// RFC 6749 §5.2 `unauthorized_client`.
+    #[error("unauthorized_client: {0}")]
+    UnauthorizedClient(Description),
+    /// RFC 6749 §5.2 `unsupported_grant_type`.
+    #[error("unsupported_grant_type: {0}")]
+    UnsupportedGrantType(Description),
+    /// RFC 6749 §5.2 `invalid_scope`.
+    #[error("invalid_scope: {0}")]
+    InvalidScope(Description),
+    /// RFC 6750 §3.1 `invalid_token`.
+    #[error("invalid_token: {0}")]
+    InvalidToken(Description),
+    /// RFC 6750 §3.1 `insufficient_scope`.
+    #[error("insufficient_scope: {0}")]
+    InsufficientScope(Description),
+    /// The request body is larger than the server accepts.
+    #[error("request too large: {0}")]
+    PayloadTooLarge(Description),
+    /// An admin API body that parsed but is not a valid resource; the description starts with
+    /// the offending field (`"grant_types: unknown grant type \"x\""`).
+    #[error("invalid body: {0}")]
+    InvalidBody(Description),
+    /// A resource of the admin API or CLI does not exist.
+    #[error("not found: {0}")]
+    NotFound(Description),
+    /// A resource already exists or was changed concurrently.
+    #[error("conflict: {0}")]
+    Conflict(Description),
+    /// The server sheds this request; retry after the given number of seconds.
+    #[error("overloaded, retry after {retry_after} s")]
+    Overloaded {
+        /// Seconds until a retry may succeed.
+        retry_after: u64,
+    },
+    /// Too many failed logins from this client address (HTTP 429, Auth0's `too_many_attempts`).
+    #[error("too many failed logins, retry after {retry_after} s")]
+    TooManyRequests {
+        /// Seconds until a retry may succeed.
+        retry_after: u64,
+    },
+    /// Anything that is the server's fault. The cause is logged, never sent.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl Error {
+    /// The wire string of this error (`"invalid_grant"`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidRequest(_) | Error::PayloadTooLarge(_) | Error::InvalidBody(_) => {
+                "invalid_request"
+            }
+            Error::InvalidClient { .. } => "invalid_client",
+            Error::InvalidGrant(_) => "invalid_grant",
+            Error::UnauthorizedClient(_) => "unauthorized_client",
+            Error::UnsupportedGrantType(_) => "unsupported_grant_type",
+            Error::InvalidScope(_) => "invalid_scope",
+            Error::InvalidToken(_) => "invalid_token",
+            Error::InsufficientScope(_) => "insufficient_scope",
+            Error::NotFound(_) => "not_found",
+            Error::Conflict(_) => "conflict",
+            Error::Overloaded { .. } => "temporarily_unavailable",
+            Error::TooManyRequests { .. } => "too_many_attempts",
+            Error::Internal(_) => "server_error",
+        }
+    }
+
+    /// The `error_description` to send, if any. `Internal` never has one.
+    pub fn description(&self) -> Option<&str> {
+        match self {
+            Error::InvalidRequest(d)
+            | Error::InvalidClient { description: d, .. }
+            | Error::InvalidGrant(d)
+            | Error::UnauthorizedClient(d)
+            | Error::UnsupportedGrantType(d)
+            | Error::InvalidScope(d)
+            | Error::InvalidToken(d)
+            | Error::InsufficientScope(d)
+            | Error::PayloadTooLarge(d)
+            | Error::InvalidBody(d)
+            | Error::NotFound(d)
+            | Error::Conflict(d) => Some(d),
+            Error::Overloaded { .. } => Some("the server is busy, retry later"),
+            Error::TooManyRequests { .. } => {
+                Some("too many failed logins from this address, retry later")
+            }
+            Error::Internal(_) => None,
+        }
+    }
+
+    /// Wraps any error as `Internal`.
+    pub fn internal(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Error::Internal(source.into())
+    }
+
+    /// An `InvalidBody` naming `field`.
+    pub fn invalid_field(field: &str, what: impl std::fmt::Display) -> Self {
+        Error::InvalidBody(format!("{field}: {what}").into())
+    }
+
+    /// Shorthand for `InvalidRequest`.
+    pub fn invalid_request(description: impl Into<Description>) -> Self {
+        Error::InvalidRequest(description.into())
+    }
+}
+
+impl From<crate::store::StoreError> for Error {
+    fn from(err: crate::store::StoreError) -> Self {
+        use crate::store::StoreError;
+        match err {
+            StoreError::NotFound => Error::NotFound("no such resource".into()),
+            StoreError::Conflict => Error::Conflict("the resource already exists".into()),
+            StoreError::Unavailable(source) => Error::Internal(source),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_carry_no_description() {
+        let err = Error::internal("disk on fire");
+        assert_eq!(err.code(), "server_error");
+        assert_eq!(err.description(), None);
+    }
+}

@@ -1,0 +1,215 @@
+//! The Resource Owner Password Credentials grant (RFC 6749 §4.3).
+
+use secrecy::{ExposeSecret, SecretString};
+
+use serde_json::json;
+
+use super::{TokenService, Tokens};
+use crate::audit::{EventKind, RequestContext};
+use crate::client::{Client, GrantType};
+use crate::error::Error;
+use crate::login_guard::{user_key, Admission};
+use crate::random;
+use crate::scope::ScopeSet;
+use crate::store::{RefreshTokenRecord, TokenFamily};
+use crate::token::opaque;
+use crate::user::{User, Username, MAX_PASSWORD_LEN};
+
+/// Said for an unknown user and for a wrong password alike.
+const BAD_CREDENTIALS: &str = "the username or password is incorrect";
+
+impl TokenService {
+    pub(super) async fn password(
+        &self,
+        ctx: &RequestContext,
+        client: &Client,
+        username: &str,
+        password: &SecretString,
+        requested: Option<ScopeSet>,
+    ) -> Result<Tokens, Error> {
+        if !client.allows_grant(GrantType::Password) {
+            return Err(Error::UnauthorizedClient(
+                "this client may not use the password grant".into(),
+            ));
+        }
+        let password = password.expose_secret().as_bytes();
+        if password.len() > MAX_PASSWORD_LEN {
+            return Err(Error::invalid_request(format!(
+                "password must be at most {MAX_PASSWORD_LEN} bytes"
+            )));
+        }
+        let scope = resolve_scope(client, requested)?;
+
+        let failed = |reason: &'static str| self.login_failed(ctx, client, username, reason);
+        if let Err(err) = self.guard.check_source(ctx.ip).await {
+            failed("ip_throttled").await;
+            return Err(err);
+        }
+        // A username that cannot be normalized cannot exist; it costs a hash all the same.
+        let user = match Username::parse(username) {
+            Ok(name) => self.store.find_user(&name).await?,
+            Err(_) => None,
+        };
+        // Only existing accounts are counted, so guessing names grows no table. A locked
+        // account costs the dummy hash and gets the wrong password's answer.
+        let attempt = match &user {
+            Some(u) => match self.guard.reserve(&user_key(&u.id)).await? {
+                Admission::Proceed(attempt) => Some(attempt),
+                Admission::Locked { .. } => {
+                    self.hasher.verify(password, None).await?;
+                    self.guard.source_failed(ctx.ip).await;
+                    failed("locked").await;
+                    return Err(Error::InvalidGrant(BAD_CREDENTIALS.into()));
+                }
+            },
+            None => None,
+        };
+        let stored = user.as_ref().map(|u| u.password_hash.as_str());
+        let verified = self.hasher.verify(password, stored).await?;
+        let user = match user {
+            Some(user) if verified => user,
+            _ => {
+                self.guard.source_failed(ctx.ip).await;
+                failed("bad_credentials").await;
+                if let Some(attempt) = attempt.filter(|a| a.locks) {
+                    let detail = json!({ "until": attempt.until, "key": "user" });
+                    let audit = &self.guard.audit;
+                    audit
+                        .record(
+                            EventKind::Lockout,
+                            ctx,
+                            Some(client.id.as_str()),
+                            Some(username),
+                            detail,
+                        )
+                        .await;
+                }
+                return Err(Error::InvalidGrant(BAD_CREDENTIALS.into()));
+            }
+        };
+        if let Some(attempt) = attempt {
+            self.guard.succeeded(attempt).await?;
+        }
+
+        if self.hasher.needs_rehash(&user.password_hash) {
+            self.upgrade_hash(&user, password).await;
+        }
+
+        let granted = user.entitled(&scope);
+        if granted.is_empty() && !scope.is_empty() {
+            return Err(Error::InvalidScope(
+                "the user is not entitled to any of the requested scopes".into(),
+            ));
+        }
+        let tokens = self.issue_login(client, &user, granted).await?;
+        let detail = json!({ "grant_type": "password", "scope": tokens.scope.to_string() });
+        self.guard
+            .audit
+            .record(
+                EventKind::LoginSuccess,
+                ctx,
+                Some(client.id.as_str()),
+                Some(user.username.as_str()),
+                detail,
+            )
+            .await;
+        Ok(tokens)
+    }
+
+    async fn login_failed(&self, ctx: &RequestContext, client: &Client, user: &str, reason: &str) {
+        let detail = json!({ "grant_type": "password", "reason": reason });
+        self.guard
+            .audit
+            .record(
+                EventKind::LoginFailure,
+                ctx,
+                Some(client.id.as_str()),
+                Some(user),
+                detail,
+            )
+            .await;
+    }
+
+    /// Issues the tokens of a password login: an access token, and a refresh token heading a new
+    /// family when the client gets one (see [`Client::issues_refresh_token`]).
+    async fn issue_login(
+        &self,
+        client: &Client,
+        user: &User,
+        granted: ScopeSet,
+    ) -> Result<Tokens, Error> {
+        let now = self.clock.now();
+        if !client.issues_refresh_token(&granted) {
+            let minted = self.mint(client, user, granted, now, None).await?;
+            self.store
+                .record_issued_tokens(None, None, &minted.record)
+                .await?;
+            return Ok(minted.tokens);
+        }
+        let family = TokenFamily {
+            id: random::id(),
+            client_id: client.id.to_string(),
+            user_id: user.id.clone(),
+            auth_time: now,
+            created_at: now,
+            expires_at: now + i64::from(client.settings.refresh_token_ttl),
+            revoked_at: None,
+        };
+        let refresh_token = opaque::new_token();
+        let refresh = RefreshTokenRecord {
+            token_hash: opaque::hash(&refresh_token),
+            family_id: family.id.clone(),
+            parent_hash: None,
+            scope: granted.to_string(),
+            created_at: now,
+            idle_expires_at: (now + i64::from(client.settings.refresh_token_idle_ttl))
+                .min(family.expires_at),
+            used_at: None,
+        };
+        let mut minted = self
+            .mint(client, user, granted, now, Some(&family.id))
+            .await?;
+        self.store
+            .record_issued_tokens(Some(&family), Some(&refresh), &minted.record)
+            .await?;
+        minted.tokens.refresh_token = Some(refresh_token);
+        Ok(minted.tokens)
+    }
+}
+
+impl TokenService {
+    /// Replaces an imported (bcrypt, PBKDF2) or weaker argon2 hash with one of the configured
+    /// parameters, now that the password is known to be right. A failure is logged, not fatal:
+    /// the login already succeeded and the next one tries again.
+    async fn upgrade_hash(&self, user: &crate::user::User, password: &[u8]) {
+        let password = SecretString::from(String::from_utf8_lossy(password).into_owned());
+        let result = match self.hasher.hash(&password).await {
+            Ok(hash) => self
+                .store
+                .set_password_hash(&user.username, &hash, self.clock.now())
+                .await
+                .map_err(Error::from),
+            Err(err) => Err(err),
+        };
+        match result {
+            Ok(()) => {
+                tracing::info!(user = %user.id, "password rehashed with the current argon2id parameters")
+            }
+            Err(err) => tracing::warn!(user = %user.id, %err, "could not rehash the password"),
+        }
+    }
+}
+
+/// RFC 6749 §3.3: the requested scope, or the client's defaults; a scope the client may not
+/// have is `invalid_scope`.
+fn resolve_scope(client: &Client, requested: Option<ScopeSet>) -> Result<ScopeSet, Error> {
+    let Some(requested) = requested else {
+        return Ok(client.default_scopes());
+    };
+    match requested.first_missing_from(&client.allowed_scopes()) {
+        Some(s) => Err(Error::InvalidScope(
+            format!("the client is not allowed the scope {s:?}").into(),
+        )),
+        None => Ok(requested),
+    }
+}

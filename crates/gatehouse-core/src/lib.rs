@@ -1,0 +1,54 @@
+//! gatehouse-core: the OAuth 2.0 logic of gatehouse, with no HTTP and no SQL.
+//!
+//! gatehouse serves the Resource Owner Password Credentials grant (RFC 6749 §4.3). This crate
+//! holds everything that decides an answer; the HTTP layer parses input into the types here and
+//! the storage crate implements [`store::Store`].
+//!
+//! - [`error`]: the one error type, mapped onto RFC 6749 §5.2 by the HTTP layer.
+//! - [`clock`]: the only place that reads the time.
+//! - [`scope`], [`client`], [`user`]: validated newtypes and the records gatehouse keeps.
+//! - [`password`]: argon2id hashing on a bounded pool of blocking threads.
+//! - [`client_auth`]: client authentication (RFC 6749 §2.3); [`client_assertion`]: RFC 7523 JWT
+//!   client assertions.
+//! - [`grant`]: one module per grant; [`grant::TokenService`] runs token requests.
+//! - [`token`]: signing keys and JWT access tokens (RFC 9068).
+//! - [`authorize`]: one-time codes of Aidbox's secure code flow.
+//! - [`admin`]: the admin API's Client and User resources.
+//! - [`token`]: signing keys, JWT (RFC 9068) and opaque access tokens, id_tokens.
+//! - [`introspection`], [`revocation`], [`userinfo`]: RFC 7662, RFC 7009, OpenID Connect §5.3.
+//! - [`discovery`]: RFC 8414 and OpenID Connect Discovery metadata.
+//! - [`sealing`]: encryption at rest of private keys and the few client secrets kept readable.
+//! - [`store`]: the storage trait.
+//! - [`telemetry`]: the metrics gatehouse records, by name.
+//! - [`lockout`], [`throttle`], [`login_guard`]: the brute-force defence (per account, per
+//!   address); [`audit`]: the audit events it and the services record.
+#![warn(missing_docs)]
+
+pub mod admin;
+pub mod audit;
+pub mod authorize;
+pub mod client;
+pub mod client_assertion;
+pub mod client_auth;
+pub mod clock;
+pub mod discovery;
+pub mod error;
+pub mod grant;
+pub mod introspection;
+pub mod legacy_hash;
+pub mod lockout;
+pub mod login_guard;
+pub mod password;
+pub mod random;
+pub mod revocation;
+pub mod scope;
+pub mod sealing;
+pub mod store;
+pub mod telemetry;
+pub mod throttle;
+pub mod token;
+pub mod user;
+pub mod user_import;
+pub mod userinfo;
+
+pub use error::Error;

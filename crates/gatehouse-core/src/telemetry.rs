@@ -1,0 +1,102 @@
+//! The names and meaning of every metric gatehouse records, through the `metrics` facade: the
+//! core only emits, and whoever installs a recorder (the binary, with a Prometheus exporter)
+//! decides where they go. Without a recorder every call here is a no-op, so core tests need none.
+//! Labels hold only fixed strings (endpoint paths, error codes), never request data.
+
+use crate::Error;
+
+/// Counter: HTTP requests, labels `endpoint` (the route pattern), `method`, `status`.
+pub const HTTP_REQUESTS: &str = "gatehouse_http_requests_total";
+/// Histogram (seconds): time to answer, labels as [`HTTP_REQUESTS`].
+pub const HTTP_DURATION: &str = "gatehouse_http_request_duration_seconds";
+/// Counter: token requests by `grant_type` and `result` (see [`grant_result`]).
+pub const TOKEN_REQUESTS: &str = "gatehouse_token_requests_total";
+/// Gauge: password hashes waiting for or holding a worker of the hash pool.
+pub const HASH_QUEUE_DEPTH: &str = "gatehouse_password_hash_queue_depth";
+/// Histogram (seconds): time a hash waited for a free worker.
+pub const HASH_WAIT: &str = "gatehouse_password_hash_wait_seconds";
+/// Histogram (seconds): time one argon2id hash or check took on its worker.
+pub const HASH_DURATION: &str = "gatehouse_password_hash_duration_seconds";
+/// Counter: hashes refused at once because the queue was full (answered 503).
+pub const HASH_SHED: &str = "gatehouse_password_hash_shed_total";
+/// Counter, no labels: a refresh token presented again after it was rotated (RFC 9700 §4.14.2);
+/// incremented through [`refresh_reuse_detected`].
+pub const REFRESH_REUSE: &str = "gatehouse_refresh_reuse_detected_total";
+/// Gauge: open database connections.
+pub const DB_POOL_SIZE: &str = "gatehouse_db_pool_connections";
+/// Gauge: idle database connections.
+pub const DB_POOL_IDLE: &str = "gatehouse_db_pool_idle_connections";
+/// Gauge: the pool's connection limit.
+pub const DB_POOL_MAX: &str = "gatehouse_db_pool_max_connections";
+
+/// Registers a description of every metric, and creates the counters that start at zero so they
+/// appear before their first event.
+pub fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(
+        HTTP_REQUESTS,
+        "HTTP requests by endpoint, method and status"
+    );
+    describe_histogram!(
+        HTTP_DURATION,
+        Unit::Seconds,
+        "time to answer an HTTP request"
+    );
+    describe_counter!(TOKEN_REQUESTS, "token requests by grant_type and result");
+    describe_gauge!(
+        HASH_QUEUE_DEPTH,
+        "password hashes waiting for or holding a worker"
+    );
+    describe_histogram!(HASH_WAIT, Unit::Seconds, "time a hash waited for a worker");
+    describe_histogram!(HASH_DURATION, Unit::Seconds, "time one argon2id hash took");
+    describe_counter!(HASH_SHED, "hashes refused because the queue was full");
+    describe_counter!(REFRESH_REUSE, "rotated refresh tokens presented again");
+    describe_gauge!(DB_POOL_SIZE, "open database connections");
+    describe_gauge!(DB_POOL_IDLE, "idle database connections");
+    describe_gauge!(DB_POOL_MAX, "the database pool's connection limit");
+    metrics::counter!(REFRESH_REUSE).absolute(0);
+    metrics::counter!(HASH_SHED).absolute(0);
+    metrics::gauge!(HASH_QUEUE_DEPTH).set(0.0);
+}
+
+/// Call when a rotated refresh token is presented again (the family is then revoked).
+pub fn refresh_reuse_detected() {
+    metrics::counter!(REFRESH_REUSE).increment(1);
+}
+
+/// The `result` label of a token request: `success`, or the error code, except that a wrong
+/// password and an unknown user (both `invalid_grant` on the wire, RFC 6749 §5.2) are counted
+/// as `invalid_credentials`, and a shed request as `overloaded`.
+pub fn grant_result<T>(result: &Result<T, Error>) -> &'static str {
+    match result {
+        Ok(_) => "success",
+        Err(Error::InvalidGrant(_)) => "invalid_credentials",
+        Err(Error::Overloaded { .. }) => "overloaded",
+        Err(err) => err.code(),
+    }
+}
+
+/// Records one token request.
+pub fn record_token_request<T>(grant_type: &'static str, result: &Result<T, Error>) {
+    metrics::counter!(TOKEN_REQUESTS, "grant_type" => grant_type, "result" => grant_result(result))
+        .increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_password_and_unknown_user_share_one_result_label() {
+        let bad: Result<(), Error> = Err(Error::InvalidGrant("bad".into()));
+        assert_eq!(grant_result(&bad), "invalid_credentials");
+        let client: Result<(), Error> = Err(Error::InvalidClient {
+            method: crate::error::AuthMethod::Basic,
+            description: "x".into(),
+        });
+        assert_eq!(grant_result(&client), "invalid_client");
+        let shed: Result<(), Error> = Err(Error::Overloaded { retry_after: 1 });
+        assert_eq!(grant_result(&shed), "overloaded");
+        assert_eq!(grant_result(&Ok::<(), Error>(())), "success");
+    }
+}

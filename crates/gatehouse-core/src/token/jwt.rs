@@ -1,0 +1,199 @@
+//! JWT access tokens per RFC 9068: `typ: at+jwt`, and the claims `iss`, `sub`, `aud`,
+//! `client_id`, `scope`, `iat`, `exp` and `jti`; signed with the server's key, or (a per-client
+//! legacy option) with HS256 keyed by the client secret. Also signs OpenID Connect id_tokens.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::token::keys::{KeyRing, SigningKey};
+
+/// The claims of an access token (RFC 9068 §2.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessTokenClaims {
+    /// The issuer.
+    pub iss: String,
+    /// The user's stable id.
+    pub sub: String,
+    /// The audience.
+    pub aud: String,
+    /// The client the token was issued to.
+    pub client_id: String,
+    /// Granted scopes, space-delimited.
+    pub scope: String,
+    /// Issued at.
+    pub iat: i64,
+    /// Expires at.
+    pub exp: i64,
+    /// Unique id.
+    pub jti: String,
+}
+
+/// The JOSE `typ` of access tokens (RFC 9068 §2.1).
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+/// Signs an access token with `key`.
+pub fn sign_access_token(key: &SigningKey, claims: &AccessTokenClaims) -> Result<String, Error> {
+    let mut header = Header::new(key.alg.jwt());
+    header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
+    header.kid = Some(key.kid.clone());
+    jsonwebtoken::encode(&header, claims, key.encoding_key()).map_err(Error::internal)
+}
+
+/// Signs an access token with HS256 keyed by the client secret (the legacy per-client option).
+pub fn sign_access_token_hs256(secret: &[u8], claims: &AccessTokenClaims) -> Result<String, Error> {
+    let mut header = Header::new(Algorithm::HS256);
+    header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
+    jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret))
+        .map_err(Error::internal)
+}
+
+/// Signs an OpenID Connect id_token (`typ: JWT`) with `key`.
+pub fn sign_id_token(key: &SigningKey, claims: &serde_json::Value) -> Result<String, Error> {
+    let mut header = Header::new(key.alg.jwt());
+    header.typ = Some("JWT".to_owned());
+    header.kid = Some(key.kid.clone());
+    jsonwebtoken::encode(&header, claims, key.encoding_key()).map_err(Error::internal)
+}
+
+/// Whether a compact JWS names HS256 in its header (unverified): such a token is checked with
+/// its client's secret, found through [`unverified_client_id`].
+pub fn is_hs256(token: &str) -> bool {
+    jsonwebtoken::decode_header(token).is_ok_and(|h| h.alg == Algorithm::HS256)
+}
+
+/// The `client_id` claim of a compact JWS, unverified: only used to find the key to verify with.
+pub fn unverified_client_id(token: &str) -> Option<String> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    value.get("client_id")?.as_str().map(str::to_owned)
+}
+
+/// Verifies an HS256 access token keyed by `secret` and issued by `issuer`.
+pub fn verify_access_token_hs256(
+    secret: &[u8],
+    issuer: &str,
+    token: &str,
+    now: i64,
+) -> Result<AccessTokenClaims, Error> {
+    let invalid = || Error::InvalidToken("the access token is invalid".into());
+    let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
+    if header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) || header.alg != Algorithm::HS256 {
+        return Err(invalid());
+    }
+    check_claims(
+        token,
+        &DecodingKey::from_secret(secret),
+        Algorithm::HS256,
+        issuer,
+        now,
+    )
+}
+
+/// Verifies an access token signed by a key of `ring` and issued by `issuer`: signature, `typ`,
+/// `iss` and `exp` (no leeway). Returns its claims.
+pub fn verify_access_token(
+    ring: &KeyRing,
+    issuer: &str,
+    token: &str,
+    now: i64,
+) -> Result<AccessTokenClaims, Error> {
+    let invalid = || Error::InvalidToken("the access token is invalid".into());
+    let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
+    if header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
+        return Err(invalid());
+    }
+    let key = header
+        .kid
+        .as_deref()
+        .and_then(|kid| ring.find(kid))
+        .ok_or_else(invalid)?;
+    if key.alg.jwt() != header.alg {
+        return Err(invalid());
+    }
+    check_claims(token, key.decoding_key(), key.alg.jwt(), issuer, now)
+}
+
+fn check_claims(
+    token: &str,
+    key: &DecodingKey,
+    alg: Algorithm,
+    issuer: &str,
+    now: i64,
+) -> Result<AccessTokenClaims, Error> {
+    let invalid = || Error::InvalidToken("the access token is invalid".into());
+    let mut validation = Validation::new(alg);
+    validation.set_issuer(&[issuer]);
+    validation.validate_aud = false;
+    validation.validate_exp = false;
+    validation.set_required_spec_claims(&["iss", "exp", "sub"]);
+    let data = jsonwebtoken::decode::<AccessTokenClaims>(token, key, &validation)
+        .map_err(|_| invalid())?;
+    if data.claims.exp <= now {
+        return Err(Error::InvalidToken("the access token has expired".into()));
+    }
+    Ok(data.claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::keys::{test_sealer, SigningAlg};
+
+    fn ring_of(alg: SigningAlg) -> KeyRing {
+        let sealer = test_sealer();
+        KeyRing::from_stored(&[SigningKey::generate(alg, 0, &sealer).unwrap()], &sealer).unwrap()
+    }
+
+    fn claims(exp: i64) -> AccessTokenClaims {
+        AccessTokenClaims {
+            iss: "http://issuer".into(),
+            sub: "u1".into(),
+            aud: "c1".into(),
+            client_id: "c1".into(),
+            scope: "openid".into(),
+            iat: 100,
+            exp,
+            jti: "j1".into(),
+        }
+    }
+
+    #[test]
+    fn signed_tokens_verify_with_every_algorithm() {
+        for alg in SigningAlg::ALL {
+            let ring = ring_of(alg);
+            let token = sign_access_token(ring.current(), &claims(200)).unwrap();
+            let got = verify_access_token(&ring, "http://issuer", &token, 150).unwrap();
+            assert_eq!(got, claims(200));
+        }
+    }
+
+    #[test]
+    fn hs256_tokens_verify_only_with_the_same_secret() {
+        let token = sign_access_token_hs256(b"s3cret", &claims(200)).unwrap();
+        assert!(is_hs256(&token));
+        assert_eq!(unverified_client_id(&token).as_deref(), Some("c1"));
+        let got = verify_access_token_hs256(b"s3cret", "http://issuer", &token, 150).unwrap();
+        assert_eq!(got, claims(200));
+        assert!(verify_access_token_hs256(b"other", "http://issuer", &token, 150).is_err());
+        assert!(verify_access_token_hs256(b"s3cret", "http://issuer", &token, 200).is_err());
+        let ring = ring_of(SigningAlg::EdDSA);
+        assert!(verify_access_token(&ring, "http://issuer", &token, 150).is_err());
+    }
+
+    #[test]
+    fn expired_foreign_and_tampered_tokens_are_refused() {
+        let ring = ring_of(SigningAlg::EdDSA);
+        let other = ring_of(SigningAlg::EdDSA);
+        let token = sign_access_token(ring.current(), &claims(200)).unwrap();
+        assert!(verify_access_token(&ring, "http://issuer", &token, 200).is_err());
+        assert!(verify_access_token(&other, "http://issuer", &token, 150).is_err());
+        assert!(verify_access_token(&ring, "http://elsewhere", &token, 150).is_err());
+        let mut tampered = token.clone();
+        tampered.insert(tampered.len() - 2, 'A');
+        assert!(verify_access_token(&ring, "http://issuer", &tampered, 150).is_err());
+    }
+}

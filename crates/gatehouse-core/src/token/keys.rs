@@ -1,0 +1,340 @@
+//! Signing keys: made on first start, kept in the database, published as a JWKS (RFC 7517).
+//! Key ids are RFC 7638 thumbprints. Private keys are sealed at rest ([`crate::sealing`]). Keys are
+//! parsed once, when the ring is loaded, never per request. A key stays in the ring (verifying and
+//! published) until [`RETIREMENT`] after its successor was made: by then every token it signed has
+//! expired, since no access token or id_token lives longer than [`MAX_ACCESS_TOKEN_TTL`].
+
+use std::sync::Arc;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use rand::rngs::OsRng;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::client::MAX_ACCESS_TOKEN_TTL;
+use crate::error::Error;
+use crate::sealing::Sealer;
+use crate::store::StoredKey;
+
+/// Clock skew tolerated on top of the longest token lifetime, in seconds.
+const SKEW: i64 = 60;
+/// How long a superseded key stays in the ring after its successor was made, in seconds.
+pub const RETIREMENT: i64 = MAX_ACCESS_TOKEN_TTL as i64 + SKEW;
+
+/// The asymmetric algorithms gatehouse signs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SigningAlg {
+    /// Ed25519 (RFC 8037), the default.
+    EdDSA,
+    /// ECDSA with P-256 and SHA-256.
+    ES256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256, 2048-bit keys.
+    RS256,
+}
+
+impl SigningAlg {
+    /// Every algorithm, default first.
+    pub const ALL: [SigningAlg; 3] = [SigningAlg::EdDSA, SigningAlg::ES256, SigningAlg::RS256];
+
+    /// The JWS `alg` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlg::EdDSA => "EdDSA",
+            SigningAlg::ES256 => "ES256",
+            SigningAlg::RS256 => "RS256",
+        }
+    }
+
+    /// Parses a JWS `alg` name.
+    pub fn parse(raw: &str) -> Result<Self, Error> {
+        SigningAlg::ALL
+            .into_iter()
+            .find(|a| a.as_str() == raw)
+            .ok_or_else(|| {
+                Error::invalid_request(format!(
+                    "unknown signing algorithm {raw:?}: use EdDSA, ES256 or RS256"
+                ))
+            })
+    }
+
+    /// The `jsonwebtoken` algorithm.
+    pub fn jwt(self) -> Algorithm {
+        match self {
+            SigningAlg::EdDSA => Algorithm::EdDSA,
+            SigningAlg::ES256 => Algorithm::ES256,
+            SigningAlg::RS256 => Algorithm::RS256,
+        }
+    }
+}
+
+/// A parsed signing key, ready to sign and verify.
+pub struct SigningKey {
+    /// RFC 7638 thumbprint.
+    pub kid: String,
+    /// Algorithm.
+    pub alg: SigningAlg,
+    /// When it was made.
+    pub created_at: i64,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    public_jwk: Value,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .finish()
+    }
+}
+
+impl SigningKey {
+    /// Makes a new key pair and the record to store it, its private key sealed by `sealer`.
+    pub fn generate(alg: SigningAlg, now: i64, sealer: &Sealer) -> Result<StoredKey, Error> {
+        let private_der = match alg {
+            SigningAlg::EdDSA => {
+                use ed25519_dalek::pkcs8::EncodePrivateKey;
+                let key = ed25519_dalek::SigningKey::generate(&mut OsRng);
+                key.to_pkcs8_der()
+                    .map_err(Error::internal)?
+                    .as_bytes()
+                    .to_vec()
+            }
+            SigningAlg::ES256 => {
+                use p256::pkcs8::EncodePrivateKey;
+                let key = p256::SecretKey::random(&mut OsRng);
+                key.to_pkcs8_der()
+                    .map_err(Error::internal)?
+                    .as_bytes()
+                    .to_vec()
+            }
+            SigningAlg::RS256 => {
+                use rsa::pkcs1::EncodeRsaPrivateKey;
+                let key = rsa::RsaPrivateKey::new(&mut OsRng, 2048).map_err(Error::internal)?;
+                key.to_pkcs1_der()
+                    .map_err(Error::internal)?
+                    .as_bytes()
+                    .to_vec()
+            }
+        };
+        let parsed = SigningKey::from_der(alg, &private_der, now)?;
+        let sealed = sealer.seal(&seal_context(&parsed.kid), &private_der)?;
+        Ok(StoredKey {
+            kid: parsed.kid,
+            alg: alg.as_str().to_owned(),
+            private_der: sealed,
+            created_at: now,
+        })
+    }
+
+    /// Opens and parses a stored key.
+    pub fn from_stored(stored: &StoredKey, sealer: &Sealer) -> Result<Self, Error> {
+        let der = sealer.open(&seal_context(&stored.kid), &stored.private_der)?;
+        let key = SigningKey::from_der(SigningAlg::parse(&stored.alg)?, &der, stored.created_at)?;
+        if key.kid != stored.kid {
+            return Err(Error::internal("a stored key does not match its kid"));
+        }
+        Ok(key)
+    }
+
+    fn from_der(alg: SigningAlg, der: &[u8], created_at: i64) -> Result<Self, Error> {
+        let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
+        let (public_jwk, decoding) = match alg {
+            SigningAlg::EdDSA => {
+                use ed25519_dalek::pkcs8::DecodePrivateKey;
+                let key =
+                    ed25519_dalek::SigningKey::from_pkcs8_der(der).map_err(Error::internal)?;
+                let x = b64(key.verifying_key().as_bytes());
+                let decoding = DecodingKey::from_ed_components(&x).map_err(Error::internal)?;
+                (json!({"crv": "Ed25519", "kty": "OKP", "x": x}), decoding)
+            }
+            SigningAlg::ES256 => {
+                use p256::elliptic_curve::sec1::ToEncodedPoint;
+                use p256::pkcs8::DecodePrivateKey;
+                let key = p256::SecretKey::from_pkcs8_der(der).map_err(Error::internal)?;
+                let point = key.public_key().to_encoded_point(false);
+                let (Some(x), Some(y)) = (point.x(), point.y()) else {
+                    return Err(Error::internal(
+                        "P-256 public key has no affine coordinates",
+                    ));
+                };
+                let (x, y) = (b64(x), b64(y));
+                let decoding = DecodingKey::from_ec_components(&x, &y).map_err(Error::internal)?;
+                (
+                    json!({"crv": "P-256", "kty": "EC", "x": x, "y": y}),
+                    decoding,
+                )
+            }
+            SigningAlg::RS256 => {
+                use rsa::pkcs1::DecodeRsaPrivateKey;
+                use rsa::traits::PublicKeyParts;
+                let key = rsa::RsaPrivateKey::from_pkcs1_der(der).map_err(Error::internal)?;
+                let n = b64(&key.n().to_bytes_be());
+                let e = b64(&key.e().to_bytes_be());
+                let decoding = DecodingKey::from_rsa_components(&n, &e).map_err(Error::internal)?;
+                (json!({"e": e, "kty": "RSA", "n": n}), decoding)
+            }
+        };
+        let encoding = match alg {
+            SigningAlg::EdDSA => EncodingKey::from_ed_der(der),
+            SigningAlg::ES256 => EncodingKey::from_ec_der(der),
+            SigningAlg::RS256 => EncodingKey::from_rsa_der(der),
+        };
+        // RFC 7638: the thumbprint is the SHA-256 of the required members, in lexicographic
+        // order, without whitespace; serde_json's map keeps keys sorted, so `to_string` is it.
+        let kid = b64(&Sha256::digest(public_jwk.to_string().as_bytes()));
+        Ok(SigningKey {
+            kid,
+            alg,
+            created_at,
+            encoding,
+            decoding,
+            public_jwk,
+        })
+    }
+
+    /// The key to sign with.
+    pub fn encoding_key(&self) -> &EncodingKey {
+        &self.encoding
+    }
+
+    /// The key to verify with.
+    pub fn decoding_key(&self) -> &DecodingKey {
+        &self.decoding
+    }
+
+    /// The public key as a JWK with `kid`, `alg` and `use`.
+    pub fn public_jwk(&self) -> Value {
+        let mut jwk = self.public_jwk.clone();
+        if let Value::Object(map) = &mut jwk {
+            map.insert("kid".into(), Value::String(self.kid.clone()));
+            map.insert("alg".into(), Value::String(self.alg.as_str().into()));
+            map.insert("use".into(), Value::String("sig".into()));
+        }
+        jwk
+    }
+}
+
+/// The keys in force: the newest signs, all verify and are published.
+#[derive(Debug, Clone)]
+pub struct KeyRing {
+    keys: Vec<Arc<SigningKey>>,
+}
+
+impl KeyRing {
+    /// Builds the ring from the stored keys (oldest first) that are in force at `now`: the newest
+    /// key, and each older key until [`RETIREMENT`] after its successor was made. Fails when there
+    /// is no key.
+    pub fn in_force(stored: &[StoredKey], sealer: &Sealer, now: i64) -> Result<Self, Error> {
+        let kept: Vec<StoredKey> = stored
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| retired_at(stored, *i).is_none_or(|at| at > now))
+            .map(|(_, k)| k.clone())
+            .collect();
+        KeyRing::from_stored(&kept, sealer)
+    }
+
+    /// Builds the ring from stored keys (oldest first). Fails when there is none.
+    pub fn from_stored(stored: &[StoredKey], sealer: &Sealer) -> Result<Self, Error> {
+        let keys = stored
+            .iter()
+            .map(|k| SigningKey::from_stored(k, sealer).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        if keys.is_empty() {
+            return Err(Error::internal("no signing key"));
+        }
+        Ok(KeyRing { keys })
+    }
+
+    /// The key new tokens are signed with.
+    pub fn current(&self) -> &Arc<SigningKey> {
+        // `from_stored` refuses an empty ring, so there is always a last key.
+        &self.keys[self.keys.len() - 1]
+    }
+
+    /// The key with this `kid`.
+    pub fn find(&self, kid: &str) -> Option<&Arc<SigningKey>> {
+        self.keys.iter().find(|k| k.kid == kid)
+    }
+
+    /// Every key, oldest first.
+    pub fn keys(&self) -> &[Arc<SigningKey>] {
+        &self.keys
+    }
+
+    /// The JWKS document (RFC 7517 §5), newest key first.
+    pub fn jwks(&self) -> Value {
+        let keys: Vec<Value> = self.keys.iter().rev().map(|k| k.public_jwk()).collect();
+        json!({ "keys": keys })
+    }
+}
+
+/// When the key at `index` of `stored` (oldest first) leaves the ring: [`RETIREMENT`] after the
+/// next key was made; `None` for the newest key.
+pub fn retired_at(stored: &[StoredKey], index: usize) -> Option<i64> {
+    stored
+        .get(index + 1)
+        .map(|next| next.created_at + RETIREMENT)
+}
+
+fn seal_context(kid: &str) -> String {
+    format!("signing-key:{kid}")
+}
+
+#[cfg(test)]
+pub(crate) fn test_sealer() -> Sealer {
+    Sealer::new(&[7u8; crate::sealing::KEY_LEN])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_algorithm_generates_a_parsable_key_with_a_thumbprint_kid() {
+        for alg in SigningAlg::ALL {
+            let stored = SigningKey::generate(alg, 0, &test_sealer()).unwrap();
+            let key = SigningKey::from_stored(&stored, &test_sealer()).unwrap();
+            assert_eq!(key.kid, stored.kid);
+            assert_eq!(key.kid.len(), 43);
+            assert_eq!(key.public_jwk()["alg"], alg.as_str());
+        }
+    }
+
+    #[test]
+    fn the_newest_key_signs() {
+        let a = SigningKey::generate(SigningAlg::EdDSA, 1, &test_sealer()).unwrap();
+        let b = SigningKey::generate(SigningAlg::EdDSA, 2, &test_sealer()).unwrap();
+        let ring = KeyRing::from_stored(&[a.clone(), b.clone()], &test_sealer()).unwrap();
+        assert_eq!(ring.current().kid, b.kid);
+        assert!(ring.find(&a.kid).is_some());
+        assert_eq!(ring.jwks()["keys"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn private_keys_are_sealed_at_rest() {
+        let stored = SigningKey::generate(SigningAlg::EdDSA, 1, &test_sealer()).unwrap();
+        let other = Sealer::new(&[8u8; crate::sealing::KEY_LEN]);
+        assert!(SigningKey::from_stored(&stored, &other).is_err());
+        use ed25519_dalek::pkcs8::DecodePrivateKey;
+        assert!(ed25519_dalek::SigningKey::from_pkcs8_der(&stored.private_der).is_err());
+    }
+
+    /// A superseded key verifies until every token it signed has expired, then leaves the JWKS.
+    #[test]
+    fn a_superseded_key_stays_in_force_until_its_tokens_expire() {
+        let a = SigningKey::generate(SigningAlg::EdDSA, 100, &test_sealer()).unwrap();
+        let b = SigningKey::generate(SigningAlg::ES256, 200, &test_sealer()).unwrap();
+        let stored = [a.clone(), b.clone()];
+        let ring = KeyRing::in_force(&stored, &test_sealer(), 200 + RETIREMENT - 1).unwrap();
+        assert!(ring.find(&a.kid).is_some());
+        assert_eq!(ring.current().kid, b.kid);
+        let ring = KeyRing::in_force(&stored, &test_sealer(), 200 + RETIREMENT).unwrap();
+        assert!(ring.find(&a.kid).is_none());
+        assert_eq!(ring.keys().len(), 1);
+    }
+}

@@ -1,0 +1,9 @@
+//! Tokens: signing keys and the JWKS document ([`keys`]), JWT access tokens and id_tokens
+//! ([`jwt`]), opaque tokens ([`opaque`]), OpenID Connect claims ([`id_token`]), and resolving a
+//! presented access token ([`resolve`]).
+
+pub mod id_token;
+pub mod jwt;
+pub mod keys;
+pub mod opaque;
+pub mod resolve;

@@ -1,0 +1,104 @@
+//! Resource owners: usernames normalized with the PRECIS UsernameCaseMapped profile (RFC 8265
+//! §3.3: width mapping, NFC, lower case), and the records kept for each user.
+
+use std::fmt;
+
+use precis_profiles::precis_core::profile::PrecisFastInvocation;
+use precis_profiles::UsernameCaseMapped;
+
+use crate::error::Error;
+use crate::scope::ScopeSet;
+
+/// The longest username accepted, in bytes, before and after normalization.
+pub const MAX_USERNAME_LEN: usize = 256;
+/// The longest password accepted, in bytes.
+pub const MAX_PASSWORD_LEN: usize = 1024;
+
+/// A username after PRECIS UsernameCaseMapped enforcement, so `Alice` and `ALICE` (and the
+/// full-width `ＡＬＩＣＥ`) name the same account.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Username(String);
+
+impl Username {
+    /// Normalizes and validates a username.
+    pub fn parse(raw: &str) -> Result<Self, Error> {
+        if raw.is_empty() || raw.len() > MAX_USERNAME_LEN {
+            return Err(Error::invalid_request(format!(
+                "username must be 1 to {MAX_USERNAME_LEN} bytes"
+            )));
+        }
+        match UsernameCaseMapped::enforce(raw) {
+            Ok(name) if name.len() <= MAX_USERNAME_LEN => Ok(Username(name.into_owned())),
+            _ => Err(Error::invalid_request(
+                "username is not valid under the PRECIS UsernameCaseMapped profile (RFC 8265)",
+            )),
+        }
+    }
+
+    /// Wraps a username read back from storage, which was normalized when it was stored.
+    pub fn from_trusted(normalized: String) -> Self {
+        Username(normalized)
+    }
+
+    /// The normalized username.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Username {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A user as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Stable opaque identifier, the `sub` of every token.
+    pub id: String,
+    /// Normalized username.
+    pub username: Username,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// Email address, if known.
+    pub email: Option<String>,
+    /// Phone number, if known.
+    pub phone: Option<String>,
+    /// The scopes this user may be granted; `None` means whatever the client allows.
+    pub scopes: Option<ScopeSet>,
+    /// Creation time, seconds since the epoch.
+    pub created_at: i64,
+}
+
+impl User {
+    /// The scopes this user may receive, out of `requested`.
+    pub fn entitled(&self, requested: &ScopeSet) -> ScopeSet {
+        match &self.scopes {
+            Some(own) => requested.intersection(own),
+            None => requested.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_match_case_insensitively_after_normalization() {
+        let a = Username::parse("Alice@Example.com").unwrap();
+        let b = Username::parse("alice@example.com").unwrap();
+        let wide = Username::parse("\u{ff21}lice@example.com").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a, wide);
+    }
+
+    #[test]
+    fn rejects_spaces_controls_and_overlong_names() {
+        assert!(Username::parse("a b").is_err());
+        assert!(Username::parse("a\0b").is_err());
+        assert!(Username::parse(&"a".repeat(MAX_USERNAME_LEN + 1)).is_err());
+        assert!(Username::parse("").is_err());
+    }
+}

@@ -1,0 +1,132 @@
+//! `gatehouse user import`: one JSON object per line, for teams moving off another server.
+//!
+//! ```json
+//! {"username": "ann", "email": "ann@example.com", "phone": "+1555", "scopes": "openid email",
+//!  "password_hash": "$2b$12$..."}
+//! {"username": "bob", "credentials": [{"type": "password",
+//!   "secretData": "{\"value\":\"...\",\"salt\":\"...\"}",
+//!   "credentialData": "{\"hashIterations\":27500,\"algorithm\":\"pbkdf2-sha256\"}"}]}
+//! ```
+//!
+//! `password_hash` is an argon2 PHC string, bcrypt, or PBKDF2 in PHC or passlib MCF form;
+//! `credentials` is Keycloak's export (its `secretData` and `credentialData` may be JSON text, as
+//! Keycloak writes them, or objects). `scopes` is a space-separated string or an array.
+
+use serde_json::Value;
+
+use crate::legacy_hash;
+use crate::scope::ScopeSet;
+use crate::user::Username;
+
+/// One user read from an import line, ready to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedUser {
+    /// Normalized username.
+    pub username: Username,
+    /// Email address.
+    pub email: Option<String>,
+    /// Phone number.
+    pub phone: Option<String>,
+    /// Allowed scopes; `None` for whatever the client allows.
+    pub scopes: Option<ScopeSet>,
+    /// The hash to store (see [`legacy_hash::normalize`]).
+    pub password_hash: String,
+}
+
+/// Parses one line; the error says what is wrong, without echoing any hash.
+pub fn parse_line(line: &str) -> Result<ImportedUser, String> {
+    let v: Value = serde_json::from_str(line).map_err(|e| format!("not a JSON object: {e}"))?;
+    let obj = v.as_object().ok_or("not a JSON object")?;
+    let text = |k: &str| -> Result<Option<String>, String> {
+        match obj.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(format!("{k} must be a string")),
+        }
+    };
+    let username = text("username")?.ok_or("username is missing")?;
+    let username = Username::parse(&username)
+        .map_err(|e| e.description().unwrap_or("bad username").to_owned())?;
+    let scopes = match obj.get("scopes") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(
+            ScopeSet::parse(s).map_err(|e| format!("scopes: {}", e.description().unwrap_or("")))?,
+        ),
+        Some(Value::Array(items)) => {
+            let joined: Option<Vec<&str>> = items.iter().map(Value::as_str).collect();
+            let joined = joined.ok_or("scopes must be strings")?.join(" ");
+            Some(
+                ScopeSet::parse(&joined)
+                    .map_err(|e| format!("scopes: {}", e.description().unwrap_or("")))?,
+            )
+        }
+        Some(_) => return Err("scopes must be a string or an array of strings".into()),
+    };
+    let password_hash = match (text("password_hash")?, obj.get("credentials")) {
+        (Some(hash), None) => legacy_hash::normalize(&hash)?,
+        (None, Some(creds)) => keycloak_password(creds)?,
+        (Some(_), Some(_)) => {
+            return Err("give either password_hash or credentials, not both".into())
+        }
+        (None, None) => return Err("password_hash or credentials is missing".into()),
+    };
+    Ok(ImportedUser {
+        username,
+        email: text("email")?,
+        phone: text("phone")?,
+        scopes,
+        password_hash,
+    })
+}
+
+fn keycloak_password(creds: &Value) -> Result<String, String> {
+    let cred = creds
+        .as_array()
+        .ok_or("credentials must be an array")?
+        .iter()
+        .find(|c| c.get("type").and_then(Value::as_str).unwrap_or("password") == "password")
+        .ok_or("credentials has no password credential")?;
+    // Keycloak exports both fields as JSON text inside the JSON document.
+    let field = |k: &str| -> Result<Value, String> {
+        match cred.get(k) {
+            Some(Value::String(s)) => {
+                serde_json::from_str(s).map_err(|_| format!("credentials.{k} is not JSON"))
+            }
+            Some(v @ Value::Object(_)) => Ok(v.clone()),
+            _ => Err(format!("credentials.{k} is missing")),
+        }
+    };
+    legacy_hash::from_keycloak(&field("secretData")?, &field("credentialData")?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_hash_lines_and_keycloak_lines() {
+        let bcrypt = bcrypt::hash("pw", 4).unwrap();
+        let line = serde_json::json!({"username": "Ann", "email": "a@x", "scopes": ["openid", "email"], "password_hash": bcrypt}).to_string();
+        let u = parse_line(&line).unwrap();
+        assert_eq!(u.username.as_str(), "ann");
+        assert_eq!(u.scopes.unwrap().to_string(), "openid email");
+
+        let kc = r#"{"username":"bob","credentials":[{"type":"password","secretData":"{\"value\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\",\"salt\":\"c2FsdA==\"}","credentialData":"{\"hashIterations\":27500,\"algorithm\":\"pbkdf2-sha256\"}"}]}"#;
+        assert!(parse_line(kc)
+            .unwrap()
+            .password_hash
+            .starts_with("$pbkdf2-sha256$i=27500,l=32$"));
+    }
+
+    #[test]
+    fn bad_lines_say_why() {
+        assert!(parse_line("[]").unwrap_err().contains("object"));
+        assert!(parse_line(r#"{"username":"x"}"#)
+            .unwrap_err()
+            .contains("missing"));
+        assert!(parse_line(r#"{"username":"x","password_hash":"plain"}"#)
+            .unwrap_err()
+            .contains("unsupported"));
+        assert!(parse_line(r#"{"username":"a b","password_hash":"x"}"#).is_err());
+    }
+}

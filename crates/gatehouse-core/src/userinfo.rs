@@ -1,0 +1,34 @@
+//! The OpenID Connect UserInfo endpoint's logic (OpenID Connect Core §5.3): the claims of the
+//! user an access token was issued for, limited by its scope. A token that is not live is
+//! `invalid_token`; one without `openid` is `insufficient_scope` (RFC 6750 §3.1).
+
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::grant::TokenService;
+use crate::scope::ScopeSet;
+use crate::token::id_token::user_claims;
+
+impl TokenService {
+    /// The UserInfo response for a bearer `token`.
+    pub async fn userinfo(&self, token: &str) -> Result<Value, Error> {
+        let invalid =
+            || Error::InvalidToken("the access token is invalid, expired or revoked".into());
+        let record = self
+            .resolve_access_token(token)
+            .await?
+            .ok_or_else(invalid)?;
+        let scope = ScopeSet::from_trusted(record.scope.split(' ').filter(|s| !s.is_empty()));
+        if !scope.contains("openid") {
+            return Err(Error::InsufficientScope(
+                "the access token was not granted the openid scope".into(),
+            ));
+        }
+        let user = self
+            .store
+            .find_user_by_id(&record.user_id)
+            .await?
+            .ok_or_else(invalid)?;
+        Ok(Value::Object(user_claims(&user, &scope)))
+    }
+}

@@ -1,0 +1,250 @@
+//! gatehouse-http: the axum layer. [`router`] serves every row of one route table, which the
+//! OpenAPI document ([`openapi`]) is built from too; handlers extract, call the core and convert
+//! the result. [`error`] holds the only error-to-response mapping, [`telemetry`] the metrics,
+//! request ids and request spans.
+
+pub mod client_address;
+pub mod error;
+pub mod extract;
+pub mod openapi;
+pub mod params;
+pub mod resource;
+mod routes;
+pub mod telemetry;
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{delete, get, post, put, MethodRouter};
+use axum::Router;
+use gatehouse_core::admin::AdminService;
+use gatehouse_core::authorize::PasswordCodes;
+use gatehouse_core::client_auth::ClientAuthenticator;
+use gatehouse_core::grant::TokenService;
+use gatehouse_core::store::Store;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+
+pub use error::ApiError;
+pub use telemetry::Metrics;
+
+use crate::openapi::{doc, Doc};
+use crate::routes::{
+    admin, authorize, discovery, health, introspect, ops, revoke, token, userinfo,
+};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Arc<dyn Store>,
+    /// Client authentication.
+    pub clients: Arc<ClientAuthenticator>,
+    /// Token issuance.
+    pub tokens: Arc<TokenService>,
+    /// One-time codes of the secure code flow.
+    pub codes: Arc<PasswordCodes>,
+    /// The admin API; `None` (and the API off) without an admin token.
+    pub admin: Option<Arc<AdminService>>,
+    /// The Prometheus exporter behind `/metrics`.
+    pub metrics: Metrics,
+}
+
+/// One row of the route table: a path, its handlers, and its OpenAPI operation.
+pub(crate) struct Route {
+    pub(crate) path: &'static str,
+    handler: MethodRouter<AppState>,
+    pub(crate) doc: Doc,
+}
+
+fn route(path: &'static str, handler: MethodRouter<AppState>, doc: Doc) -> Route {
+    Route { path, handler, doc }
+}
+
+/// The route table: the router and the OpenAPI document are both built from it, so nothing
+/// is served undocumented.
+///
+/// To add an endpoint: write its handler in `routes/NAME.rs` with
+/// `#[utoipa::path(METHOD, path = "/x", responses(...))]` documenting every status it can
+/// answer, add any body types to `components(schemas(..))` in `openapi.rs`, then add one row
+/// here: `route("/x", get(NAME::handler), doc::<NAME::__path_handler>)`. An alias is another
+/// row with the same handler and doc (operation ids are derived from the method and path), and
+/// so is another method on a path: axum merges the rows of one path.
+fn routes() -> Vec<Route> {
+    let token = || post(token::token);
+    let token_doc: Doc = doc::<token::__path_token>;
+    let revoke = || post(revoke::revoke);
+    let revoke_doc: Doc = doc::<revoke::__path_revoke>;
+    let introspect = || post(introspect::introspect);
+    let introspect_doc: Doc = doc::<introspect::__path_introspect>;
+    let configuration_doc: Doc = doc::<discovery::__path_configuration>;
+    vec![
+        // RFC 6749 §3.2, at the paths of each product gatehouse stands in for: Connect,
+        // @jmondi/oauth2-server, Oracle Identity Cloud and Aidbox.
+        route("/oauth/token", token(), token_doc),
+        route("/token", token(), token_doc),
+        route("/oauth2/v1/token", token(), token_doc),
+        route("/auth/token", token(), token_doc),
+        // RFC 7009 and RFC 7662, at the same families of paths.
+        route("/oauth/revoke", revoke(), revoke_doc),
+        route("/revoke", revoke(), revoke_doc),
+        route("/oauth2/v1/revoke", revoke(), revoke_doc),
+        route("/oauth/introspect", introspect(), introspect_doc),
+        route("/introspect", introspect(), introspect_doc),
+        route("/oauth2/v1/introspect", introspect(), introspect_doc),
+        // OpenID Connect Core §5.3, with the token in the header or (POST) the body.
+        route(
+            "/userinfo",
+            get(userinfo::userinfo_get),
+            doc::<userinfo::__path_userinfo_get>,
+        ),
+        route(
+            "/userinfo",
+            post(userinfo::userinfo_post),
+            doc::<userinfo::__path_userinfo_post>,
+        ),
+        // RFC 8414, OpenID Connect Discovery 1.0, RFC 7517.
+        route(
+            "/.well-known/oauth-authorization-server",
+            get(discovery::configuration),
+            configuration_doc,
+        ),
+        route(
+            "/.well-known/openid-configuration",
+            get(discovery::configuration),
+            configuration_doc,
+        ),
+        route(
+            "/.well-known/jwks.json",
+            get(discovery::jwks),
+            doc::<discovery::__path_jwks>,
+        ),
+        // Aidbox's secure code flow for the password grant.
+        route(
+            "/auth/authorize",
+            get(authorize::authorize),
+            doc::<authorize::__path_authorize>,
+        ),
+        // The admin API: Aidbox-compatible Client and User resources.
+        route(
+            "/Client",
+            get(admin::list_clients),
+            doc::<admin::__path_list_clients>,
+        ),
+        route(
+            "/Client",
+            post(admin::post_client),
+            doc::<admin::__path_post_client>,
+        ),
+        route(
+            "/Client/{id}",
+            put(admin::put_client),
+            doc::<admin::__path_put_client>,
+        ),
+        route(
+            "/Client/{id}",
+            get(admin::get_client),
+            doc::<admin::__path_get_client>,
+        ),
+        route(
+            "/Client/{id}",
+            delete(admin::delete_client),
+            doc::<admin::__path_delete_client>,
+        ),
+        route(
+            "/User",
+            get(admin::list_users),
+            doc::<admin::__path_list_users>,
+        ),
+        route(
+            "/User/{id}",
+            put(admin::put_user),
+            doc::<admin::__path_put_user>,
+        ),
+        route(
+            "/User/{id}",
+            get(admin::get_user),
+            doc::<admin::__path_get_user>,
+        ),
+        route(
+            "/User/{id}",
+            delete(admin::delete_user),
+            doc::<admin::__path_delete_user>,
+        ),
+        route(
+            "/User/{id}/unlock",
+            post(admin::unlock_user),
+            doc::<admin::__path_unlock_user>,
+        ),
+        // Audit events (brute force, logins, refresh reuse, admin changes).
+        route(
+            "/Event",
+            get(admin::list_events),
+            doc::<admin::__path_list_events>,
+        ),
+        // Operations.
+        route(
+            "/healthz",
+            get(health::healthz),
+            doc::<health::__path_healthz>,
+        ),
+        route("/readyz", get(health::readyz), doc::<health::__path_readyz>),
+        route("/metrics", get(ops::metrics), doc::<ops::__path_metrics>),
+        route(
+            "/openapi.json",
+            get(ops::openapi),
+            doc::<ops::__path_openapi>,
+        ),
+    ]
+}
+
+/// Every route of gatehouse, aliases included, with request metrics, request ids and a
+/// tracing span per request.
+pub fn router(state: AppState) -> Router {
+    let mut router = Router::new();
+    for route in routes() {
+        router = router.route(route.path, route.handler);
+    }
+    router
+        // route_layer: runs after routing, so the route's pattern is known (MatchedPath).
+        .route_layer(axum::middleware::from_fn(telemetry::track))
+        .fallback(not_found)
+        .layer(CatchPanicLayer::custom(health::panic_response))
+        .layer(
+            ServiceBuilder::new()
+                .layer(axum::middleware::map_request(
+                    telemetry::sanitize_request_id,
+                ))
+                .layer(SetRequestIdLayer::new(
+                    telemetry::REQUEST_ID,
+                    telemetry::RandomRequestId,
+                ))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(telemetry::request_span)
+                        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+                )
+                .layer(PropagateRequestIdLayer::new(telemetry::REQUEST_ID)),
+        )
+        .with_state(state)
+}
+
+/// Only `/metrics`, for a listener of its own (`--metrics-listen`).
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(ops::metrics))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn not_found() -> impl IntoResponse {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(
+            serde_json::json!({"error": "not_found", "error_description": "no such endpoint"}),
+        ),
+    )
+}

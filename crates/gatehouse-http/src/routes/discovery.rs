@@ -1,0 +1,77 @@
+//! Discovery: RFC 8414 and OpenID Connect Discovery metadata, and the JWKS (RFC 7517) with every
+//! key in force (the current key and those still verifying tokens they signed).
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use gatehouse_core::discovery::metadata;
+use gatehouse_core::scope::ScopeSet;
+
+use crate::error::{ApiError, ErrorBody};
+use crate::AppState;
+
+/// `GET /.well-known/oauth-authorization-server` and `/.well-known/openid-configuration`.
+#[utoipa::path(
+    get,
+    path = "/.well-known/oauth-authorization-server",
+    tag = "discovery",
+    summary = "Authorization server metadata (RFC 8414 §3, OpenID Connect Discovery 1.0 §4)",
+    responses(
+        (status = 200, description = "The metadata; cacheable for 300 s", body = ServerMetadata,
+         headers(("Cache-Control" = String, description = "public, max-age=300"))),
+        (status = 500, description = "server_error; the cause is logged", body = ErrorBody),
+    )
+)]
+pub(crate) async fn configuration(State(app): State<AppState>) -> Result<Response, ApiError> {
+    let clients = app.store.list_clients().await?;
+    let scopes = ScopeSet::from_trusted(clients.iter().flat_map(|c| c.settings.scopes.iter()));
+    Ok(cached(
+        Json(metadata(app.tokens.issuer(), &scopes)).into_response(),
+        300,
+    ))
+}
+
+/// `GET /.well-known/jwks.json`. Cached briefly, since keys change only by rotation and a new
+/// key signs only after the server reloads its ring.
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "discovery",
+    summary = "The public signing keys (RFC 7517 §5)",
+    responses(
+        (status = 200, description = "Every key in force; cacheable for 60 s", body = Jwks,
+         headers(("Cache-Control" = String, description = "public, max-age=60"))),
+    )
+)]
+pub(crate) async fn jwks(State(app): State<AppState>) -> Response {
+    cached(Json(app.tokens.keys().await.jwks()).into_response(), 60)
+}
+
+fn cached(mut response: Response, seconds: u32) -> Response {
+    if let Ok(value) = HeaderValue::from_str(&format!("public, max-age={seconds}")) {
+        response.headers_mut().insert(header::CACHE_CONTROL, value);
+    }
+    response
+}
+
+/// Authorization server metadata (RFC 8414 §2); the fields always present.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documentation only: the core builds the metadata
+pub(crate) struct ServerMetadata {
+    /// The issuer identifier.
+    issuer: String,
+    /// The token endpoint's URL.
+    token_endpoint: String,
+    /// The JWKS URL.
+    jwks_uri: String,
+}
+
+/// A JWK Set (RFC 7517 §5).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documentation only: the core builds the set
+pub(crate) struct Jwks {
+    /// The public keys.
+    #[schema(value_type = Vec<Object>)]
+    keys: Vec<()>,
+}

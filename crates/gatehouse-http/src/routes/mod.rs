@@ -1,0 +1,11 @@
+//! One module per endpoint.
+
+pub(crate) mod admin;
+pub(crate) mod authorize;
+pub(crate) mod discovery;
+pub(crate) mod health;
+pub(crate) mod introspect;
+pub(crate) mod ops;
+pub(crate) mod revoke;
+pub(crate) mod token;
+pub(crate) mod userinfo;

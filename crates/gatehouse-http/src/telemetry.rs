@@ -1,0 +1,127 @@
+//! Operations plumbing of the HTTP layer: the Prometheus recorder behind `GET /metrics`, the
+//! per-route request counter and latency histogram, and the request id (`X-Request-Id`) that
+//! every log line of a request carries through its tracing span.
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use gatehouse_core::clock::Stopwatch;
+use gatehouse_core::store::Store;
+use gatehouse_core::telemetry;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tower_http::request_id::{MakeRequestId, RequestId};
+
+/// The request-id header, taken from the request or generated, and echoed in the response.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Latency buckets in seconds: argon2id at OWASP cost takes tens of milliseconds per hash.
+const BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// What the recorder could not do.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot install the metrics recorder: {0}")]
+pub struct MetricsError(String);
+
+/// The Prometheus exporter's handle: renders the text exposition format on demand.
+#[derive(Clone)]
+pub struct Metrics {
+    handle: PrometheusHandle,
+}
+
+impl Metrics {
+    /// Installs the process-wide recorder (once per process) and describes every metric.
+    pub fn install() -> Result<Self, MetricsError> {
+        let handle = builder()?
+            .install_recorder()
+            .map_err(|e| MetricsError(e.to_string()))?;
+        telemetry::describe();
+        Ok(Metrics { handle })
+    }
+
+    /// A recorder that is not installed globally: `/metrics` then shows only what is recorded
+    /// at scrape time. For router tests, which may build many routers in one process.
+    pub fn detached() -> Result<Self, MetricsError> {
+        Ok(Metrics {
+            handle: builder()?.build_recorder().handle(),
+        })
+    }
+
+    /// The Prometheus text exposition, after sampling the database pool.
+    pub fn render(&self, store: &dyn Store) -> String {
+        let pool = store.pool_stats();
+        metrics::gauge!(telemetry::DB_POOL_SIZE).set(f64::from(pool.size));
+        metrics::gauge!(telemetry::DB_POOL_IDLE).set(f64::from(pool.idle));
+        metrics::gauge!(telemetry::DB_POOL_MAX).set(f64::from(pool.max));
+        self.handle.run_upkeep();
+        self.handle.render()
+    }
+}
+
+fn builder() -> Result<PrometheusBuilder, MetricsError> {
+    PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
+        .map_err(|e| MetricsError(e.to_string()))
+}
+
+/// Route middleware: counts each request and records its latency under the route's pattern
+/// (`/oauth/token`, never the raw path, so labels stay few) and the response status.
+pub(crate) async fn track(path: MatchedPath, req: Request, next: Next) -> Response {
+    let method = req.method().as_str().to_owned();
+    let watch = Stopwatch::start();
+    let response = next.run(req).await;
+    let labels = [
+        ("endpoint", path.as_str().to_owned()),
+        ("method", method),
+        ("status", response.status().as_u16().to_string()),
+    ];
+    metrics::counter!(telemetry::HTTP_REQUESTS, &labels).increment(1);
+    metrics::histogram!(telemetry::HTTP_DURATION, &labels).record(watch.elapsed_secs());
+    response
+}
+
+/// Keeps a client's `X-Request-Id` only when it is short printable ASCII (so it cannot forge
+/// log lines or bloat them); otherwise drops it so a fresh one is generated.
+pub(crate) async fn sanitize_request_id(mut req: Request) -> Request {
+    let acceptable = req.headers().get(&REQUEST_ID).is_some_and(|v| {
+        let b = v.as_bytes();
+        !b.is_empty()
+            && b.len() <= 128
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || b"-_.:@+=/".contains(c))
+    });
+    if !acceptable {
+        req.headers_mut().remove(&REQUEST_ID);
+    }
+    req
+}
+
+/// Generates request ids: 128 random bits, hex.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _req: &axum::http::Request<B>) -> Option<RequestId> {
+        HeaderValue::from_str(&gatehouse_core::random::id())
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+/// The span around a request: its id, method and path. Never headers, query or body, which can
+/// hold credentials.
+pub(crate) fn request_span<B>(req: &axum::http::Request<B>) -> tracing::Span {
+    let id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %req.method(),
+        path = %req.uri().path(),
+    )
+}

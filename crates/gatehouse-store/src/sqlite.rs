@@ -1,0 +1,98 @@
+//! SQLite: WAL mode, `synchronous = FULL` (a commit is on disk before its answer is sent, and
+//! survives power loss, not just a crash of the process: with `NORMAL` in WAL mode the last
+//! commits can be lost on power failure), foreign keys on, a busy timeout so writers queue
+//! instead of failing.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use gatehouse_core::store::StoreError;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+
+use crate::store_error;
+
+/// The store on an SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pub(crate) pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) and migrates the database at `url`.
+    ///
+    /// Processes starting together on a new file can find it busy in ways SQLite's busy
+    /// handler does not cover (switching a new file to WAL, WAL recovery), so a busy open is
+    /// retried with backoff for up to about ten seconds.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let mut delay = Duration::from_millis(20);
+        let mut waited = Duration::ZERO;
+        loop {
+            match Self::try_connect(url).await {
+                Err(StoreError::Unavailable(err))
+                    if is_busy(err.as_ref()) && waited < Duration::from_secs(10) =>
+                {
+                    tracing::debug!(%err, "database busy while opening; retrying");
+                    tokio::time::sleep(delay).await;
+                    waited += delay;
+                    delay = (delay * 2).min(Duration::from_millis(500));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn try_connect(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(store_error)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .map_err(store_error)?;
+        // sqlx takes no lock around SQLite migrations, so they run inside one `BEGIN IMMEDIATE`
+        // transaction (each migration a savepoint in it): a second process starting on the same
+        // new file waits for the write lock (busy timeout), then finds everything applied.
+        let migrate = |e| StoreError::Unavailable(Box::new(e));
+        let mut tx = pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(store_error)?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&mut *tx)
+            .await
+            .map_err(migrate)?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+/// SQLITE_BUSY or SQLITE_LOCKED, with any extended code, anywhere in the error's chain.
+fn is_busy(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if let Some(sqlx::Error::Database(db)) = e.downcast_ref::<sqlx::Error>() {
+            if let Some(code) = db.code().and_then(|c| c.parse::<i32>().ok()) {
+                if matches!(code & 0xff, 5 | 6) {
+                    return true;
+                }
+            }
+        }
+        if let Some(sqlx::migrate::MigrateError::Execute(inner)) =
+            e.downcast_ref::<sqlx::migrate::MigrateError>()
+        {
+            return is_busy(inner);
+        }
+        cur = e.source();
+    }
+    false
+}
+
+crate::sql::impl_store!(SqliteStore, sqlx::Sqlite);
+crate::sql_tokens::impl_token_queries!(SqliteStore, sqlx::Sqlite);
+crate::sql_security::impl_security_queries!(SqliteStore, sqlx::Sqlite);

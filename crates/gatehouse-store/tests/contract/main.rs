@@ -1,0 +1,72 @@
+//! The store contract: one suite of tests over the `Store` trait, run once per back end by
+//! [`contract_suite!`]: on SQLite (a temp file) always, and on PostgreSQL (a fresh database per
+//! test, dropped afterwards) when `GATEHOUSE_TEST_POSTGRES_URL` is set. Without it the
+//! PostgreSQL tests pass after printing one visible "SKIPPED" notice.
+
+#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
+mod clients;
+mod keys;
+mod migrations;
+mod users;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use gatehouse_core::store::Store;
+use gatehouse_store::testing::{postgres_url, FreshDatabase};
+use gatehouse_store::{PostgresStore, SqliteStore};
+
+/// Runs `test` on a new SQLite file.
+pub async fn on_sqlite<F, Fut>(test: F)
+where
+    F: FnOnce(Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("contract.db").display());
+    let store = SqliteStore::connect(&url).await.unwrap();
+    test(Arc::new(store)).await;
+}
+
+/// Runs `test` on a new PostgreSQL database, or skips it (visibly) without a server.
+pub async fn on_postgres<F, Fut>(test: F)
+where
+    F: FnOnce(Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let Some(server) = postgres_url("the store contract suite") else {
+        return;
+    };
+    // Dropped last, also when the test panics: drops the database and its connections.
+    let db = FreshDatabase::create(&server).await.unwrap();
+    let store = PostgresStore::connect(db.url()).await.unwrap();
+    test(Arc::new(store)).await;
+}
+
+/// Declares each listed test (`module::function`, an `async fn(Arc<dyn Store>)`) once per back
+/// end: `sqlite::function` and `postgres::function`.
+macro_rules! contract_suite {
+    ($($module:ident :: $test:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $test() { crate::on_sqlite(crate::$module::$test).await })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $test() { crate::on_postgres(crate::$module::$test).await })*
+        }
+    };
+}
+
+contract_suite!(
+    clients::client_crud_round_trips,
+    clients::duplicate_client_id_is_conflict,
+    clients::missing_client_is_none_or_not_found,
+    users::user_crud_round_trips,
+    users::duplicate_username_is_conflict,
+    users::usernames_are_stored_normalized,
+    users::set_password_hash_replaces_only_that_user,
+    users::concurrent_inserts_of_one_username_let_exactly_one_win,
+    keys::signing_keys_come_oldest_first,
+    keys::only_one_successor_per_signing_key,
+    keys::delete_expired_keeps_what_does_not_expire,
+);

@@ -1,0 +1,112 @@
+//! Users (RFC 6749 §4.3 resource owners): insert, find, list, delete, password changes, the
+//! unique normalized username (RFC 8265 UsernameCaseMapped) and concurrent inserts.
+
+use std::sync::Arc;
+
+use gatehouse_core::scope::ScopeSet;
+use gatehouse_core::store::{Store, StoreError};
+use gatehouse_core::user::{User, Username};
+
+pub fn user(username: &str) -> User {
+    User {
+        id: gatehouse_core::random::id(),
+        username: Username::parse(username).unwrap(),
+        password_hash: format!("hash-of-{username}"),
+        email: Some(format!("{username}@example.com")),
+        phone: None,
+        scopes: Some(ScopeSet::parse("openid email").unwrap()),
+        created_at: 1_700_000_000,
+    }
+}
+
+/// Everything stored about a user comes back unchanged; list is ordered by username.
+pub async fn user_crud_round_trips(store: Arc<dyn Store>) {
+    let bob = user("bob");
+    let mut alice = user("alice");
+    alice.phone = Some("+1 555 0100".into());
+    alice.scopes = None;
+    store.insert_user(&bob).await.unwrap();
+    store.insert_user(&alice).await.unwrap();
+
+    assert_eq!(
+        store.find_user(&bob.username).await.unwrap(),
+        Some(bob.clone())
+    );
+    assert_eq!(
+        store.find_user(&alice.username).await.unwrap(),
+        Some(alice.clone())
+    );
+    assert_eq!(
+        store.list_users().await.unwrap(),
+        [alice.clone(), bob.clone()]
+    );
+
+    store.delete_user(&alice.username).await.unwrap();
+    assert_eq!(store.find_user(&alice.username).await.unwrap(), None);
+    let err = store.delete_user(&alice.username).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert_eq!(store.list_users().await.unwrap(), [bob]);
+}
+
+/// A taken username is `Conflict`, even with a different id.
+pub async fn duplicate_username_is_conflict(store: Arc<dyn Store>) {
+    let first = user("carol");
+    store.insert_user(&first).await.unwrap();
+    let err = store.insert_user(&user("carol")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict), "{err:?}");
+    assert_eq!(store.find_user(&first.username).await.unwrap(), Some(first));
+}
+
+/// Usernames are stored in their PRECIS case-mapped form, so "Dave" and "dave" are one user.
+pub async fn usernames_are_stored_normalized(store: Arc<dyn Store>) {
+    let dave = user("Dave@Example.COM");
+    assert_eq!(dave.username.as_str(), "dave@example.com");
+    store.insert_user(&dave).await.unwrap();
+    let lower = Username::parse("dave@example.com").unwrap();
+    assert_eq!(store.find_user(&lower).await.unwrap(), Some(dave));
+    let err = store
+        .insert_user(&user("DAVE@example.com"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict), "{err:?}");
+}
+
+/// `set_password_hash` changes that user's hash only; a missing user is `NotFound`.
+pub async fn set_password_hash_replaces_only_that_user(store: Arc<dyn Store>) {
+    let erin = user("erin");
+    let frank = user("frank");
+    store.insert_user(&erin).await.unwrap();
+    store.insert_user(&frank).await.unwrap();
+    store
+        .set_password_hash(&erin.username, "new-hash", 1_700_000_100)
+        .await
+        .unwrap();
+
+    let found = store.find_user(&erin.username).await.unwrap().unwrap();
+    assert_eq!(found.password_hash, "new-hash");
+    assert_eq!(found.created_at, erin.created_at);
+    assert_eq!(store.find_user(&frank.username).await.unwrap(), Some(frank));
+    let ghost = Username::parse("ghost").unwrap();
+    let err = store.set_password_hash(&ghost, "x", 1).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+}
+
+/// Sixteen concurrent inserts of one username: exactly one succeeds, the rest are `Conflict`.
+pub async fn concurrent_inserts_of_one_username_let_exactly_one_win(store: Arc<dyn Store>) {
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.insert_user(&user("grace")).await })
+        })
+        .collect();
+    let mut won = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(()) => won += 1,
+            Err(StoreError::Conflict) => {}
+            Err(err) => panic!("expected Conflict, got {err:?}"),
+        }
+    }
+    assert_eq!(won, 1);
+    assert_eq!(store.list_users().await.unwrap().len(), 1);
+}

@@ -1,0 +1,122 @@
+//! `gatehouse demo`: a server on a throwaway SQLite database with a demo client and user, and
+//! a ready-to-paste curl command in the request shape of each documented product.
+
+use std::net::SocketAddr;
+
+use anyhow::{Context, Result};
+use gatehouse_core::client::{Client, ClientId, ClientSettings, GrantType};
+use gatehouse_core::clock::{Clock, SystemClock};
+use gatehouse_core::random;
+use gatehouse_core::scope::ScopeSet;
+use gatehouse_core::user::{User, Username};
+use secrecy::SecretString;
+
+use crate::config::{Config, DatabaseUrl};
+use crate::server::{hasher, open_store, serve};
+
+const CLIENT: &str = "demo-app";
+const SECRET: &str = "demo-secret";
+const PUBLIC_CLIENT: &str = "demo-public";
+const USERNAME: &str = "demo@example.com";
+const PASSWORD: &str = "demo-password";
+const SCOPES: &str = "openid profile email phone offline_access contacts.read contacts.write";
+
+/// Seeds a throwaway database and serves it until Ctrl-C; the database is deleted on exit.
+pub(crate) async fn run(mut config: Config) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("gatehouse-demo-{}", random::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    config.database = DatabaseUrl::new(format!("sqlite://{}", dir.join("demo.db").display()));
+    let result = seed_and_serve(&config).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+async fn seed_and_serve(config: &Config) -> Result<()> {
+    seed(config).await?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let server = serve(config, Some(tx));
+    tokio::pin!(server);
+    tokio::select! {
+        res = &mut server => return res,
+        addr = rx => {
+            if let Ok(addr) = addr {
+                println!("{}", instructions(addr));
+            }
+        }
+    }
+    server.await
+}
+
+async fn seed(config: &Config) -> Result<()> {
+    let store = open_store(config).await?;
+    let hasher = hasher(config)?;
+    let scopes: Vec<String> = ScopeSet::parse(SCOPES)?.iter().map(str::to_owned).collect();
+    let settings = ClientSettings {
+        grant_types: vec![GrantType::Password, GrantType::RefreshToken],
+        scopes,
+        default_scopes: vec!["openid".into()],
+        ..ClientSettings::default()
+    };
+    let confidential = Client {
+        id: ClientId::parse(CLIENT)?,
+        secret_hash: Some(hasher.hash(&SecretString::from(SECRET)).await?),
+        secret_sealed: None,
+        settings: settings.clone(),
+    };
+    let public = Client {
+        id: ClientId::parse(PUBLIC_CLIENT)?,
+        secret_hash: None,
+        secret_sealed: None,
+        settings,
+    };
+    store
+        .insert_client(&confidential, SystemClock.now())
+        .await?;
+    store.insert_client(&public, SystemClock.now()).await?;
+    store
+        .insert_user(&User {
+            id: random::id(),
+            username: Username::parse(USERNAME)?,
+            password_hash: hasher.hash(&SecretString::from(PASSWORD)).await?,
+            email: Some(USERNAME.into()),
+            phone: Some("+15555550100".into()),
+            scopes: None,
+            created_at: SystemClock.now(),
+        })
+        .await?;
+    Ok(())
+}
+
+fn instructions(addr: SocketAddr) -> String {
+    let base = format!("http://{addr}");
+    format!(
+        r#"
+gatehouse demo: a throwaway database (deleted on exit) with
+  confidential client  {CLIENT} / {SECRET}
+  public client        {PUBLIC_CLIENT}
+  user                 {USERNAME} / {PASSWORD}
+  scopes               {SCOPES}
+
+Try each product's request shape (Ctrl-C stops the demo):
+
+# Connect: HTTP Basic, scope required
+curl -s -u '{CLIENT}:{SECRET}' {base}/oauth/token \
+  -d grant_type=password -d 'username={USERNAME}' -d 'password={PASSWORD}' \
+  --data-urlencode 'scope=openid phone email'
+
+# @jmondi/oauth2-server: client credentials in the body
+curl -s {base}/token -H 'Content-Type: application/x-www-form-urlencoded' \
+  -d 'grant_type=password&client_id={CLIENT}&client_secret={SECRET}&username=demo%40example.com&password={PASSWORD}&scope=contacts.read%20contacts.write'
+
+# Oracle Identity Cloud: Basic header, form with charset
+curl -i -H "Authorization: Basic $(printf '%s' '{CLIENT}:{SECRET}' | base64)" \
+  -H 'Content-Type: application/x-www-form-urlencoded;charset=UTF-8' \
+  --request POST {base}/oauth2/v1/token \
+  -d 'grant_type=password&username=demo%40example.com&password={PASSWORD}&scope=openid%20offline_access'
+
+# Aidbox: JSON body, public client
+curl -s -X POST {base}/auth/token -H 'Content-Type: application/json' \
+  -d '{{"client_id":"{PUBLIC_CLIENT}","grant_type":"password","username":"{USERNAME}","password":"{PASSWORD}"}}'
+"#
+    )
+}

@@ -1,0 +1,112 @@
+//! The long help of each command, in the order of a manual page: what it does (the doc comment
+//! in cli.rs), then EXAMPLES, ENVIRONMENT, SIGNALS and FILES where they apply.
+
+/// `gatehouse --help`.
+pub(crate) const MAIN: &str = "\
+EXAMPLES:
+    Try it: a throwaway server with a demo client and user, and curl commands to paste:
+        gatehouse demo
+
+    Set up and serve for real:
+        gatehouse client add my-app --generate-secret --scopes 'openid email'
+        printf '%s' \"$PASSWORD\" | gatehouse user add alice@example.com --password-stdin
+        gatehouse serve --listen 0.0.0.0:8443 --issuer https://auth.example.com \\
+            --tls-cert /etc/gatehouse/cert.pem --tls-key /etc/gatehouse/key.pem
+
+ENVIRONMENT:
+    Each option names its variable as [env: ...]; all are listed in docs/configuration.md.
+    RUST_LOG             log filter when --log-level is not given (e.g. info,gatehouse=debug)
+
+FILES:
+    gatehouse.db         the default SQLite database, in the working directory
+
+SEE ALSO:
+    docs/configuration.md, docs/operations.md";
+
+/// `gatehouse serve --help`.
+pub(crate) const SERVE: &str = "\
+ENDPOINTS:
+    POST /oauth/token (aliases /token, /oauth2/v1/token, /auth/token)   RFC 6749 §3.2
+    POST /oauth/revoke (aliases /revoke, /oauth2/v1/revoke)             RFC 7009
+    POST /oauth/introspect (aliases /introspect, /oauth2/v1/introspect) RFC 7662
+    GET|POST /userinfo                                   OpenID Connect Core §5.3
+    GET  /.well-known/oauth-authorization-server, /.well-known/openid-configuration, jwks.json
+    GET  /auth/authorize   one-time code for the password grant (Aidbox secure code flow)
+    /Client, /Client/{id}, /User, /User/{id}   admin API (with --admin-token)
+    GET  /healthz   liveness: the process serves requests
+    GET  /readyz    readiness: 503 while the database does not answer
+    GET  /metrics   Prometheus text format
+    GET  /openapi.json   the OpenAPI 3.1 document of all of the above
+
+EXAMPLES:
+    gatehouse serve
+    gatehouse serve --listen 0.0.0.0:8080 --database postgres://gatehouse@db/gatehouse
+    gatehouse serve --tls-cert cert.pem --tls-key key.pem --metrics-listen 127.0.0.1:9090
+    GATEHOUSE_LOG_FORMAT=json RUST_LOG=info,gatehouse=debug gatehouse serve
+
+SIGNALS:
+    SIGTERM, SIGINT   stop accepting connections, finish in-flight requests, exit 0
+    SIGHUP            reload --tls-cert and --tls-key; open connections are kept
+
+ENVIRONMENT:
+    Every option has a GATEHOUSE_* variable, shown as [env: ...]. RUST_LOG sets the log filter
+    when --log-level is not given. Precedence: flag > environment > --config file > default.";
+
+/// `gatehouse demo --help`.
+pub(crate) const DEMO: &str = "\
+The database is a temporary SQLite file, deleted when the demo stops (Ctrl-C).
+
+EXAMPLES:
+    gatehouse demo
+    gatehouse demo --listen 127.0.0.1:9000";
+
+/// `gatehouse client --help` and `gatehouse client add --help`.
+pub(crate) const CLIENT: &str = "\
+EXAMPLES:
+    gatehouse client add web --generate-secret --scopes 'openid email' --default-scopes openid
+    gatehouse client add mobile --scopes 'openid offline_access' \\
+        --grant-types password,refresh_token
+    gatehouse client list
+    gatehouse client show web
+    gatehouse client remove web
+
+ENVIRONMENT:
+    GATEHOUSE_DATABASE_URL   the database to change (or --database)";
+
+/// `gatehouse user --help` and `gatehouse user add --help`.
+pub(crate) const USER: &str = "\
+The password is read from standard input, never from the command line, so it does not show
+in the process list or the shell history.
+
+EXAMPLES:
+    printf '%s' \"$PASSWORD\" | gatehouse user add alice@example.com --password-stdin \\
+        --email alice@example.com
+    gatehouse user list
+    printf '%s' \"$NEW\" | gatehouse user set-password alice@example.com --password-stdin
+    gatehouse user remove alice@example.com
+
+ENVIRONMENT:
+    GATEHOUSE_DATABASE_URL   the database to change (or --database)";
+
+/// `gatehouse keys --help`.
+pub(crate) const KEYS: &str = "\
+EXAMPLES:
+    gatehouse keys list
+    gatehouse keys rotate
+    gatehouse keys rotate --alg ES256
+
+ENVIRONMENT:
+    GATEHOUSE_DATABASE_URL      the database holding the keys (or --database)
+    GATEHOUSE_SECRET_KEY_FILE   the server key that seals them (or GATEHOUSE_SECRET_KEY)";
+
+/// `gatehouse events`.
+pub(crate) const EVENTS: &str = "\
+EXAMPLES:
+    Every event of one user in the last hour:
+        gatehouse events --user alice@example.com --since -3600
+    The latest 20 events of any kind:
+        gatehouse events --limit 20
+
+    Each line is one JSON object: time, kind (login_success, login_failure with its reason,
+    refresh, refresh_reuse, lockout, unlock, admin_change), client, user, source address and
+    request id. No password, secret or token is ever recorded.";

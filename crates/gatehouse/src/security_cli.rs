@@ -1,0 +1,75 @@
+//! `gatehouse events` (audit events as JSON lines) and `gatehouse user unlock`.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use gatehouse_core::audit::EventFilter;
+use gatehouse_core::clock::{Clock, SystemClock};
+use gatehouse_core::login_guard::user_key;
+use gatehouse_core::store::Store;
+use gatehouse_core::user::Username;
+
+use crate::config::Config;
+use crate::server::open_store;
+
+/// Options of `events`.
+#[derive(Debug, Args)]
+pub(crate) struct EventsArgs {
+    /// Only this user's events.
+    #[arg(long, value_name = "USERNAME")]
+    pub(crate) user: Option<String>,
+    /// Only events at or after this time: Unix seconds, or a negative number of seconds ago.
+    #[arg(long, value_name = "T", allow_hyphen_values = true)]
+    pub(crate) since: Option<i64>,
+    /// At most this many events.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub(crate) limit: u32,
+}
+
+/// Prints the matching events, newest first, one JSON object per line.
+pub(crate) async fn events(config: &Config, args: &EventsArgs) -> Result<()> {
+    let store = open_store(config).await?;
+    let since = args
+        .since
+        .map(|t| if t < 0 { SystemClock.now() + t } else { t });
+    let user = args.user.as_ref().map(|u| {
+        Username::parse(u)
+            .map(|n| n.as_str().to_owned())
+            .unwrap_or_else(|_| u.clone())
+    });
+    let filter = EventFilter {
+        user,
+        since,
+        limit: args.limit,
+    };
+    let events = store.list_events(&filter).await.context("reading events")?;
+    for event in events {
+        println!("{}", serde_json::to_string(&event)?);
+    }
+    Ok(())
+}
+
+/// Lifts a user's lockout.
+pub(crate) async fn unlock(config: &Config, store: Arc<dyn Store>, username: &str) -> Result<()> {
+    let name = Username::parse(username)?;
+    let user = store
+        .find_user(&name)
+        .await?
+        .with_context(|| format!("no user {name}"))?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let guard = crate::security_config::guard(config, &store, &clock);
+    let had = guard.unlock(&user_key(&user.id)).await?;
+    guard
+        .audit
+        .record(
+            gatehouse_core::audit::EventKind::Unlock,
+            &Default::default(),
+            None,
+            Some(name.as_str()),
+            serde_json::json!({ "had_failures": had, "via": "cli" }),
+        )
+        .await;
+    eprintln!("unlocked user {name}");
+    Ok(())
+}

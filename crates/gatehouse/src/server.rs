@@ -1,0 +1,231 @@
+//! `gatehouse serve`: opens the store, loads the signing keys, builds the services and serves
+//! until SIGTERM or Ctrl-C, letting in-flight requests finish.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use gatehouse_core::admin::AdminService;
+use gatehouse_core::authorize::PasswordCodes;
+use gatehouse_core::client_assertion::{AssertionVerifier, SecretSealer};
+use gatehouse_core::client_auth::ClientAuthenticator;
+use gatehouse_core::clock::{Clock, SystemClock};
+use gatehouse_core::grant::TokenService;
+use gatehouse_core::password::PasswordHasher;
+use gatehouse_core::sealing::Sealer;
+use gatehouse_core::store::{Store, StoreError};
+use gatehouse_core::token::keys::{KeyRing, SigningAlg, SigningKey};
+use gatehouse_http::AppState;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+
+/// Opens (creating and migrating) the configured database.
+pub(crate) async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
+    gatehouse_store::connect(config.database.expose())
+        .await
+        .with_context(|| format!("opening the database {}", config.database))
+}
+
+/// A hasher with the configured parameters.
+pub(crate) fn hasher(config: &Config) -> Result<Arc<PasswordHasher>> {
+    if !config.hash.meets_owasp() {
+        tracing::warn!(
+            params = ?config.hash,
+            "argon2id parameters are below OWASP's minimum (19456 KiB, t=2, p=1)"
+        );
+    }
+    Ok(Arc::new(PasswordHasher::new(
+        config.hash,
+        config.hash_workers,
+        config.hash_queue,
+    )?))
+}
+
+/// Serves on the configured address. `on_ready` is told the bound address once requests are
+/// accepted.
+pub(crate) async fn serve(
+    config: &Config,
+    on_ready: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
+) -> Result<()> {
+    let sealer = crate::secret_key::sealer(config)?;
+    let store = open_store(config).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let keys = load_keys(store.as_ref(), config.signing_alg, &sealer, clock.now()).await?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let issuer = config
+        .issuer
+        .clone()
+        .unwrap_or_else(|| format!("{scheme}://{addr}"));
+    // Read the certificate before announcing the address, so a bad file fails the start.
+    let tls = match &config.tls {
+        Some(files) => Some((crate::tls::load(files).await?, files.clone())),
+        None => None,
+    };
+
+    let hasher = hasher(config)?;
+    let sweep = crate::cleanup::spawn(
+        store.clone(),
+        clock.clone(),
+        config.cleanup_interval,
+        i64::from(config.security.event_retention_days) * 86_400,
+    );
+    let guard = Arc::new(crate::security_config::guard(config, &store, &clock));
+    let secret_sealer: Arc<dyn SecretSealer> = sealer.clone();
+    let assertions =
+        AssertionVerifier::new(store.clone(), clock.clone(), &issuer, config.assertions)
+            .with_sealer(secret_sealer.clone());
+    let state = AppState {
+        clients: Arc::new(
+            ClientAuthenticator::new(store.clone(), hasher.clone())
+                .with_sealer(sealer.clone())
+                .with_assertions(Arc::new(assertions))
+                .with_guard(guard.clone()),
+        ),
+        codes: Arc::new(PasswordCodes::new(
+            store.clone(),
+            clock.clone(),
+            config.password_code_ttl,
+        )),
+        admin: config.admin_token.as_ref().map(|token| {
+            let admin = AdminService::new(store.clone(), hasher.clone(), clock.clone(), token);
+            Arc::new(
+                admin
+                    .with_sealer(secret_sealer.clone())
+                    .with_guard(guard.clone()),
+            )
+        }),
+        tokens: Arc::new(
+            TokenService::new(store.clone(), clock, hasher, keys, sealer, issuer.clone())
+                .with_guard(guard),
+        ),
+        store,
+        metrics: gatehouse_http::Metrics::install()?,
+    };
+    if let Some(metrics_addr) = config.metrics_listen {
+        spawn_metrics_listener(metrics_addr, gatehouse_http::metrics_router(state.clone())).await?;
+    }
+    let app = gatehouse_http::router(state).layer(axum::Extension(
+        gatehouse_http::client_address::TrustedProxies(config.security.trusted_proxies.clone()),
+    ));
+
+    tracing::info!(%addr, %issuer, database = %config.database, "gatehouse listening");
+    println!("gatehouse listening on {scheme}://{addr}");
+    if let Some(tx) = on_ready {
+        let _ = tx.send(addr);
+    }
+    match tls {
+        Some((tls, files)) => {
+            crate::tls::serve(listener, app, tls, files, shutdown_signal()).await?
+        }
+        None => axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?,
+    }
+    sweep.abort();
+    tracing::info!("gatehouse stopped");
+    Ok(())
+}
+
+/// Serves `/metrics` (and only that) over plain HTTP on a second address, e.g. one that only
+/// the monitoring network reaches. The main listener keeps serving it too.
+async fn spawn_metrics_listener(addr: SocketAddr, app: axum::Router) -> Result<()> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening for metrics on {addr}"))?;
+    let bound = listener
+        .local_addr()
+        .context("reading the metrics address")?;
+    tracing::info!(addr = %bound, "metrics listening");
+    tokio::spawn(async move {
+        if let Err(err) = axum::serve(listener, app).await {
+            tracing::error!(%err, "the metrics listener stopped");
+        }
+    });
+    Ok(())
+}
+
+/// The stored keys, after adding one of `alg` when the newest key is of another algorithm (or
+/// there is none): the new key signs from now on, and the old ones stay published until every
+/// token they signed has expired.
+///
+/// Race-free across instances: a new key is stored as the successor of the newest one, which
+/// the database lets only one instance do (see `Store::insert_next_signing_key`); the loser
+/// re-reads and signs with the winner's key. Every instance thus ends up with the same ring.
+pub(crate) async fn load_keys(
+    store: &dyn Store,
+    alg: SigningAlg,
+    sealer: &Sealer,
+    now: i64,
+) -> Result<KeyRing> {
+    // Each round either finds a key of `alg` on top, or adds one, or loses to an instance that
+    // added one; only instances configured with different algorithms keep taking turns.
+    for _ in 0..KEY_ROUNDS {
+        let stored = store.signing_keys().await.context("reading signing keys")?;
+        let newest = stored.last();
+        if newest.is_some_and(|k| k.alg == alg.as_str()) {
+            return KeyRing::in_force(&stored, sealer, now).context(
+                "opening the signing keys: is this the server key they were sealed with? \
+                 (--secret-key-file / GATEHOUSE_SECRET_KEY)",
+            );
+        }
+        let key = SigningKey::generate(alg, now, sealer)?;
+        match store
+            .insert_next_signing_key(&key, newest.map(|k| k.kid.as_str()))
+            .await
+        {
+            Ok(()) => tracing::info!(kid = %key.kid, alg = alg.as_str(), "created a signing key"),
+            Err(StoreError::Conflict) => {
+                tracing::info!("another instance created the signing key at the same time")
+            }
+            Err(err) => return Err(err).context("storing a new signing key"),
+        }
+    }
+    anyhow::bail!(
+        "the newest signing key keeps changing algorithm: do all instances on this database \
+         use the same signing_alg?"
+    )
+}
+
+/// Attempts at agreeing on a signing key before giving up.
+const KEY_ROUNDS: usize = 4;
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(%err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(%err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,153 @@
+//! The command line: `client` and `user` management against a real database, checked over
+//! HTTP; configuration precedence.
+
+use crate::server::{assert_oauth_error, assert_status, json, TestServer};
+
+/// `--password-stdin` drops one trailing newline and nothing else.
+#[tokio::test]
+async fn password_stdin_drops_exactly_one_trailing_newline() {
+    let s = TestServer::spawn();
+    s.add_client("app", &["--secret", "s"]);
+    s.cli_ok(
+        &["user", "add", "dave", "--password-stdin"],
+        Some("pass word \n\n"),
+    );
+    let (status, _, body) = json(
+        s.password_grant(("app", "s"), "dave", "pass word \n", None)
+            .await,
+    )
+    .await;
+    assert_status(status, &body, 200);
+    let (status, _, body) = json(
+        s.password_grant(("app", "s"), "dave", "pass word ", None)
+            .await,
+    )
+    .await;
+    assert_oauth_error(status, &body, 400, "invalid_grant");
+}
+
+/// `user set-password` replaces the password; `user remove` and `client remove` take effect.
+#[tokio::test]
+async fn user_and_client_lifecycle() {
+    let s = TestServer::spawn();
+    s.add_client("app", &["--secret", "s"]);
+    s.add_user("erin", "old", &[]);
+    s.cli_ok(
+        &["user", "set-password", "Erin", "--password-stdin"],
+        Some("new\n"),
+    );
+    let (status, _, _) = json(s.password_grant(("app", "s"), "erin", "old", None).await).await;
+    assert_eq!(status, 400);
+    let (status, _, body) = json(s.password_grant(("app", "s"), "erin", "new", None).await).await;
+    assert_status(status, &body, 200);
+
+    let users = s.cli_ok(&["user", "list"], None);
+    assert_eq!(users.as_array().unwrap().len(), 1);
+    assert!(
+        !users.to_string().contains("$argon2"),
+        "no hash in output: {users}"
+    );
+    s.cli(&["user", "remove", "erin"], None);
+    let (status, _, body) = json(s.password_grant(("app", "s"), "erin", "new", None).await).await;
+    assert_oauth_error(status, &body, 400, "invalid_grant");
+
+    let clients = s.cli_ok(&["client", "list"], None);
+    assert_eq!(clients[0]["client_id"], "app");
+    assert!(!clients.to_string().contains("$argon2"));
+    s.cli(&["client", "remove", "app"], None);
+    let (status, _, body) = json(s.password_grant(("app", "s"), "erin", "new", None).await).await;
+    assert_oauth_error(status, &body, 401, "invalid_client");
+}
+
+/// Duplicate ids and usernames, bad scopes and unknown grant types are refused with a message.
+#[tokio::test]
+async fn cli_refuses_invalid_input() {
+    let s = TestServer::spawn();
+    s.add_client("app", &[]);
+    assert!(!s.cli(&["client", "add", "app"], None).status.success());
+    assert!(!s.cli(&["client", "add", "bad:id"], None).status.success());
+    assert!(!s
+        .cli(&["client", "add", "x", "--grant-types", "implicit"], None)
+        .status
+        .success());
+    assert!(!s
+        .cli(
+            &[
+                "client",
+                "add",
+                "y",
+                "--scopes",
+                "a",
+                "--default-scopes",
+                "b"
+            ],
+            None
+        )
+        .status
+        .success());
+    s.add_user("frank", "pw", &[]);
+    let dup = s.cli(&["user", "add", "FRANK", "--password-stdin"], Some("pw"));
+    assert!(!dup.status.success());
+    assert!(!s
+        .cli(&["user", "add", "gina", "--password-stdin"], Some("\n"))
+        .status
+        .success());
+}
+
+/// Secrets are stored hashed: the database never holds the plaintext secret.
+#[tokio::test]
+async fn secrets_and_passwords_are_stored_hashed() {
+    let s = TestServer::spawn();
+    s.add_client("app", &["--secret", "plain-client-secret-123"]);
+    s.add_user("hank", "plain-user-password-456", &[]);
+    let text = s.db.dump().await;
+    assert!(!text.contains("plain-client-secret-123"));
+    assert!(!text.contains("plain-user-password-456"));
+    assert!(text.contains("$argon2id$"));
+}
+
+/// Flag beats environment beats file: `--access-token-ttl`-style server options from each source.
+#[tokio::test]
+async fn config_precedence_flag_env_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("gatehouse.toml");
+    std::fs::write(
+        &file,
+        "issuer = \"https://from-file.example\"\nsigning_alg = \"ES256\"\n",
+    )
+    .unwrap();
+    let file = file.to_str().unwrap().to_owned();
+
+    // File only.
+    let s = TestServer::builder().env("GATEHOUSE_CONFIG", &file).spawn();
+    let token = issue(&s).await;
+    let (header, claims) = crate::jwt_parts(&token);
+    assert_eq!(claims["iss"], "https://from-file.example");
+    assert_eq!(header["alg"], "ES256");
+
+    // Environment beats file.
+    let s = TestServer::builder()
+        .env("GATEHOUSE_CONFIG", &file)
+        .env("GATEHOUSE_ISSUER", "https://from-env.example")
+        .spawn();
+    let (_, claims) = crate::jwt_parts(&issue(&s).await);
+    assert_eq!(claims["iss"], "https://from-env.example");
+
+    // Flag beats environment.
+    let s = TestServer::builder()
+        .env("GATEHOUSE_CONFIG", &file)
+        .env("GATEHOUSE_ISSUER", "https://from-env.example")
+        .arg("--issuer")
+        .arg("https://from-flag.example")
+        .spawn();
+    let (_, claims) = crate::jwt_parts(&issue(&s).await);
+    assert_eq!(claims["iss"], "https://from-flag.example");
+}
+
+async fn issue(s: &TestServer) -> String {
+    s.add_client("app", &["--secret", "s"]);
+    s.add_user("ivy", "pw", &[]);
+    let (status, _, body) = json(s.password_grant(("app", "s"), "ivy", "pw", None).await).await;
+    assert_status(status, &body, 200);
+    body["access_token"].as_str().unwrap().to_owned()
+}

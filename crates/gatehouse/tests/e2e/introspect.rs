@@ -1,0 +1,163 @@
+//! Token introspection (RFC 7662) over HTTP.
+
+use crate::refresh::{login, server, APP, OTHER, USER};
+use crate::server::{assert_oauth_error, json};
+
+/// RFC 7662 §2.2: a live access token's metadata.
+#[tokio::test]
+async fn a_live_access_token_is_described() {
+    let s = server();
+    let tokens = login(&s, "openid email").await;
+    let at = tokens["access_token"].as_str().unwrap();
+    let body = s.introspect(APP, at).await;
+    let user = s.cli_ok(&["user", "show", USER.0], None);
+    assert_eq!(body["active"], true);
+    assert_eq!(body["scope"], "openid email");
+    assert_eq!(body["client_id"], "app");
+    assert_eq!(body["username"], "alice@example.com");
+    assert_eq!(body["sub"], user["id"]);
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["aud"], "app");
+    assert_eq!(body["iss"], s.base);
+    assert_eq!(
+        body["exp"].as_i64().unwrap() - body["iat"].as_i64().unwrap(),
+        3600
+    );
+    for alias in ["/introspect", "/oauth2/v1/introspect"] {
+        let resp = s.post_form(alias, Some(APP), &[("token", at)]).await;
+        let (_, _, aliased) = json(resp).await;
+        assert_eq!(aliased["active"], true, "{alias}");
+    }
+}
+
+/// A refresh token is described too; `token_type_hint` is honoured.
+#[tokio::test]
+async fn a_refresh_token_is_described() {
+    let s = server();
+    let tokens = login(&s, "openid").await;
+    let rt = tokens["refresh_token"].as_str().unwrap();
+    let resp = s
+        .post_form(
+            "/oauth/introspect",
+            Some(APP),
+            &[("token", rt), ("token_type_hint", "refresh_token")],
+        )
+        .await;
+    let (_, _, body) = json(resp).await;
+    assert_eq!(body["active"], true);
+    assert_eq!(body["token_type"], "refresh_token");
+    assert_eq!(body["client_id"], "app");
+    // A wrong hint still finds it (RFC 7662 §2.1).
+    let resp = s
+        .post_form(
+            "/oauth/introspect",
+            Some(APP),
+            &[("token", rt), ("token_type_hint", "access_token")],
+        )
+        .await;
+    assert_eq!(json(resp).await.2["active"], true);
+}
+
+/// RFC 7662 §2.2: unknown, revoked and foreign tokens are `active: false` and nothing more.
+#[tokio::test]
+async fn unknown_revoked_and_foreign_tokens_are_inactive() {
+    let s = server();
+    let tokens = login(&s, "openid").await;
+    let at = tokens["access_token"].as_str().unwrap();
+    let rt = tokens["refresh_token"].as_str().unwrap();
+    let inactive = serde_json::json!({"active": false});
+    assert_eq!(s.introspect(APP, "garbage").await, inactive);
+    assert_eq!(s.introspect(APP, "a.b.c").await, inactive);
+    // Foreign: another client may not learn about app's tokens.
+    assert_eq!(s.introspect(OTHER, at).await, inactive);
+    assert_eq!(s.introspect(OTHER, rt).await, inactive);
+    s.revoke(APP, at, None).await;
+    assert_eq!(s.introspect(APP, at).await, inactive);
+    // A tampered JWT is unknown.
+    let mut tampered = at.to_owned();
+    tampered.pop();
+    assert_eq!(s.introspect(APP, &tampered).await, inactive);
+}
+
+/// Introspection is for authenticated clients only.
+#[tokio::test]
+async fn introspection_requires_client_authentication() {
+    let s = server();
+    s.add_client("pub", &[]);
+    let tokens = login(&s, "openid").await;
+    let at = tokens["access_token"].as_str().unwrap();
+    let resp = s
+        .post_form("/oauth/introspect", None, &[("token", at)])
+        .await;
+    let (status, _, body) = json(resp).await;
+    assert_oauth_error(status, &body, 401, "invalid_client");
+    let resp = s
+        .post_form(
+            "/oauth/introspect",
+            Some(("app", "wrong")),
+            &[("token", at)],
+        )
+        .await;
+    let (status, headers, body) = json(resp).await;
+    assert_oauth_error(status, &body, 401, "invalid_client");
+    assert!(headers["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .starts_with("Basic"));
+    let resp = s
+        .post_form(
+            "/oauth/introspect",
+            None,
+            &[("token", at), ("client_id", "pub")],
+        )
+        .await;
+    let (status, _, body) = json(resp).await;
+    assert_oauth_error(status, &body, 401, "invalid_client");
+    let resp = s.post_form("/oauth/introspect", Some(APP), &[]).await;
+    let (status, _, body) = json(resp).await;
+    assert_oauth_error(status, &body, 400, "invalid_request");
+}
+
+/// Opaque access tokens (Aidbox's default) are resolved by introspection and revocable at once.
+#[tokio::test]
+async fn opaque_access_tokens_are_resolved_and_revocable() {
+    let s = server();
+    s.add_client(
+        "aidbox",
+        &[
+            "--secret",
+            "s",
+            "--scopes",
+            "openid email",
+            "--token-format",
+            "opaque",
+        ],
+    );
+    let client = ("aidbox", "s");
+    let tokens = s.login(client, USER.0, USER.1, Some("openid email")).await;
+    let at = tokens["access_token"].as_str().unwrap();
+    assert!(!at.contains('.'), "opaque, not a JWT: {at}");
+    assert_eq!(at.len(), 43);
+    let body = s.introspect(client, at).await;
+    assert_eq!(body["active"], true);
+    assert_eq!(body["username"], "alice@example.com");
+    assert_eq!(body["scope"], "openid email");
+    let resp = s
+        .http
+        .get(s.url("/userinfo"))
+        .bearer_auth(at)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    s.revoke(client, at, Some("access_token")).await;
+    assert_eq!(s.introspect(client, at).await["active"], false);
+    let resp = s
+        .http
+        .get(s.url("/userinfo"))
+        .bearer_auth(at)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+}

@@ -1,0 +1,51 @@
+//! End-to-end tests: the real `gatehouse` binary over real HTTP on a real database: a SQLite
+//! file, and also PostgreSQL when `GATEHOUSE_TEST_POSTGRES_URL` is set (`backends.rs` reruns
+//! the suite with `GATEHOUSE_TEST_BACKEND=postgres`). `GATEHOUSE_TEST_LOG=1` shows the logs.
+
+#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
+mod admin;
+mod assertions;
+mod authorize;
+mod backends;
+mod cleanup;
+mod cli;
+mod crash;
+mod database;
+mod discovery;
+mod events;
+mod import;
+mod introspect;
+mod jose;
+mod keys;
+mod lockout;
+mod logs;
+mod multi_instance;
+mod ops;
+mod refresh;
+mod revoke;
+mod seeds;
+mod server;
+mod throttle;
+mod tls;
+mod token;
+mod userinfo;
+mod users;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::Value;
+
+/// The header and claims of a compact JWS, unverified.
+pub fn jwt_parts(token: &str) -> (Value, Value) {
+    let mut parts = token.split('.');
+    let mut decode = || -> Value {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(parts.next().expect("JWT part"))
+            .expect("base64url");
+        serde_json::from_slice(&bytes).expect("JSON")
+    };
+    let header = decode();
+    let claims = decode();
+    (header, claims)
+}

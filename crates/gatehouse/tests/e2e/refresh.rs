@@ -1,0 +1,265 @@
+//! The refresh_token grant (RFC 6749 §6) with rotation and reuse detection (RFC 9700 §4.14.2).
+
+use crate::jwt_parts;
+use crate::server::{assert_oauth_error, assert_status, json, TestServer};
+
+pub const APP: (&str, &str) = ("app", "app-secret");
+pub const OTHER: (&str, &str) = ("other", "other-secret");
+pub const USER: (&str, &str) = ("alice@example.com", "correct horse");
+
+/// A server with two confidential clients allowed both grants and a user.
+pub fn server() -> TestServer {
+    let s = TestServer::spawn();
+    for (id, secret) in [APP, OTHER] {
+        s.add_client(
+            id,
+            &[
+                "--secret",
+                secret,
+                "--scopes",
+                "openid email phone profile contacts.read",
+                "--grant-types",
+                "password,refresh_token",
+            ],
+        );
+    }
+    s.add_user(
+        USER.0,
+        USER.1,
+        &["--email", "alice@example.com", "--phone", "+15555550100"],
+    );
+    s
+}
+
+pub async fn login(s: &TestServer, scope: &str) -> serde_json::Value {
+    s.login(APP, USER.0, USER.1, Some(scope)).await
+}
+
+/// RFC 6749 §6: a refresh returns a new access and refresh token; the old one is dead.
+#[tokio::test]
+async fn each_refresh_rotates_both_tokens() {
+    let s = server();
+    let first = login(&s, "openid email").await;
+    let rt1 = first["refresh_token"].as_str().unwrap();
+    // 256 bits of randomness, base64url.
+    assert_eq!(rt1.len(), 43);
+    let (status, headers, second) = json(s.refresh(APP, rt1, None).await).await;
+    assert_status(status, &second, 200);
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(second["token_type"], "Bearer");
+    assert_eq!(second["scope"], "openid email");
+    let rt2 = second["refresh_token"].as_str().unwrap();
+    assert_ne!(rt1, rt2);
+    assert_ne!(first["access_token"], second["access_token"]);
+    let (_, claims) = jwt_parts(second["access_token"].as_str().unwrap());
+    assert_eq!(claims["client_id"], "app");
+    // The id_token keeps the time of the password login.
+    let (_, id1) = jwt_parts(first["id_token"].as_str().unwrap());
+    let (_, id2) = jwt_parts(second["id_token"].as_str().unwrap());
+    assert_eq!(id1["auth_time"], id2["auth_time"]);
+    let (status, _, third) = json(s.refresh(APP, rt2, None).await).await;
+    assert_status(status, &third, 200);
+}
+
+/// RFC 9700 §4.14.2: presenting a rotated token revokes the whole family, including the tokens
+/// issued after it.
+#[tokio::test]
+async fn reused_refresh_token_revokes_the_family() {
+    let s = server();
+    let first = login(&s, "openid").await;
+    let rt1 = first["refresh_token"].as_str().unwrap();
+    let (_, _, second) = json(s.refresh(APP, rt1, None).await).await;
+    let rt2 = second["refresh_token"].as_str().unwrap();
+    let at2 = second["access_token"].as_str().unwrap();
+    assert_eq!(s.introspect(APP, at2).await["active"], true);
+
+    let (status, _, body) = json(s.refresh(APP, rt1, None).await).await;
+    assert_oauth_error(status, &body, 400, "invalid_grant");
+    // The successor and its access token died with the family.
+    let (status, _, body) = json(s.refresh(APP, rt2, None).await).await;
+    assert_oauth_error(status, &body, 400, "invalid_grant");
+    assert_eq!(s.introspect(APP, at2).await["active"], false);
+    let at1 = first["access_token"].as_str().unwrap();
+    assert_eq!(s.introspect(APP, at1).await["active"], false);
+    // Another login is another family and is unaffected.
+    let fresh = login(&s, "openid").await;
+    let (status, _, body) = json(
+        s.refresh(APP, fresh["refresh_token"].as_str().unwrap(), None)
+            .await,
+    )
+    .await;
+    assert_status(status, &body, 200);
+}
+
+/// Twenty concurrent uses of one refresh token: exactly one succeeds.
+#[tokio::test]
+async fn concurrent_refreshes_with_one_token_yield_exactly_one_success() {
+    let s = server();
+    let first = login(&s, "openid").await;
+    let rt = first["refresh_token"].as_str().unwrap().to_owned();
+    let requests = (0..20).map(|_| {
+        let http = reqwest::Client::new();
+        let url = s.url("/oauth/token");
+        let rt = rt.clone();
+        async move {
+            http.post(url)
+                .basic_auth(APP.0, Some(APP.1))
+                .form(&[("grant_type", "refresh_token"), ("refresh_token", &rt)])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = futures::future::join_all(requests).await;
+    assert_eq!(
+        statuses.iter().filter(|&&c| c == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&c| c == 400).count(),
+        19,
+        "{statuses:?}"
+    );
+}
+
+/// RFC 6749 §6: scope may be narrowed, never widened; the new refresh token keeps the original
+/// scope.
+#[tokio::test]
+async fn scope_can_be_narrowed_but_not_widened() {
+    let s = server();
+    let first = login(&s, "openid email").await;
+    let rt = first["refresh_token"].as_str().unwrap();
+    let (status, _, body) = json(s.refresh(APP, rt, Some("openid phone")).await).await;
+    assert_oauth_error(status, &body, 400, "invalid_scope");
+    let (status, _, narrowed) = json(s.refresh(APP, rt, Some("email")).await).await;
+    assert_status(status, &narrowed, 200);
+    assert_eq!(narrowed["scope"], "email");
+    assert!(narrowed.get("id_token").is_none());
+    let (status, _, full) = json(
+        s.refresh(APP, narrowed["refresh_token"].as_str().unwrap(), None)
+            .await,
+    )
+    .await;
+    assert_status(status, &full, 200);
+    assert_eq!(full["scope"], "openid email");
+}
+
+/// RFC 6749 §6: a refresh token works only for the client it was issued to; another client's
+/// attempt neither succeeds nor harms the owner.
+#[tokio::test]
+async fn a_refresh_token_is_bound_to_its_client() {
+    let s = server();
+    let first = login(&s, "openid").await;
+    let rt = first["refresh_token"].as_str().unwrap();
+    let (status, _, body) = json(s.refresh(OTHER, rt, None).await).await;
+    assert_oauth_error(status, &body, 400, "invalid_grant");
+    let (status, _, body) = json(s.refresh(APP, rt, None).await).await;
+    assert_status(status, &body, 200);
+}
+
+#[tokio::test]
+async fn unknown_and_missing_refresh_tokens_are_refused() {
+    let s = server();
+    let (status, _, body) = json(s.refresh(APP, "not-a-token", None).await).await;
+    assert_oauth_error(status, &body, 400, "invalid_grant");
+    let resp = s
+        .post_form(
+            "/oauth/token",
+            Some(APP),
+            &[("grant_type", "refresh_token")],
+        )
+        .await;
+    let (status, _, body) = json(resp).await;
+    assert_oauth_error(status, &body, 400, "invalid_request");
+}
+
+/// Refresh tokens are issued only to clients allowed the refresh_token grant, and to clients
+/// listing `offline_access` only when it was granted (Oracle's behaviour).
+#[tokio::test]
+async fn refresh_tokens_follow_the_grant_and_offline_access() {
+    let s = server();
+    s.add_client("no-refresh", &["--secret", "s1", "--scopes", "openid"]);
+    s.add_client(
+        "offline",
+        &[
+            "--secret",
+            "s2",
+            "--scopes",
+            "openid offline_access",
+            "--grant-types",
+            "password,refresh_token",
+        ],
+    );
+    let body = s
+        .login(("no-refresh", "s1"), USER.0, USER.1, Some("openid"))
+        .await;
+    assert!(body.get("refresh_token").is_none(), "{body}");
+    let (status, _, body) = json(s.refresh(("no-refresh", "s1"), "x", None).await).await;
+    assert_oauth_error(status, &body, 400, "unauthorized_client");
+
+    let body = s
+        .login(("offline", "s2"), USER.0, USER.1, Some("openid"))
+        .await;
+    assert!(body.get("refresh_token").is_none(), "{body}");
+    let body = s
+        .login(
+            ("offline", "s2"),
+            USER.0,
+            USER.1,
+            Some("openid offline_access"),
+        )
+        .await;
+    assert!(body["refresh_token"].is_string(), "{body}");
+}
+
+/// Refresh tokens (and opaque access tokens) are stored only as SHA-256 hashes.
+#[tokio::test]
+async fn refresh_tokens_are_stored_only_hashed() {
+    let s = server();
+    s.add_client(
+        "opaque",
+        &[
+            "--secret",
+            "s3",
+            "--token-format",
+            "opaque",
+            "--grant-types",
+            "password,refresh_token",
+        ],
+    );
+    let body = s.login(("opaque", "s3"), USER.0, USER.1, None).await;
+    let rt = body["refresh_token"].as_str().unwrap();
+    let at = body["access_token"].as_str().unwrap();
+    let dump = s.db.dump().await;
+    let contains = |needle: &str| dump.contains(needle);
+    assert!(!contains(rt) && !contains(at), "a token is stored in clear");
+    use base64::Engine;
+    use sha2::Digest;
+    let hash = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(rt));
+    assert!(contains(&hash), "the refresh token's hash is stored");
+}
+
+/// Per-client lifetimes are validated: access tokens live at most a day.
+#[tokio::test]
+async fn client_lifetimes_are_validated() {
+    let s = TestServer::spawn();
+    let out = s.cli(
+        &["client", "add", "long", "--access-token-ttl", "86401"],
+        None,
+    );
+    assert!(!out.status.success());
+    let body = s.add_client(
+        "custom",
+        &[
+            "--refresh-token-ttl",
+            "600",
+            "--refresh-token-idle-ttl",
+            "60",
+        ],
+    );
+    assert_eq!(body["settings"]["refresh_token_ttl"], 600);
+    assert_eq!(body["settings"]["refresh_token_idle_ttl"], 60);
+}

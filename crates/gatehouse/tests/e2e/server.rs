@@ -1,0 +1,399 @@
+//! `TestServer`: the real `gatehouse` binary on an ephemeral port and a fresh database (SQLite,
+//! or PostgreSQL with `GATEHOUSE_TEST_BACKEND=postgres`, see `database.rs`), with typed helpers
+//! for the CLI and the HTTP endpoints.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::Value;
+
+use crate::database::TestDatabase;
+
+/// Cheap argon2 parameters for tests that are not about hashing; the hashing tests pass
+/// `TestServer::builder().owasp_hashing()`.
+const CHEAP_ARGON2: [(&str, &str); 3] = [
+    ("GATEHOUSE_ARGON2_MEMORY_KIB", "256"),
+    ("GATEHOUSE_ARGON2_ITERATIONS", "1"),
+    ("GATEHOUSE_ARGON2_PARALLELISM", "1"),
+];
+
+/// The server key of PostgreSQL-backed test servers (32 bytes, base64).
+pub const TEST_SECRET_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+pub struct TestServer {
+    child: Child,
+    pub base: String,
+    pub db: TestDatabase,
+    env: Vec<(String, String)>,
+    args: Vec<String>,
+    log_file: Option<std::path::PathBuf>,
+    /// Keeps the directory of a `capture_logs` file alive.
+    _log_dir: Option<tempfile::TempDir>,
+    pub http: reqwest::Client,
+}
+
+#[derive(Default)]
+pub struct Builder {
+    owasp: bool,
+    env: Vec<(String, String)>,
+    args: Vec<String>,
+    db: Option<TestDatabase>,
+    log_file: Option<std::path::PathBuf>,
+    capture_logs: bool,
+}
+
+impl Builder {
+    /// Append the server's logs (standard error) to this file.
+    pub fn log_file(mut self, path: &std::path::Path) -> Self {
+        self.log_file = Some(path.to_owned());
+        self
+    }
+
+    /// Serve this (possibly shared) database instead of a fresh one.
+    pub fn database(mut self, db: &TestDatabase) -> Self {
+        self.db = Some(db.clone());
+        self
+    }
+
+    /// Real OWASP argon2id parameters instead of the cheap test ones.
+    pub fn owasp_hashing(mut self) -> Self {
+        self.owasp = true;
+        self
+    }
+
+    /// An extra environment variable for the server and every CLI call.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// An extra `serve` argument.
+    pub fn arg(mut self, arg: &str) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    /// Sends the server's standard error to a file that [`TestServer::log`] reads.
+    pub fn capture_logs(mut self) -> Self {
+        self.capture_logs = true;
+        self
+    }
+
+    pub fn spawn(self) -> TestServer {
+        let db = self.db.unwrap_or_else(TestDatabase::fresh);
+        let mut env: Vec<(String, String)> = Vec::new();
+        if !self.owasp {
+            env.extend(
+                CHEAP_ARGON2
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string())),
+            );
+        }
+        env.extend(self.env);
+        env.push(("GATEHOUSE_DATABASE_URL".into(), db.url.clone()));
+        if db.backend == crate::database::Backend::Postgres {
+            // PostgreSQL has no file to keep a generated server key next to: give one.
+            env.push(("GATEHOUSE_SECRET_KEY".into(), TEST_SECRET_KEY.into()));
+        }
+        let mut log_file = self.log_file;
+        let mut log_dir = None;
+        if self.capture_logs && log_file.is_none() {
+            let dir = tempfile::tempdir().unwrap();
+            log_file = Some(dir.path().join("server.log"));
+            log_dir = Some(dir);
+        }
+        let (child, base) = launch(&env, &self.args, log_file.as_deref());
+        TestServer {
+            child,
+            base,
+            db,
+            env,
+            args: self.args,
+            log_file,
+            _log_dir: log_dir,
+            http: reqwest::Client::new(),
+        }
+    }
+}
+
+/// Starts `gatehouse serve` on an ephemeral port and waits until it accepts requests.
+fn launch(
+    env: &[(String, String)],
+    args: &[String],
+    log_file: Option<&std::path::Path>,
+) -> (Child, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    cmd.arg("serve")
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .args(args);
+    cmd.env_remove("GATEHOUSE_LISTEN")
+        .env_remove("GATEHOUSE_ISSUER")
+        .envs(env.iter().cloned());
+    cmd.stdout(Stdio::piped()).stdin(Stdio::null());
+    if let Some(path) = log_file {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        cmd.stderr(file);
+    } else if std::env::var_os("GATEHOUSE_TEST_LOG").is_none() {
+        cmd.stderr(Stdio::null());
+    }
+    let mut child = cmd.spawn().expect("start gatehouse serve");
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("gatehouse listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line from serve: {line:?}"))
+        .to_owned();
+    (child, base)
+}
+
+impl TestServer {
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    pub fn spawn() -> TestServer {
+        Builder::default().spawn()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Runs the CLI against this server's database.
+    pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+        cmd.args(args).envs(self.env.iter().cloned());
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("run gatehouse");
+        let mut pipe = child.stdin.take().unwrap();
+        if let Some(input) = stdin {
+            pipe.write_all(input.as_bytes()).unwrap();
+        }
+        drop(pipe);
+        child.wait_with_output().unwrap()
+    }
+
+    /// Runs the CLI and asserts it succeeded; returns standard output parsed as JSON.
+    #[track_caller]
+    pub fn cli_ok(&self, args: &[&str], stdin: Option<&str>) -> Value {
+        let out = self.cli(args, stdin);
+        assert!(
+            out.status.success(),
+            "gatehouse {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    }
+
+    /// `client add ID` with extra arguments.
+    pub fn add_client(&self, id: &str, extra: &[&str]) -> Value {
+        let mut args = vec!["client", "add", id];
+        args.extend_from_slice(extra);
+        self.cli_ok(&args, None)
+    }
+
+    /// `user add USERNAME --password-stdin` with extra arguments.
+    pub fn add_user(&self, username: &str, password: &str, extra: &[&str]) -> Value {
+        let mut args = vec!["user", "add", username, "--password-stdin"];
+        args.extend_from_slice(extra);
+        self.cli_ok(&args, Some(&format!("{password}\n")))
+    }
+
+    /// A form POST with optional Basic credentials.
+    pub async fn post_form(
+        &self,
+        path: &str,
+        basic: Option<(&str, &str)>,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut req = self.http.post(self.url(path)).form(form);
+        if let Some((id, secret)) = basic {
+            req = req.basic_auth(id, Some(secret));
+        }
+        req.send().await.unwrap()
+    }
+
+    /// A raw POST: exact body and headers.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        let mut req = self.http.post(self.url(path)).body(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// The password grant at `/oauth/token` with Basic client authentication.
+    pub async fn password_grant(
+        &self,
+        client: (&str, &str),
+        username: &str,
+        password: &str,
+        scope: Option<&str>,
+    ) -> reqwest::Response {
+        let mut form = vec![
+            ("grant_type", "password"),
+            ("username", username),
+            ("password", password),
+        ];
+        if let Some(scope) = scope {
+            form.push(("scope", scope));
+        }
+        self.post_form("/oauth/token", Some(client), &form).await
+    }
+
+    /// Kills the server with SIGKILL (`kill -9`: no shutdown code runs) and reaps it.
+    pub fn kill9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// Starts the server again, same database, environment and arguments, on a new port.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (child, base) = launch(&self.env, &self.args, self.log_file.as_deref());
+        self.child = child;
+        self.base = base;
+    }
+
+    /// The refresh_token grant at `/oauth/token` with Basic client authentication.
+    pub async fn refresh(
+        &self,
+        client: (&str, &str),
+        refresh_token: &str,
+        scope: Option<&str>,
+    ) -> reqwest::Response {
+        let mut form = vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ];
+        if let Some(scope) = scope {
+            form.push(("scope", scope));
+        }
+        self.post_form("/oauth/token", Some(client), &form).await
+    }
+
+    /// RFC 7662 introspection with Basic client authentication; returns the JSON body after
+    /// asserting 200.
+    pub async fn introspect(&self, client: (&str, &str), token: &str) -> Value {
+        let resp = self
+            .post_form("/oauth/introspect", Some(client), &[("token", token)])
+            .await;
+        let (status, _, body) = json(resp).await;
+        assert_status(status, &body, 200);
+        body
+    }
+
+    /// RFC 7009 revocation with Basic client authentication; asserts 200.
+    pub async fn revoke(&self, client: (&str, &str), token: &str, hint: Option<&str>) {
+        let mut form = vec![("token", token)];
+        if let Some(hint) = hint {
+            form.push(("token_type_hint", hint));
+        }
+        let resp = self.post_form("/oauth/revoke", Some(client), &form).await;
+        assert_eq!(
+            resp.status().as_u16(),
+            200,
+            "{}",
+            resp.text().await.unwrap()
+        );
+    }
+
+    /// A password grant that must succeed; returns the token response.
+    pub async fn login(
+        &self,
+        client: (&str, &str),
+        username: &str,
+        password: &str,
+        scope: Option<&str>,
+    ) -> Value {
+        let (status, _, body) =
+            json(self.password_grant(client, username, password, scope).await).await;
+        assert_status(status, &body, 200);
+        body
+    }
+
+    /// What the server wrote to standard error so far (needs `capture_logs` or `log_file`).
+    pub fn log(&self) -> String {
+        let path = self.log_file.as_ref().expect("spawned with capture_logs");
+        std::fs::read_to_string(path).unwrap()
+    }
+
+    /// Sends a signal (`HUP`, `TERM`, ...) to the server.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// Sends SIGTERM and waits for the process to exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Asserts the status and returns the JSON body.
+#[track_caller]
+pub fn assert_status(status: reqwest::StatusCode, body: &Value, expected: u16) {
+    assert_eq!(status.as_u16(), expected, "unexpected status; body: {body}");
+}
+
+/// Reads a response as (status, headers, JSON body).
+pub async fn json(
+    resp: reqwest::Response,
+) -> (reqwest::StatusCode, reqwest::header::HeaderMap, Value) {
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.unwrap();
+    let body =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text:?}"));
+    (status, headers, body)
+}
+
+/// Asserts an RFC 6749 §5.2 error: status and `error` code, with a description.
+#[track_caller]
+pub fn assert_oauth_error(
+    status: reqwest::StatusCode,
+    body: &Value,
+    expected_status: u16,
+    code: &str,
+) {
+    assert_eq!(
+        status.as_u16(),
+        expected_status,
+        "unexpected status; body: {body}"
+    );
+    assert_eq!(body["error"], code, "unexpected error; body: {body}");
+    assert!(
+        body["error_description"].is_string(),
+        "no error_description: {body}"
+    );
+}

@@ -1,0 +1,170 @@
+//! The per-address throttle over HTTP: failures from one address across many accounts get
+//! 429 with `Retry-After` without locking the accounts; the allowlist; X-Forwarded-For behind a
+//! trusted proxy; `auth0-forwarded-for` only for a permitted confidential client.
+
+use crate::events::events;
+use crate::server::{json, TestServer};
+
+fn server(extra: &[&str]) -> TestServer {
+    let mut b = TestServer::builder().arg("--ip-failure-limit").arg("3");
+    for a in extra {
+        b = b.arg(a);
+    }
+    let s = b.spawn();
+    s.add_client("app", &["--secret", "app-secret"]);
+    s.add_client(
+        "backend",
+        &["--secret", "backend-secret", "--trust-forwarded-for"],
+    );
+    s.add_client("untrusted", &["--secret", "untrusted-secret"]);
+    for u in ["u1", "u2", "u3", "u4"] {
+        s.add_user(u, "right-password", &[]);
+    }
+    s
+}
+
+async fn login(
+    s: &TestServer,
+    client: (&str, &str),
+    user: &str,
+    pw: &str,
+    h: &[(&str, &str)],
+) -> (u16, reqwest::header::HeaderMap, serde_json::Value) {
+    let mut req = reqwest::Client::new()
+        .post(s.url("/oauth/token"))
+        .basic_auth(client.0, Some(client.1))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", user),
+            ("password", pw),
+        ]);
+    for (k, v) in h {
+        req = req.header(*k, *v);
+    }
+    let (status, headers, body) = json(req.send().await.unwrap()).await;
+    (status.as_u16(), headers, body)
+}
+
+/// Credential stuffing: three failures on three accounts throttle the address with 429 and
+/// Retry-After; the accounts themselves stay unlocked for another address.
+#[tokio::test]
+async fn failures_across_accounts_throttle_the_address_not_the_accounts() {
+    let s = server(&["--trusted-proxies", "127.0.0.1/32"]);
+    let from = |ip: &'static str| [("x-forwarded-for", ip)];
+    for u in ["u1", "u2", "u3"] {
+        let (status, ..) =
+            login(&s, ("app", "app-secret"), u, "wrong", &from("198.51.100.1")).await;
+        assert_eq!(status, 400);
+    }
+    let (status, headers, body) = login(
+        &s,
+        ("app", "app-secret"),
+        "u4",
+        "right-password",
+        &from("198.51.100.1"),
+    )
+    .await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"], "too_many_attempts");
+    let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(retry > 0 && retry <= 864, "{retry}");
+    // Another address (the right-most untrusted hop) logs in to the same accounts.
+    let (status, ..) = login(
+        &s,
+        ("app", "app-secret"),
+        "u1",
+        "right-password",
+        &from("6.6.6.6, 198.51.100.2"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let throttled = events(&s, &[])
+        .into_iter()
+        .find(|e| e["detail"]["reason"] == "ip_throttled")
+        .expect("a throttled event");
+    assert_eq!(throttled["ip"], "198.51.100.1");
+}
+
+/// Without a trusted proxy, X-Forwarded-For is ignored: the peer (127.0.0.1) is throttled.
+#[tokio::test]
+async fn forwarded_for_is_ignored_from_an_untrusted_peer() {
+    let s = server(&[]);
+    for (i, u) in ["u1", "u2", "u3"].iter().enumerate() {
+        let ip = format!("203.0.113.{i}");
+        login(
+            &s,
+            ("app", "app-secret"),
+            u,
+            "wrong",
+            &[("x-forwarded-for", &ip)],
+        )
+        .await;
+    }
+    let (status, ..) = login(&s, ("app", "app-secret"), "u4", "right-password", &[]).await;
+    assert_eq!(status, 429);
+}
+
+/// Allowlisted addresses are never throttled.
+#[tokio::test]
+async fn the_allowlist_exempts_addresses() {
+    let s = server(&["--ip-allowlist", "127.0.0.0/8"]);
+    for u in ["u1", "u2", "u3", "u1"] {
+        login(&s, ("app", "app-secret"), u, "wrong", &[]).await;
+    }
+    let (status, ..) = login(&s, ("app", "app-secret"), "u4", "right-password", &[]).await;
+    assert_eq!(status, 200);
+}
+
+/// `auth0-forwarded-for` is honoured for a confidential client with trust_forwarded_for only:
+/// its end users' failures count against their own address, not the backend's.
+#[tokio::test]
+async fn auth0_forwarded_for_needs_a_permitted_confidential_client() {
+    let s = server(&[]);
+    let backend = ("backend", "backend-secret");
+    for u in ["u1", "u2", "u3"] {
+        login(
+            &s,
+            backend,
+            u,
+            "wrong",
+            &[("auth0-forwarded-for", "192.0.2.50")],
+        )
+        .await;
+    }
+    let (status, ..) = login(
+        &s,
+        backend,
+        "u4",
+        "right-password",
+        &[("auth0-forwarded-for", "192.0.2.50")],
+    )
+    .await;
+    assert_eq!(status, 429, "the vouched-for address is throttled");
+    let (status, ..) = login(
+        &s,
+        backend,
+        "u4",
+        "right-password",
+        &[("auth0-forwarded-for", "192.0.2.51")],
+    )
+    .await;
+    assert_eq!(status, 200, "another end user of the same backend is not");
+    let all = events(&s, &[]);
+    assert!(all.iter().any(|e| e["ip"] == "192.0.2.50"));
+
+    // The header from a client without the permission is ignored: the peer is throttled.
+    let untrusted = ("untrusted", "untrusted-secret");
+    for (i, u) in ["u1", "u2", "u3"].iter().enumerate() {
+        let ip = format!("192.0.2.{}", 60 + i);
+        login(&s, untrusted, u, "wrong", &[("auth0-forwarded-for", &ip)]).await;
+    }
+    let (status, ..) = login(
+        &s,
+        untrusted,
+        "u4",
+        "right-password",
+        &[("auth0-forwarded-for", "192.0.2.99")],
+    )
+    .await;
+    assert_eq!(status, 429);
+}
