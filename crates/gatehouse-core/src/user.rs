@@ -27,11 +27,22 @@ impl Username {
                 "username must be 1 to {MAX_USERNAME_LEN} bytes"
             )));
         }
-        match UsernameCaseMapped::enforce(raw) {
-            Ok(name) if name.len() <= MAX_USERNAME_LEN => Ok(Username(name.into_owned())),
-            _ => Err(Error::invalid_request(
+        // Enforcement must be idempotent: a stored name is compared with what a later request
+        // normalizes to. The profile checks the code points before NFC composes them, so a name
+        // such as "=\u{338}" passes once and becomes "\u{2260}", which the identifier class
+        // refuses. Such names are refused here, so every accepted name is a fixed point.
+        let invalid = || {
+            Error::invalid_request(
                 "username is not valid under the PRECIS UsernameCaseMapped profile (RFC 8265)",
-            )),
+            )
+        };
+        let name = UsernameCaseMapped::enforce(raw).map_err(|_| invalid())?;
+        if name.len() > MAX_USERNAME_LEN {
+            return Err(invalid());
+        }
+        match UsernameCaseMapped::enforce(name.as_ref()) {
+            Ok(again) if again == name => Ok(Username(name.into_owned())),
+            _ => Err(invalid()),
         }
     }
 
@@ -100,5 +111,16 @@ mod tests {
         assert!(Username::parse("a\0b").is_err());
         assert!(Username::parse(&"a".repeat(MAX_USERNAME_LEN + 1)).is_err());
         assert!(Username::parse("").is_err());
+    }
+
+    #[test]
+    fn refuses_names_that_normalization_turns_into_disallowed_code_points() {
+        // '=' + U+0338 composes to U+2260 (a symbol), found by the token_request fuzz target.
+        assert!(Username::parse("\u{338}rname=\u{338}00.0[").is_err());
+        assert!(Username::parse("a=\u{338}b").is_err());
+        // Combining marks that compose into letters are still fine, and stable.
+        let composed = Username::parse("e\u{301}mile").unwrap();
+        assert_eq!(composed.as_str(), "\u{e9}mile");
+        assert_eq!(Username::parse(composed.as_str()).unwrap(), composed);
     }
 }
