@@ -263,8 +263,14 @@ impl Config {
             .max_connections
             .or(file.max_connections)
             .unwrap_or(crate::connections::DEFAULT_MAX_CONNECTIONS);
-        anyhow::ensure!(request_timeout >= 1, "request_timeout must be at least 1 second");
-        anyhow::ensure!(header_timeout >= 1, "header_timeout must be at least 1 second");
+        anyhow::ensure!(
+            request_timeout >= 1,
+            "request_timeout must be at least 1 second"
+        );
+        anyhow::ensure!(
+            header_timeout >= 1,
+            "header_timeout must be at least 1 second"
+        );
         // Tokio's semaphore holds at most usize::MAX >> 3 permits; a million is plenty.
         anyhow::ensure!(
             (1..=1_000_000).contains(&max_connections),

@@ -78,7 +78,10 @@ pub(crate) async fn serve(
         config.cleanup_interval,
         i64::from(config.security.event_retention_days) * 86_400,
         // With the lockout off, no row is kept for it at all.
-        config.security.lockout.map_or(0, |policy| policy.reset_after),
+        config
+            .security
+            .lockout
+            .map_or(0, |policy| policy.reset_after),
     );
     let guard = Arc::new(crate::security_config::guard(config, &store, &clock));
     let secret_sealer: Arc<dyn SecretSealer> = sealer.clone();
@@ -117,9 +120,7 @@ pub(crate) async fn serve(
     }
     let app = gatehouse_http::router(state)
         .layer(axum::Extension(
-            gatehouse_http::client_address::TrustedProxies(
-                config.security.trusted_proxies.clone(),
-            ),
+            gatehouse_http::client_address::TrustedProxies(config.security.trusted_proxies.clone()),
         ))
         .layer(axum::middleware::from_fn_with_state(
             gatehouse_http::request_timeout::RequestTimeout(config.request_timeout),

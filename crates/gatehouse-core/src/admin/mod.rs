@@ -72,10 +72,7 @@ impl AdminService {
 
     /// Forgets a user's failed logins and lifts any lockout; `{"username", "unlocked"}` says
     /// whether there was anything to forget.
-    pub async fn unlock_user(
-        &self,
-        ctx: &RequestContext,
-        username: &str) -> Result<Value, Error> {
+    pub async fn unlock_user(&self, ctx: &RequestContext, username: &str) -> Result<Value, Error> {
         let user = self.find_user(username).await?;
         let unlocked = self.guard.unlock(&user_key(&user.id)).await?;
         let name = user.username.as_str();
@@ -137,7 +134,9 @@ impl AdminService {
     pub async fn put_client(
         &self,
         ctx: &RequestContext,
-        id: &str, body: &Value) -> Result<(Value, bool), Error> {
+        id: &str,
+        body: &Value,
+    ) -> Result<(Value, bool), Error> {
         let parsed = client::parse(body)?;
         let id = client::resolve_id(Some(id), parsed.id.as_deref())?;
         let existing = self.store.find_client(&id).await?;
@@ -153,15 +152,13 @@ impl AdminService {
         } else {
             "update_client"
         };
-        self.changed(ctx, action, Some(client.id.as_str()), None).await;
+        self.changed(ctx, action, Some(client.id.as_str()), None)
+            .await;
         Ok((client::render(&client), created))
     }
 
     /// `POST /Client`: creates the client named by the body's `id`; `Conflict` if it exists.
-    pub async fn create_client(
-        &self,
-        ctx: &RequestContext,
-        body: &Value) -> Result<Value, Error> {
+    pub async fn create_client(&self, ctx: &RequestContext, body: &Value) -> Result<Value, Error> {
         let parsed = client::parse(body)?;
         let id = client::resolve_id(None, parsed.id.as_deref())?;
         let client = self.build_client(id, parsed, None).await?;
@@ -190,10 +187,7 @@ impl AdminService {
     }
 
     /// `DELETE /Client/{id}`: the resource as it was.
-    pub async fn delete_client(
-        &self,
-        ctx: &RequestContext,
-        id: &str) -> Result<Value, Error> {
+    pub async fn delete_client(&self, ctx: &RequestContext, id: &str) -> Result<Value, Error> {
         let client = self.find_client(id).await?;
         self.store.delete_client(&client.id).await?;
         self.changed(ctx, "delete_client", Some(client.id.as_str()), None)
@@ -205,7 +199,9 @@ impl AdminService {
     pub async fn put_user(
         &self,
         ctx: &RequestContext,
-        username: &str, body: &Value) -> Result<(Value, bool), Error> {
+        username: &str,
+        body: &Value,
+    ) -> Result<(Value, bool), Error> {
         let name = Username::parse(username)
             .map_err(|e| Error::invalid_field("id", e.description().unwrap_or("invalid")))?;
         let parsed = user::parse(&name, body)?;
@@ -265,10 +261,7 @@ impl AdminService {
     }
 
     /// `DELETE /User/{username}`: the resource as it was.
-    pub async fn delete_user(
-        &self,
-        ctx: &RequestContext,
-        username: &str) -> Result<Value, Error> {
+    pub async fn delete_user(&self, ctx: &RequestContext, username: &str) -> Result<Value, Error> {
         let user = self.find_user(username).await?;
         self.store.delete_user(&user.username).await?;
         self.changed(ctx, "delete_user", None, Some(user.username.as_str()))

@@ -51,9 +51,15 @@ pub async fn concurrent_lockout_failures_are_all_counted(store: Arc<dyn Store>) 
         lost += task.await.unwrap();
     }
     let state = store.login_attempts("user:u1").await.unwrap();
-    assert_eq!(state.failures as usize, ATTEMPTS, "lost swaps retried: {lost}");
+    assert_eq!(
+        state.failures as usize, ATTEMPTS,
+        "lost swaps retried: {lost}"
+    );
     assert_eq!(state.version as usize, ATTEMPTS);
-    assert_eq!(store.login_attempts("user:other").await.unwrap(), AttemptState::default());
+    assert_eq!(
+        store.login_attempts("user:other").await.unwrap(),
+        AttemptState::default()
+    );
 }
 
 /// With a threshold of 5, concurrent attempts on one account lock it after exactly 5 were let
@@ -122,24 +128,46 @@ pub async fn the_source_bucket_admits_exactly_its_room_under_concurrency(store: 
     taken.sort_unstable();
     let expected: Vec<i64> = (1..=limit).map(|n| NOW + n * interval).collect();
     assert_eq!(taken, expected, "each taken attempt adds one interval");
-    assert_eq!(store.source_drained_at("192.0.2.7").await.unwrap(), NOW + 500);
+    assert_eq!(
+        store.source_drained_at("192.0.2.7").await.unwrap(),
+        NOW + 500
+    );
 
-    store.refund_source_attempt("192.0.2.7", interval).await.unwrap();
-    assert_eq!(store.source_drained_at("192.0.2.7").await.unwrap(), NOW + 400);
-    let again = store.reserve_source_attempt("192.0.2.7", NOW, interval, room).await;
+    store
+        .refund_source_attempt("192.0.2.7", interval)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.source_drained_at("192.0.2.7").await.unwrap(),
+        NOW + 400
+    );
+    let again = store
+        .reserve_source_attempt("192.0.2.7", NOW, interval, room)
+        .await;
     assert_eq!(again.unwrap(), Some(NOW + 500));
-    let full = store.reserve_source_attempt("192.0.2.7", NOW, interval, room).await;
+    let full = store
+        .reserve_source_attempt("192.0.2.7", NOW, interval, room)
+        .await;
     assert_eq!(full.unwrap(), None);
     // One interval later one attempt has drained, and only one.
     let later = NOW + interval;
-    let drained = store.reserve_source_attempt("192.0.2.7", later, interval, room).await;
+    let drained = store
+        .reserve_source_attempt("192.0.2.7", later, interval, room)
+        .await;
     assert_eq!(drained.unwrap(), Some(NOW + 600));
-    let full = store.reserve_source_attempt("192.0.2.7", later, interval, room).await;
+    let full = store
+        .reserve_source_attempt("192.0.2.7", later, interval, room)
+        .await;
     assert_eq!(full.unwrap(), None);
     // Other addresses have their own buckets; a refund of an unknown one changes nothing.
-    let other = store.reserve_source_attempt("2001:db8::1", NOW, interval, room).await;
+    let other = store
+        .reserve_source_attempt("2001:db8::1", NOW, interval, room)
+        .await;
     assert_eq!(other.unwrap(), Some(NOW + interval));
-    store.refund_source_attempt("198.51.100.1", interval).await.unwrap();
+    store
+        .refund_source_attempt("198.51.100.1", interval)
+        .await
+        .unwrap();
     assert_eq!(store.source_drained_at("198.51.100.1").await.unwrap(), 0);
 }
 
@@ -159,32 +187,70 @@ pub async fn forgotten_attempts_and_drained_buckets_are_pruned(store: Arc<dyn St
         assert!(store.swap_login_attempts(&key, &old).await.unwrap());
     }
     let locked = row(cutoff - 10, NOW + 60);
-    assert!(store.swap_login_attempts("user:locked", &locked).await.unwrap());
+    assert!(store
+        .swap_login_attempts("user:locked", &locked)
+        .await
+        .unwrap());
     let recent = row(cutoff + 1, 0);
-    assert!(store.swap_login_attempts("user:recent", &recent).await.unwrap());
+    assert!(store
+        .swap_login_attempts("user:recent", &recent)
+        .await
+        .unwrap());
 
     let batches = [
-        store.delete_forgotten_login_attempts(cutoff, NOW, 2).await.unwrap(),
-        store.delete_forgotten_login_attempts(cutoff, NOW, 2).await.unwrap(),
-        store.delete_forgotten_login_attempts(cutoff, NOW, 2).await.unwrap(),
-        store.delete_forgotten_login_attempts(cutoff, NOW, 2).await.unwrap(),
+        store
+            .delete_forgotten_login_attempts(cutoff, NOW, 2)
+            .await
+            .unwrap(),
+        store
+            .delete_forgotten_login_attempts(cutoff, NOW, 2)
+            .await
+            .unwrap(),
+        store
+            .delete_forgotten_login_attempts(cutoff, NOW, 2)
+            .await
+            .unwrap(),
+        store
+            .delete_forgotten_login_attempts(cutoff, NOW, 2)
+            .await
+            .unwrap(),
     ];
     assert_eq!(batches, [2, 2, 1, 0]);
     for n in 0..5 {
         let state = store.login_attempts(&format!("user:old{n}")).await.unwrap();
         assert_eq!(state, AttemptState::default());
     }
-    assert_eq!(store.login_attempts("user:locked").await.unwrap().failures, 3);
-    assert_eq!(store.login_attempts("user:recent").await.unwrap().failures, 3);
+    assert_eq!(
+        store.login_attempts("user:locked").await.unwrap().failures,
+        3
+    );
+    assert_eq!(
+        store.login_attempts("user:recent").await.unwrap().failures,
+        3
+    );
     // Once its lock is over, the locked row goes too.
     let after_lock = NOW + 60;
-    let deleted = store.delete_forgotten_login_attempts(cutoff, after_lock, 10).await;
+    let deleted = store
+        .delete_forgotten_login_attempts(cutoff, after_lock, 10)
+        .await;
     assert_eq!(deleted.unwrap(), 1);
-    assert_eq!(store.login_attempts("user:locked").await.unwrap().failures, 0);
+    assert_eq!(
+        store.login_attempts("user:locked").await.unwrap().failures,
+        0
+    );
 
-    store.reserve_source_attempt("192.0.2.1", NOW - 200, 100, 1000).await.unwrap();
-    store.reserve_source_attempt("192.0.2.2", NOW, 100, 1000).await.unwrap();
+    store
+        .reserve_source_attempt("192.0.2.1", NOW - 200, 100, 1000)
+        .await
+        .unwrap();
+    store
+        .reserve_source_attempt("192.0.2.2", NOW, 100, 1000)
+        .await
+        .unwrap();
     store.delete_expired(NOW, 100).await.unwrap();
     assert_eq!(store.source_drained_at("192.0.2.1").await.unwrap(), 0);
-    assert_eq!(store.source_drained_at("192.0.2.2").await.unwrap(), NOW + 100);
+    assert_eq!(
+        store.source_drained_at("192.0.2.2").await.unwrap(),
+        NOW + 100
+    );
 }

@@ -181,13 +181,46 @@ async fn admin_changes_carry_the_request_context() {
     let user = serde_json::json!({"password": "pw-0123456789"});
     let client = serde_json::json!({"id": "web", "secret": "web-secret-0123"});
     let calls = [
-        (send(s.http.put(s.url("/User/bob")).json(&user), "req-put-user").await, "create_user"),
-        (send(s.http.put(s.url("/User/bob")).json(&user), "req-update-user").await, "update_user"),
-        (send(s.http.post(s.url("/Client")).json(&client), "req-post-client").await, "create_client"),
-        (send(s.http.put(s.url("/Client/web")).json(&client), "req-put-client").await, "update_client"),
-        (send(s.http.delete(s.url("/Client/web")), "req-delete-client").await, "delete_client"),
-        (send(s.http.post(s.url("/User/bob/unlock")), "req-unlock").await, "unlock"),
-        (send(s.http.delete(s.url("/User/bob")), "req-delete-user").await, "delete_user"),
+        (
+            send(s.http.put(s.url("/User/bob")).json(&user), "req-put-user").await,
+            "create_user",
+        ),
+        (
+            send(
+                s.http.put(s.url("/User/bob")).json(&user),
+                "req-update-user",
+            )
+            .await,
+            "update_user",
+        ),
+        (
+            send(
+                s.http.post(s.url("/Client")).json(&client),
+                "req-post-client",
+            )
+            .await,
+            "create_client",
+        ),
+        (
+            send(
+                s.http.put(s.url("/Client/web")).json(&client),
+                "req-put-client",
+            )
+            .await,
+            "update_client",
+        ),
+        (
+            send(s.http.delete(s.url("/Client/web")), "req-delete-client").await,
+            "delete_client",
+        ),
+        (
+            send(s.http.post(s.url("/User/bob/unlock")), "req-unlock").await,
+            "unlock",
+        ),
+        (
+            send(s.http.delete(s.url("/User/bob")), "req-delete-user").await,
+            "delete_user",
+        ),
     ];
     let mut expected = Vec::new();
     for (resp, action) in calls {
@@ -236,5 +269,7 @@ async fn admin_changes_carry_the_request_context() {
     assert_eq!(cli["detail"]["action"], "create_user");
     assert_eq!(cli["detail"]["via"], "cli");
     assert!(cli["ip"].is_null() && cli["request_id"].is_null(), "{cli}");
-    assert!(!body.to_string().contains("pw-0123456789") && !body.to_string().contains("web-secret"));
+    assert!(
+        !body.to_string().contains("pw-0123456789") && !body.to_string().contains("web-secret")
+    );
 }

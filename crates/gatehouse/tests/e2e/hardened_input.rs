@@ -13,7 +13,10 @@ const APP_BASIC: &str = "Basic YXBwOmFwcC1zZWNyZXQ="; // app:app-secret
 
 fn server() -> TestServer {
     let s = TestServer::spawn();
-    s.add_client("app", &["--secret", "app-secret", "--scopes", "openid,read"]);
+    s.add_client(
+        "app",
+        &["--secret", "app-secret", "--scopes", "openid,read"],
+    );
     s.add_user("alice", "right-password", &[]);
     s
 }
@@ -49,7 +52,12 @@ async fn malformed_token_request_bodies_get_precise_errors() {
         ("scope over 2048 bytes", format!("grant_type=password&username=alice&password=right-password&scope={long_scope}").into_bytes(), "invalid_scope"),
     ];
     for (what, body, code) in cases {
-        let (status, reply) = token(&s, &[("Authorization", APP_BASIC), ("Content-Type", FORM)], body).await;
+        let (status, reply) = token(
+            &s,
+            &[("Authorization", APP_BASIC), ("Content-Type", FORM)],
+            body,
+        )
+        .await;
         assert_eq!(status.as_u16(), 400, "{what}: {reply}");
         assert_eq!(reply["error"], code, "{what}: {reply}");
         assert!(reply["error_description"].is_string(), "{what}: {reply}");
@@ -57,7 +65,12 @@ async fn malformed_token_request_bodies_get_precise_errors() {
     // An over-long username cannot exist: the wrong password's answer, after the same hash work.
     let long_user = "u".repeat(257);
     let body = format!("grant_type=password&username={long_user}&password=x");
-    let (status, reply) = token(&s, &[("Authorization", APP_BASIC), ("Content-Type", FORM)], body).await;
+    let (status, reply) = token(
+        &s,
+        &[("Authorization", APP_BASIC), ("Content-Type", FORM)],
+        body,
+    )
+    .await;
     assert_oauth_error(status, &reply, 400, "invalid_grant");
 }
 
@@ -76,14 +89,22 @@ async fn unknown_content_types_get_invalid_request() {
         "application/x-www-form-urlencoded; charset=ISO-8859-1",
     ];
     for ct in refused {
-        let (status, reply) = token(&s, &[("Authorization", APP_BASIC), ("Content-Type", ct)], body).await;
+        let (status, reply) = token(
+            &s,
+            &[("Authorization", APP_BASIC), ("Content-Type", ct)],
+            body,
+        )
+        .await;
         assert_oauth_error(status, &reply, 400, "invalid_request");
     }
     let resp = s
         .http
         .post(s.url("/oauth/token"))
         .header("Authorization", APP_BASIC)
-        .header("Content-Type", reqwest::header::HeaderValue::from_bytes(b"text/\xe9").unwrap())
+        .header(
+            "Content-Type",
+            reqwest::header::HeaderValue::from_bytes(b"text/\xe9").unwrap(),
+        )
         .body(body)
         .send()
         .await
@@ -102,12 +123,30 @@ async fn malformed_basic_headers_get_invalid_client() {
     let body = "grant_type=password&username=alice&password=right-password";
     let no_colon = format!("Basic {}", STANDARD.encode("appapp-secret"));
     let bad_utf8 = format!("Basic {}", STANDARD.encode(b"app:\xff\xfe"));
-    for header in ["Basic", "Basic !!!", "Basic YXBw=====", no_colon.as_str(), bad_utf8.as_str()] {
-        let resp = s.post_raw("/oauth/token", &[("Authorization", header), ("Content-Type", FORM)], body).await;
-        let challenge = resp.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_owned());
+    for header in [
+        "Basic",
+        "Basic !!!",
+        "Basic YXBw=====",
+        no_colon.as_str(),
+        bad_utf8.as_str(),
+    ] {
+        let resp = s
+            .post_raw(
+                "/oauth/token",
+                &[("Authorization", header), ("Content-Type", FORM)],
+                body,
+            )
+            .await;
+        let challenge = resp
+            .headers()
+            .get("www-authenticate")
+            .map(|v| v.to_str().unwrap().to_owned());
         let (status, _, reply) = json(resp).await;
         assert_oauth_error(status, &reply, 401, "invalid_client");
-        assert!(challenge.is_some_and(|c| c.starts_with("Basic")), "{header}");
+        assert!(
+            challenge.is_some_and(|c| c.starts_with("Basic")),
+            "{header}"
+        );
     }
     let resp = s
         .http
@@ -137,7 +176,12 @@ async fn colon_and_form_encoded_secrets_authenticate() {
         format!("Basic {}", STANDARD.encode("colon:a:b:c%d")),
     ];
     for header in &headers {
-        let (status, reply) = token(&s, &[("Authorization", header), ("Content-Type", FORM)], body).await;
+        let (status, reply) = token(
+            &s,
+            &[("Authorization", header), ("Content-Type", FORM)],
+            body,
+        )
+        .await;
         assert_eq!(status.as_u16(), 200, "{header}: {reply}");
     }
     let in_body = format!("{body}&client_id=colon&client_secret=a%3Ab%3Ac%25d");
@@ -145,6 +189,11 @@ async fn colon_and_form_encoded_secrets_authenticate() {
     assert_eq!(status.as_u16(), 200, "{reply}");
     // The wrong secret in the same shapes is refused.
     let wrong = format!("Basic {}", STANDARD.encode("colon:a:b:c%e"));
-    let (status, reply) = token(&s, &[("Authorization", &wrong), ("Content-Type", FORM)], body).await;
+    let (status, reply) = token(
+        &s,
+        &[("Authorization", &wrong), ("Content-Type", FORM)],
+        body,
+    )
+    .await;
     assert_oauth_error(status, &reply, 401, "invalid_client");
 }

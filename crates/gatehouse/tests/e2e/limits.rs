@@ -32,7 +32,8 @@ async fn read_to_close(conn: &mut TcpStream, within: Duration) -> Option<String>
         }
     })
     .await;
-    read.ok().map(|()| String::from_utf8_lossy(&got).into_owned())
+    read.ok()
+        .map(|()| String::from_utf8_lossy(&got).into_owned())
 }
 
 /// Writes `bytes` one at a time, `gap` apart, until the server closes the connection; returns
@@ -91,7 +92,11 @@ async fn an_idle_connection_is_closed_after_the_header_timeout() {
     let start = Instant::now();
     let sent = read_to_close(&mut conn, Duration::from_secs(10)).await;
     assert!(sent.is_some(), "an idle connection stayed open for 10 s");
-    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
 
     // A keep-alive connection idle after its first response is closed the same way.
     let mut conn = TcpStream::connect(addr(&s)).await.unwrap();
@@ -102,7 +107,11 @@ async fn an_idle_connection_is_closed_after_the_header_timeout() {
     let sent = read_to_close(&mut conn, Duration::from_secs(10)).await;
     let sent = sent.expect("an idle keep-alive connection stayed open for 10 s");
     assert!(sent.starts_with("HTTP/1.1 200"), "{sent:?}");
-    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 /// A client that sends its headers promptly but dribbles the body slower than
@@ -153,11 +162,20 @@ async fn a_client_dribbling_its_body_gets_408_and_is_disconnected() {
         read = reader => read,
         () = writer => panic!("the server read the whole dribbled body"),
     };
-    assert!(response.starts_with("HTTP/1.1 408"), "expected 408, got {response:?}");
+    assert!(
+        response.starts_with("HTTP/1.1 408"),
+        "expected 408, got {response:?}"
+    );
     let lower = response.to_ascii_lowercase();
     assert!(lower.contains("connection: close"), "{response}");
-    assert!(lower.contains("content-type: application/json"), "{response}");
-    assert!(response.contains(r#""error":"invalid_request""#), "{response}");
+    assert!(
+        lower.contains("content-type: application/json"),
+        "{response}"
+    );
+    assert!(
+        response.contains(r#""error":"invalid_request""#),
+        "{response}"
+    );
     // Answered at the deadline and closed right after, not after 17 s of dribbling.
     assert!(closed_after < Duration::from_secs(6), "{closed_after:?}");
 }
@@ -193,14 +211,21 @@ async fn the_connection_cap_makes_further_connections_wait_for_a_free_slot() {
 
     let mut third = TcpStream::connect(addr(&s)).await.unwrap();
     let waited = health_on(&mut third, Duration::from_millis(1500)).await;
-    assert_eq!(waited, None, "a third connection was served beyond the cap of 2");
+    assert_eq!(
+        waited, None,
+        "a third connection was served beyond the cap of 2"
+    );
 
     drop(idle1);
     let start = Instant::now();
     let served = read_to_close(&mut third, Duration::from_secs(10)).await;
     let served = served.expect("the waiting connection was not served after a slot freed");
     assert!(served.starts_with("HTTP/1.1 200"), "{served:?}");
-    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 /// The limits hold on HTTPS too: with `--max-connections 1`, a TCP connection that never starts
@@ -233,8 +258,15 @@ async fn over_tls_the_handshake_timeout_frees_the_slot_held_by_a_silent_client()
     });
     let closed = read_to_close(&mut silent, Duration::from_secs(10)).await;
     let silent_closed = Instant::now();
-    assert!(closed.is_some(), "a client silent before its handshake kept its slot");
-    assert!(silent_closed - start < Duration::from_secs(5), "{:?}", silent_closed - start);
+    assert!(
+        closed.is_some(),
+        "a client silent before its handshake kept its slot"
+    );
+    assert!(
+        silent_closed - start < Duration::from_secs(5),
+        "{:?}",
+        silent_closed - start
+    );
     let (status, served_at, _s) = request.await.unwrap();
     assert_eq!(status, 200);
     // The request waited for the slot: it was served only after the silent client was closed.
@@ -243,7 +275,11 @@ async fn over_tls_the_handshake_timeout_frees_the_slot_held_by_a_silent_client()
         "served {:?} before the slot freed",
         silent_closed - served_at
     );
-    assert!(served_at - start >= Duration::from_millis(1500), "{:?}", served_at - start);
+    assert!(
+        served_at - start >= Duration::from_millis(1500),
+        "{:?}",
+        served_at - start
+    );
 }
 
 /// Request headers beyond 64 KiB get `431 Request Header Fields Too Large`, and the server goes
@@ -256,7 +292,9 @@ async fn oversized_request_headers_get_431() {
     let req = format!("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {big}\r\n\r\n");
     // The server may close before reading everything: a failed write is fine.
     let _ = conn.write_all(req.as_bytes()).await;
-    let answer = read_to_close(&mut conn, Duration::from_secs(10)).await.unwrap_or_default();
+    let answer = read_to_close(&mut conn, Duration::from_secs(10))
+        .await
+        .unwrap_or_default();
     assert!(answer.starts_with("HTTP/1.1 431"), "{answer:?}");
     let resp = reqwest::get(s.url("/healthz")).await.unwrap();
     assert_eq!(resp.status(), 200);

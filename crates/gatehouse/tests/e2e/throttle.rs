@@ -214,7 +214,10 @@ async fn concurrent_guesses_from_one_address_cannot_overrun_the_limit() {
     assert_eq!(reason("bad_credentials"), 5, "{all:?}");
     assert_eq!(reason("ip_throttled"), 15, "{all:?}");
     let failures = all.iter().filter(|e| e["kind"] == "login_failure");
-    assert!(failures.clone().all(|e| e["ip"] == "203.0.113.9"), "{all:?}");
+    assert!(
+        failures.clone().all(|e| e["ip"] == "203.0.113.9"),
+        "{all:?}"
+    );
 
     let (status, ..) = login(&s, ("app", "app-secret"), "u1", "right-password", &from).await;
     assert_eq!(status, 429);
