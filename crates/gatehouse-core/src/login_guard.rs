@@ -1,7 +1,8 @@
 //! [`LoginGuard`]: the brute-force defence every credential check goes through. It applies the
 //! per-account [`LockoutPolicy`] (reserving each attempt in the store before the credential is
-//! checked, by compare and swap) and the per-address [`ThrottlePolicy`], and records what it
-//! decided in the [`AuditLog`]. Policies are pure ([`crate::lockout`], [`crate::throttle`]); the
+//! checked, by compare and swap) and the per-address [`ThrottlePolicy`] (taking each attempt
+//! from the address's bucket before the check, atomically, and giving it back on success), and
+//! records what it decided in the [`AuditLog`]. Policies are pure ([`crate::lockout`], [`crate::throttle`]); the
 //! store only swaps state atomically.
 
 use std::net::IpAddr;
@@ -27,6 +28,14 @@ pub struct Attempt {
     pub locks: bool,
     /// Until when it locks the account, when it does.
     pub until: i64,
+}
+
+/// An attempt taken from an address's bucket by [`LoginGuard::reserve_source`].
+#[derive(Debug)]
+#[must_use]
+pub struct SourceAttempt {
+    /// `None` when the address is not throttled (no policy, allowlisted, unknown).
+    ip: Option<String>,
 }
 
 /// What [`LoginGuard::reserve`] found.
@@ -82,35 +91,42 @@ impl LoginGuard {
         self.clock.now()
     }
 
-    /// `Err(TooManyRequests)` while `ip` is throttled.
-    pub async fn check_source(&self, ip: Option<IpAddr>) -> Result<(), Error> {
+    /// Takes one attempt from `ip`'s bucket before a password is checked, or
+    /// `Err(TooManyRequests)` while the bucket is full. The check and the take are one atomic
+    /// store statement, so concurrent guesses from one address cannot overrun the limit: at most
+    /// `limit` of them get past here. Give the attempt back with [`LoginGuard::refund_source`]
+    /// when the login succeeds; a failed one keeps it.
+    pub async fn reserve_source(&self, ip: Option<IpAddr>) -> Result<SourceAttempt, Error> {
+        let none = SourceAttempt { ip: None };
         let (Some(policy), Some(ip)) = (&self.throttle, ip) else {
-            return Ok(());
+            return Ok(none);
         };
         if policy.is_allowed(&ip) {
-            return Ok(());
+            return Ok(none);
         }
-        let drained_at = self.store.source_drained_at(&ip.to_string()).await?;
-        match policy.retry_after(drained_at, self.clock.now()) {
-            Some(retry_after) => Err(Error::TooManyRequests { retry_after }),
-            None => Ok(()),
+        let ip = ip.to_string();
+        let now = self.clock.now();
+        let taken = self
+            .store
+            .reserve_source_attempt(&ip, now, policy.interval, policy.room())
+            .await?;
+        if taken.is_some() {
+            return Ok(SourceAttempt { ip: Some(ip) });
         }
+        let drained_at = self.store.source_drained_at(&ip).await?;
+        // The bucket may have drained between the two statements; ask again later all the same.
+        let retry_after = policy.retry_after(drained_at, now).unwrap_or(1);
+        Err(Error::TooManyRequests { retry_after })
     }
 
-    /// Adds a failed login to `ip`'s bucket.
-    pub async fn source_failed(&self, ip: Option<IpAddr>) {
-        let (Some(policy), Some(ip)) = (&self.throttle, ip) else {
+    /// Gives back an attempt of [`LoginGuard::reserve_source`]: the credential was right (or was
+    /// never judged), so it is not a failure of the address.
+    pub async fn refund_source(&self, attempt: SourceAttempt) {
+        let (Some(policy), Some(ip)) = (&self.throttle, attempt.ip) else {
             return;
         };
-        if policy.is_allowed(&ip) {
-            return;
-        }
-        let added = self
-            .store
-            .add_source_failure(&ip.to_string(), self.clock.now(), policy.interval)
-            .await;
-        if let Err(err) = added {
-            tracing::warn!(%err, "could not count a failed login for its address");
+        if let Err(err) = self.store.refund_source_attempt(&ip, policy.interval).await {
+            tracing::warn!(%err, "could not give back a login attempt of an address");
         }
     }
 

@@ -242,14 +242,29 @@ pub trait Store: Send + Sync + 'static {
     async fn clear_login_attempts(&self, key: &str) -> Result<bool, StoreError>;
     /// When the failed-login bucket of a client address is empty again (0 when it has none).
     async fn source_drained_at(&self, ip: &str) -> Result<i64, StoreError>;
-    /// Adds one failure to an address's bucket in one statement:
-    /// `drained_at = max(drained_at, now) + interval`. Returns the new `drained_at`.
-    async fn add_source_failure(
+    /// Takes one attempt from an address's bucket if it has room, in one statement: when the
+    /// backlog `max(drained_at - now, 0)` is at most `room` seconds, sets
+    /// `drained_at = max(drained_at, now) + interval` and returns it; else changes nothing and
+    /// returns `None` (the address is throttled). Atomic: of concurrent calls, only as many as
+    /// the bucket has room for succeed.
+    async fn reserve_source_attempt(
         &self,
         ip: &str,
         now: i64,
         interval: i64,
-    ) -> Result<i64, StoreError>;
+        room: i64,
+    ) -> Result<Option<i64>, StoreError>;
+    /// Gives back an attempt taken by [`Store::reserve_source_attempt`] (the login succeeded):
+    /// `drained_at -= interval`. An address without a bucket is left alone.
+    async fn refund_source_attempt(&self, ip: &str, interval: i64) -> Result<(), StoreError>;
+    /// Deletes up to `batch_size` lockout rows whose last failure is before `forgotten_before`
+    /// and that are not locked at `now`; returns how many went.
+    async fn delete_forgotten_login_attempts(
+        &self,
+        forgotten_before: i64,
+        now: i64,
+        batch_size: u32,
+    ) -> Result<u64, StoreError>;
     /// Stores an audit event.
     async fn insert_event(&self, event: &Event) -> Result<(), StoreError>;
     /// The events matching `filter`, newest first.

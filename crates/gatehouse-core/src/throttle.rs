@@ -4,8 +4,9 @@
 //! HTTP 429 with `Retry-After` and no credential is checked. The accounts tried are not locked.
 //!
 //! The bucket is stored as one number, the time it is empty again (`drained_at`, the "virtual
-//! scheduling" form of a leaky bucket): a failure sets it to `max(drained_at, now) + interval`,
-//! which the store does in one statement.
+//! scheduling" form of a leaky bucket): an attempt sets it to `max(drained_at, now) + interval`
+//! if the backlog leaves [`ThrottlePolicy::room`], which the store checks and does in one
+//! statement before the password is checked; a successful login gives the attempt back.
 
 use std::net::IpAddr;
 
@@ -39,13 +40,18 @@ impl ThrottlePolicy {
         self.allowlist.iter().any(|net| net.contains(ip))
     }
 
+    /// The backlog, in seconds, below which an address may try once more: `(limit - 1) *
+    /// interval`. One more failure then brings the bucket to at most `limit` failures.
+    pub fn room(&self) -> i64 {
+        i64::from(self.limit.saturating_sub(1)).saturating_mul(self.interval)
+    }
+
     /// Seconds until an address whose bucket drains at `drained_at` may try again, or `None`
     /// when it may try now: the bucket holds `limit` failures while `drained_at - now` exceeds
     /// `(limit - 1) * interval`.
     pub fn retry_after(&self, drained_at: i64, now: i64) -> Option<u64> {
         let backlog = drained_at.saturating_sub(now);
-        let room = i64::from(self.limit.saturating_sub(1)).saturating_mul(self.interval);
-        let wait = backlog - room;
+        let wait = backlog - self.room();
         (wait > 0).then(|| u64::try_from(wait).unwrap_or(u64::MAX))
     }
 }

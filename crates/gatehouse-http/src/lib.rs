@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod openapi;
 pub mod params;
+pub mod request_timeout;
 pub mod resource;
 mod routes;
 pub mod telemetry;

@@ -539,13 +539,35 @@ macro_rules! impl_store {
                     .map_err($crate::store_error)
             }
 
-            async fn add_source_failure(
+            async fn reserve_source_attempt(
                 &self,
                 ip: &str,
                 now: i64,
                 interval: i64,
-            ) -> Result<i64, gatehouse_core::store::StoreError> {
-                self.add_source_failure_sql(ip, now, interval)
+                room: i64,
+            ) -> Result<Option<i64>, gatehouse_core::store::StoreError> {
+                self.reserve_source_attempt_sql(ip, now, interval, room)
+                    .await
+                    .map_err($crate::store_error)
+            }
+
+            async fn refund_source_attempt(
+                &self,
+                ip: &str,
+                interval: i64,
+            ) -> Result<(), gatehouse_core::store::StoreError> {
+                self.refund_source_attempt_sql(ip, interval)
+                    .await
+                    .map_err($crate::store_error)
+            }
+
+            async fn delete_forgotten_login_attempts(
+                &self,
+                forgotten_before: i64,
+                now: i64,
+                batch_size: u32,
+            ) -> Result<u64, gatehouse_core::store::StoreError> {
+                self.delete_forgotten_login_attempts_sql(forgotten_before, now, batch_size)
                     .await
                     .map_err($crate::store_error)
             }

@@ -2,7 +2,8 @@
 //! PostgreSQL like [`crate::sql`]. Lockout state changes only by compare and swap on `version`
 //! (an `INSERT … ON CONFLICT DO NOTHING` for the first attempt, a conditional `UPDATE` after),
 //! so of concurrent attempts on one account exactly one swaps each version. An address's
-//! failure bucket grows in one `INSERT … ON CONFLICT DO UPDATE`. The policy lives in the core.
+//! bucket takes an attempt in one `INSERT … ON CONFLICT DO UPDATE … WHERE` that also checks
+//! for room, so concurrent attempts cannot overrun it. The policy lives in the core.
 
 macro_rules! impl_security_queries {
     ($store:ty, $db:ty) => {
@@ -71,23 +72,61 @@ macro_rules! impl_security_queries {
                 Ok(drained.unwrap_or(0))
             }
 
-            async fn add_source_failure_sql(
+            async fn reserve_source_attempt_sql(
                 &self,
                 ip: &str,
                 now: i64,
                 interval: i64,
-            ) -> Result<i64, sqlx::Error> {
+                room: i64,
+            ) -> Result<Option<i64>, sqlx::Error> {
+                // The upsert's WHERE makes the check and the take one atomic step: PostgreSQL
+                // locks the conflicting row and re-evaluates it; SQLite has a single writer.
                 sqlx::query_scalar(
                     "INSERT INTO source_failures (ip, drained_at) VALUES ($1, $2 + $3) \
                      ON CONFLICT (ip) DO UPDATE SET drained_at = CASE \
                      WHEN source_failures.drained_at > $2 THEN source_failures.drained_at \
-                     ELSE $2 END + $3 RETURNING drained_at",
+                     ELSE $2 END + $3 \
+                     WHERE source_failures.drained_at - $2 <= $4 RETURNING drained_at",
                 )
                 .bind(ip)
                 .bind(now)
                 .bind(interval)
-                .fetch_one(&self.pool)
+                .bind(room)
+                .fetch_optional(&self.pool)
                 .await
+            }
+
+            async fn refund_source_attempt_sql(
+                &self,
+                ip: &str,
+                interval: i64,
+            ) -> Result<(), sqlx::Error> {
+                sqlx::query(
+                    "UPDATE source_failures SET drained_at = drained_at - $2 WHERE ip = $1",
+                )
+                .bind(ip)
+                .bind(interval)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn delete_forgotten_login_attempts_sql(
+                &self,
+                forgotten_before: i64,
+                now: i64,
+                batch_size: u32,
+            ) -> Result<u64, sqlx::Error> {
+                let done = sqlx::query(
+                    "DELETE FROM login_attempts WHERE key IN (SELECT key FROM login_attempts \
+                     WHERE last_failure < $1 AND locked_until <= $2 LIMIT $3)",
+                )
+                .bind(forgotten_before)
+                .bind(now)
+                .bind(i64::from(batch_size))
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected())
             }
 
             async fn insert_event_sql(

@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 use crate::cli::{ClientAddArgs, ClientCommand, UserAddArgs, UserCommand};
 use crate::config::Config;
 use crate::secret_key::sealer;
+use crate::security_cli::record_cli_change;
 use crate::server::{hasher, open_store};
 
 /// Runs a `client` subcommand.
@@ -36,6 +37,7 @@ pub(crate) async fn client(config: &Config, cmd: ClientCommand) -> Result<()> {
                         client.id
                     )
                 })?;
+            record_cli_change(&store, "create_client", Some(client.id.as_str()), None).await;
             let mut out = client_json(&client);
             if let Some(secret) = generated {
                 out["client_secret"] = secret.into();
@@ -60,6 +62,7 @@ pub(crate) async fn client(config: &Config, cmd: ClientCommand) -> Result<()> {
                 .await
                 .map_err(Error::from)
                 .with_context(|| format!("removing client {id}"))?;
+            record_cli_change(&store, "delete_client", Some(id.as_str()), None).await;
             eprintln!("removed client {id}");
             Ok(())
         }
@@ -82,6 +85,8 @@ pub(crate) async fn user(config: &Config, cmd: UserCommand) -> Result<()> {
                         user.username
                     )
                 })?;
+            let name = Some(user.username.as_str());
+            record_cli_change(&store, "create_user", None, name).await;
             print_json(&user_json(&user))
         }
         UserCommand::List => {
@@ -102,10 +107,11 @@ pub(crate) async fn user(config: &Config, cmd: UserCommand) -> Result<()> {
                 .await
                 .map_err(Error::from)
                 .with_context(|| format!("removing user {name}"))?;
+            record_cli_change(&store, "delete_user", None, Some(name.as_str())).await;
             eprintln!("removed user {name}");
             Ok(())
         }
-        UserCommand::Import { file } => import_users(store.as_ref(), &file).await,
+        UserCommand::Import { file } => import_users(&store, &file).await,
         UserCommand::Unlock { username } => {
             crate::security_cli::unlock(config, store, &username).await
         }
@@ -117,6 +123,7 @@ pub(crate) async fn user(config: &Config, cmd: UserCommand) -> Result<()> {
                 .await
                 .map_err(Error::from)
                 .with_context(|| format!("setting the password of {name}"))?;
+            record_cli_change(&store, "set_password", None, Some(name.as_str())).await;
             eprintln!("password of {name} replaced");
             Ok(())
         }
@@ -254,7 +261,7 @@ fn read_password() -> Result<SecretString> {
 /// Imports a JSON-lines file: every good line is stored, every bad one reported with its
 /// number; a re-run skips users that exist. Fails (after importing the rest) if any line failed.
 async fn import_users(
-    store: &dyn gatehouse_core::store::Store,
+    store: &std::sync::Arc<dyn gatehouse_core::store::Store>,
     file: &std::path::Path,
 ) -> Result<()> {
     use gatehouse_core::store::StoreError;
@@ -290,7 +297,11 @@ async fn import_users(
             created_at: SystemClock.now(),
         };
         match store.insert_user(&record).await {
-            Ok(()) => imported += 1,
+            Ok(()) => {
+                let name = Some(record.username.as_str());
+                record_cli_change(store, "import_user", None, name).await;
+                imported += 1;
+            }
             Err(StoreError::Conflict) => {
                 eprintln!("line {n}: user {} exists already, skipped", record.username);
                 skipped += 1;

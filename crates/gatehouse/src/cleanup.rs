@@ -2,7 +2,10 @@
 //! one-time codes and replay entries (`Store::delete_expired`) every `--cleanup-interval`
 //! seconds, in batches of [`BATCH_SIZE`] rows per table so that no statement holds locks for
 //! long. Every instance runs it; concurrent sweeps of one database only find less to delete.
-//! The same sweep deletes audit events older than `--event-retention` days.
+//! The same sweep deletes audit events older than `--event-retention` days, the buckets of
+//! addresses whose failed logins have all drained (part of `delete_expired`), and the lockout
+//! rows of accounts whose failures are forgotten (no failure for `--brute-force-reset` seconds,
+//! and not locked), so that neither brute-force table grows without bound.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +24,7 @@ pub(crate) fn spawn(
     clock: Arc<dyn Clock>,
     interval: Duration,
     event_retention_secs: i64,
+    attempts_forgotten_after_secs: i64,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
@@ -32,6 +36,12 @@ pub(crate) fn spawn(
                 Ok(0) => {}
                 Ok(deleted) => tracing::info!(deleted, "expiry sweep: deleted old audit events"),
                 Err(err) => tracing::warn!(%err, "pruning audit events failed"),
+            }
+            let forgotten_before = now - attempts_forgotten_after_secs;
+            match prune_login_attempts(store.as_ref(), forgotten_before, now).await {
+                Ok(0) => {}
+                Ok(deleted) => tracing::info!(deleted, "expiry sweep: forgot old failed logins"),
+                Err(err) => tracing::warn!(%err, "pruning failed-login counters failed"),
             }
             match sweep(store.as_ref(), now).await {
                 Ok(0) => tracing::debug!("expiry sweep: nothing expired"),
@@ -63,6 +73,26 @@ pub(crate) async fn prune_events(store: &dyn Store, before: i64) -> Result<u64, 
     let mut total = 0;
     loop {
         let deleted = store.delete_events_before(before, BATCH_SIZE).await?;
+        total += deleted;
+        if deleted < u64::from(BATCH_SIZE) {
+            return Ok(total);
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Deletes the lockout rows whose last failure is before `forgotten_before` and that are not
+/// locked at `now`, batch after batch; returns how many went.
+pub(crate) async fn prune_login_attempts(
+    store: &dyn Store,
+    forgotten_before: i64,
+    now: i64,
+) -> Result<u64, StoreError> {
+    let mut total = 0;
+    loop {
+        let deleted = store
+            .delete_forgotten_login_attempts(forgotten_before, now, BATCH_SIZE)
+            .await?;
         total += deleted;
         if deleted < u64::from(BATCH_SIZE) {
             return Ok(total);

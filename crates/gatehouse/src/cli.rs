@@ -222,6 +222,20 @@ pub(crate) struct ServeArgs {
     )]
     pub(crate) tls_key: Option<PathBuf>,
 
+    /// Seconds a request may take, body included, before it gets 408 (body still arriving)
+    /// or 503 [default: 30]
+    #[arg(long, env = "GATEHOUSE_REQUEST_TIMEOUT", value_name = "SECS")]
+    pub(crate) request_timeout: Option<u32>,
+
+    /// Seconds a client has for the TLS handshake and for each request's headers, and that an
+    /// HTTP/1.1 connection may idle between requests [default: 10]
+    #[arg(long, env = "GATEHOUSE_HEADER_TIMEOUT", value_name = "SECS")]
+    pub(crate) header_timeout: Option<u32>,
+
+    /// Connections served at once; further ones wait to be accepted [default: 1024]
+    #[arg(long, env = "GATEHOUSE_MAX_CONNECTIONS", value_name = "N")]
+    pub(crate) max_connections: Option<u32>,
+
     /// Also serve /metrics over plain HTTP on this address [default: none]
     #[arg(long, env = "GATEHOUSE_METRICS_LISTEN", value_name = "ADDR")]
     pub(crate) metrics_listen: Option<SocketAddr>,

@@ -45,6 +45,9 @@ struct FileConfig {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     metrics_listen: Option<SocketAddr>,
+    request_timeout_secs: Option<u32>,
+    header_timeout_secs: Option<u32>,
+    max_connections: Option<u32>,
     #[serde(default)]
     password_hash: FileHashConfig,
     admin_token: Option<SecretString>,
@@ -151,6 +154,10 @@ pub(crate) struct Config {
     pub(crate) log_format: LogFormat,
     pub(crate) tls: Option<TlsFiles>,
     pub(crate) metrics_listen: Option<SocketAddr>,
+    /// How long a request may take, body included.
+    pub(crate) request_timeout: std::time::Duration,
+    /// The connection cap and the handshake/header timeout.
+    pub(crate) connections: crate::connections::ConnectionLimits,
     /// Brute-force defence, throttle, trusted proxies, event retention.
     pub(crate) security: crate::security_config::SecurityConfig,
 }
@@ -244,6 +251,31 @@ impl Config {
             cleanup_secs >= 1,
             "cleanup interval must be at least 1 second"
         );
+        let request_timeout = serve
+            .request_timeout
+            .or(file.request_timeout_secs)
+            .unwrap_or(crate::connections::DEFAULT_REQUEST_TIMEOUT_SECS);
+        let header_timeout = serve
+            .header_timeout
+            .or(file.header_timeout_secs)
+            .unwrap_or(crate::connections::DEFAULT_HEADER_TIMEOUT_SECS);
+        let max_connections = serve
+            .max_connections
+            .or(file.max_connections)
+            .unwrap_or(crate::connections::DEFAULT_MAX_CONNECTIONS);
+        anyhow::ensure!(
+            request_timeout >= 1,
+            "request_timeout must be at least 1 second"
+        );
+        anyhow::ensure!(
+            header_timeout >= 1,
+            "header_timeout must be at least 1 second"
+        );
+        // Tokio's semaphore holds at most usize::MAX >> 3 permits; a million is plenty.
+        anyhow::ensure!(
+            (1..=1_000_000).contains(&max_connections),
+            "max_connections must be between 1 and 1000000"
+        );
         let security = crate::security_config::SecurityConfig::load(
             &serve.security,
             file.brute_force,
@@ -286,6 +318,11 @@ impl Config {
             log_format: global.log_format.or(file.log_format).unwrap_or_default(),
             tls,
             metrics_listen: serve.metrics_listen.or(file.metrics_listen),
+            request_timeout: std::time::Duration::from_secs(request_timeout.into()),
+            connections: crate::connections::ConnectionLimits {
+                max_connections,
+                header_timeout: std::time::Duration::from_secs(header_timeout.into()),
+            },
         })
     }
 }

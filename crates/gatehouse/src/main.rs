@@ -5,6 +5,7 @@ mod admin;
 mod cleanup;
 mod cli;
 mod config;
+mod connections;
 mod demo;
 #[cfg(test)]
 mod docs_check;

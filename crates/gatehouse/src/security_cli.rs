@@ -1,4 +1,5 @@
-//! `gatehouse events` (audit events as JSON lines) and `gatehouse user unlock`.
+//! `gatehouse events` (audit events as JSON lines), `gatehouse user unlock`, and the events of
+//! changes made from the command line.
 
 use std::sync::Arc;
 
@@ -72,4 +73,24 @@ pub(crate) async fn unlock(config: &Config, store: Arc<dyn Store>, username: &st
         .await;
     eprintln!("unlocked user {name}");
     Ok(())
+}
+
+/// Records a change made by `client …`/`user …` as an `admin_change` event. The CLI acts on the
+/// database directly, so there is no address or request id: `detail.via` is `"cli"` instead.
+pub(crate) async fn record_cli_change(
+    store: &Arc<dyn Store>,
+    action: &str,
+    client_id: Option<&str>,
+    user: Option<&str>,
+) {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    gatehouse_core::audit::AuditLog::new(store.clone(), clock)
+        .record(
+            gatehouse_core::audit::EventKind::AdminChange,
+            &Default::default(),
+            client_id,
+            user,
+            serde_json::json!({ "action": action, "via": "cli" }),
+        )
+        .await;
 }

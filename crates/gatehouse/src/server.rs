@@ -77,6 +77,11 @@ pub(crate) async fn serve(
         clock.clone(),
         config.cleanup_interval,
         i64::from(config.security.event_retention_days) * 86_400,
+        // With the lockout off, no row is kept for it at all.
+        config
+            .security
+            .lockout
+            .map_or(0, |policy| policy.reset_after),
     );
     let guard = Arc::new(crate::security_config::guard(config, &store, &clock));
     let secret_sealer: Arc<dyn SecretSealer> = sealer.clone();
@@ -113,27 +118,36 @@ pub(crate) async fn serve(
     if let Some(metrics_addr) = config.metrics_listen {
         spawn_metrics_listener(metrics_addr, gatehouse_http::metrics_router(state.clone())).await?;
     }
-    let app = gatehouse_http::router(state).layer(axum::Extension(
-        gatehouse_http::client_address::TrustedProxies(config.security.trusted_proxies.clone()),
-    ));
+    let app = gatehouse_http::router(state)
+        .layer(axum::Extension(
+            gatehouse_http::client_address::TrustedProxies(config.security.trusted_proxies.clone()),
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            gatehouse_http::request_timeout::RequestTimeout(config.request_timeout),
+            gatehouse_http::request_timeout::enforce,
+        ));
 
     tracing::info!(%addr, %issuer, database = %config.database, "gatehouse listening");
     println!("gatehouse listening on {scheme}://{addr}");
     if let Some(tx) = on_ready {
         let _ = tx.send(addr);
     }
-    match tls {
-        Some((tls, files)) => {
-            crate::tls::serve(listener, app, tls, files, shutdown_signal()).await?
-        }
-        None => axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving HTTP")?,
+    let reloader = tls
+        .as_ref()
+        .map(|(tls, files)| tokio::spawn(crate::tls::reload_on_sighup(tls.clone(), files.clone())));
+    let served = crate::connections::serve(
+        listener,
+        app,
+        tls.map(|(tls, _)| tls),
+        config.connections,
+        shutdown_signal(),
+    )
+    .await
+    .with_context(|| format!("serving {scheme}"));
+    if let Some(reloader) = reloader {
+        reloader.abort();
     }
+    served?;
     sweep.abort();
     tracing::info!("gatehouse stopped");
     Ok(())

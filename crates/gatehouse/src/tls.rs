@@ -1,14 +1,11 @@
-//! HTTPS with rustls (ring provider): serves on an already bound listener with the PEM
-//! certificate chain and key, and reloads both on SIGHUP. A reload swaps the configuration for
+//! HTTPS with rustls (ring provider): loads the PEM certificate chain and key, and reloads both
+//! on SIGHUP (`connections.rs` serves the connections). A reload swaps the configuration for
 //! new handshakes only, so open connections keep their session and are not dropped.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use axum::Router;
 use axum_server::tls_rustls::RustlsConfig;
-use axum_server::Handle;
 
 /// The certificate chain and private key files.
 #[derive(Debug, Clone)]
@@ -35,33 +32,9 @@ pub(crate) async fn load(files: &TlsFiles) -> Result<RustlsConfig> {
         })
 }
 
-/// Serves `app` over TLS until `shutdown` completes, then lets in-flight requests finish.
-pub(crate) async fn serve(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    config: RustlsConfig,
-    files: TlsFiles,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<()> {
-    let listener = listener.into_std().context("preparing the listener")?;
-    let handle = Handle::new();
-    let stopper = handle.clone();
-    tokio::spawn(async move {
-        shutdown.await;
-        stopper.graceful_shutdown(None);
-    });
-    let reloader = tokio::spawn(reload_on_sighup(config.clone(), files));
-    let served = axum_server::from_tcp_rustls(listener, config)
-        .handle(handle)
-        .serve(app.into_make_service_with_connect_info::<SocketAddr>())
-        .await
-        .context("serving HTTPS");
-    reloader.abort();
-    served
-}
-
+/// Reloads the certificate and key on each SIGHUP, for new handshakes.
 #[cfg(unix)]
-async fn reload_on_sighup(config: RustlsConfig, files: TlsFiles) {
+pub(crate) async fn reload_on_sighup(config: RustlsConfig, files: TlsFiles) {
     use tokio::signal::unix::{signal, SignalKind};
     let mut hangups = match signal(SignalKind::hangup()) {
         Ok(s) => s,
@@ -83,4 +56,4 @@ async fn reload_on_sighup(config: RustlsConfig, files: TlsFiles) {
 }
 
 #[cfg(not(unix))]
-async fn reload_on_sighup(_config: RustlsConfig, _files: TlsFiles) {}
+pub(crate) async fn reload_on_sighup(_config: RustlsConfig, _files: TlsFiles) {}

@@ -26,6 +26,10 @@ use crate::store::{Store, StoreError};
 use crate::user::{User, Username};
 use fields::Change;
 
+/// `detail.via` of the events of admin API changes; the CLI's say `"cli"` (and have no address
+/// or request id).
+const VIA: &str = "admin_api";
+
 /// Runs admin API requests.
 pub struct AdminService {
     store: Arc<dyn Store>,
@@ -68,7 +72,7 @@ impl AdminService {
 
     /// Forgets a user's failed logins and lifts any lockout; `{"username", "unlocked"}` says
     /// whether there was anything to forget.
-    pub async fn unlock_user(&self, username: &str) -> Result<Value, Error> {
+    pub async fn unlock_user(&self, ctx: &RequestContext, username: &str) -> Result<Value, Error> {
         let user = self.find_user(username).await?;
         let unlocked = self.guard.unlock(&user_key(&user.id)).await?;
         let name = user.username.as_str();
@@ -76,10 +80,10 @@ impl AdminService {
             .audit
             .record(
                 EventKind::Unlock,
-                &RequestContext::default(),
+                ctx,
                 None,
                 Some(name),
-                json!({ "had_failures": unlocked }),
+                json!({ "had_failures": unlocked, "via": VIA }),
             )
             .await;
         Ok(json!({ "username": name, "unlocked": unlocked }))
@@ -100,15 +104,21 @@ impl AdminService {
     }
 
     /// Records an admin change; secrets never reach `detail`.
-    async fn changed(&self, action: &str, client_id: Option<&str>, user: Option<&str>) {
+    async fn changed(
+        &self,
+        ctx: &RequestContext,
+        action: &str,
+        client_id: Option<&str>,
+        user: Option<&str>,
+    ) {
         self.guard
             .audit
             .record(
                 EventKind::AdminChange,
-                &RequestContext::default(),
+                ctx,
                 client_id,
                 user,
-                json!({ "action": action }),
+                json!({ "action": action, "via": VIA }),
             )
             .await;
     }
@@ -121,7 +131,12 @@ impl AdminService {
     }
 
     /// `PUT /Client/{id}`: creates or replaces; `true` when created.
-    pub async fn put_client(&self, id: &str, body: &Value) -> Result<(Value, bool), Error> {
+    pub async fn put_client(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        body: &Value,
+    ) -> Result<(Value, bool), Error> {
         let parsed = client::parse(body)?;
         let id = client::resolve_id(Some(id), parsed.id.as_deref())?;
         let existing = self.store.find_client(&id).await?;
@@ -137,12 +152,13 @@ impl AdminService {
         } else {
             "update_client"
         };
-        self.changed(action, Some(client.id.as_str()), None).await;
+        self.changed(ctx, action, Some(client.id.as_str()), None)
+            .await;
         Ok((client::render(&client), created))
     }
 
     /// `POST /Client`: creates the client named by the body's `id`; `Conflict` if it exists.
-    pub async fn create_client(&self, body: &Value) -> Result<Value, Error> {
+    pub async fn create_client(&self, ctx: &RequestContext, body: &Value) -> Result<Value, Error> {
         let parsed = client::parse(body)?;
         let id = client::resolve_id(None, parsed.id.as_deref())?;
         let client = self.build_client(id, parsed, None).await?;
@@ -153,7 +169,7 @@ impl AdminService {
                 StoreError::Conflict => Error::Conflict("a client with this id exists".into()),
                 other => other.into(),
             })?;
-        self.changed("create_client", Some(client.id.as_str()), None)
+        self.changed(ctx, "create_client", Some(client.id.as_str()), None)
             .await;
         Ok(client::render(&client))
     }
@@ -171,16 +187,21 @@ impl AdminService {
     }
 
     /// `DELETE /Client/{id}`: the resource as it was.
-    pub async fn delete_client(&self, id: &str) -> Result<Value, Error> {
+    pub async fn delete_client(&self, ctx: &RequestContext, id: &str) -> Result<Value, Error> {
         let client = self.find_client(id).await?;
         self.store.delete_client(&client.id).await?;
-        self.changed("delete_client", Some(client.id.as_str()), None)
+        self.changed(ctx, "delete_client", Some(client.id.as_str()), None)
             .await;
         Ok(client::render(&client))
     }
 
     /// `PUT /User/{username}`: creates or replaces; `true` when created.
-    pub async fn put_user(&self, username: &str, body: &Value) -> Result<(Value, bool), Error> {
+    pub async fn put_user(
+        &self,
+        ctx: &RequestContext,
+        username: &str,
+        body: &Value,
+    ) -> Result<(Value, bool), Error> {
         let name = Username::parse(username)
             .map_err(|e| Error::invalid_field("id", e.description().unwrap_or("invalid")))?;
         let parsed = user::parse(&name, body)?;
@@ -223,7 +244,7 @@ impl AdminService {
         } else {
             "update_user"
         };
-        self.changed(action, None, Some(updated.username.as_str()))
+        self.changed(ctx, action, None, Some(updated.username.as_str()))
             .await;
         Ok((user::render(&updated), created))
     }
@@ -240,10 +261,10 @@ impl AdminService {
     }
 
     /// `DELETE /User/{username}`: the resource as it was.
-    pub async fn delete_user(&self, username: &str) -> Result<Value, Error> {
+    pub async fn delete_user(&self, ctx: &RequestContext, username: &str) -> Result<Value, Error> {
         let user = self.find_user(username).await?;
         self.store.delete_user(&user.username).await?;
-        self.changed("delete_user", None, Some(user.username.as_str()))
+        self.changed(ctx, "delete_user", None, Some(user.username.as_str()))
             .await;
         Ok(user::render(&user))
     }

@@ -41,10 +41,14 @@ impl TokenService {
         let scope = resolve_scope(client, requested)?;
 
         let failed = |reason: &'static str| self.login_failed(ctx, client, username, reason);
-        if let Err(err) = self.guard.check_source(ctx.ip).await {
-            failed("ip_throttled").await;
-            return Err(err);
-        }
+        // Taken before any hash work, so concurrent guesses cannot overrun the address's limit.
+        let source = match self.guard.reserve_source(ctx.ip).await {
+            Ok(source) => source,
+            Err(err) => {
+                failed("ip_throttled").await;
+                return Err(err);
+            }
+        };
         // A username that cannot be normalized cannot exist; it costs a hash all the same.
         let user = match Username::parse(username) {
             Ok(name) => self.store.find_user(&name).await?,
@@ -57,7 +61,6 @@ impl TokenService {
                 Admission::Proceed(attempt) => Some(attempt),
                 Admission::Locked { .. } => {
                     self.hasher.verify(password, None).await?;
-                    self.guard.source_failed(ctx.ip).await;
                     failed("locked").await;
                     return Err(Error::InvalidGrant(BAD_CREDENTIALS.into()));
                 }
@@ -65,11 +68,17 @@ impl TokenService {
             None => None,
         };
         let stored = user.as_ref().map(|u| u.password_hash.as_str());
-        let verified = self.hasher.verify(password, stored).await?;
+        let verified = match self.hasher.verify(password, stored).await {
+            Ok(verified) => verified,
+            // Shed or failed before judging the password: not a failure of the address.
+            Err(err) => {
+                self.guard.refund_source(source).await;
+                return Err(err);
+            }
+        };
         let user = match user {
             Some(user) if verified => user,
             _ => {
-                self.guard.source_failed(ctx.ip).await;
                 failed("bad_credentials").await;
                 if let Some(attempt) = attempt.filter(|a| a.locks) {
                     let detail = json!({ "until": attempt.until, "key": "user" });
@@ -87,6 +96,7 @@ impl TokenService {
                 return Err(Error::InvalidGrant(BAD_CREDENTIALS.into()));
             }
         };
+        self.guard.refund_source(source).await;
         if let Some(attempt) = attempt {
             self.guard.succeeded(attempt).await?;
         }

@@ -10,6 +10,7 @@ use gatehouse_core::audit::EventFilter;
 use gatehouse_core::Error;
 use serde_json::Value;
 
+use crate::client_address::Context;
 use crate::error::{ApiError, ErrorBody};
 use crate::params::Params;
 use crate::resource::{AdminAuth, ResourceBody};
@@ -54,10 +55,11 @@ use crate::resource::{AdminAuth, ResourceBody};
 )]
 pub(crate) async fn put_client(
     AdminAuth(admin): AdminAuth,
+    Context(ctx): Context,
     Path(id): Path<String>,
     ResourceBody(body): ResourceBody,
 ) -> Result<Response, ApiError> {
-    let (resource, created) = admin.put_client(&id, &body).await?;
+    let (resource, created) = admin.put_client(&ctx, &id, &body).await?;
     Ok(reply(created, resource))
 }
 
@@ -98,9 +100,10 @@ pub(crate) async fn put_client(
 )]
 pub(crate) async fn post_client(
     AdminAuth(admin): AdminAuth,
+    Context(ctx): Context,
     ResourceBody(body): ResourceBody,
 ) -> Result<Response, ApiError> {
-    Ok(reply(true, admin.create_client(&body).await?))
+    Ok(reply(true, admin.create_client(&ctx, &body).await?))
 }
 
 /// `GET /Client/{id}`.
@@ -169,9 +172,10 @@ pub(crate) async fn list_clients(AdminAuth(admin): AdminAuth) -> Result<Response
 )]
 pub(crate) async fn delete_client(
     AdminAuth(admin): AdminAuth,
+    Context(ctx): Context,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    Ok(reply(false, admin.delete_client(&id).await?))
+    Ok(reply(false, admin.delete_client(&ctx, &id).await?))
 }
 
 /// `PUT /User/{username}`.
@@ -214,10 +218,11 @@ pub(crate) async fn delete_client(
 )]
 pub(crate) async fn put_user(
     AdminAuth(admin): AdminAuth,
+    Context(ctx): Context,
     Path(username): Path<String>,
     ResourceBody(body): ResourceBody,
 ) -> Result<Response, ApiError> {
-    let (resource, created) = admin.put_user(&username, &body).await?;
+    let (resource, created) = admin.put_user(&ctx, &username, &body).await?;
     Ok(reply(created, resource))
 }
 
@@ -287,9 +292,10 @@ pub(crate) async fn list_users(AdminAuth(admin): AdminAuth) -> Result<Response, 
 )]
 pub(crate) async fn delete_user(
     AdminAuth(admin): AdminAuth,
+    Context(ctx): Context,
     Path(username): Path<String>,
 ) -> Result<Response, ApiError> {
-    Ok(reply(false, admin.delete_user(&username).await?))
+    Ok(reply(false, admin.delete_user(&ctx, &username).await?))
 }
 
 /// `POST /User/{username}/unlock`: forget the user's failed logins and lift any lockout.
@@ -312,9 +318,10 @@ pub(crate) async fn delete_user(
 )]
 pub(crate) async fn unlock_user(
     AdminAuth(admin): AdminAuth,
+    Context(ctx): Context,
     Path(username): Path<String>,
 ) -> Result<Response, ApiError> {
-    Ok(reply(false, admin.unlock_user(&username).await?))
+    Ok(reply(false, admin.unlock_user(&ctx, &username).await?))
 }
 
 /// `GET /Event?user=U&since=T&limit=N`: audit events, newest first.

@@ -8,6 +8,7 @@
 mod clients;
 mod keys;
 mod migrations;
+mod security;
 mod users;
 
 use std::future::Future;
@@ -49,10 +50,12 @@ where
 macro_rules! contract_suite {
     ($($module:ident :: $test:ident),* $(,)?) => {
         mod sqlite {
-            $(#[tokio::test] async fn $test() { crate::on_sqlite(crate::$module::$test).await })*
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+              async fn $test() { crate::on_sqlite(crate::$module::$test).await })*
         }
         mod postgres {
-            $(#[tokio::test] async fn $test() { crate::on_postgres(crate::$module::$test).await })*
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+              async fn $test() { crate::on_postgres(crate::$module::$test).await })*
         }
     };
 }
@@ -69,4 +72,9 @@ contract_suite!(
     keys::signing_keys_come_oldest_first,
     keys::only_one_successor_per_signing_key,
     keys::delete_expired_keeps_what_does_not_expire,
+    security::concurrent_lockout_failures_are_all_counted,
+    security::concurrent_lockout_attempts_stop_at_the_threshold,
+    security::a_stale_lockout_swap_is_refused,
+    security::the_source_bucket_admits_exactly_its_room_under_concurrency,
+    security::forgotten_attempts_and_drained_buckets_are_pruned,
 );

@@ -164,3 +164,112 @@ async fn revocations_are_recorded_without_the_token() {
     let text = serde_json::to_string(&all).unwrap();
     assert!(!text.contains(refresh), "a token in the events");
 }
+
+/// Every change through the admin API is an `admin_change` event with the caller's address and
+/// the request's id (`X-Request-Id` when the caller sends one), `detail.via = "admin_api"`, as
+/// `GET /Event` shows; the same changes from the CLI say `via: "cli"`, with no address or request
+/// id (there is no request).
+#[tokio::test]
+async fn admin_changes_carry_the_request_context() {
+    let token = crate::admin::TOKEN;
+    let s = TestServer::builder()
+        .env("GATEHOUSE_ADMIN_TOKEN", token)
+        .spawn();
+    let send = |req: reqwest::RequestBuilder, id: &str| {
+        req.bearer_auth(token).header("x-request-id", id).send()
+    };
+    let user = serde_json::json!({"password": "pw-0123456789"});
+    let client = serde_json::json!({"id": "web", "secret": "web-secret-0123"});
+    let calls = [
+        (
+            send(s.http.put(s.url("/User/bob")).json(&user), "req-put-user").await,
+            "create_user",
+        ),
+        (
+            send(
+                s.http.put(s.url("/User/bob")).json(&user),
+                "req-update-user",
+            )
+            .await,
+            "update_user",
+        ),
+        (
+            send(
+                s.http.post(s.url("/Client")).json(&client),
+                "req-post-client",
+            )
+            .await,
+            "create_client",
+        ),
+        (
+            send(
+                s.http.put(s.url("/Client/web")).json(&client),
+                "req-put-client",
+            )
+            .await,
+            "update_client",
+        ),
+        (
+            send(s.http.delete(s.url("/Client/web")), "req-delete-client").await,
+            "delete_client",
+        ),
+        (
+            send(s.http.post(s.url("/User/bob/unlock")), "req-unlock").await,
+            "unlock",
+        ),
+        (
+            send(s.http.delete(s.url("/User/bob")), "req-delete-user").await,
+            "delete_user",
+        ),
+    ];
+    let mut expected = Vec::new();
+    for (resp, action) in calls {
+        let resp = resp.unwrap();
+        assert!(resp.status().is_success(), "{action}: {}", resp.status());
+        let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+        expected.push((action, id));
+    }
+    s.add_user("carol", "pw-0123456789", &[]);
+
+    let resp = s
+        .http
+        .get(s.url("/Event?limit=100"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let (status, _, body) = json(resp).await;
+    assert_eq!(status, 200, "{body}");
+    let events: Vec<&Value> = body["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .collect();
+    for (action, request_id) in &expected {
+        assert!(request_id.starts_with("req-"), "{request_id}");
+        let event = events
+            .iter()
+            .find(|e| e["request_id"] == request_id.as_str())
+            .unwrap_or_else(|| panic!("no event for {action} ({request_id}): {events:?}"));
+        if *action == "unlock" {
+            assert_eq!(event["kind"], "unlock");
+        } else {
+            assert_eq!(event["kind"], "admin_change");
+            assert_eq!(event["detail"]["action"], *action);
+        }
+        assert_eq!(event["ip"], "127.0.0.1", "{event}");
+        assert_eq!(event["detail"]["via"], "admin_api", "{event}");
+    }
+    let cli = events
+        .iter()
+        .find(|e| e["user"] == "carol")
+        .expect("the CLI's user add is recorded");
+    assert_eq!(cli["kind"], "admin_change");
+    assert_eq!(cli["detail"]["action"], "create_user");
+    assert_eq!(cli["detail"]["via"], "cli");
+    assert!(cli["ip"].is_null() && cli["request_id"].is_null(), "{cli}");
+    assert!(
+        !body.to_string().contains("pw-0123456789") && !body.to_string().contains("web-secret")
+    );
+}

@@ -168,3 +168,80 @@ async fn auth0_forwarded_for_needs_a_permitted_confidential_client() {
     .await;
     assert_eq!(status, 429);
 }
+
+/// Concurrent guesses cannot overrun the address's limit: of 20 wrong passwords sent at once
+/// from one address with `--ip-failure-limit 5`, exactly 5 reach the password hash (400
+/// `invalid_grant`, recorded as `bad_credentials`); the other 15 get 429 with `Retry-After`
+/// before any hash work (recorded as `ip_throttled`). A right password from that address is
+/// throttled too, while another address logs in.
+#[tokio::test]
+async fn concurrent_guesses_from_one_address_cannot_overrun_the_limit() {
+    let s = TestServer::builder()
+        .arg("--ip-failure-limit")
+        .arg("5")
+        .arg("--trusted-proxies")
+        .arg("127.0.0.1/32")
+        .spawn();
+    s.add_client("app", &["--secret", "app-secret"]);
+    let users = ["u1", "u2", "u3", "u4"];
+    for u in users {
+        s.add_user(u, "right-password", &[]);
+    }
+    let from = [("x-forwarded-for", "203.0.113.9")];
+    let guesses = (0..20).map(|i| {
+        let (s, from) = (&s, &from);
+        async move {
+            let user = users[i % users.len()];
+            login(s, ("app", "app-secret"), user, &format!("guess-{i}"), from).await
+        }
+    });
+    let answers = futures::future::join_all(guesses).await;
+    let rejected = answers.iter().filter(|a| a.0 == 400).count();
+    let throttled: Vec<_> = answers.iter().filter(|a| a.0 == 429).collect();
+    assert_eq!(rejected, 5, "{answers:?}");
+    assert_eq!(throttled.len(), 15, "{answers:?}");
+    for (_, headers, body) in &throttled {
+        assert_eq!(body["error"], "too_many_attempts");
+        let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!(retry > 0 && retry <= 864, "{retry}");
+    }
+    let all = events(&s, &[]);
+    let reason = |r: &str| {
+        all.iter()
+            .filter(|e| e["kind"] == "login_failure" && e["detail"]["reason"] == r)
+            .count()
+    };
+    assert_eq!(reason("bad_credentials"), 5, "{all:?}");
+    assert_eq!(reason("ip_throttled"), 15, "{all:?}");
+    let failures = all.iter().filter(|e| e["kind"] == "login_failure");
+    assert!(
+        failures.clone().all(|e| e["ip"] == "203.0.113.9"),
+        "{all:?}"
+    );
+
+    let (status, ..) = login(&s, ("app", "app-secret"), "u1", "right-password", &from).await;
+    assert_eq!(status, 429);
+    let other = [("x-forwarded-for", "203.0.113.10")];
+    let (status, ..) = login(&s, ("app", "app-secret"), "u1", "right-password", &other).await;
+    assert_eq!(status, 200);
+}
+
+/// A successful login gives its attempt back: with a limit of 2, any number of right passwords
+/// from one address never throttle it, and one failure still leaves room for one more.
+#[tokio::test]
+async fn successful_logins_do_not_use_up_the_address_limit() {
+    let s = TestServer::builder()
+        .arg("--ip-failure-limit")
+        .arg("2")
+        .spawn();
+    s.add_client("app", &["--secret", "app-secret"]);
+    s.add_user("u1", "right-password", &[]);
+    let app = ("app", "app-secret");
+    for _ in 0..5 {
+        assert_eq!(login(&s, app, "u1", "right-password", &[]).await.0, 200);
+    }
+    assert_eq!(login(&s, app, "u1", "wrong", &[]).await.0, 400);
+    assert_eq!(login(&s, app, "u1", "right-password", &[]).await.0, 200);
+    assert_eq!(login(&s, app, "u1", "wrong", &[]).await.0, 400);
+    assert_eq!(login(&s, app, "u1", "right-password", &[]).await.0, 429);
+}

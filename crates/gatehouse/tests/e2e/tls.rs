@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::server::TestServer;
 
 /// A self-signed certificate for 127.0.0.1 and localhost: (certificate PEM, key PEM).
-fn self_signed() -> (String, String) {
+pub fn self_signed() -> (String, String) {
     let names = vec!["127.0.0.1".to_owned(), "localhost".to_owned()];
     let ck = rcgen::generate_simple_self_signed(names).unwrap();
     (ck.cert.pem(), ck.key_pair.serialize_pem())
@@ -21,7 +21,7 @@ fn replace(path: &Path, contents: &str) {
 }
 
 /// A client that trusts only `cert_pem`, over rustls.
-fn trusting(cert_pem: &str) -> reqwest::Client {
+pub fn trusting(cert_pem: &str) -> reqwest::Client {
     reqwest::Client::builder()
         .use_rustls_tls()
         .tls_built_in_root_certs(false)
