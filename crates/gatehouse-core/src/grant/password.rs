@@ -39,6 +39,9 @@ impl TokenService {
             )));
         }
         let scope = resolve_scope(client, requested)?;
+        // A place for the hash is taken before anything else, so a request shed under overload
+        // costs no database work and counts no attempt against the account's lockout.
+        let permit = self.hasher.admit()?;
 
         let failed = |reason: &'static str| self.login_failed(ctx, client, username, reason);
         if let Err(err) = self.guard.check_source(ctx.ip).await {
@@ -56,7 +59,7 @@ impl TokenService {
             Some(u) => match self.guard.reserve(&user_key(&u.id)).await? {
                 Admission::Proceed(attempt) => Some(attempt),
                 Admission::Locked { .. } => {
-                    self.hasher.verify(password, None).await?;
+                    permit.verify(password, None).await?;
                     self.guard.source_failed(ctx.ip).await;
                     failed("locked").await;
                     return Err(Error::InvalidGrant(BAD_CREDENTIALS.into()));
@@ -65,7 +68,7 @@ impl TokenService {
             None => None,
         };
         let stored = user.as_ref().map(|u| u.password_hash.as_str());
-        let verified = self.hasher.verify(password, stored).await?;
+        let verified = permit.verify(password, stored).await?;
         let user = match user {
             Some(user) if verified => user,
             _ => {

@@ -22,6 +22,7 @@ mod lockout;
 mod logs;
 mod multi_instance;
 mod ops;
+mod overload;
 mod refresh;
 mod revoke;
 mod seeds;
