@@ -216,6 +216,8 @@ def bench_gatehouse(label, database, opts, rows, env):
              ("jwks", "get", "/.well-known/jwks.json", None, READ_LUA),
              ("discovery", "get", "/.well-known/openid-configuration", None, READ_LUA)]
     for name, mode, path, pool, lua in cases:
+        if opts.cases and name.split()[0] not in opts.cases:
+            continue
         if mode != "password" and http("GET" if mode == "get" else "POST", g.base + path)[0] == 404:
             print(f"   {name}: endpoint {path} not present, skipped", flush=True)
             continue
@@ -272,10 +274,13 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--conns", default="16,64")
+    ap.add_argument("--cases", default="", help="comma-separated subset: password,refresh,introspect,jwks,discovery "
+                    "(default: all); the overload scenario always runs")
     opts = ap.parse_args()
     if opts.quick:
         opts.runs, opts.duration = 1, 5
     opts.conns = [int(c) for c in opts.conns.split(",")]
+    opts.cases = [c for c in opts.cases.split(",") if c]
     os.makedirs(OUT_DIR, exist_ok=True)
     rows = []
     rate = argon2_rate(5)

@@ -54,4 +54,4 @@ argon=${argon:-0}
 echo "requests: $N"
 echo "instructions per request: total $((total / N)), argon2 $((argon / N)), besides argon2 $(((total - argon) / N))"
 echo "top functions (exclusive, all threads):"
-callgrind_annotate "$out" 2>/dev/null | sed -n '/Ir *file:function/,$p' | sed -n 3,28p
+callgrind_annotate --inclusive=no "$out" 2>/dev/null | grep -E "^ *[0-9,]+ \(" | head -25
