@@ -1,19 +1,27 @@
-//! Password hashing: argon2id (RFC 9106) with at least OWASP's parameters, run on a bounded pool
-//! of blocking threads so a hash never stalls an async worker, with a bounded queue in front of
-//! it so overload is shed at once instead of piling up.
+//! Password hashing: argon2id (RFC 9106) with at least OWASP's parameters, run on a fixed pool
+//! of OS threads so a hash never stalls an async worker, with a bounded queue in front of it so
+//! overload is shed at once instead of piling up. A request is admitted ([`HashPermit`]) before
+//! any of its other work, so a shed request costs no database write and no hash; each worker
+//! keeps its argon2 memory between hashes rather than allocating and zeroing it for every one.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::rngs::OsRng;
 use secrecy::{ExposeSecret, SecretString};
+use subtle::ConstantTimeEq;
 
 use crate::clock::Stopwatch;
 use crate::error::Error;
 use crate::legacy_hash::Scheme;
 use crate::telemetry;
+
+/// Requests that may wait for a hash worker, per worker, by default: one. With `w` workers busy
+/// and `w` waiting, an admitted request waits at most about one hash before its own starts, so
+/// its latency stays within about twice that of an unloaded server, and memory stays bounded.
+pub const DEFAULT_QUEUE_PER_WORKER: usize = 1;
 
 /// argon2id cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +49,13 @@ impl HashParams {
             && self.parallelism >= 1
     }
 
+    /// argon2 memory blocks (1 KiB each) one hash with these parameters uses.
+    fn block_count(&self) -> usize {
+        Params::new(self.memory_kib, self.iterations, self.parallelism, None)
+            .map(|p| p.block_count())
+            .unwrap_or(0)
+    }
+
     fn argon2(&self) -> Result<Argon2<'static>, Error> {
         let params = Params::new(self.memory_kib, self.iterations, self.parallelism, None)
             .map_err(|e| Error::invalid_request(format!("invalid argon2 parameters: {e}")))?;
@@ -64,8 +79,13 @@ pub struct PasswordHasher {
     dummy_hash: String,
 }
 
+/// A place in the hash pool's bounded queue, taken by [`PasswordHasher::admit`] before a request
+/// does any other work and given back when it is dropped.
+#[must_use]
+pub struct HashPermit<'a>(&'a PasswordHasher);
+
 impl PasswordHasher {
-    /// A hasher with `workers` concurrent hashes and at most `queue` more requests waiting.
+    /// A hasher with `workers` concurrent hashes and at most `queue` more requests admitted.
     pub fn new(params: HashParams, workers: usize, queue: usize) -> Result<Self, Error> {
         let argon2 = params.argon2()?;
         let workers = workers.max(1);
@@ -75,11 +95,16 @@ impl PasswordHasher {
         Ok(PasswordHasher {
             argon2,
             params,
-            pool: start_pool(workers)?,
+            pool: start_pool(workers, params.block_count())?,
             in_flight: AtomicUsize::new(0),
             capacity: workers + queue,
             dummy_hash,
         })
+    }
+
+    /// The default queue depth for `workers` hash workers ([`DEFAULT_QUEUE_PER_WORKER`]).
+    pub fn default_queue(workers: usize) -> usize {
+        workers.max(1) * DEFAULT_QUEUE_PER_WORKER
     }
 
     /// The configured parameters.
@@ -92,39 +117,30 @@ impl PasswordHasher {
         self.in_flight.load(Ordering::Relaxed)
     }
 
+    /// Takes a place in the queue, or sheds the request (`Overloaded`, answered 503 with
+    /// `Retry-After`) when every place is taken.
+    pub fn admit(&self) -> Result<HashPermit<'_>, Error> {
+        if self.in_flight.fetch_add(1, Ordering::AcqRel) >= self.capacity {
+            self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            metrics::counter!(telemetry::HASH_SHED).increment(1);
+            return Err(Error::Overloaded { retry_after: 1 });
+        }
+        metrics::gauge!(telemetry::HASH_QUEUE_DEPTH).set(self.in_flight() as f64);
+        Ok(HashPermit(self))
+    }
+
     /// Hashes a new password into a PHC string.
     pub async fn hash(&self, password: &SecretString) -> Result<String, Error> {
         let argon2 = self.argon2.clone();
         let password = password.expose_secret().as_bytes().to_vec();
-        self.run(move || hash_with(&argon2, &password)).await?
+        let _permit = self.admit()?;
+        self.run(move |_| hash_with(&argon2, &password)).await?
     }
 
     /// Checks `password` against `stored`, or against a dummy hash of equal cost when there is
     /// no stored hash (an unknown user), so both cases take the same time and return `false`.
     pub async fn verify(&self, password: &[u8], stored: Option<&str>) -> Result<bool, Error> {
-        let (hash, real) = match stored {
-            Some(h) => (h.to_owned(), true),
-            None => (self.dummy_hash.clone(), false),
-        };
-        let password = password.to_vec();
-        let argon2 = self.argon2.clone();
-        let dummy = self.dummy_hash.clone();
-        let ok = self
-            .run(move || match PasswordHash::new(&hash) {
-                _ if crate::legacy_hash::scheme(&hash).is_some_and(|s| s != Scheme::Argon2) => {
-                    crate::legacy_hash::verify(&password, &hash).unwrap_or(false)
-                }
-                Ok(parsed) => argon2.verify_password(&password, &parsed).is_ok(),
-                Err(err) => {
-                    tracing::error!(%err, "stored password hash is unreadable; refusing the login");
-                    if let Ok(parsed) = PasswordHash::new(&dummy) {
-                        let _ = argon2.verify_password(&password, &parsed);
-                    }
-                    false
-                }
-            })
-            .await?;
-        Ok(ok && real)
+        self.admit()?.verify(password, stored).await
     }
 
     /// Whether `stored` should be replaced by a fresh hash after a successful login: it is not
@@ -146,27 +162,21 @@ impl PasswordHasher {
         }
     }
 
-    /// Runs `work` on the hash pool once a worker is free, or sheds it when the queue is full.
+    /// Runs `work` on the hash pool once a worker is free; the caller holds a [`HashPermit`].
     async fn run<T, F>(&self, work: F) -> Result<T, Error>
     where
         T: Send + 'static,
-        F: FnOnce() -> T + Send + 'static,
+        F: FnOnce(&mut Memory) -> T + Send + 'static,
     {
-        if self.in_flight.fetch_add(1, Ordering::AcqRel) >= self.capacity {
-            self.in_flight.fetch_sub(1, Ordering::AcqRel);
-            metrics::counter!(telemetry::HASH_SHED).increment(1);
-            return Err(Error::Overloaded { retry_after: 1 });
-        }
-        let _slot = Slot(&self.in_flight);
-        metrics::gauge!(telemetry::HASH_QUEUE_DEPTH).set(self.in_flight() as f64);
         let waiting = Stopwatch::start();
         let (done, result) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move || {
+        let job: Job = Box::new(move |memory: &mut Memory| {
             metrics::histogram!(telemetry::HASH_WAIT).record(waiting.elapsed_secs());
             let hashing = Stopwatch::start();
             // A panic is answered as an internal error (the sender is dropped) and the worker
             // lives on for the next job.
-            if let Ok(out) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
+            let work = std::panic::AssertUnwindSafe(|| work(memory));
+            if let Ok(out) = std::panic::catch_unwind(work) {
                 metrics::histogram!(telemetry::HASH_DURATION).record(hashing.elapsed_secs());
                 let _ = done.send(out);
             }
@@ -180,29 +190,70 @@ impl PasswordHasher {
     }
 }
 
+impl HashPermit<'_> {
+    /// [`PasswordHasher::verify`] in the place this permit holds; the place is given back when
+    /// the hash is done.
+    pub async fn verify(self, password: &[u8], stored: Option<&str>) -> Result<bool, Error> {
+        let hasher = self.0;
+        let (hash, real) = match stored {
+            Some(h) => (h.to_owned(), true),
+            None => (hasher.dummy_hash.clone(), false),
+        };
+        let password = password.to_vec();
+        let dummy = hasher.dummy_hash.clone();
+        let ok = hasher
+            .run(move |memory| match PasswordHash::new(&hash) {
+                _ if crate::legacy_hash::scheme(&hash).is_some_and(|s| s != Scheme::Argon2) => {
+                    crate::legacy_hash::verify(&password, &hash).unwrap_or(false)
+                }
+                Ok(parsed) => memory.verify(&password, &parsed),
+                Err(err) => {
+                    tracing::error!(%err, "stored password hash is unreadable; refusing the login");
+                    if let Ok(parsed) = PasswordHash::new(&dummy) {
+                        memory.verify(&password, &parsed);
+                    }
+                    false
+                }
+            })
+            .await?;
+        Ok(ok && real)
+    }
+}
+
+impl Drop for HashPermit<'_> {
+    /// Gives the place back when the request ends, however it ends.
+    fn drop(&mut self) {
+        let left = self.0.in_flight.fetch_sub(1, Ordering::AcqRel) - 1;
+        metrics::gauge!(telemetry::HASH_QUEUE_DEPTH).set(left as f64);
+    }
+}
+
 /// Work for the hash pool.
-type Job = Box<dyn FnOnce() + Send + 'static>;
+type Job = Box<dyn FnOnce(&mut Memory) + Send + 'static>;
 
 /// Starts `workers` named OS threads that run hash jobs one at a time. A fixed set of threads,
-/// rather than tokio's elastic blocking pool, bounds memory: each thread's allocator keeps the
-/// argon2 memory block it used, so resident memory stays near `workers` × the memory cost
-/// instead of growing with every new blocking thread. The threads end when the sender drops.
-fn start_pool(workers: usize) -> Result<std::sync::mpsc::Sender<Job>, Error> {
+/// rather than tokio's elastic blocking pool, bounds memory: each thread keeps one argon2 memory
+/// block of the configured cost ([`Memory`]), so resident memory stays near `workers` × the
+/// memory cost. The threads end when the sender drops.
+fn start_pool(workers: usize, blocks: usize) -> Result<std::sync::mpsc::Sender<Job>, Error> {
     let (jobs, queue) = std::sync::mpsc::channel::<Job>();
     let queue = Arc::new(std::sync::Mutex::new(queue));
     for i in 0..workers {
         let queue = queue.clone();
         std::thread::Builder::new()
             .name(format!("gatehouse-hash-{i}"))
-            .spawn(move || loop {
-                // The lock is held only while waiting for the next job, not while running it.
-                let next = match queue.lock() {
-                    Ok(q) => q.recv(),
-                    Err(_) => return,
-                };
-                match next {
-                    Ok(job) => job(),
-                    Err(_) => return,
+            .spawn(move || {
+                let mut memory = Memory::new(blocks);
+                loop {
+                    // The lock is held only while waiting for the next job, not while running it.
+                    let next = match queue.lock() {
+                        Ok(q) => q.recv(),
+                        Err(_) => return,
+                    };
+                    match next {
+                        Ok(job) => job(&mut memory),
+                        Err(_) => return,
+                    }
                 }
             })
             .map_err(Error::internal)?;
@@ -210,13 +261,60 @@ fn start_pool(workers: usize) -> Result<std::sync::mpsc::Sender<Job>, Error> {
     Ok(jobs)
 }
 
-/// Releases a place in the queue when the request ends, however it ends.
-struct Slot<'a>(&'a AtomicUsize);
+/// A hash worker's argon2 memory, kept from one hash to the next: allocating it per hash costs a
+/// 19 MiB allocation and zeroing (argon2 overwrites every block before reading it, so reused
+/// memory needs no zeroing) and lets the allocator fragment. It is allocated at the first hash,
+/// so an idle server does not hold it. A stored hash with a larger memory cost than the
+/// configured one (an imported hash) gets a one-off allocation instead.
+struct Memory {
+    blocks: Vec<Block>,
+    keep: usize,
+}
 
-impl Drop for Slot<'_> {
-    fn drop(&mut self) {
-        let left = self.0.fetch_sub(1, Ordering::AcqRel) - 1;
-        metrics::gauge!(telemetry::HASH_QUEUE_DEPTH).set(left as f64);
+impl Memory {
+    fn new(keep: usize) -> Self {
+        Memory {
+            blocks: Vec::new(),
+            keep,
+        }
+    }
+
+    /// argon2 of `password` with `parsed`'s algorithm, version, parameters and salt, compared
+    /// with its output in constant time: what `PasswordVerifier::verify_password` does, on
+    /// this memory.
+    fn verify(&mut self, password: &[u8], parsed: &PasswordHash<'_>) -> bool {
+        let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+            return false;
+        };
+        let Ok(algorithm) = Algorithm::try_from(parsed.algorithm) else {
+            return false;
+        };
+        let version = match parsed.version.map(Version::try_from).transpose() {
+            Ok(v) => v.unwrap_or_default(),
+            Err(_) => return false,
+        };
+        let Ok(params) = Params::try_from(parsed) else {
+            return false;
+        };
+        let mut salt_buf = [0u8; 64];
+        let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+            return false;
+        };
+        let argon2 = Argon2::new(algorithm, version, params);
+        let mut out = [0u8; 64];
+        let Some(out) = out.get_mut(..expected.len()) else {
+            return false;
+        };
+        let need = argon2.params().block_count();
+        let hashed = if need > self.keep {
+            argon2.hash_password_into(password, salt, out)
+        } else {
+            if self.blocks.len() < need {
+                self.blocks.resize(need, Block::default());
+            }
+            argon2.hash_password_into_with_memory(password, salt, out, &mut self.blocks[..need])
+        };
+        hashed.is_ok() && bool::from(expected.as_bytes().ct_eq(out))
     }
 }
 

@@ -168,8 +168,8 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "GATEHOUSE_HASH_WORKERS", value_name = "N")]
     pub(crate) hash_workers: Option<usize>,
 
-    /// Password requests that may wait for a hash worker before more are shed with 503
-    /// [default: 64]
+    /// Password requests admitted beyond those being hashed; more are shed at once with 503 and
+    /// Retry-After [default: one per hash worker]
     #[arg(long, env = "GATEHOUSE_HASH_QUEUE", value_name = "N")]
     pub(crate) hash_queue: Option<usize>,
 

@@ -10,7 +10,7 @@ use gatehouse_core::authorize::DEFAULT_CODE_TTL;
 use gatehouse_core::client_assertion::{
     AssertionPolicy, AudiencePolicy, DEFAULT_CLOCK_SKEW, DEFAULT_MAX_LIFETIME,
 };
-use gatehouse_core::password::HashParams;
+use gatehouse_core::password::{HashParams, PasswordHasher};
 use gatehouse_core::token::keys::SigningAlg;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -25,8 +25,6 @@ pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub(crate) const DEFAULT_DATABASE: &str = "sqlite://gatehouse.db";
 /// The shortest admin token accepted.
 pub(crate) const MIN_ADMIN_TOKEN_LEN: usize = 16;
-/// Requests that may wait for a hash worker by default.
-pub(crate) const DEFAULT_HASH_QUEUE: usize = 64;
 /// Seconds between expiry sweeps by default.
 pub(crate) const DEFAULT_CLEANUP_INTERVAL_SECS: u64 = 60;
 
@@ -184,6 +182,11 @@ impl Config {
                 .or(h.parallelism)
                 .unwrap_or(HashParams::OWASP.parallelism),
         };
+        let hash_workers = serve.hash_workers.or(h.workers).unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        });
         let signing_alg = serve
             .signing_alg
             .clone()
@@ -295,12 +298,11 @@ impl Config {
             signing_alg: SigningAlg::parse(&signing_alg)
                 .map_err(|e| anyhow::anyhow!("signing_alg: {e}"))?,
             hash,
-            hash_workers: serve.hash_workers.or(h.workers).unwrap_or_else(|| {
-                std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(1)
-            }),
-            hash_queue: serve.hash_queue.or(h.queue).unwrap_or(DEFAULT_HASH_QUEUE),
+            hash_workers,
+            hash_queue: serve
+                .hash_queue
+                .or(h.queue)
+                .unwrap_or_else(|| PasswordHasher::default_queue(hash_workers)),
             log_level: global.log_level.clone().or(file.log_level),
             cleanup_interval: std::time::Duration::from_secs(cleanup_secs),
             admin_token,

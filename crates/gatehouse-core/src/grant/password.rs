@@ -39,6 +39,9 @@ impl TokenService {
             )));
         }
         let scope = resolve_scope(client, requested)?;
+        // A place for the hash is taken before anything else, so a request shed under overload
+        // costs no database work and counts no attempt against the account's lockout.
+        let permit = self.hasher.admit()?;
 
         let failed = |reason: &'static str| self.login_failed(ctx, client, username, reason);
         // Taken before any hash work, so concurrent guesses cannot overrun the address's limit.
@@ -60,7 +63,7 @@ impl TokenService {
             Some(u) => match self.guard.reserve(&user_key(&u.id)).await? {
                 Admission::Proceed(attempt) => Some(attempt),
                 Admission::Locked { .. } => {
-                    self.hasher.verify(password, None).await?;
+                    permit.verify(password, None).await?;
                     failed("locked").await;
                     return Err(Error::InvalidGrant(BAD_CREDENTIALS.into()));
                 }
@@ -68,9 +71,9 @@ impl TokenService {
             None => None,
         };
         let stored = user.as_ref().map(|u| u.password_hash.as_str());
-        let verified = match self.hasher.verify(password, stored).await {
+        let verified = match permit.verify(password, stored).await {
             Ok(verified) => verified,
-            // Shed or failed before judging the password: not a failure of the address.
+            // Failed before judging the password: not a failure of the address.
             Err(err) => {
                 self.guard.refund_source(source).await;
                 return Err(err);

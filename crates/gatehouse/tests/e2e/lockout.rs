@@ -12,7 +12,11 @@ use crate::server::{json, TestServer};
 const CLIENT: (&str, &str) = ("app", "app-secret");
 
 fn server(threshold: &str, wait: &str) -> TestServer {
+    // These tests fire up to 20 guesses at once to test the lockout, not the shedding of the
+    // hash queue (overload.rs): a queue deep enough for all of them.
     let s = TestServer::builder()
+        .arg("--hash-queue")
+        .arg("32")
         .arg("--brute-force-threshold")
         .arg(threshold)
         .arg("--brute-force-wait")

@@ -24,6 +24,7 @@ mod lockout;
 mod logs;
 mod multi_instance;
 mod ops;
+mod overload;
 mod refresh;
 mod revoke;
 mod seeds;

@@ -89,6 +89,10 @@ impl Builder {
                     .map(|(k, v)| (k.to_string(), v.to_string())),
             );
         }
+        // The default hash queue is sized to the machine's cores (one place per worker), so
+        // tests that fire concurrent logins would be shed on a small machine. Tests that are not
+        // about shedding get a deep queue; the overload tests pass `--hash-queue`, which wins.
+        env.push(("GATEHOUSE_HASH_QUEUE".into(), "64".into()));
         env.extend(self.env);
         env.push(("GATEHOUSE_DATABASE_URL".into(), db.url.clone()));
         if db.backend == crate::database::Backend::Postgres {
