@@ -7,6 +7,7 @@
 
 mod clients;
 mod keys;
+mod mfa;
 mod migrations;
 mod users;
 
@@ -69,4 +70,9 @@ contract_suite!(
     keys::signing_keys_come_oldest_first,
     keys::only_one_successor_per_signing_key,
     keys::delete_expired_keeps_what_does_not_expire,
+    mfa::enrolment_replaces_pending_factors_only,
+    mfa::a_totp_step_is_accepted_once,
+    mfa::a_recovery_code_is_replaced_once,
+    mfa::an_mfa_token_is_consumed_once,
+    mfa::the_bucket_of_wrong_codes_grows_atomically,
 );

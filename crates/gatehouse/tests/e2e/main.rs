@@ -20,6 +20,7 @@ mod jose;
 mod keys;
 mod lockout;
 mod logs;
+mod mfa;
 mod multi_instance;
 mod ops;
 mod refresh;
