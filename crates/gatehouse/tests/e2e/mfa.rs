@@ -64,6 +64,9 @@ impl Totp {
         }
     }
 
+    /// The test's own clock, deliberately not the server's: the server's TOTP window is what
+    /// is under test.
+    #[allow(clippy::disallowed_methods)]
     fn now_step() -> i64 {
         let secs = SystemTime::now()
             .duration_since(UNIX_EPOCH)
