@@ -61,6 +61,14 @@ pub enum EventKind {
     Unlock,
     /// The admin API or CLI changed a client or user (`detail.action`).
     AdminChange,
+    /// A user enrolled a second factor (`detail.authenticator_id`; active after its first code).
+    MfaEnrolment,
+    /// A second factor was accepted (`detail.authenticator_type`, `detail.activated`).
+    MfaSuccess,
+    /// A second-factor code was refused (`detail.reason`: wrong_code, reused_code, locked).
+    MfaFailure,
+    /// An administrator removed a factor (`detail.authenticator_id`).
+    MfaRemoval,
 }
 
 impl EventKind {
@@ -75,6 +83,10 @@ impl EventKind {
             EventKind::Lockout => "lockout",
             EventKind::Unlock => "unlock",
             EventKind::AdminChange => "admin_change",
+            EventKind::MfaEnrolment => "mfa_enrolment",
+            EventKind::MfaSuccess => "mfa_success",
+            EventKind::MfaFailure => "mfa_failure",
+            EventKind::MfaRemoval => "mfa_removal",
         }
     }
 }

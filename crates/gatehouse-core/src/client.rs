@@ -165,6 +165,37 @@ pub enum AccessTokenAlg {
     Hs256,
 }
 
+/// Whether a client's users must pass a second factor (see [`crate::mfa`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MfaPolicy {
+    /// Never asked (the default).
+    #[default]
+    Off,
+    /// Asked of users who have an active factor.
+    Optional,
+    /// Asked of every user; one without a factor enrols one through `/mfa/associate`.
+    Required,
+}
+
+impl MfaPolicy {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MfaPolicy::Off => "off",
+            MfaPolicy::Optional => "optional",
+            MfaPolicy::Required => "required",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        [MfaPolicy::Off, MfaPolicy::Optional, MfaPolicy::Required]
+            .into_iter()
+            .find(|m| m.as_str() == raw)
+    }
+}
+
 /// A client's settings: everything but its identity and secret. Stored as one JSON document so
 /// that new settings need no schema change; unknown or missing fields take their defaults.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -206,6 +237,8 @@ pub struct ClientSettings {
     /// Whether this (confidential) client may name its end user's address with the
     /// `auth0-forwarded-for` header, for the per-address throttle and the audit events.
     pub trust_forwarded_for: bool,
+    /// Whether this client's users must pass a second factor.
+    pub mfa: MfaPolicy,
 }
 
 impl Default for ClientSettings {
@@ -225,6 +258,7 @@ impl Default for ClientSettings {
             sealed_secret: None,
             access_token_alg: AccessTokenAlg::ServerKey,
             trust_forwarded_for: false,
+            mfa: MfaPolicy::Off,
         }
     }
 }

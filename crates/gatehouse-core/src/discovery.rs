@@ -35,7 +35,11 @@ pub fn metadata(issuer: &str, scopes: &ScopeSet) -> Value {
         "introspection_endpoint": format!("{issuer}/oauth/introspect"),
         "userinfo_endpoint": format!("{issuer}/userinfo"),
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
-        "grant_types_supported": GrantType::ALL.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+        "grant_types_supported": GrantType::ALL
+            .iter()
+            .map(|g| g.as_str())
+            .chain([crate::mfa::GRANT_MFA_OTP, crate::mfa::GRANT_MFA_RECOVERY_CODE])
+            .collect::<Vec<_>>(),
         // gatehouse has no authorization endpoint: no response type is served.
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": auth_methods,
@@ -75,5 +79,7 @@ mod tests {
         let scopes = m["scopes_supported"].as_array().unwrap();
         assert!(scopes.iter().any(|s| s == "contacts.read"));
         assert!(scopes.iter().any(|s| s == "openid"));
+        let grants = m["grant_types_supported"].as_array().unwrap();
+        assert!(grants.iter().any(|g| g == crate::mfa::GRANT_MFA_OTP));
     }
 }

@@ -80,6 +80,30 @@ pub enum Error {
         /// Seconds until a retry may succeed.
         retry_after: u64,
     },
+    /// The password was right and a second factor is needed (Auth0's `mfa_required`, HTTP 403):
+    /// continue with the `mfa_token`.
+    #[error("mfa_required")]
+    MfaRequired {
+        /// Opaque, bound to the user, the client and the scope; short-lived.
+        mfa_token: String,
+    },
+    /// An `mfa_token` past its lifetime (Auth0's `expired_token`, RFC 8628 §3.5's code).
+    #[error("expired_token: {0}")]
+    ExpiredToken(Description),
+    /// The request is understood and refused (Auth0's `access_denied`, HTTP 403), e.g. a user
+    /// who is already enrolled asks to enrol again.
+    #[error("access_denied: {0}")]
+    AccessDenied(Description),
+    /// `/mfa/challenge` for a factor the user does not have (Auth0's
+    /// `unsupported_challenge_type`).
+    #[error("unsupported_challenge_type: {0}")]
+    UnsupportedChallengeType(Description),
+    /// Too many wrong second-factor codes for this user (HTTP 429, `too_many_attempts`).
+    #[error("too many wrong codes, retry after {retry_after} s")]
+    TooManyCodes {
+        /// Seconds until a retry may succeed.
+        retry_after: u64,
+    },
     /// Anything that is the server's fault. The cause is logged, never sent.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -102,7 +126,11 @@ impl Error {
             Error::NotFound(_) => "not_found",
             Error::Conflict(_) => "conflict",
             Error::Overloaded { .. } => "temporarily_unavailable",
-            Error::TooManyRequests { .. } => "too_many_attempts",
+            Error::TooManyRequests { .. } | Error::TooManyCodes { .. } => "too_many_attempts",
+            Error::MfaRequired { .. } => "mfa_required",
+            Error::ExpiredToken(_) => "expired_token",
+            Error::AccessDenied(_) => "access_denied",
+            Error::UnsupportedChallengeType(_) => "unsupported_challenge_type",
             Error::Internal(_) => "server_error",
         }
     }
@@ -121,7 +149,12 @@ impl Error {
             | Error::PayloadTooLarge(d)
             | Error::InvalidBody(d)
             | Error::NotFound(d)
-            | Error::Conflict(d) => Some(d),
+            | Error::Conflict(d)
+            | Error::ExpiredToken(d)
+            | Error::AccessDenied(d)
+            | Error::UnsupportedChallengeType(d) => Some(d),
+            Error::MfaRequired { .. } => Some("Multifactor authentication required"),
+            Error::TooManyCodes { .. } => Some("too many wrong codes for this user, retry later"),
             Error::Overloaded { .. } => Some("the server is busy, retry later"),
             Error::TooManyRequests { .. } => {
                 Some("too many failed logins from this address, retry later")

@@ -18,6 +18,7 @@
 //! - [`introspection`], [`revocation`], [`userinfo`]: RFC 7662, RFC 7009, OpenID Connect §5.3.
 //! - [`discovery`]: RFC 8414 and OpenID Connect Discovery metadata.
 //! - [`sealing`]: encryption at rest of private keys and the few client secrets kept readable.
+//! - [`mfa`]: second factors (TOTP, recovery codes) in Auth0's MFA API format.
 //! - [`store`]: the storage trait.
 //! - [`telemetry`]: the metrics gatehouse records, by name.
 //! - [`lockout`], [`throttle`], [`login_guard`]: the brute-force defence (per account, per
@@ -38,6 +39,7 @@ pub mod introspection;
 pub mod legacy_hash;
 pub mod lockout;
 pub mod login_guard;
+pub mod mfa;
 pub mod password;
 pub mod random;
 pub mod revocation;

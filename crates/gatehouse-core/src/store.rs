@@ -112,7 +112,7 @@ pub struct PoolStats {
 
 /// Everything gatehouse stores.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: crate::mfa::MfaStore + Send + Sync + 'static {
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 

@@ -16,6 +16,9 @@ pub struct ErrorBody {
     /// A human-readable explanation, safe to show.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_description: Option<String>,
+    /// With `mfa_required` only: the token that continues the login (Auth0's MFA API).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mfa_token: Option<String>,
 }
 
 /// An error on its way to becoming a response.
@@ -39,13 +42,17 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match &self.0 {
             Error::InvalidClient { .. } | Error::InvalidToken(_) => StatusCode::UNAUTHORIZED,
-            Error::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            Error::InsufficientScope(_) | Error::MfaRequired { .. } | Error::AccessDenied(_) => {
+                StatusCode::FORBIDDEN
+            }
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::InvalidBody(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::TooManyRequests { .. } | Error::TooManyCodes { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
@@ -61,6 +68,10 @@ impl IntoResponse for ApiError {
         let body = ErrorBody {
             error: err.code(),
             error_description: err.description().map(str::to_owned),
+            mfa_token: match err {
+                Error::MfaRequired { mfa_token } => Some(mfa_token.clone()),
+                _ => None,
+            },
         };
         let mut response = (self.status(), Json(body)).into_response();
         let headers = response.headers_mut();
@@ -80,7 +91,9 @@ impl IntoResponse for ApiError {
                     HeaderValue::from_static("Bearer error=\"invalid_token\""),
                 );
             }
-            Error::Overloaded { retry_after } | Error::TooManyRequests { retry_after } => {
+            Error::Overloaded { retry_after }
+            | Error::TooManyRequests { retry_after }
+            | Error::TooManyCodes { retry_after } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
             _ => {}

@@ -70,6 +70,12 @@ impl BodyKind {
     }
 }
 
+/// Whether the body is JSON (`application/json`) rather than a form (the default without a
+/// Content-Type); an unsupported Content-Type is `invalid_request`.
+pub(crate) fn is_json(headers: &HeaderMap) -> Result<bool, Error> {
+    Ok(matches!(BodyKind::of(headers)?, BodyKind::Json))
+}
+
 /// Reads a body of at most [`MAX_BODY`] bytes.
 pub(crate) async fn read_limited(body: Body) -> Result<axum::body::Bytes, Error> {
     read_body(body).await

@@ -34,7 +34,7 @@ pub use telemetry::Metrics;
 
 use crate::openapi::{doc, Doc};
 use crate::routes::{
-    admin, authorize, discovery, health, introspect, ops, revoke, token, userinfo,
+    admin, authorize, discovery, health, introspect, mfa, ops, revoke, token, userinfo,
 };
 
 /// What every handler can reach.
@@ -123,6 +123,22 @@ fn routes() -> Vec<Route> {
             get(discovery::jwks),
             doc::<discovery::__path_jwks>,
         ),
+        // Auth0's MFA API around a password login that answered mfa_required.
+        route(
+            "/mfa/authenticators",
+            get(mfa::authenticators),
+            doc::<mfa::__path_authenticators>,
+        ),
+        route(
+            "/mfa/associate",
+            post(mfa::associate),
+            doc::<mfa::__path_associate>,
+        ),
+        route(
+            "/mfa/challenge",
+            post(mfa::challenge),
+            doc::<mfa::__path_challenge>,
+        ),
         // Aidbox's secure code flow for the password grant.
         route(
             "/auth/authorize",
@@ -179,6 +195,16 @@ fn routes() -> Vec<Route> {
             "/User/{id}/unlock",
             post(admin::unlock_user),
             doc::<admin::__path_unlock_user>,
+        ),
+        route(
+            "/User/{id}/authenticators",
+            get(admin::list_authenticators),
+            doc::<admin::__path_list_authenticators>,
+        ),
+        route(
+            "/User/{id}/authenticators/{authenticator_id}",
+            delete(admin::delete_authenticator),
+            doc::<admin::__path_delete_authenticator>,
         ),
         // Audit events (brute force, logins, refresh reuse, admin changes).
         route(

@@ -11,6 +11,9 @@ use crate::error::ErrorBody;
 use crate::routes::discovery::{Jwks, ServerMetadata};
 use crate::routes::health::Status;
 use crate::routes::introspect::{IntrospectRequest, IntrospectionResponse};
+use crate::routes::mfa::{
+    AssociateRequest, AssociateResponse, AuthenticatorInfo, ChallengeRequest, ChallengeResponse,
+};
 use crate::routes::revoke::RevokeRequest;
 use crate::routes::token::{TokenRequest, TokenSuccess};
 use crate::routes::userinfo::{UserinfoClaims, UserinfoRequest};
@@ -41,7 +44,12 @@ pub(crate) fn doc<P: utoipa::Path>() -> (Vec<HttpMethod>, Operation) {
         UserinfoRequest,
         UserinfoClaims,
         ServerMetadata,
-        Jwks
+        Jwks,
+        AuthenticatorInfo,
+        AssociateRequest,
+        AssociateResponse,
+        ChallengeRequest,
+        ChallengeResponse
     )),
     modifiers(&ClientAuth)
 )]

@@ -4,6 +4,7 @@
 
 pub mod postgres;
 mod sql;
+mod sql_mfa;
 mod sql_security;
 mod sql_tokens;
 pub mod sqlite;

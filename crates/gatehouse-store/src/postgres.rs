@@ -30,5 +30,6 @@ impl PostgresStore {
 }
 
 crate::sql::impl_store!(PostgresStore, sqlx::Postgres);
+crate::sql_mfa::impl_mfa_store!(PostgresStore, sqlx::Postgres);
 crate::sql_tokens::impl_token_queries!(PostgresStore, sqlx::Postgres);
 crate::sql_security::impl_security_queries!(PostgresStore, sqlx::Postgres);

@@ -375,7 +375,9 @@ macro_rules! impl_store {
                 // refresh and access tokens with it, so a rotated token is remembered (and its
                 // reuse detected) for as long as the family could live. Expired access tokens go
                 // on their own: an expired token is inactive whether or not its row is there.
-                const STATEMENTS: [&str; 5] = [
+                // An expired mfa_token is kept an hour longer, so that its client is told
+                // `expired_token` rather than that it never existed.
+                const STATEMENTS: [&str; 7] = [
                     "DELETE FROM token_families WHERE id IN \
                      (SELECT id FROM token_families WHERE expires_at < $1 LIMIT $2)",
                     "DELETE FROM access_tokens WHERE id IN \
@@ -386,6 +388,10 @@ macro_rules! impl_store {
                      (SELECT client_id, jti FROM assertion_jtis WHERE expires_at < $1 LIMIT $2)",
                     "DELETE FROM source_failures WHERE ip IN \
                      (SELECT ip FROM source_failures WHERE drained_at < $1 LIMIT $2)",
+                    "DELETE FROM mfa_tokens WHERE token_hash IN \
+                     (SELECT token_hash FROM mfa_tokens WHERE expires_at + 3600 < $1 LIMIT $2)",
+                    "DELETE FROM mfa_failures WHERE user_id IN \
+                     (SELECT user_id FROM mfa_failures WHERE drained_at < $1 LIMIT $2)",
                 ];
                 let mut deleted = 0;
                 for sql in STATEMENTS {

@@ -96,3 +96,4 @@ fn is_busy(err: &(dyn std::error::Error + 'static)) -> bool {
 crate::sql::impl_store!(SqliteStore, sqlx::Sqlite);
 crate::sql_tokens::impl_token_queries!(SqliteStore, sqlx::Sqlite);
 crate::sql_security::impl_security_queries!(SqliteStore, sqlx::Sqlite);
+crate::sql_mfa::impl_mfa_store!(SqliteStore, sqlx::Sqlite);

@@ -5,8 +5,8 @@ use std::io::Read;
 
 use anyhow::{bail, Context, Result};
 use gatehouse_core::client::{
-    AccessTokenAlg, Client, ClientId, ClientSettings, GrantType, TokenEndpointAuthMethod,
-    TokenFormat,
+    AccessTokenAlg, Client, ClientId, ClientSettings, GrantType, MfaPolicy,
+    TokenEndpointAuthMethod, TokenFormat,
 };
 use gatehouse_core::clock::{Clock, SystemClock};
 use gatehouse_core::scope::ScopeSet;
@@ -112,6 +112,7 @@ pub(crate) async fn user(config: &Config, cmd: UserCommand) -> Result<()> {
             Ok(())
         }
         UserCommand::Import { file } => import_users(&store, &file).await,
+        UserCommand::Mfa(cmd) => crate::security_cli::mfa(config, store, cmd).await,
         UserCommand::Unlock { username } => {
             crate::security_cli::unlock(config, store, &username).await
         }
@@ -188,6 +189,11 @@ async fn new_client(config: &Config, args: ClientAddArgs) -> Result<(Client, Opt
         redirect_uri: args.redirect_uri.clone(),
         token_endpoint_auth_method,
         trust_forwarded_for: args.trust_forwarded_for,
+        mfa: match args.mfa.as_deref() {
+            None => MfaPolicy::Off,
+            Some(m) => MfaPolicy::parse(m)
+                .with_context(|| format!("unknown --mfa {m:?}: use off, optional or required"))?,
+        },
         ..defaults
     };
     settings.validate()?;

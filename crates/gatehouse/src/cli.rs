@@ -204,6 +204,10 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "GATEHOUSE_PASSWORD_CODE_TTL", value_name = "SECS")]
     pub(crate) password_code_ttl: Option<u32>,
 
+    /// Lifetime of the mfa_token of an mfa_required answer, in seconds [default: 600]
+    #[arg(long, env = "GATEHOUSE_MFA_TOKEN_TTL", value_name = "SECS")]
+    pub(crate) mfa_token_ttl: Option<u32>,
+
     /// PEM certificate chain: serve HTTPS (with --tls-key); reloaded on SIGHUP
     #[arg(
         long,
@@ -324,6 +328,10 @@ pub(crate) struct ClientAddArgs {
     /// key rather than hashed.
     #[arg(long, value_name = "ALG")]
     pub(crate) access_token_alg: Option<String>,
+    /// Second factor for this client's users: off, optional (users who enrolled one) or
+    /// required (every user; one without a factor enrols through /mfa/associate) [default: off]
+    #[arg(long, value_name = "POLICY")]
+    pub(crate) mfa: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -354,6 +362,9 @@ pub(crate) enum UserCommand {
         /// Username.
         username: String,
     },
+    /// List or remove a user's second factors (TOTP, recovery code).
+    #[command(subcommand)]
+    Mfa(UserMfaCommand),
     /// Replace a user's password, read from standard input.
     SetPassword {
         /// Username.
@@ -361,6 +372,24 @@ pub(crate) enum UserCommand {
         /// Read the password from standard input (one trailing newline is dropped).
         #[arg(long, required = true)]
         password_stdin: bool,
+    },
+}
+
+/// `user mfa …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum UserMfaCommand {
+    /// List a user's factors as JSON (never a secret).
+    List {
+        /// Username.
+        username: String,
+    },
+    /// Remove a factor; removing the TOTP factor removes the recovery code too, so the user
+    /// enrols again at their next login through a client that requires MFA.
+    Remove {
+        /// Username.
+        username: String,
+        /// The factor's id, as `user mfa list` shows it.
+        id: String,
     },
 }
 

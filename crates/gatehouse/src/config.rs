@@ -54,6 +54,7 @@ struct FileConfig {
     assertion_max_lifetime: Option<u32>,
     assertion_clock_skew: Option<u32>,
     password_code_ttl: Option<u32>,
+    mfa_token_ttl: Option<u32>,
     #[serde(default)]
     brute_force: crate::security_config::FileBruteForce,
     #[serde(default)]
@@ -147,6 +148,8 @@ pub(crate) struct Config {
     pub(crate) assertions: AssertionPolicy,
     /// Lifetime of secure-code-flow codes, in seconds.
     pub(crate) password_code_ttl: i64,
+    /// Lifetime of `mfa_token`s, in seconds.
+    pub(crate) mfa_token_ttl: i64,
     /// Where the server key (sealing private keys and readable client secrets) comes from.
     pub(crate) secret_key: SecretKeySource,
     pub(crate) log_format: LogFormat,
@@ -234,6 +237,11 @@ impl Config {
             .or(file.password_code_ttl)
             .map_or(DEFAULT_CODE_TTL, i64::from);
         anyhow::ensure!(password_code_ttl > 0, "password_code_ttl must be positive");
+        let mfa_token_ttl = serve
+            .mfa_token_ttl
+            .or(file.mfa_token_ttl)
+            .map_or(gatehouse_core::mfa::DEFAULT_MFA_TOKEN_TTL, i64::from);
+        anyhow::ensure!(mfa_token_ttl > 0, "mfa_token_ttl must be positive");
         let issuer = serve.issuer.clone().or(file.issuer);
         let tls = match (
             serve.tls_cert.clone().or(file.tls_cert),
@@ -308,6 +316,7 @@ impl Config {
             admin_token,
             assertions,
             password_code_ttl,
+            mfa_token_ttl,
             secret_key: match (&global.secret_key, &global.secret_key_file) {
                 (Some(key), _) => SecretKeySource::Inline(key.clone().into()),
                 (None, Some(path)) => SecretKeySource::File(path.clone()),

@@ -66,6 +66,7 @@ EXAMPLES:
     gatehouse client add web --generate-secret --scopes 'openid email' --default-scopes openid
     gatehouse client add mobile --scopes 'openid offline_access' \\
         --grant-types password,refresh_token
+    gatehouse client add bank --generate-secret --mfa required
     gatehouse client list
     gatehouse client show web
     gatehouse client remove web
@@ -83,6 +84,8 @@ EXAMPLES:
         --email alice@example.com
     gatehouse user list
     printf '%s' \"$NEW\" | gatehouse user set-password alice@example.com --password-stdin
+    gatehouse user mfa list alice@example.com
+    gatehouse user mfa remove alice@example.com otp_0f3c…   (lost device: enrol again)
     gatehouse user remove alice@example.com
 
 ENVIRONMENT:

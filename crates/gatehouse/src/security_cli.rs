@@ -1,5 +1,5 @@
-//! `gatehouse events` (audit events as JSON lines), `gatehouse user unlock`, and the events of
-//! changes made from the command line.
+//! `gatehouse events` (audit events as JSON lines), `gatehouse user unlock`,
+//! `gatehouse user mfa list|remove`, and the events of changes made from the command line.
 
 use std::sync::Arc;
 
@@ -93,4 +93,55 @@ pub(crate) async fn record_cli_change(
             serde_json::json!({ "action": action, "via": "cli" }),
         )
         .await;
+}
+
+/// `user mfa list USERNAME` and `user mfa remove USERNAME ID`.
+pub(crate) async fn mfa(
+    config: &Config,
+    store: Arc<dyn Store>,
+    cmd: crate::cli::UserMfaCommand,
+) -> Result<()> {
+    use crate::cli::UserMfaCommand;
+    use gatehouse_core::admin::mfa::render;
+    let (username, remove) = match &cmd {
+        UserMfaCommand::List { username } => (username, None),
+        UserMfaCommand::Remove { username, id } => (username, Some(id)),
+    };
+    let name = Username::parse(username)?;
+    let user = store
+        .find_user(&name)
+        .await?
+        .with_context(|| format!("no user {name}"))?;
+    let Some(id) = remove else {
+        let all = store.mfa_authenticators(&user.id).await?;
+        let list: Vec<_> = all.iter().map(render).collect();
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    };
+    let removed = gatehouse_core::mfa::remove_factor(store.as_ref(), &user.id, id).await?;
+    anyhow::ensure!(!removed.is_empty(), "user {name} has no authenticator {id}");
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let guard = crate::security_config::guard(config, &store, &clock);
+    for factor in &removed {
+        guard
+            .audit
+            .record(
+                gatehouse_core::audit::EventKind::MfaRemoval,
+                &Default::default(),
+                None,
+                Some(name.as_str()),
+                serde_json::json!({
+                    "authenticator_id": factor.id,
+                    "authenticator_type": factor.kind.as_str(),
+                    "by": "cli",
+                }),
+            )
+            .await;
+        eprintln!(
+            "removed {} authenticator {} of {name}",
+            factor.kind.as_str(),
+            factor.id
+        );
+    }
+    Ok(())
 }

@@ -110,7 +110,8 @@ pub(crate) async fn serve(
         }),
         tokens: Arc::new(
             TokenService::new(store.clone(), clock, hasher, keys, sealer, issuer.clone())
-                .with_guard(guard),
+                .with_guard(guard)
+                .with_mfa_token_ttl(config.mfa_token_ttl),
         ),
         store,
         metrics: gatehouse_http::Metrics::install()?,

@@ -1,7 +1,7 @@
 //! The Client resource of the admin API: Aidbox's shape (seed 004: `secret`, `grant_types`,
 //! `auth.password.{secret_required, token_format, refresh_token, access_token_expiration,
 //! redirect_uri}`) next to gatehouse's own settings (`scopes`, `default_scopes`, `jwks`,
-//! `token_endpoint_auth_method`, `refresh_token_ttl`, `refresh_token_idle_ttl`).
+//! `token_endpoint_auth_method`, `refresh_token_ttl`, `refresh_token_idle_ttl`, `mfa`).
 //!
 //! A PUT replaces the settings, except that the secret is write-only: left out, the stored one
 //! stays; `null` removes it. As in Aidbox, a client without `auth.password.token_format` gets
@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::fields::{Change, Fields};
 use crate::client::{
-    Client, ClientId, ClientSettings, GrantType, TokenEndpointAuthMethod, TokenFormat,
+    Client, ClientId, ClientSettings, GrantType, MfaPolicy, TokenEndpointAuthMethod, TokenFormat,
 };
 use crate::error::Error;
 use crate::scope::ScopeSet;
@@ -64,6 +64,10 @@ pub(crate) fn parse(body: &Value) -> Result<ClientBody, Error> {
                 "must be client_secret_basic, client_secret_post, private_key_jwt, client_secret_jwt or none",
             )
         })?);
+    }
+    if let Some(m) = f.string("mfa")? {
+        settings.mfa = MfaPolicy::parse(&m)
+            .ok_or_else(|| Error::invalid_field("mfa", "must be off, optional or required"))?;
     }
     if let Some(ttl) = f.seconds("refresh_token_ttl")? {
         settings.refresh_token_ttl = ttl;
@@ -187,6 +191,7 @@ pub(crate) fn render(client: &Client) -> Value {
         "default_scopes": s.default_scopes,
         "refresh_token_ttl": s.refresh_token_ttl,
         "refresh_token_idle_ttl": s.refresh_token_idle_ttl,
+        "mfa": s.mfa.as_str(),
     });
     if let Some(jwks) = &s.jwks {
         out["jwks"] = jwks.clone();

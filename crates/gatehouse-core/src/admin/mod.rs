@@ -5,6 +5,7 @@
 
 mod client;
 mod fields;
+pub mod mfa;
 mod user;
 
 use std::sync::Arc;

@@ -90,6 +90,7 @@ impl TokenService {
                 refresh_token: None,
                 id_token,
                 scope,
+                recovery_code: None,
             },
             record,
         })

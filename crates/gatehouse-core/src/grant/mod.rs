@@ -2,6 +2,8 @@
 //! that is already authenticated. `issue` makes the tokens every grant hands out.
 
 mod issue;
+mod mfa;
+mod mfa_enrol;
 mod password;
 mod refresh_token;
 
@@ -34,6 +36,23 @@ pub enum GrantRequest {
         password: SecretString,
         /// The requested scope, if any.
         scope: Option<ScopeSet>,
+        /// A TOTP code sent with the password (Keycloak's `otp`, or the legacy `totp`).
+        otp: Option<SecretString>,
+    },
+    /// Auth0's `http://auth0.com/oauth/grant-type/mfa-otp`: completes a login that answered
+    /// `mfa_required`.
+    MfaOtp {
+        /// The `mfa_token` of the `mfa_required` answer.
+        mfa_token: SecretString,
+        /// The TOTP code.
+        otp: SecretString,
+    },
+    /// Auth0's `http://auth0.com/oauth/grant-type/mfa-recovery-code`.
+    MfaRecoveryCode {
+        /// The `mfa_token` of the `mfa_required` answer.
+        mfa_token: SecretString,
+        /// The user's recovery code; a fresh one comes back with the tokens.
+        recovery_code: SecretString,
     },
     /// RFC 6749 §6.
     RefreshToken {
@@ -57,6 +76,8 @@ pub struct Tokens {
     pub id_token: Option<String>,
     /// What was granted.
     pub scope: ScopeSet,
+    /// The user's new recovery code, after a login with the previous one.
+    pub recovery_code: Option<String>,
 }
 
 /// Runs token requests, and answers questions about the tokens it issued.
@@ -68,6 +89,7 @@ pub struct TokenService {
     pub(crate) sealer: Arc<Sealer>,
     issuer: String,
     pub(crate) guard: Arc<LoginGuard>,
+    pub(crate) mfa_token_ttl: i64,
 }
 
 struct LoadedKeys {
@@ -98,7 +120,14 @@ impl TokenService {
             }),
             sealer,
             issuer,
+            mfa_token_ttl: crate::mfa::DEFAULT_MFA_TOKEN_TTL,
         }
+    }
+
+    /// Makes `mfa_token`s live `secs` seconds (default [`crate::mfa::DEFAULT_MFA_TOKEN_TTL`]).
+    pub fn with_mfa_token_ttl(mut self, secs: i64) -> Self {
+        self.mfa_token_ttl = secs;
+        self
     }
 
     /// Guards password checks with `guard` (lockout, throttle) and records events in its log.
@@ -166,8 +195,19 @@ impl TokenService {
                 username,
                 password,
                 scope,
+                otp,
             } => {
-                self.password(&ctx, client, &username, &password, scope)
+                self.password(&ctx, client, &username, &password, scope, otp)
+                    .await
+            }
+            GrantRequest::MfaOtp { mfa_token, otp } => {
+                self.mfa_otp(&ctx, client, &mfa_token, &otp).await
+            }
+            GrantRequest::MfaRecoveryCode {
+                mfa_token,
+                recovery_code,
+            } => {
+                self.mfa_recovery_code(&ctx, client, &mfa_token, &recovery_code)
                     .await
             }
             GrantRequest::RefreshToken { token, scope } => {

@@ -26,6 +26,7 @@ impl TokenService {
         username: &str,
         password: &SecretString,
         requested: Option<ScopeSet>,
+        otp: Option<SecretString>,
     ) -> Result<Tokens, Error> {
         if !client.allows_grant(GrantType::Password) {
             return Err(Error::UnauthorizedClient(
@@ -114,6 +115,8 @@ impl TokenService {
                 "the user is not entitled to any of the requested scopes".into(),
             ));
         }
+        self.second_factor(ctx, client, &user, &granted, otp.as_ref())
+            .await?;
         let tokens = self.issue_login(client, &user, granted).await?;
         let detail = json!({ "grant_type": "password", "scope": tokens.scope.to_string() });
         self.guard
@@ -145,7 +148,7 @@ impl TokenService {
 
     /// Issues the tokens of a password login: an access token, and a refresh token heading a new
     /// family when the client gets one (see [`Client::issues_refresh_token`]).
-    async fn issue_login(
+    pub(super) async fn issue_login(
         &self,
         client: &Client,
         user: &User,

@@ -324,6 +324,64 @@ pub(crate) async fn unlock_user(
     Ok(reply(false, admin.unlock_user(&ctx, &username).await?))
 }
 
+/// `GET /User/{username}/authenticators`: the user's second factors.
+#[utoipa::path(
+    get,
+    path = "/User/{id}/authenticators",
+    tag = "admin",
+    summary = "List a user's second factors (TOTP, recovery code)",
+    params(("id" = String, Path, description = "The username")),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "A Bundle of Authenticator resources (never a secret); \
+            never cached", body = Object,
+         headers(("Cache-Control" = String, description = "no-store"))),
+        (status = 401, description = "invalid_token: the admin bearer token is missing or \
+            wrong", body = ErrorBody,
+         headers(("WWW-Authenticate" = String, description = "Bearer error=\"invalid_token\""))),
+        (status = 404, description = "no such user, or the admin API is off (no admin token configured)", body = ErrorBody),
+        (status = 500, description = "server_error; the cause is logged", body = ErrorBody),
+    )
+)]
+pub(crate) async fn list_authenticators(
+    AdminAuth(admin): AdminAuth,
+    Path(username): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(reply(false, admin.authenticators(&username).await?))
+}
+
+/// `DELETE /User/{username}/authenticators/{authenticator_id}`.
+#[utoipa::path(
+    delete,
+    path = "/User/{id}/authenticators/{authenticator_id}",
+    tag = "admin",
+    summary = "Remove a user's second factor; removing TOTP removes the recovery code too",
+    params(
+        ("id" = String, Path, description = "The username"),
+        ("authenticator_id" = String, Path, description = "The factor's id"),
+    ),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "A Bundle of the removed factors; never cached",
+         body = Object,
+         headers(("Cache-Control" = String, description = "no-store"))),
+        (status = 401, description = "invalid_token: the admin bearer token is missing or \
+            wrong", body = ErrorBody,
+         headers(("WWW-Authenticate" = String, description = "Bearer error=\"invalid_token\""))),
+        (status = 404, description = "no such user or factor, or the admin API is off (no admin token configured)", body = ErrorBody),
+        (status = 500, description = "server_error; the cause is logged", body = ErrorBody),
+    )
+)]
+pub(crate) async fn delete_authenticator(
+    AdminAuth(admin): AdminAuth,
+    Path((username, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    Ok(reply(
+        false,
+        admin.remove_authenticator(&username, &id).await?,
+    ))
+}
+
 /// `GET /Event?user=U&since=T&limit=N`: audit events, newest first.
 #[utoipa::path(
     get,

@@ -5,6 +5,7 @@ pub(crate) mod authorize;
 pub(crate) mod discovery;
 pub(crate) mod health;
 pub(crate) mod introspect;
+pub(crate) mod mfa;
 pub(crate) mod ops;
 pub(crate) mod revoke;
 pub(crate) mod token;

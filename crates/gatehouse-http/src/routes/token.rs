@@ -8,6 +8,7 @@ use gatehouse_core::client::GrantType;
 use gatehouse_core::client_assertion;
 use gatehouse_core::client_auth::ClientCredentials;
 use gatehouse_core::grant::{GrantRequest, Tokens};
+use gatehouse_core::mfa;
 use gatehouse_core::scope::ScopeSet;
 use gatehouse_core::telemetry;
 use gatehouse_core::Error;
@@ -25,7 +26,8 @@ use crate::AppState;
     post,
     path = "/oauth/token",
     tag = "oauth",
-    summary = "Token endpoint (RFC 6749 §3.2): the password (§4.3) and refresh_token (§6) grants",
+    summary = "Token endpoint (RFC 6749 §3.2): the password (§4.3) and refresh_token (§6) grants, \
+               and Auth0's mfa-otp and mfa-recovery-code grants",
     request_body(
         content(
             (TokenRequest = "application/x-www-form-urlencoded"),
@@ -41,14 +43,19 @@ use crate::AppState;
          headers(("Cache-Control" = String, description = "no-store"),
                  ("Pragma" = String, description = "no-cache"))),
         (status = 400, description = "invalid_request, invalid_grant (wrong username or \
-            password), unauthorized_client, unsupported_grant_type or invalid_scope \
-            (RFC 6749 §5.2)", body = ErrorBody),
+            password, wrong or reused code, unknown mfa_token), expired_token (mfa_token), \
+            unauthorized_client, unsupported_grant_type or invalid_scope (RFC 6749 §5.2)",
+         body = ErrorBody),
         (status = 401, description = "invalid_client: client authentication failed",
          body = ErrorBody,
          headers(("WWW-Authenticate" = String, description = "Basic challenge"))),
+        (status = 403, description = "mfa_required: the password was right and the client's \
+            users need a second factor; the body carries the `mfa_token` that continues the \
+            login (Auth0's MFA API)", body = ErrorBody),
         (status = 413, description = "The body exceeds 64 KiB", body = ErrorBody),
         (status = 429, description = "too_many_attempts: this client address failed too many \
-            logins (credential stuffing throttle)", body = ErrorBody,
+            logins (credential stuffing throttle), or this user sent too many wrong \
+            second-factor codes", body = ErrorBody,
          headers(("Retry-After" = u64, description = "seconds"))),
         (status = 500, description = "server_error; the cause is logged", body = ErrorBody),
         (status = 503, description = "temporarily_unavailable: the password-hash queue is \
@@ -86,6 +93,8 @@ async fn exchange(
 fn grant_type_label(raw: Option<&str>) -> &'static str {
     match raw.and_then(GrantType::parse) {
         Some(grant) => grant.as_str(),
+        None if raw == Some(mfa::GRANT_MFA_OTP) => "mfa-otp",
+        None if raw == Some(mfa::GRANT_MFA_RECOVERY_CODE) => "mfa-recovery-code",
         None if raw.is_none() => "none",
         None => "unsupported",
     }
@@ -100,7 +109,10 @@ fn grant_type_label(raw: Option<&str>) -> &'static str {
 }))]
 pub(crate) struct TokenRequest {
     /// The grant; other values are answered with `unsupported_grant_type`.
-    #[schema(value_type = String, pattern = "^(password|refresh_token)$")]
+    #[schema(
+        value_type = String,
+        pattern = "^(password|refresh_token|http://auth0\\.com/oauth/grant-type/mfa-otp|http://auth0\\.com/oauth/grant-type/mfa-recovery-code)$"
+    )]
     grant_type: String,
     /// The resource owner's username (PRECIS UsernameCaseMapped).
     username: Option<String>,
@@ -120,6 +132,14 @@ pub(crate) struct TokenRequest {
     client_assertion_type: Option<String>,
     /// A signed JWT authenticating the client (RFC 7523 §2.2).
     client_assertion: Option<String>,
+    /// The `mfa_token` of an `mfa_required` answer, for the MFA grants.
+    mfa_token: Option<String>,
+    /// A TOTP code: for the mfa-otp grant, or next to the password (Keycloak's form).
+    otp: Option<String>,
+    /// Keycloak's legacy name of `otp`, with the password grant.
+    totp: Option<String>,
+    /// A recovery code, for the mfa-recovery-code grant.
+    recovery_code: Option<String>,
 }
 
 /// A successful token response (RFC 6749 §5.1).
@@ -139,6 +159,9 @@ pub(crate) struct TokenSuccess {
     /// An OpenID Connect ID token, when the `openid` scope was granted.
     #[serde(skip_serializing_if = "Option::is_none")]
     id_token: Option<String>,
+    /// After the mfa-recovery-code grant: the user's new recovery code (the old one is spent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery_code: Option<String>,
 }
 
 /// RFC 6749 §2.3: exactly one way of identifying the client.
@@ -208,11 +231,28 @@ fn assertion_credentials(
 /// Parses the grant-specific parameters.
 fn grant_request(params: &mut Params) -> Result<GrantRequest, Error> {
     let grant_type = params.require("grant_type")?;
+    let secret = |params: &mut Params, name: &str| params.require(name).map(SecretString::from);
+    match grant_type.as_str() {
+        mfa::GRANT_MFA_OTP => {
+            return Ok(GrantRequest::MfaOtp {
+                mfa_token: secret(params, "mfa_token")?,
+                otp: secret(params, "otp")?,
+            })
+        }
+        mfa::GRANT_MFA_RECOVERY_CODE => {
+            return Ok(GrantRequest::MfaRecoveryCode {
+                mfa_token: secret(params, "mfa_token")?,
+                recovery_code: secret(params, "recovery_code")?,
+            })
+        }
+        _ => {}
+    }
     match GrantType::parse(&grant_type) {
         Some(GrantType::Password) => Ok(GrantRequest::Password {
             username: params.require("username")?,
             password: SecretString::from(params.require("password")?),
             scope: scope(params)?,
+            otp: keycloak_otp(params)?,
         }),
         Some(GrantType::RefreshToken) => Ok(GrantRequest::RefreshToken {
             token: SecretString::from(params.require("refresh_token")?),
@@ -221,6 +261,16 @@ fn grant_request(params: &mut Params) -> Result<GrantRequest, Error> {
         _ => Err(Error::UnsupportedGrantType(
             format!("grant_type {grant_type:?} is not supported").into(),
         )),
+    }
+}
+
+/// Keycloak's TOTP code next to the password: `otp`, or its legacy name `totp`, not both.
+fn keycloak_otp(params: &mut Params) -> Result<Option<SecretString>, Error> {
+    match (params.take("otp"), params.take("totp")) {
+        (Some(_), Some(_)) => Err(Error::invalid_request(
+            "send the code as otp or as totp, not both",
+        )),
+        (code, legacy) => Ok(code.or(legacy).map(SecretString::from)),
     }
 }
 
@@ -244,6 +294,7 @@ impl IntoResponse for TokenResponse {
             scope: t.scope.to_string(),
             refresh_token: t.refresh_token,
             id_token: t.id_token,
+            recovery_code: t.recovery_code,
         };
         let mut response = Json(body).into_response();
         let headers = response.headers_mut();

@@ -117,7 +117,7 @@ fn has_body(headers: &HeaderMap) -> bool {
 }
 
 /// `Some(token)` from `Authorization: Bearer`, `None` when there is no Authorization header.
-fn bearer_from_headers(headers: &HeaderMap) -> Result<Option<String>, Error> {
+pub(crate) fn bearer_from_headers(headers: &HeaderMap) -> Result<Option<String>, Error> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Ok(None);

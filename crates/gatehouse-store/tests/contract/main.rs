@@ -7,6 +7,7 @@
 
 mod clients;
 mod keys;
+mod mfa;
 mod migrations;
 mod security;
 mod users;
@@ -77,4 +78,9 @@ contract_suite!(
     security::a_stale_lockout_swap_is_refused,
     security::the_source_bucket_admits_exactly_its_room_under_concurrency,
     security::forgotten_attempts_and_drained_buckets_are_pruned,
+    mfa::enrolment_replaces_pending_factors_only,
+    mfa::a_totp_step_is_accepted_once,
+    mfa::a_recovery_code_is_replaced_once,
+    mfa::an_mfa_token_is_consumed_once,
+    mfa::the_bucket_of_wrong_codes_grows_atomically,
 );

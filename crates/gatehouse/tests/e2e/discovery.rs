@@ -42,7 +42,15 @@ async fn metadata_lists_everything_served() {
                 .map(|v| v.as_str().unwrap().to_owned())
                 .collect()
         };
-        assert_eq!(list("grant_types_supported"), ["password", "refresh_token"]);
+        assert_eq!(
+            list("grant_types_supported"),
+            [
+                "password",
+                "refresh_token",
+                "http://auth0.com/oauth/grant-type/mfa-otp",
+                "http://auth0.com/oauth/grant-type/mfa-recovery-code"
+            ]
+        );
         // RFC 7523 §2.2 assertions are listed next to the secret-based methods (issue 4).
         for method in [
             "client_secret_basic",

@@ -22,6 +22,7 @@ mod keys;
 mod limits;
 mod lockout;
 mod logs;
+mod mfa;
 mod multi_instance;
 mod ops;
 mod overload;
