@@ -121,9 +121,8 @@ async fn commit(conn: &mut SqliteConnection, batch: &mut Vec<Job>) {
             }
         }
         Err(Failure::Statement(err)) if batch.len() == 1 => {
-            for job in batch.drain(..) {
+            if let Some(job) = batch.pop() {
                 let _ = job.reply.send(Err(store_error(err)));
-                break;
             }
         }
         Err(Failure::Statement(_)) => {
