@@ -173,7 +173,8 @@ impl TokenService {
         }
         let clients = self.store.list_clients().await?;
         let scopes = ScopeSet::from_trusted(clients.iter().flat_map(|c| c.settings.scopes.iter()));
-        let json: Arc<str> = Arc::from(crate::discovery::metadata(&self.issuer, &scopes).to_string());
+        let json: Arc<str> =
+            Arc::from(crate::discovery::metadata(&self.issuer, &scopes).to_string());
         let mut cached = match self.metadata.write() {
             Ok(m) => m,
             Err(poisoned) => poisoned.into_inner(),

@@ -45,7 +45,10 @@ pub(crate) async fn jwks(State(app): State<AppState>) -> Response {
 fn json_response(json: &str, max_age: &'static str) -> Response {
     (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
             (header::CACHE_CONTROL, HeaderValue::from_static(max_age)),
         ],
         json.to_owned(),

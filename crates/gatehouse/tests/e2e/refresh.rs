@@ -156,13 +156,19 @@ async fn a_burst_of_rotations_keeps_each_family_exactly_once_and_independent() {
             .http
             .post(s.url("/oauth/token"))
             .basic_auth(APP.0, Some(APP.1))
-            .form(&[("grant_type", "refresh_token"), ("refresh_token", rt.as_str())]);
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt.as_str()),
+            ]);
         async move { json(req.send().await.unwrap()).await }
     });
     let answers = futures::future::join_all(requests).await;
     for (i, rt) in doubled.iter().enumerate() {
         let pair = [&answers[i], &answers[i + doubled.len()]];
-        let wins: Vec<_> = pair.iter().filter(|(status, _, _)| *status == 200).collect();
+        let wins: Vec<_> = pair
+            .iter()
+            .filter(|(status, _, _)| *status == 200)
+            .collect();
         assert_eq!(wins.len(), 1, "token {rt}: {pair:?}");
         // The reuse revoked the family, the winner's successor with it.
         let successor = wins[0].2["refresh_token"].as_str().unwrap();
