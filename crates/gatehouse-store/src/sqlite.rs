@@ -54,8 +54,12 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
+        // No ping before each acquire: on SQLite it is one more hand-off to the connection's
+        // worker thread per query (a profile of introspection showed it), and a local file has
+        // no connection to lose; a failing connection fails its query, which is reported.
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await
             .map_err(store_error)?;
