@@ -144,7 +144,23 @@ impl AuditLog {
         user: Option<&str>,
         detail: Value,
     ) {
-        let event = Event {
+        let event = self.event(kind, ctx, client_id, user, detail);
+        if let Err(err) = self.store.insert_event(&event).await {
+            tracing::warn!(%err, kind = kind.as_str(), "could not record an audit event");
+        }
+    }
+
+    /// Makes an event to store with the change it describes (see
+    /// [`Store::rotate_refresh_token_recorded`]).
+    pub fn event(
+        &self,
+        kind: EventKind,
+        ctx: &RequestContext,
+        client_id: Option<&str>,
+        user: Option<&str>,
+        detail: Value,
+    ) -> Event {
+        Event {
             id: random::id(),
             at: self.clock.now(),
             kind: kind.as_str().to_owned(),
@@ -153,9 +169,6 @@ impl AuditLog {
             ip: ctx.ip.map(|ip| ip.to_string()),
             request_id: ctx.request_id.clone(),
             detail,
-        };
-        if let Err(err) = self.store.insert_event(&event).await {
-            tracing::warn!(%err, kind = kind.as_str(), "could not record an audit event");
         }
     }
 

@@ -67,6 +67,8 @@ pub struct Introspection {
 struct Found {
     client_id: String,
     user_id: String,
+    /// The user's username when it was read with the token.
+    username: Option<String>,
     scope: String,
     iat: i64,
     exp: i64,
@@ -95,16 +97,20 @@ impl TokenService {
         let Some(found) = found.filter(|f| f.client_id == caller.id.as_str()) else {
             return Ok(Introspection::default());
         };
-        let Some(user) = self.store.find_user_by_id(&found.user_id).await? else {
-            return Ok(Introspection::default());
+        let username = match found.username {
+            Some(username) => username,
+            None => match self.store.find_user_by_id(&found.user_id).await? {
+                Some(user) => user.username.as_str().to_owned(),
+                None => return Ok(Introspection::default()),
+            },
         };
         Ok(Introspection {
             active: true,
             scope: Some(found.scope),
             aud: Some(found.client_id.clone()),
             client_id: Some(found.client_id),
-            username: Some(user.username.as_str().to_owned()),
-            sub: Some(user.id),
+            username: Some(username),
+            sub: Some(found.user_id),
             exp: Some(found.exp),
             iat: Some(found.iat),
             token_type: Some(found.token_type.to_owned()),
@@ -113,9 +119,11 @@ impl TokenService {
     }
 
     async fn live_access_token(&self, token: &str) -> Result<Option<Found>, Error> {
-        Ok(self.resolve_access_token(token).await?.map(|r| Found {
+        let found = self.resolve_access_token_with_username(token).await?;
+        Ok(found.map(|(r, username)| Found {
             client_id: r.client_id,
             user_id: r.user_id,
+            username: Some(username),
             scope: r.scope,
             iat: r.issued_at,
             exp: r.expires_at,
@@ -133,6 +141,7 @@ impl TokenService {
         Ok(live.then(|| Found {
             client_id: family.client_id,
             user_id: family.user_id,
+            username: None,
             scope: record.scope,
             iat: record.created_at,
             exp: record.idle_expires_at.min(family.expires_at),

@@ -225,10 +225,40 @@ pub trait Store: crate::mfa::MfaStore + Send + Sync + 'static {
         successor: &RefreshTokenRecord,
         access: &AccessTokenRecord,
     ) -> Result<bool, StoreError>;
+    /// [`Store::rotate_refresh_token`], and when the rotation happens, `event` is stored with it
+    /// (in the same transaction where the back end can), so a refresh costs one durable commit.
+    async fn rotate_refresh_token_recorded(
+        &self,
+        old_hash: &str,
+        now: i64,
+        successor: &RefreshTokenRecord,
+        access: &AccessTokenRecord,
+        event: &Event,
+    ) -> Result<bool, StoreError> {
+        let rotated = self
+            .rotate_refresh_token(old_hash, now, successor, access)
+            .await?;
+        if rotated {
+            self.insert_event(event).await?;
+        }
+        Ok(rotated)
+    }
     /// Revokes a family: its refresh tokens stop working and its access tokens are revoked.
     async fn revoke_token_family(&self, family_id: &str, now: i64) -> Result<(), StoreError>;
     /// The access token with this id (`jti` or hash); `revoked` also reflects its family.
     async fn find_access_token(&self, id: &str) -> Result<Option<AccessTokenRecord>, StoreError>;
+    /// The access token with this id and its user's username; `None` when either is missing.
+    /// Back ends read both in one query (introspection's hot path).
+    async fn find_access_token_with_username(
+        &self,
+        id: &str,
+    ) -> Result<Option<(AccessTokenRecord, String)>, StoreError> {
+        let Some(record) = self.find_access_token(id).await? else {
+            return Ok(None);
+        };
+        let user = self.find_user_by_id(&record.user_id).await?;
+        Ok(user.map(|u| (record, u.username.as_str().to_owned())))
+    }
     /// Revokes one access token; unknown ids are ignored.
     async fn revoke_access_token(&self, id: &str) -> Result<(), StoreError>;
 

@@ -1,6 +1,7 @@
 //! PostgreSQL, for many gatehouse instances on one database.
 
-use gatehouse_core::store::StoreError;
+use gatehouse_core::audit::Event;
+use gatehouse_core::store::{AccessTokenRecord, RefreshTokenRecord, StoreError, TokenFamily};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 
@@ -26,6 +27,49 @@ impl PostgresStore {
             .await
             .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
         Ok(PostgresStore { pool })
+    }
+}
+
+/// The writes that SQLite sends through its group-commit writer: on PostgreSQL each runs in its
+/// own transaction on the pool. Concurrent commits already share WAL flushes in PostgreSQL (its
+/// own group commit), and row locks keep rotation exactly-once across instances.
+impl PostgresStore {
+    async fn write_issued_tokens(
+        &self,
+        family: Option<&TokenFamily>,
+        refresh: Option<&RefreshTokenRecord>,
+        access: &AccessTokenRecord,
+    ) -> Result<(), StoreError> {
+        self.record_issued_tokens_sql(family, refresh, access)
+            .await
+            .map_err(store_error)
+    }
+
+    async fn write_rotation(
+        &self,
+        old_hash: &str,
+        now: i64,
+        successor: &RefreshTokenRecord,
+        access: &AccessTokenRecord,
+        event: Option<&Event>,
+    ) -> Result<bool, StoreError> {
+        self.rotate_refresh_token_sql(old_hash, now, successor, access, event)
+            .await
+            .map_err(store_error)
+    }
+
+    async fn write_family_revocation(&self, family_id: &str, now: i64) -> Result<(), StoreError> {
+        self.revoke_token_family_sql(family_id, now)
+            .await
+            .map_err(store_error)
+    }
+
+    async fn write_access_revocation(&self, id: &str) -> Result<(), StoreError> {
+        self.revoke_access_token_sql(id).await.map_err(store_error)
+    }
+
+    async fn write_event(&self, event: &Event) -> Result<(), StoreError> {
+        self.insert_event_sql(event).await.map_err(store_error)
     }
 }
 

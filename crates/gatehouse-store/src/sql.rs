@@ -446,9 +446,7 @@ macro_rules! impl_store {
                 refresh: Option<&gatehouse_core::store::RefreshTokenRecord>,
                 access: &gatehouse_core::store::AccessTokenRecord,
             ) -> Result<(), gatehouse_core::store::StoreError> {
-                self.record_issued_tokens_sql(family, refresh, access)
-                    .await
-                    .map_err($crate::store_error)
+                self.write_issued_tokens(family, refresh, access).await
             }
 
             async fn find_refresh_token(
@@ -473,9 +471,20 @@ macro_rules! impl_store {
                 successor: &gatehouse_core::store::RefreshTokenRecord,
                 access: &gatehouse_core::store::AccessTokenRecord,
             ) -> Result<bool, gatehouse_core::store::StoreError> {
-                self.rotate_refresh_token_sql(old_hash, now, successor, access)
+                self.write_rotation(old_hash, now, successor, access, None)
                     .await
-                    .map_err($crate::store_error)
+            }
+
+            async fn rotate_refresh_token_recorded(
+                &self,
+                old_hash: &str,
+                now: i64,
+                successor: &gatehouse_core::store::RefreshTokenRecord,
+                access: &gatehouse_core::store::AccessTokenRecord,
+                event: &gatehouse_core::audit::Event,
+            ) -> Result<bool, gatehouse_core::store::StoreError> {
+                self.write_rotation(old_hash, now, successor, access, Some(event))
+                    .await
             }
 
             async fn revoke_token_family(
@@ -483,9 +492,7 @@ macro_rules! impl_store {
                 family_id: &str,
                 now: i64,
             ) -> Result<(), gatehouse_core::store::StoreError> {
-                self.revoke_token_family_sql(family_id, now)
-                    .await
-                    .map_err($crate::store_error)
+                self.write_family_revocation(family_id, now).await
             }
 
             async fn find_access_token(
@@ -500,13 +507,23 @@ macro_rules! impl_store {
                     .map_err($crate::store_error)
             }
 
+            async fn find_access_token_with_username(
+                &self,
+                id: &str,
+            ) -> Result<
+                Option<(gatehouse_core::store::AccessTokenRecord, String)>,
+                gatehouse_core::store::StoreError,
+            > {
+                self.find_access_token_with_username_sql(id)
+                    .await
+                    .map_err($crate::store_error)
+            }
+
             async fn revoke_access_token(
                 &self,
                 id: &str,
             ) -> Result<(), gatehouse_core::store::StoreError> {
-                self.revoke_access_token_sql(id)
-                    .await
-                    .map_err($crate::store_error)
+                self.write_access_revocation(id).await
             }
 
             async fn login_attempts(
@@ -582,9 +599,7 @@ macro_rules! impl_store {
                 &self,
                 event: &gatehouse_core::audit::Event,
             ) -> Result<(), gatehouse_core::store::StoreError> {
-                self.insert_event_sql(event)
-                    .await
-                    .map_err($crate::store_error)
+                self.write_event(event).await
             }
 
             async fn list_events(

@@ -129,10 +129,22 @@ macro_rules! impl_security_queries {
                 Ok(done.rows_affected())
             }
 
+            // SQLite writes through its group-commit writer (`sqlite/writer.rs`) instead.
+            #[allow(dead_code)]
             async fn insert_event_sql(
                 &self,
                 e: &gatehouse_core::audit::Event,
             ) -> Result<(), sqlx::Error> {
+                Self::insert_event_on(&self.pool, e).await
+            }
+
+            pub(crate) async fn insert_event_on<'c, E>(
+                exec: E,
+                e: &gatehouse_core::audit::Event,
+            ) -> Result<(), sqlx::Error>
+            where
+                E: sqlx::Executor<'c, Database = $db>,
+            {
                 sqlx::query(
                     "INSERT INTO events (id, at, kind, client_id, username, ip, request_id, \
                      detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -145,7 +157,7 @@ macro_rules! impl_security_queries {
                 .bind(e.ip.as_deref())
                 .bind(e.request_id.as_deref())
                 .bind(e.detail.to_string())
-                .execute(&self.pool)
+                .execute(exec)
                 .await?;
                 Ok(())
             }

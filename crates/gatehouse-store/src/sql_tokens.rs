@@ -38,7 +38,7 @@ macro_rules! impl_token_queries {
                 })
             }
 
-            async fn insert_refresh<'c, E>(
+            pub(crate) async fn insert_refresh<'c, E>(
                 exec: E,
                 r: &gatehouse_core::store::RefreshTokenRecord,
             ) -> Result<(), sqlx::Error>
@@ -60,7 +60,7 @@ macro_rules! impl_token_queries {
                 Ok(())
             }
 
-            async fn insert_access<'c, E>(
+            pub(crate) async fn insert_access<'c, E>(
                 exec: E,
                 a: &gatehouse_core::store::AccessTokenRecord,
             ) -> Result<(), sqlx::Error>
@@ -86,16 +86,13 @@ macro_rules! impl_token_queries {
                 Ok(())
             }
 
-            async fn record_issued_tokens_sql(
-                &self,
-                family: Option<&gatehouse_core::store::TokenFamily>,
-                refresh: Option<&gatehouse_core::store::RefreshTokenRecord>,
-                access: &gatehouse_core::store::AccessTokenRecord,
-            ) -> Result<(), sqlx::Error> {
-                let Some(family) = family else {
-                    return Self::insert_access(&self.pool, access).await;
-                };
-                let mut tx = self.pool.begin().await?;
+            pub(crate) async fn insert_family<'c, E>(
+                exec: E,
+                family: &gatehouse_core::store::TokenFamily,
+            ) -> Result<(), sqlx::Error>
+            where
+                E: sqlx::Executor<'c, Database = $db>,
+            {
                 sqlx::query(
                     "INSERT INTO token_families (id, client_id, user_id, auth_time, created_at, \
                      expires_at, last_used_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL)",
@@ -106,8 +103,24 @@ macro_rules! impl_token_queries {
                 .bind(family.auth_time)
                 .bind(family.created_at)
                 .bind(family.expires_at)
-                .execute(&mut *tx)
+                .execute(exec)
                 .await?;
+                Ok(())
+            }
+
+            // SQLite writes through its group-commit writer (`sqlite/writer.rs`) instead.
+            #[allow(dead_code)]
+            async fn record_issued_tokens_sql(
+                &self,
+                family: Option<&gatehouse_core::store::TokenFamily>,
+                refresh: Option<&gatehouse_core::store::RefreshTokenRecord>,
+                access: &gatehouse_core::store::AccessTokenRecord,
+            ) -> Result<(), sqlx::Error> {
+                let Some(family) = family else {
+                    return Self::insert_access(&self.pool, access).await;
+                };
+                let mut tx = self.pool.begin().await?;
+                Self::insert_family(&mut *tx, family).await?;
                 if let Some(refresh) = refresh {
                     Self::insert_refresh(&mut *tx, refresh).await?;
                 }
@@ -139,12 +152,15 @@ macro_rules! impl_token_queries {
                     .transpose()
             }
 
+            // SQLite writes through its group-commit writer (`sqlite/writer.rs`) instead.
+            #[allow(dead_code)]
             async fn rotate_refresh_token_sql(
                 &self,
                 old_hash: &str,
                 now: i64,
                 successor: &gatehouse_core::store::RefreshTokenRecord,
                 access: &gatehouse_core::store::AccessTokenRecord,
+                event: Option<&gatehouse_core::audit::Event>,
             ) -> Result<bool, sqlx::Error> {
                 use sqlx::Row;
                 let mut tx = self.pool.begin().await?;
@@ -175,10 +191,15 @@ macro_rules! impl_token_queries {
                 }
                 Self::insert_refresh(&mut *tx, successor).await?;
                 Self::insert_access(&mut *tx, access).await?;
+                if let Some(event) = event {
+                    Self::insert_event_on(&mut *tx, event).await?;
+                }
                 tx.commit().await?;
                 Ok(true)
             }
 
+            // SQLite writes through its group-commit writer (`sqlite/writer.rs`) instead.
+            #[allow(dead_code)]
             async fn revoke_token_family_sql(
                 &self,
                 family_id: &str,
@@ -204,7 +225,6 @@ macro_rules! impl_token_queries {
                 &self,
                 id: &str,
             ) -> Result<Option<gatehouse_core::store::AccessTokenRecord>, sqlx::Error> {
-                use sqlx::Row;
                 let row = sqlx::query(
                     "SELECT a.id, a.family_id, a.client_id, a.user_id, a.scope, a.auth_time, \
                      a.issued_at, a.expires_at, a.revoked, f.revoked_at \
@@ -214,10 +234,36 @@ macro_rules! impl_token_queries {
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?;
+                row.as_ref().map(Self::access_from_row).transpose()
+            }
+
+            async fn find_access_token_with_username_sql(
+                &self,
+                id: &str,
+            ) -> Result<Option<(gatehouse_core::store::AccessTokenRecord, String)>, sqlx::Error>
+            {
+                use sqlx::Row;
+                let row = sqlx::query(
+                    "SELECT a.id, a.family_id, a.client_id, a.user_id, a.scope, a.auth_time, \
+                     a.issued_at, a.expires_at, a.revoked, f.revoked_at, u.username \
+                     FROM access_tokens a JOIN users u ON u.id = a.user_id \
+                     LEFT JOIN token_families f ON f.id = a.family_id \
+                     WHERE a.id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
                 let Some(row) = row else { return Ok(None) };
+                Ok(Some((Self::access_from_row(&row)?, row.try_get("username")?)))
+            }
+
+            fn access_from_row(
+                row: &<$db as sqlx::Database>::Row,
+            ) -> Result<gatehouse_core::store::AccessTokenRecord, sqlx::Error> {
+                use sqlx::Row;
                 let revoked: bool = row.try_get("revoked")?;
                 let family_revoked: Option<i64> = row.try_get("revoked_at")?;
-                Ok(Some(gatehouse_core::store::AccessTokenRecord {
+                Ok(gatehouse_core::store::AccessTokenRecord {
                     id: row.try_get("id")?,
                     family_id: row.try_get("family_id")?,
                     client_id: row.try_get("client_id")?,
@@ -227,9 +273,11 @@ macro_rules! impl_token_queries {
                     issued_at: row.try_get("issued_at")?,
                     expires_at: row.try_get("expires_at")?,
                     revoked: revoked || family_revoked.is_some(),
-                }))
+                })
             }
 
+            // SQLite writes through its group-commit writer (`sqlite/writer.rs`) instead.
+            #[allow(dead_code)]
             async fn revoke_access_token_sql(&self, id: &str) -> Result<(), sqlx::Error> {
                 sqlx::query("UPDATE access_tokens SET revoked = TRUE WHERE id = $1")
                     .bind(id)

@@ -90,6 +90,8 @@ pub struct TokenService {
     issuer: String,
     pub(crate) guard: Arc<LoginGuard>,
     pub(crate) mfa_token_ttl: i64,
+    /// The discovery document as JSON text and when it was rendered.
+    metadata: RwLock<Option<(i64, Arc<str>)>>,
 }
 
 struct LoadedKeys {
@@ -121,6 +123,7 @@ impl TokenService {
             sealer,
             issuer,
             mfa_token_ttl: crate::mfa::DEFAULT_MFA_TOKEN_TTL,
+            metadata: RwLock::new(None),
         }
     }
 
@@ -178,6 +181,35 @@ impl TokenService {
             loaded_at: now,
         };
         ring
+    }
+
+    /// The server metadata (RFC 8414, OpenID Connect Discovery) as JSON text. It lists the
+    /// clients' scopes, so it is rendered again from the store when older than
+    /// [`KEY_RELOAD_SECS`] (the bound within which every instance sees a change), and served as
+    /// it is in between.
+    pub async fn metadata_json(&self) -> Result<Arc<str>, Error> {
+        let now = self.clock.now();
+        {
+            let cached = match self.metadata.read() {
+                Ok(m) => m,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            if let Some((at, json)) = cached.as_ref() {
+                if now - at < KEY_RELOAD_SECS && *at <= now {
+                    return Ok(json.clone());
+                }
+            }
+        }
+        let clients = self.store.list_clients().await?;
+        let scopes = ScopeSet::from_trusted(clients.iter().flat_map(|c| c.settings.scopes.iter()));
+        let json: Arc<str> =
+            Arc::from(crate::discovery::metadata(&self.issuer, &scopes).to_string());
+        let mut cached = match self.metadata.write() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *cached = Some((now, json.clone()));
+        Ok(json)
     }
 
     /// Runs one token request (RFC 6749 §4.3 or §6) for an authenticated client, from `ctx`:

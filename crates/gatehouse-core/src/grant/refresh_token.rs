@@ -106,27 +106,25 @@ impl TokenService {
                 .min(family.expires_at),
             used_at: None,
         };
+        let detail =
+            serde_json::json!({ "family_id": family.id, "scope": minted.tokens.scope.to_string() });
+        let event = self.guard.audit.event(
+            crate::audit::EventKind::Refresh,
+            ctx,
+            Some(client.id.as_str()),
+            Some(user.username.as_str()),
+            detail,
+        );
+        // The rotation and its event share one commit.
         let rotated = self
             .store
-            .rotate_refresh_token(&hash, now, &successor, &minted.record)
+            .rotate_refresh_token_recorded(&hash, now, &successor, &minted.record, &event)
             .await?;
         if !rotated {
             // Another request used this token (or revoked the family) since it was read.
             return Err(self.reused(ctx, &family, now).await);
         }
         minted.tokens.refresh_token = Some(new_token);
-        let detail =
-            serde_json::json!({ "family_id": family.id, "scope": minted.tokens.scope.to_string() });
-        self.guard
-            .audit
-            .record(
-                crate::audit::EventKind::Refresh,
-                ctx,
-                Some(client.id.as_str()),
-                Some(user.username.as_str()),
-                detail,
-            )
-            .await;
         Ok(minted.tokens)
     }
 

@@ -222,6 +222,8 @@ impl SigningKey {
 #[derive(Debug, Clone)]
 pub struct KeyRing {
     keys: Vec<Arc<SigningKey>>,
+    /// [`KeyRing::jwks`] rendered once, when the ring is built, and served as it is.
+    jwks_json: Arc<str>,
 }
 
 impl KeyRing {
@@ -247,7 +249,8 @@ impl KeyRing {
         if keys.is_empty() {
             return Err(Error::internal("no signing key"));
         }
-        Ok(KeyRing { keys })
+        let jwks_json = Arc::from(jwks_of(&keys).to_string());
+        Ok(KeyRing { keys, jwks_json })
     }
 
     /// The key new tokens are signed with.
@@ -268,9 +271,18 @@ impl KeyRing {
 
     /// The JWKS document (RFC 7517 §5), newest key first.
     pub fn jwks(&self) -> Value {
-        let keys: Vec<Value> = self.keys.iter().rev().map(|k| k.public_jwk()).collect();
-        json!({ "keys": keys })
+        jwks_of(&self.keys)
     }
+
+    /// The JWKS document as JSON text, rendered when the ring was built.
+    pub fn jwks_json(&self) -> &Arc<str> {
+        &self.jwks_json
+    }
+}
+
+fn jwks_of(keys: &[Arc<SigningKey>]) -> Value {
+    let keys: Vec<Value> = keys.iter().rev().map(|k| k.public_jwk()).collect();
+    json!({ "keys": keys })
 }
 
 /// When the key at `index` of `stored` (oldest first) leaves the ring: [`RETIREMENT`] after the
@@ -313,6 +325,8 @@ mod tests {
         assert_eq!(ring.current().kid, b.kid);
         assert!(ring.find(&a.kid).is_some());
         assert_eq!(ring.jwks()["keys"].as_array().unwrap().len(), 2);
+        let rendered: Value = serde_json::from_str(ring.jwks_json()).unwrap();
+        assert_eq!(rendered, ring.jwks());
     }
 
     #[test]

@@ -17,6 +17,22 @@ use crate::token::opaque;
 /// The longest token gatehouse looks at, in bytes.
 const MAX_TOKEN_LEN: usize = 16 * 1024;
 
+/// A presented access token: the id to look up, the client a JWT names, and when it was seen.
+struct Presented {
+    id: String,
+    client_id: Option<String>,
+    now: i64,
+}
+
+impl Presented {
+    /// Whether the record found for it is live: unrevoked, unexpired, of the JWT's client.
+    fn is_live(&self, r: &AccessTokenRecord) -> bool {
+        !r.revoked
+            && r.expires_at > self.now
+            && self.client_id.as_deref().is_none_or(|c| c == r.client_id)
+    }
+}
+
 impl TokenService {
     /// The record of a live access token: issued here, unexpired and unrevoked. `None` for
     /// anything else.
@@ -24,6 +40,32 @@ impl TokenService {
         &self,
         token: &str,
     ) -> Result<Option<AccessTokenRecord>, Error> {
+        let Some(presented) = self.presented_access_token(token).await? else {
+            return Ok(None);
+        };
+        let record = self.store.find_access_token(&presented.id).await?;
+        Ok(record.filter(|r| presented.is_live(r)))
+    }
+
+    /// Like [`TokenService::resolve_access_token`], with its user's username, in one store
+    /// round trip (introspection's hot path). `None` also when the user no longer exists.
+    pub(crate) async fn resolve_access_token_with_username(
+        &self,
+        token: &str,
+    ) -> Result<Option<(AccessTokenRecord, String)>, Error> {
+        let Some(presented) = self.presented_access_token(token).await? else {
+            return Ok(None);
+        };
+        let found = self
+            .store
+            .find_access_token_with_username(&presented.id)
+            .await?;
+        Ok(found.filter(|(r, _)| presented.is_live(r)))
+    }
+
+    /// What a presented access token claims to be, before its record is read: `None` for a JWT
+    /// that does not verify (or anything too long or empty).
+    async fn presented_access_token(&self, token: &str) -> Result<Option<Presented>, Error> {
         if token.is_empty() || token.len() > MAX_TOKEN_LEN {
             return Ok(None);
         }
@@ -36,12 +78,7 @@ impl TokenService {
         } else {
             (opaque::hash(token), None)
         };
-        let record = self.store.find_access_token(&id).await?;
-        Ok(record.filter(|r| {
-            !r.revoked
-                && r.expires_at > now
-                && client_id.as_deref().is_none_or(|c| c == r.client_id)
-        }))
+        Ok(Some(Presented { id, client_id, now }))
     }
 
     /// `(jti, client_id)` of a JWT access token that verifies; `None` when it does not.

@@ -4,9 +4,6 @@
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use gatehouse_core::discovery::metadata;
-use gatehouse_core::scope::ScopeSet;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::AppState;
@@ -24,12 +21,8 @@ use crate::AppState;
     )
 )]
 pub(crate) async fn configuration(State(app): State<AppState>) -> Result<Response, ApiError> {
-    let clients = app.store.list_clients().await?;
-    let scopes = ScopeSet::from_trusted(clients.iter().flat_map(|c| c.settings.scopes.iter()));
-    Ok(cached(
-        Json(metadata(app.tokens.issuer(), &scopes)).into_response(),
-        300,
-    ))
+    let json = app.tokens.metadata_json().await?;
+    Ok(json_response(&json, "public, max-age=300"))
 }
 
 /// `GET /.well-known/jwks.json`. Cached briefly, since keys change only by rotation and a new
@@ -45,14 +38,22 @@ pub(crate) async fn configuration(State(app): State<AppState>) -> Result<Respons
     )
 )]
 pub(crate) async fn jwks(State(app): State<AppState>) -> Response {
-    cached(Json(app.tokens.keys().await.jwks()).into_response(), 60)
+    json_response(app.tokens.keys().await.jwks_json(), "public, max-age=60")
 }
 
-fn cached(mut response: Response, seconds: u32) -> Response {
-    if let Ok(value) = HeaderValue::from_str(&format!("public, max-age={seconds}")) {
-        response.headers_mut().insert(header::CACHE_CONTROL, value);
-    }
-    response
+/// A JSON document rendered beforehand, cacheable for `max_age` (a fixed header value).
+fn json_response(json: &str, max_age: &'static str) -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static(max_age)),
+        ],
+        json.to_owned(),
+    )
+        .into_response()
 }
 
 /// Authorization server metadata (RFC 8414 §2); the fields always present.

@@ -162,6 +162,17 @@ async fn refresh_worker(
 /// get one of the two proper answers, never an error of the server.
 #[tokio::test]
 async fn kill_9_during_password_and_refresh_grants_keeps_every_unused_refresh_token() {
+    kill_9_during_a_grant_stream(4).await;
+}
+
+/// The same with sixteen concurrent clients, so that the SQLite writer commits many rotations
+/// together (group commit) when the kill comes: a 200 is sent only after the shared commit.
+#[tokio::test]
+async fn kill_9_during_group_commits_keeps_every_unused_refresh_token() {
+    kill_9_during_a_grant_stream(16).await;
+}
+
+async fn kill_9_during_a_grant_stream(workers: usize) {
     let mut s = TestServer::spawn();
     s.add_client(
         "app",
@@ -170,7 +181,7 @@ async fn kill_9_during_password_and_refresh_grants_keeps_every_unused_refresh_to
     s.add_user("ivy", "pw", &[]);
     let held = Arc::new(Mutex::new(Held::default()));
     let ok = Arc::new(AtomicUsize::new(0));
-    let stream: Vec<_> = (0..4)
+    let stream: Vec<_> = (0..workers)
         .map(|_| {
             let worker = refresh_worker(
                 s.http.clone(),

@@ -125,6 +125,64 @@ async fn concurrent_refreshes_with_one_token_yield_exactly_one_success() {
     );
 }
 
+/// Group commit (SQLite: concurrent rotations share one transaction): a burst of refreshes of
+/// many families, where 8 tokens are each sent twice and 16 others once, all at once. Each
+/// doubled token has exactly one winner and its family is revoked (RFC 9700 §4.14.2), which
+/// leaves the families rotated alongside in the same commits untouched: their new tokens work.
+#[tokio::test]
+async fn a_burst_of_rotations_keeps_each_family_exactly_once_and_independent() {
+    let s = server();
+    let mut doubled = Vec::new();
+    let mut single = Vec::new();
+    for i in 0..24 {
+        let rt = login(&s, "openid").await["refresh_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        if i < 8 {
+            doubled.push(rt);
+        } else {
+            single.push(rt);
+        }
+    }
+    let sends: Vec<String> = doubled
+        .iter()
+        .chain(doubled.iter())
+        .chain(single.iter())
+        .cloned()
+        .collect();
+    let requests = sends.iter().map(|rt| {
+        let req = s
+            .http
+            .post(s.url("/oauth/token"))
+            .basic_auth(APP.0, Some(APP.1))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt.as_str()),
+            ]);
+        async move { json(req.send().await.unwrap()).await }
+    });
+    let answers = futures::future::join_all(requests).await;
+    for (i, rt) in doubled.iter().enumerate() {
+        let pair = [&answers[i], &answers[i + doubled.len()]];
+        let wins: Vec<_> = pair
+            .iter()
+            .filter(|(status, _, _)| *status == 200)
+            .collect();
+        assert_eq!(wins.len(), 1, "token {rt}: {pair:?}");
+        // The reuse revoked the family, the winner's successor with it.
+        let successor = wins[0].2["refresh_token"].as_str().unwrap();
+        let (status, _, body) = json(s.refresh(APP, successor, None).await).await;
+        assert_oauth_error(status, &body, 400, "invalid_grant");
+    }
+    for (status, _, body) in &answers[2 * doubled.len()..] {
+        assert_status(*status, body, 200);
+        let next = body["refresh_token"].as_str().unwrap();
+        let (status, _, body) = json(s.refresh(APP, next, None).await).await;
+        assert_status(status, &body, 200);
+    }
+}
+
 /// RFC 6749 §6: scope may be narrowed, never widened; the new refresh token keeps the original
 /// scope.
 #[tokio::test]

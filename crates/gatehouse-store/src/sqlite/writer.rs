@@ -1,0 +1,310 @@
+//! Group commit for SQLite. With `synchronous = FULL`, every commit waits for an fsync, and
+//! SQLite admits one writer at a time: one transaction per request caps the token endpoint at
+//! the disk's fsync rate. Instead, one task owns a dedicated connection and takes the hot-path
+//! writes (issued tokens, refresh-token rotations, revocations, audit events) from a queue:
+//! whatever queued up while the previous commit was being flushed goes into the next
+//! transaction (`BEGIN IMMEDIATE` … `COMMIT`), and each caller is answered only after that
+//! shared commit returned, that is, once it is durable. A `kill -9` loses nothing that was
+//! acknowledged.
+//!
+//! Rotation stays exactly-once: the writer applies jobs one after the other inside the
+//! transaction, and a rotation's first statement claims the old token only if it is unused and
+//! its family unrevoked, so of two rotations of one token (in one batch or not) only the first
+//! matches a row, and a `false` rotation has written nothing. Other processes on the same file
+//! are serialized by SQLite's write lock, as before.
+//!
+//! A job whose statement fails (a unique violation, say) must not take the others down with it:
+//! the batch is rolled back and every job of it is run again in a transaction of its own. A
+//! failed `COMMIT` is reported to every job of the batch and never retried, since a rotation
+//! that did commit would then look like a reuse.
+
+use gatehouse_core::audit::Event;
+use gatehouse_core::store::{AccessTokenRecord, RefreshTokenRecord, StoreError, TokenFamily};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sqlx::{Connection, Executor};
+use tokio::sync::{mpsc, oneshot};
+
+use super::SqliteStore;
+use crate::store_error;
+
+/// The most jobs committed in one transaction.
+const MAX_BATCH: usize = 512;
+/// Jobs waiting for the writer before submitters wait for room.
+const QUEUE: usize = 4096;
+
+/// One write of the hot path.
+pub(crate) enum Write {
+    /// The tokens of a grant: a new family with its first refresh token, and the access token.
+    Issue {
+        family: Option<TokenFamily>,
+        refresh: Option<RefreshTokenRecord>,
+        access: AccessTokenRecord,
+    },
+    /// A refresh-token rotation and, when it happens, its audit event.
+    Rotate {
+        old_hash: String,
+        now: i64,
+        successor: RefreshTokenRecord,
+        access: AccessTokenRecord,
+        event: Option<Event>,
+    },
+    /// A family revocation (its refresh and access tokens).
+    RevokeFamily { family_id: String, now: i64 },
+    /// One access token's revocation.
+    RevokeAccess { id: String },
+    /// An audit event.
+    Event(Event),
+}
+
+struct Job {
+    write: Write,
+    reply: oneshot::Sender<Result<bool, StoreError>>,
+}
+
+/// The handle of the writer task; cloning it shares the task.
+#[derive(Debug, Clone)]
+pub(crate) struct Writer {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Opens the writer's own connection and starts its task on the current runtime. The task
+    /// ends when every handle is dropped.
+    pub(crate) async fn start(options: &SqliteConnectOptions) -> Result<Self, StoreError> {
+        let conn = SqliteConnection::connect_with(options)
+            .await
+            .map_err(store_error)?;
+        let (jobs, queue) = mpsc::channel(QUEUE);
+        tokio::spawn(run(conn, queue));
+        Ok(Writer { jobs })
+    }
+
+    /// Queues `write` and waits until it is committed (durable) or failed. `Ok(false)` only for
+    /// a rotation that did not happen.
+    pub(crate) async fn submit(&self, write: Write) -> Result<bool, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job { write, reply })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Unavailable("the SQLite writer has stopped".into())
+}
+
+async fn run(mut conn: SqliteConnection, mut queue: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        metrics::histogram!("gatehouse_sqlite_group_commit_size").record(batch.len() as f64);
+        commit(&mut conn, &mut batch).await;
+    }
+}
+
+/// Commits `batch` (emptying it) and answers every job of it.
+async fn commit(conn: &mut SqliteConnection, batch: &mut Vec<Job>) {
+    match apply_batch(conn, batch).await {
+        Ok(outcomes) => {
+            for (job, outcome) in batch.drain(..).zip(outcomes) {
+                let _ = job.reply.send(Ok(outcome));
+            }
+        }
+        Err(Failure::Commit(err)) => {
+            tracing::error!(error = %err, jobs = batch.len(), "SQLite group commit failed");
+            let message = err.to_string();
+            for job in batch.drain(..) {
+                let _ = job
+                    .reply
+                    .send(Err(StoreError::Unavailable(message.clone().into())));
+            }
+        }
+        Err(Failure::Statement(err)) if batch.len() == 1 => {
+            if let Some(job) = batch.pop() {
+                let _ = job.reply.send(Err(store_error(err)));
+            }
+        }
+        Err(Failure::Statement(_)) => {
+            // Nothing of the batch was written: run each job alone, so the one that fails
+            // fails by itself.
+            for job in batch.drain(..) {
+                let one = std::slice::from_ref(&job);
+                let result = match apply_batch(conn, one).await {
+                    Ok(outcomes) => Ok(outcomes.first().copied().unwrap_or(false)),
+                    Err(Failure::Statement(err) | Failure::Commit(err)) => Err(store_error(err)),
+                };
+                let _ = job.reply.send(result);
+            }
+        }
+    }
+}
+
+enum Failure {
+    /// A statement of a job failed; the transaction was rolled back.
+    Statement(sqlx::Error),
+    /// `BEGIN` or `COMMIT` failed.
+    Commit(sqlx::Error),
+}
+
+/// Runs `jobs` in one transaction; the outcome of each, in order.
+async fn apply_batch(conn: &mut SqliteConnection, jobs: &[Job]) -> Result<Vec<bool>, Failure> {
+    conn.execute("BEGIN IMMEDIATE")
+        .await
+        .map_err(Failure::Commit)?;
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        match apply(conn, &job.write).await {
+            Ok(outcome) => outcomes.push(outcome),
+            Err(err) => {
+                rollback(conn).await;
+                return Err(Failure::Statement(err));
+            }
+        }
+    }
+    if let Err(err) = conn.execute("COMMIT").await {
+        rollback(conn).await;
+        return Err(Failure::Commit(err));
+    }
+    Ok(outcomes)
+}
+
+async fn rollback(conn: &mut SqliteConnection) {
+    // Fails harmlessly when SQLite already rolled the transaction back itself.
+    if let Err(err) = conn.execute("ROLLBACK").await {
+        tracing::debug!(error = %err, "rollback after a failed write");
+    }
+}
+
+/// One job's statements, inside the batch's transaction.
+async fn apply(conn: &mut SqliteConnection, write: &Write) -> Result<bool, sqlx::Error> {
+    match write {
+        Write::Issue {
+            family,
+            refresh,
+            access,
+        } => {
+            if let Some(family) = family {
+                SqliteStore::insert_family(&mut *conn, family).await?;
+                if let Some(refresh) = refresh {
+                    SqliteStore::insert_refresh(&mut *conn, refresh).await?;
+                }
+            }
+            SqliteStore::insert_access(&mut *conn, access).await?;
+        }
+        Write::Rotate {
+            old_hash,
+            now,
+            successor,
+            access,
+            event,
+        } => {
+            // Claims the token only if it is unused and of the successor's live family, so a
+            // refused rotation writes nothing.
+            let claimed = sqlx::query(
+                "UPDATE refresh_tokens SET used_at = $2 \
+                 WHERE token_hash = $1 AND used_at IS NULL AND family_id = $3 \
+                 AND EXISTS (SELECT 1 FROM token_families \
+                             WHERE id = $3 AND revoked_at IS NULL)",
+            )
+            .bind(old_hash)
+            .bind(now)
+            .bind(&successor.family_id)
+            .execute(&mut *conn)
+            .await?;
+            if claimed.rows_affected() == 0 {
+                return Ok(false);
+            }
+            sqlx::query("UPDATE token_families SET last_used_at = $2 WHERE id = $1")
+                .bind(&successor.family_id)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+            SqliteStore::insert_refresh(&mut *conn, successor).await?;
+            SqliteStore::insert_access(&mut *conn, access).await?;
+            if let Some(event) = event {
+                SqliteStore::insert_event_on(&mut *conn, event).await?;
+            }
+        }
+        Write::RevokeFamily { family_id, now } => {
+            sqlx::query(
+                "UPDATE token_families SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+            )
+            .bind(family_id)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+            sqlx::query("UPDATE access_tokens SET revoked = TRUE WHERE family_id = $1")
+                .bind(family_id)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Write::RevokeAccess { id } => {
+            sqlx::query("UPDATE access_tokens SET revoked = TRUE WHERE id = $1")
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Write::Event(event) => SqliteStore::insert_event_on(&mut *conn, event).await?,
+    }
+    Ok(true)
+}
+
+/// The writes of the [`Store`](gatehouse_core::store::Store) implementation, through the writer.
+impl SqliteStore {
+    pub(crate) async fn write_issued_tokens(
+        &self,
+        family: Option<&TokenFamily>,
+        refresh: Option<&RefreshTokenRecord>,
+        access: &AccessTokenRecord,
+    ) -> Result<(), StoreError> {
+        let write = Write::Issue {
+            family: family.cloned(),
+            refresh: refresh.cloned(),
+            access: access.clone(),
+        };
+        self.writer.submit(write).await.map(drop)
+    }
+
+    pub(crate) async fn write_rotation(
+        &self,
+        old_hash: &str,
+        now: i64,
+        successor: &RefreshTokenRecord,
+        access: &AccessTokenRecord,
+        event: Option<&Event>,
+    ) -> Result<bool, StoreError> {
+        let write = Write::Rotate {
+            old_hash: old_hash.to_owned(),
+            now,
+            successor: successor.clone(),
+            access: access.clone(),
+            event: event.cloned(),
+        };
+        self.writer.submit(write).await
+    }
+
+    pub(crate) async fn write_family_revocation(
+        &self,
+        family_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let write = Write::RevokeFamily {
+            family_id: family_id.to_owned(),
+            now,
+        };
+        self.writer.submit(write).await.map(drop)
+    }
+
+    pub(crate) async fn write_access_revocation(&self, id: &str) -> Result<(), StoreError> {
+        let write = Write::RevokeAccess { id: id.to_owned() };
+        self.writer.submit(write).await.map(drop)
+    }
+
+    pub(crate) async fn write_event(&self, event: &Event) -> Result<(), StoreError> {
+        self.writer
+            .submit(Write::Event(event.clone()))
+            .await
+            .map(drop)
+    }
+}
