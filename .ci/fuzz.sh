@@ -5,7 +5,7 @@
 # fuzz/artifacts/<target>/.
 #
 # CI runs are reproducible: a fixed seed (FUZZ_SEED, default 1) and a fixed number of executions
-# per target (FUZZ_RUNS, default 400000), with FUZZ_SECONDS (default 120) only as a time cap. The
+# per target (FUZZ_RUNS, default 1000000), with FUZZ_SECONDS (default 120) only as a time cap. The
 # same commit explores the same inputs every time, so a red run is a regression that can be
 # replayed, never a lucky find that blocks an unrelated change. Exploratory fuzzing is the same
 # script with a random seed and more time, for example
@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 export RUSTC_BOOTSTRAP=1
 seconds="${FUZZ_SECONDS:-120}"
 seed="${FUZZ_SEED:-1}"
-runs="${FUZZ_RUNS:-400000}"
+runs="${FUZZ_RUNS:-1000000}"
 targets=(token_request basic_header client_assertion)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then

@@ -15,7 +15,7 @@ use crate::store_error;
 mod writer;
 
 /// The store on an SQLite file: reads on a pool, hot-path writes through one group-committing
-/// writer ([`writer`]).
+/// writer (`sqlite/writer.rs`).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
