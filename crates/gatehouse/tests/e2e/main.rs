@@ -23,6 +23,8 @@ mod logs;
 mod multi_instance;
 mod ops;
 mod overload;
+#[cfg(target_os = "linux")]
+mod priority;
 mod refresh;
 mod revoke;
 mod seeds;
