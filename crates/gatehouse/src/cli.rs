@@ -173,6 +173,11 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "GATEHOUSE_HASH_QUEUE", value_name = "N")]
     pub(crate) hash_queue: Option<usize>,
 
+    /// Nice value (0 to 19) added to the async runtime's threads so the password-hash workers,
+    /// left at normal priority, get the CPU first under load; 0 disables [default: 0]
+    #[arg(long, env = "GATEHOUSE_RUNTIME_NICE", value_name = "N")]
+    pub(crate) runtime_nice: Option<i32>,
+
     /// Seconds between sweeps that delete expired tokens, codes and replay entries
     /// [default: 60]
     #[arg(long, env = "GATEHOUSE_CLEANUP_INTERVAL", value_name = "SECS")]

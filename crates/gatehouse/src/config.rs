@@ -25,6 +25,8 @@ pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub(crate) const DEFAULT_DATABASE: &str = "sqlite://gatehouse.db";
 /// The shortest admin token accepted.
 pub(crate) const MIN_ADMIN_TOKEN_LEN: usize = 16;
+/// Nice value of the async runtime's threads by default (see `--runtime-nice`).
+pub(crate) const DEFAULT_RUNTIME_NICE: i32 = 0;
 /// Seconds between expiry sweeps by default.
 pub(crate) const DEFAULT_CLEANUP_INTERVAL_SECS: u64 = 60;
 
@@ -46,6 +48,7 @@ struct FileConfig {
     request_timeout_secs: Option<u32>,
     header_timeout_secs: Option<u32>,
     max_connections: Option<u32>,
+    runtime_nice: Option<i32>,
     #[serde(default)]
     password_hash: FileHashConfig,
     admin_token: Option<SecretString>,
@@ -140,6 +143,8 @@ pub(crate) struct Config {
     pub(crate) hash: HashParams,
     pub(crate) hash_workers: usize,
     pub(crate) hash_queue: usize,
+    /// Nice value added to the async runtime's threads (0: unchanged).
+    pub(crate) runtime_nice: i32,
     pub(crate) log_level: Option<String>,
     pub(crate) cleanup_interval: std::time::Duration,
     /// The admin API's bearer token; `None` turns the API off.
@@ -190,6 +195,14 @@ impl Config {
                 .map(|n| n.get())
                 .unwrap_or(1)
         });
+        let runtime_nice = serve
+            .runtime_nice
+            .or(file.runtime_nice)
+            .unwrap_or(DEFAULT_RUNTIME_NICE);
+        anyhow::ensure!(
+            (0..=19).contains(&runtime_nice),
+            "runtime_nice must be between 0 and 19, got {runtime_nice}"
+        );
         let signing_alg = serve
             .signing_alg
             .clone()
@@ -311,6 +324,7 @@ impl Config {
                 .hash_queue
                 .or(h.queue)
                 .unwrap_or_else(|| PasswordHasher::default_queue(hash_workers)),
+            runtime_nice,
             log_level: global.log_level.clone().or(file.log_level),
             cleanup_interval: std::time::Duration::from_secs(cleanup_secs),
             admin_token,

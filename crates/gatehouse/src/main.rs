@@ -12,6 +12,7 @@ mod docs_check;
 mod help;
 mod keys;
 mod logging;
+mod priority;
 mod secret_key;
 mod security_cli;
 mod security_config;
@@ -27,26 +28,6 @@ use crate::config::Config;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn run(cli: Cli) -> anyhow::Result<()> {
     let serve_args = match &cli.command {
         Command::Serve(args) => args.clone(),
         Command::Demo(args) => ServeArgs {
@@ -55,9 +36,39 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         },
         _ => ServeArgs::default(),
     };
-    let config = Config::load(&cli.global, &serve_args)?;
+    // Loaded before the runtime starts: the runtime's threads take their priority from it.
+    let config = match Config::load(&cli.global, &serve_args) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return ExitCode::FAILURE;
+        }
+    };
     logging::init(config.log_level.as_deref(), config.log_format);
-    match cli.command {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all().thread_name("gatehouse-rt");
+    let nice = config.runtime_nice;
+    if nice > 0 && matches!(cli.command, Command::Serve(_) | Command::Demo(_)) {
+        builder.on_thread_start(move || priority::lower_current_thread(nice));
+    }
+    let runtime = match builder.build() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
         Command::Serve(_) => server::serve(&config, None).await,
         Command::Demo(_) => demo::run(config).await,
         Command::Client(cmd) => admin::client(&config, cmd).await,

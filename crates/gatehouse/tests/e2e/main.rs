@@ -26,6 +26,8 @@ mod mfa;
 mod multi_instance;
 mod ops;
 mod overload;
+#[cfg(target_os = "linux")]
+mod priority;
 mod refresh;
 mod revoke;
 mod seeds;
