@@ -41,6 +41,9 @@ cat <&3 >/dev/null &
 base="${first#gatehouse listening on }"
 echo "server at $base"
 
+# A fixed seed, as for fuzzing (.ci/fuzz.sh): the same commit generates the same cases, so a red
+# run replays; SCHEMATHESIS_SEED picks another for exploratory runs.
+SEED="${SCHEMATHESIS_SEED:-1}"
 CHECKS=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance
 status=0
 # Run from the temporary directory: schemathesis keeps a cache of past failures in the working
@@ -50,6 +53,7 @@ timeout "$TIME_LIMIT" "$VENV/bin/st" run "$base/openapi.json" \
   --url "$base" \
   --checks "$CHECKS" \
   --max-examples "$MAX_EXAMPLES" \
+  --seed "$SEED" \
   --no-color || status=$?
 if [[ $status -ne 0 ]]; then
   echo "schemathesis failed ($status); server log:"
@@ -77,6 +81,7 @@ timeout "$TIME_LIMIT" "$VENV/bin/st" run "$admin_base/openapi.json" \
   --include-path-regex '^/(Client|User)' \
   --checks "$CHECKS" \
   --max-examples "$MAX_EXAMPLES" \
+  --seed "$SEED" \
   --no-color || status=$?
 kill "$admin_pid" 2>/dev/null || true
 wait "$admin_pid" 2>/dev/null || true
