@@ -339,8 +339,11 @@ def report(rows, rate):
     peer = {(r["case"], r["conns"]): r for r in rows if r.get("server") == "peer" and "rps" in r}
     for r in rows:
         key = (r.get("case"), r.get("conns"))
-        if r.get("server", "").startswith("gatehouse") and key in peer and peer[key]["rps"] > 0:
-            print(f"- {r['server']} ÷ peer, {key[0]} c={key[1]}: {r['rps'] / peer[key]['rps']:.1f}×")
+        # Successful answers only: a shed 503 is not a token.
+        ours = r.get("ok_rps", r.get("rps"))
+        theirs = peer[key].get("ok_rps", peer[key]["rps"]) if key in peer else 0
+        if r.get("server", "").startswith("gatehouse") and theirs > 0:
+            print(f"- {r['server']} ÷ peer, {key[0]} c={key[1]}: {ours / theirs:.2f}× (successful answers/s)")
     for r in rows:
         if r.get("case") == "overload":
             print(f"- {r['server']} overload (c={r['over_conns']} = 4 × c={r['sat_conns']}): accepted p99 "
