@@ -3,8 +3,11 @@
 -- requests get their own percentiles. Run it with one connection per wrk thread (-tN -cN): a
 -- thread then has one request in flight at a time and request()/response() pair up, so the time
 -- between them (CLOCK_MONOTONIC through LuaJIT's ffi) is that request's latency, as wrk measures
--- it. Clients ignore Retry-After and retry at once: the harshest overload, not a polite one.
--- Arguments (after `--`): PATH BASIC_AUTH SCOPE USERS
+-- it. By default clients ignore Retry-After and retry at once: the harshest overload, not a
+-- polite one. With POLITE = "polite" each connection waits the Retry-After of a shed answer
+-- before its next request, as RFC 9110 §10.2.3 asks of clients (wrk's delay() hook; wrk starts
+-- the latency clock when the delayed request is written, so the wait is not counted as latency).
+-- Arguments (after `--`): PATH BASIC_AUTH SCOPE USERS [POLITE]
 local ffi = require("ffi")
 ffi.cdef [[
 typedef struct { long tv_sec; long tv_nsec; } gh_timespec;
@@ -25,6 +28,7 @@ function setup(thread)
 end
 
 local path, scope_q, nusers, counter, sent
+local polite, wait_ms = false, 0
 local headers = {}
 ok, shed, other = {}, {}, 0 -- globals: read back per thread in done()
 
@@ -40,6 +44,7 @@ function init(args)
   local scope = args[3] or "-"
   scope_q = (scope ~= "-" and scope ~= "") and ("&scope=" .. urlencode(scope)) or ""
   nusers = tonumber(args[4] or "1000")
+  polite = args[5] == "polite"
   counter = ((tid or 0) * 997) % nusers
 end
 
@@ -57,9 +62,18 @@ function response(status, hdrs, body)
     ok[#ok + 1] = us
   elseif (status == 503 or status == 429) and (hdrs["retry-after"] or hdrs["Retry-After"]) then
     shed[#shed + 1] = us
+    if polite then
+      wait_ms = 1000 * (tonumber(hdrs["retry-after"] or hdrs["Retry-After"]) or 1)
+    end
   else
     other = other + 1
   end
+end
+
+function delay()
+  local ms = wait_ms
+  wait_ms = 0
+  return ms
 end
 
 local function pct(xs, p)

@@ -161,7 +161,7 @@ impl AuditLog {
         detail: Value,
     ) -> Event {
         Event {
-            id: random::id(),
+            id: random::sortable_id(),
             at: self.clock.now(),
             kind: kind.as_str().to_owned(),
             client_id: client_id.map(str::to_owned),

@@ -73,6 +73,45 @@ impl PostgresStore {
     }
 }
 
+/// The hot-path reads: the same SQL as everything else on the pool.
+impl PostgresStore {
+    async fn read_client(
+        &self,
+        id: &gatehouse_core::client::ClientId,
+    ) -> Result<Option<gatehouse_core::client::Client>, StoreError> {
+        self.find_client_sql(id).await
+    }
+
+    async fn read_user_by_id(
+        &self,
+        id: &str,
+    ) -> Result<Option<gatehouse_core::user::User>, StoreError> {
+        self.find_user_by_id_sql(id).await
+    }
+
+    async fn read_refresh_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(RefreshTokenRecord, TokenFamily)>, StoreError> {
+        self.find_refresh_token_sql(token_hash)
+            .await
+            .map_err(store_error)
+    }
+
+    async fn read_access_token(&self, id: &str) -> Result<Option<AccessTokenRecord>, StoreError> {
+        self.find_access_token_sql(id).await.map_err(store_error)
+    }
+
+    async fn read_access_token_with_username(
+        &self,
+        id: &str,
+    ) -> Result<Option<(AccessTokenRecord, String)>, StoreError> {
+        self.find_access_token_with_username_sql(id)
+            .await
+            .map_err(store_error)
+    }
+}
+
 crate::sql::impl_store!(PostgresStore, sqlx::Postgres);
 crate::sql_mfa::impl_mfa_store!(PostgresStore, sqlx::Postgres);
 crate::sql_tokens::impl_token_queries!(PostgresStore, sqlx::Postgres);

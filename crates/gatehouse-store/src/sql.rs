@@ -5,6 +5,39 @@
 macro_rules! impl_store {
     ($store:ty, $db:ty) => {
         impl $store {
+            // SQLite reads these inline through rusqlite (`sqlite/direct.rs`) instead.
+            #[allow(dead_code)]
+            async fn find_client_sql(
+                &self,
+                id: &gatehouse_core::client::ClientId,
+            ) -> Result<Option<gatehouse_core::client::Client>, gatehouse_core::store::StoreError>
+            {
+                let row = sqlx::query(
+                    "SELECT id, secret_hash, secret_sealed, settings FROM clients WHERE id = $1",
+                )
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::store_error)?;
+                row.as_ref().map(Self::client_from_row).transpose()
+            }
+
+            #[allow(dead_code)]
+            async fn find_user_by_id_sql(
+                &self,
+                id: &str,
+            ) -> Result<Option<gatehouse_core::user::User>, gatehouse_core::store::StoreError> {
+                let row = sqlx::query(
+                    "SELECT id, username, password_hash, email, phone, scopes, created_at \
+                     FROM users WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::store_error)?;
+                row.as_ref().map(Self::user_from_row).transpose()
+            }
+
             fn client_from_row(
                 row: &<$db as sqlx::Database>::Row,
             ) -> Result<gatehouse_core::client::Client, gatehouse_core::store::StoreError> {
@@ -68,14 +101,7 @@ macro_rules! impl_store {
                 id: &gatehouse_core::client::ClientId,
             ) -> Result<Option<gatehouse_core::client::Client>, gatehouse_core::store::StoreError>
             {
-                let row = sqlx::query(
-                    "SELECT id, secret_hash, secret_sealed, settings FROM clients WHERE id = $1",
-                )
-                .bind(id.as_str())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err($crate::store_error)?;
-                row.as_ref().map(Self::client_from_row).transpose()
+                self.read_client(id).await
             }
 
             async fn list_clients(
@@ -429,15 +455,7 @@ macro_rules! impl_store {
                 &self,
                 id: &str,
             ) -> Result<Option<gatehouse_core::user::User>, gatehouse_core::store::StoreError> {
-                let row = sqlx::query(
-                    "SELECT id, username, password_hash, email, phone, scopes, created_at \
-                     FROM users WHERE id = $1",
-                )
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err($crate::store_error)?;
-                row.as_ref().map(Self::user_from_row).transpose()
+                self.read_user_by_id(id).await
             }
 
             async fn record_issued_tokens(
@@ -459,9 +477,7 @@ macro_rules! impl_store {
                 )>,
                 gatehouse_core::store::StoreError,
             > {
-                self.find_refresh_token_sql(token_hash)
-                    .await
-                    .map_err($crate::store_error)
+                self.read_refresh_token(token_hash).await
             }
 
             async fn rotate_refresh_token(
@@ -502,9 +518,7 @@ macro_rules! impl_store {
                 Option<gatehouse_core::store::AccessTokenRecord>,
                 gatehouse_core::store::StoreError,
             > {
-                self.find_access_token_sql(id)
-                    .await
-                    .map_err($crate::store_error)
+                self.read_access_token(id).await
             }
 
             async fn find_access_token_with_username(
@@ -514,9 +528,7 @@ macro_rules! impl_store {
                 Option<(gatehouse_core::store::AccessTokenRecord, String)>,
                 gatehouse_core::store::StoreError,
             > {
-                self.find_access_token_with_username_sql(id)
-                    .await
-                    .map_err($crate::store_error)
+                self.read_access_token_with_username(id).await
             }
 
             async fn revoke_access_token(

@@ -128,6 +128,8 @@ macro_rules! impl_token_queries {
                 tx.commit().await
             }
 
+            // SQLite reads these inline through rusqlite (`sqlite/direct.rs`) instead.
+            #[allow(dead_code)]
             async fn find_refresh_token_sql(
                 &self,
                 token_hash: &str,
@@ -221,6 +223,8 @@ macro_rules! impl_token_queries {
                 tx.commit().await
             }
 
+            // SQLite reads these inline through rusqlite (`sqlite/direct.rs`) instead.
+            #[allow(dead_code)]
             async fn find_access_token_sql(
                 &self,
                 id: &str,
@@ -237,6 +241,8 @@ macro_rules! impl_token_queries {
                 row.as_ref().map(Self::access_from_row).transpose()
             }
 
+            // SQLite reads these inline through rusqlite (`sqlite/direct.rs`) instead.
+            #[allow(dead_code)]
             async fn find_access_token_with_username_sql(
                 &self,
                 id: &str,

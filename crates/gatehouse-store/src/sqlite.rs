@@ -4,6 +4,7 @@
 //! instead of failing.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use gatehouse_core::store::StoreError;
@@ -12,14 +13,17 @@ use sqlx::SqlitePool;
 
 use crate::store_error;
 
+mod direct;
 mod writer;
 
-/// The store on an SQLite file: reads on a pool, hot-path writes through one group-committing
-/// writer (`sqlite/writer.rs`).
+/// The store on an SQLite file: hot-path reads inline on rusqlite connections, hot-path writes
+/// through one group-committing writer thread (`sqlite/direct.rs`, `sqlite/writer.rs`), the
+/// rest on a sqlx pool.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
     writer: writer::Writer,
+    readers: Arc<direct::Readers>,
 }
 
 impl SqliteStore {
@@ -53,7 +57,14 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(direct::BUSY_TIMEOUT);
+        // The hot path opens the file by name beside sqlx, so the database must be a file.
+        let path = options.get_filename().to_owned();
+        if path.as_os_str().is_empty() || path.to_string_lossy().starts_with(":memory:") {
+            return Err(StoreError::Unavailable(
+                "gatehouse keeps its SQLite database in a file: give a path, not :memory:".into(),
+            ));
+        }
         // No ping before each acquire: on SQLite it is one more hand-off to the connection's
         // worker thread per query (a profile of introspection showed it), and a local file has
         // no connection to lose; a failing connection fails its query, which is reported.
@@ -76,8 +87,13 @@ impl SqliteStore {
             .await
             .map_err(migrate)?;
         tx.commit().await.map_err(store_error)?;
-        let writer = writer::Writer::start(&options).await?;
-        Ok(SqliteStore { pool, writer })
+        let writer = writer::Writer::start(&path)?;
+        let readers = Arc::new(direct::Readers::new(&path)?);
+        Ok(SqliteStore {
+            pool,
+            writer,
+            readers,
+        })
     }
 }
 
@@ -106,3 +122,47 @@ crate::sql::impl_store!(SqliteStore, sqlx::Sqlite);
 crate::sql_tokens::impl_token_queries!(SqliteStore, sqlx::Sqlite);
 crate::sql_security::impl_security_queries!(SqliteStore, sqlx::Sqlite);
 crate::sql_mfa::impl_mfa_store!(SqliteStore, sqlx::Sqlite);
+
+/// The hot-path reads, inline on the rusqlite readers (see `sqlite/direct.rs`).
+impl SqliteStore {
+    async fn read_client(
+        &self,
+        id: &gatehouse_core::client::ClientId,
+    ) -> Result<Option<gatehouse_core::client::Client>, StoreError> {
+        self.readers.client(id)
+    }
+
+    async fn read_user_by_id(
+        &self,
+        id: &str,
+    ) -> Result<Option<gatehouse_core::user::User>, StoreError> {
+        self.readers.user_by_id(id)
+    }
+
+    async fn read_refresh_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<
+        Option<(
+            gatehouse_core::store::RefreshTokenRecord,
+            gatehouse_core::store::TokenFamily,
+        )>,
+        StoreError,
+    > {
+        self.readers.refresh_token(token_hash)
+    }
+
+    async fn read_access_token(
+        &self,
+        id: &str,
+    ) -> Result<Option<gatehouse_core::store::AccessTokenRecord>, StoreError> {
+        self.readers.access_token(id)
+    }
+
+    async fn read_access_token_with_username(
+        &self,
+        id: &str,
+    ) -> Result<Option<(gatehouse_core::store::AccessTokenRecord, String)>, StoreError> {
+        self.readers.access_token_with_username(id)
+    }
+}

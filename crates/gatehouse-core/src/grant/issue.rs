@@ -52,7 +52,7 @@ impl TokenService {
                     scope: scope.to_string(),
                     iat: now,
                     exp,
-                    jti: random::token(16),
+                    jti: random::sortable_id(),
                 };
                 let token = match client.settings.access_token_alg {
                     AccessTokenAlg::ServerKey => {

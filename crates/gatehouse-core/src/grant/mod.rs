@@ -92,6 +92,8 @@ pub struct TokenService {
     pub(crate) mfa_token_ttl: i64,
     /// The discovery document as JSON text and when it was rendered.
     metadata: RwLock<Option<(i64, Arc<str>)>>,
+    /// JWT access tokens whose signature verified (see [`crate::token::verified`]).
+    pub(crate) verified: crate::token::verified::VerifiedTokens,
 }
 
 struct LoadedKeys {
@@ -124,6 +126,7 @@ impl TokenService {
             issuer,
             mfa_token_ttl: crate::mfa::DEFAULT_MFA_TOKEN_TTL,
             metadata: RwLock::new(None),
+            verified: crate::token::verified::VerifiedTokens::default(),
         }
     }
 

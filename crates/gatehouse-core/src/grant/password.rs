@@ -163,7 +163,7 @@ impl TokenService {
             return Ok(minted.tokens);
         }
         let family = TokenFamily {
-            id: random::id(),
+            id: random::sortable_id(),
             client_id: client.id.to_string(),
             user_id: user.id.clone(),
             auth_time: now,

@@ -1,9 +1,10 @@
 //! Tokens: signing keys and the JWKS document ([`keys`]), JWT access tokens and id_tokens
 //! ([`jwt`]), opaque tokens ([`opaque`]), OpenID Connect claims ([`id_token`]), and resolving a
-//! presented access token ([`resolve`]).
+//! presented access token ([`resolve`]), with the memory of verified tokens ([`verified`]).
 
 pub mod id_token;
 pub mod jwt;
 pub mod keys;
 pub mod opaque;
 pub mod resolve;
+pub mod verified;

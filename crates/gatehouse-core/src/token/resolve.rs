@@ -13,6 +13,7 @@ use crate::token::jwt::{
     is_hs256, unverified_client_id, verify_access_token, verify_access_token_hs256,
 };
 use crate::token::opaque;
+use crate::token::verified;
 
 /// The longest token gatehouse looks at, in bytes.
 const MAX_TOKEN_LEN: usize = 16 * 1024;
@@ -103,7 +104,19 @@ impl TokenService {
             let secret = self.client_secret(&client)?;
             verify_access_token_hs256(secret.expose_secret().as_bytes(), self.issuer(), token, now)
         } else {
-            verify_access_token(&*self.keys().await, self.issuer(), token, now)
+            let ring = self.keys().await;
+            let digest = verified::digest(token);
+            if let Some((jti, client_id)) = self.verified.get(&digest, &ring, now) {
+                return Ok(Some((jti, Some(client_id))));
+            }
+            let claims = verify_access_token(&ring, self.issuer(), token, now);
+            if let (Ok(c), Ok(header)) = (&claims, jsonwebtoken::decode_header(token)) {
+                if let Some(kid) = header.kid {
+                    self.verified
+                        .insert(digest, &c.jti, &c.client_id, c.exp, &kid);
+                }
+            }
+            claims
         };
         Ok(claims.ok().map(|c| (c.jti, Some(c.client_id))))
     }

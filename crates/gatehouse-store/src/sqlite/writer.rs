@@ -1,6 +1,7 @@
 //! Group commit for SQLite. With `synchronous = FULL`, every commit waits for an fsync, and
 //! SQLite admits one writer at a time: one transaction per request caps the token endpoint at
-//! the disk's fsync rate. Instead, one task owns a dedicated connection and takes the hot-path
+//! the disk's fsync rate. Instead, one thread owns a dedicated connection (rusqlite, see
+//! [`super::direct`]) and takes the hot-path
 //! writes (issued tokens, refresh-token rotations, revocations, audit events) from a queue:
 //! whatever queued up while the previous commit was being flushed goes into the next
 //! transaction (`BEGIN IMMEDIATE` … `COMMIT`), and each caller is answered only after that
@@ -18,14 +19,15 @@
 //! failed `COMMIT` is reported to every job of the batch and never retried, since a rotation
 //! that did commit would then look like a reuse.
 
+use std::path::Path;
+
 use gatehouse_core::audit::Event;
 use gatehouse_core::store::{AccessTokenRecord, RefreshTokenRecord, StoreError, TokenFamily};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
-use sqlx::{Connection, Executor};
+use rusqlite::{params, Connection};
 use tokio::sync::{mpsc, oneshot};
 
+use super::direct::{self, direct_error};
 use super::SqliteStore;
-use crate::store_error;
 
 /// The most jobs committed in one transaction.
 const MAX_BATCH: usize = 512;
@@ -61,21 +63,22 @@ struct Job {
     reply: oneshot::Sender<Result<bool, StoreError>>,
 }
 
-/// The handle of the writer task; cloning it shares the task.
+/// The handle of the writer thread; cloning it shares the thread.
 #[derive(Debug, Clone)]
 pub(crate) struct Writer {
     jobs: mpsc::Sender<Job>,
 }
 
 impl Writer {
-    /// Opens the writer's own connection and starts its task on the current runtime. The task
-    /// ends when every handle is dropped.
-    pub(crate) async fn start(options: &SqliteConnectOptions) -> Result<Self, StoreError> {
-        let conn = SqliteConnection::connect_with(options)
-            .await
-            .map_err(store_error)?;
+    /// Opens the writer's own connection to the file at `path` and starts its thread, which
+    /// ends when every handle is dropped (after answering what was queued).
+    pub(crate) fn start(path: &Path) -> Result<Self, StoreError> {
+        let conn = direct::open(path, false).map_err(direct_error)?;
         let (jobs, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(run(conn, queue));
+        std::thread::Builder::new()
+            .name("gatehouse-sqlite-writer".into())
+            .spawn(move || run(&conn, queue))
+            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
         Ok(Writer { jobs })
     }
 
@@ -95,17 +98,25 @@ fn stopped() -> StoreError {
     StoreError::Unavailable("the SQLite writer has stopped".into())
 }
 
-async fn run(mut conn: SqliteConnection, mut queue: mpsc::Receiver<Job>) {
+/// The writer thread: whatever queued up while the previous commit was flushed is the next batch.
+fn run(conn: &Connection, mut queue: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    while let Some(job) = queue.blocking_recv() {
+        batch.push(job);
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
         metrics::histogram!("gatehouse_sqlite_group_commit_size").record(batch.len() as f64);
-        commit(&mut conn, &mut batch).await;
+        commit(conn, &mut batch);
     }
 }
 
 /// Commits `batch` (emptying it) and answers every job of it.
-async fn commit(conn: &mut SqliteConnection, batch: &mut Vec<Job>) {
-    match apply_batch(conn, batch).await {
+fn commit(conn: &Connection, batch: &mut Vec<Job>) {
+    match apply_batch(conn, batch) {
         Ok(outcomes) => {
             for (job, outcome) in batch.drain(..).zip(outcomes) {
                 let _ = job.reply.send(Ok(outcome));
@@ -122,7 +133,7 @@ async fn commit(conn: &mut SqliteConnection, batch: &mut Vec<Job>) {
         }
         Err(Failure::Statement(err)) if batch.len() == 1 => {
             if let Some(job) = batch.pop() {
-                let _ = job.reply.send(Err(store_error(err)));
+                let _ = job.reply.send(Err(direct_error(err)));
             }
         }
         Err(Failure::Statement(_)) => {
@@ -130,9 +141,9 @@ async fn commit(conn: &mut SqliteConnection, batch: &mut Vec<Job>) {
             // fails by itself.
             for job in batch.drain(..) {
                 let one = std::slice::from_ref(&job);
-                let result = match apply_batch(conn, one).await {
+                let result = match apply_batch(conn, one) {
                     Ok(outcomes) => Ok(outcomes.first().copied().unwrap_or(false)),
-                    Err(Failure::Statement(err) | Failure::Commit(err)) => Err(store_error(err)),
+                    Err(Failure::Statement(err) | Failure::Commit(err)) => Err(direct_error(err)),
                 };
                 let _ = job.reply.send(result);
             }
@@ -142,42 +153,41 @@ async fn commit(conn: &mut SqliteConnection, batch: &mut Vec<Job>) {
 
 enum Failure {
     /// A statement of a job failed; the transaction was rolled back.
-    Statement(sqlx::Error),
+    Statement(rusqlite::Error),
     /// `BEGIN` or `COMMIT` failed.
-    Commit(sqlx::Error),
+    Commit(rusqlite::Error),
 }
 
 /// Runs `jobs` in one transaction; the outcome of each, in order.
-async fn apply_batch(conn: &mut SqliteConnection, jobs: &[Job]) -> Result<Vec<bool>, Failure> {
-    conn.execute("BEGIN IMMEDIATE")
-        .await
+fn apply_batch(conn: &Connection, jobs: &[Job]) -> Result<Vec<bool>, Failure> {
+    conn.execute_batch("BEGIN IMMEDIATE")
         .map_err(Failure::Commit)?;
     let mut outcomes = Vec::with_capacity(jobs.len());
     for job in jobs {
-        match apply(conn, &job.write).await {
+        match apply(conn, &job.write) {
             Ok(outcome) => outcomes.push(outcome),
             Err(err) => {
-                rollback(conn).await;
+                rollback(conn);
                 return Err(Failure::Statement(err));
             }
         }
     }
-    if let Err(err) = conn.execute("COMMIT").await {
-        rollback(conn).await;
+    if let Err(err) = conn.execute_batch("COMMIT") {
+        rollback(conn);
         return Err(Failure::Commit(err));
     }
     Ok(outcomes)
 }
 
-async fn rollback(conn: &mut SqliteConnection) {
+fn rollback(conn: &Connection) {
     // Fails harmlessly when SQLite already rolled the transaction back itself.
-    if let Err(err) = conn.execute("ROLLBACK").await {
+    if let Err(err) = conn.execute_batch("ROLLBACK") {
         tracing::debug!(error = %err, "rollback after a failed write");
     }
 }
 
 /// One job's statements, inside the batch's transaction.
-async fn apply(conn: &mut SqliteConnection, write: &Write) -> Result<bool, sqlx::Error> {
+fn apply(conn: &Connection, write: &Write) -> rusqlite::Result<bool> {
     match write {
         Write::Issue {
             family,
@@ -185,12 +195,12 @@ async fn apply(conn: &mut SqliteConnection, write: &Write) -> Result<bool, sqlx:
             access,
         } => {
             if let Some(family) = family {
-                SqliteStore::insert_family(&mut *conn, family).await?;
+                direct::insert_family(conn, family)?;
                 if let Some(refresh) = refresh {
-                    SqliteStore::insert_refresh(&mut *conn, refresh).await?;
+                    direct::insert_refresh(conn, refresh)?;
                 }
             }
-            SqliteStore::insert_access(&mut *conn, access).await?;
+            direct::insert_access(conn, access)?;
         }
         Write::Rotate {
             old_hash,
@@ -201,51 +211,38 @@ async fn apply(conn: &mut SqliteConnection, write: &Write) -> Result<bool, sqlx:
         } => {
             // Claims the token only if it is unused and of the successor's live family, so a
             // refused rotation writes nothing.
-            let claimed = sqlx::query(
-                "UPDATE refresh_tokens SET used_at = $2 \
-                 WHERE token_hash = $1 AND used_at IS NULL AND family_id = $3 \
-                 AND EXISTS (SELECT 1 FROM token_families \
-                             WHERE id = $3 AND revoked_at IS NULL)",
-            )
-            .bind(old_hash)
-            .bind(now)
-            .bind(&successor.family_id)
-            .execute(&mut *conn)
-            .await?;
-            if claimed.rows_affected() == 0 {
+            let claimed = conn
+                .prepare_cached(
+                    "UPDATE refresh_tokens SET used_at = ?2 \
+                     WHERE token_hash = ?1 AND used_at IS NULL AND family_id = ?3 \
+                     AND EXISTS (SELECT 1 FROM token_families \
+                                 WHERE id = ?3 AND revoked_at IS NULL)",
+                )?
+                .execute(params![old_hash, now, successor.family_id])?;
+            if claimed == 0 {
                 return Ok(false);
             }
-            sqlx::query("UPDATE token_families SET last_used_at = $2 WHERE id = $1")
-                .bind(&successor.family_id)
-                .bind(now)
-                .execute(&mut *conn)
-                .await?;
-            SqliteStore::insert_refresh(&mut *conn, successor).await?;
-            SqliteStore::insert_access(&mut *conn, access).await?;
+            conn.prepare_cached("UPDATE token_families SET last_used_at = ?2 WHERE id = ?1")?
+                .execute(params![successor.family_id, now])?;
+            direct::insert_refresh(conn, successor)?;
+            direct::insert_access(conn, access)?;
             if let Some(event) = event {
-                SqliteStore::insert_event_on(&mut *conn, event).await?;
+                direct::insert_event(conn, event)?;
             }
         }
         Write::RevokeFamily { family_id, now } => {
-            sqlx::query(
-                "UPDATE token_families SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
-            )
-            .bind(family_id)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
-            sqlx::query("UPDATE access_tokens SET revoked = TRUE WHERE family_id = $1")
-                .bind(family_id)
-                .execute(&mut *conn)
-                .await?;
+            conn.prepare_cached(
+                "UPDATE token_families SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+            )?
+            .execute(params![family_id, now])?;
+            conn.prepare_cached("UPDATE access_tokens SET revoked = TRUE WHERE family_id = ?1")?
+                .execute([family_id])?;
         }
         Write::RevokeAccess { id } => {
-            sqlx::query("UPDATE access_tokens SET revoked = TRUE WHERE id = $1")
-                .bind(id)
-                .execute(&mut *conn)
-                .await?;
+            conn.prepare_cached("UPDATE access_tokens SET revoked = TRUE WHERE id = ?1")?
+                .execute([id])?;
         }
-        Write::Event(event) => SqliteStore::insert_event_on(&mut *conn, event).await?,
+        Write::Event(event) => direct::insert_event(conn, event)?,
     }
     Ok(true)
 }

@@ -1,0 +1,314 @@
+//! The SQLite hot path on rusqlite, beside sqlx. sqlx runs every SQLite statement on a worker
+//! thread of its connection and hands each one over through a channel: two thread switches per
+//! statement, and a profile of the refresh grant showed those switches (kernel scheduler time on
+//! the async workers and sqlx's threads) as more than half of the server's CPU. Here:
+//!
+//! - the hot reads (a client, a user by id, a refresh token with its family, an access token)
+//!   run inline on the calling task, on a connection from a small pool. They are point lookups
+//!   by primary key on a WAL database, where readers never wait for the writer: microseconds,
+//!   less than one hand-off costs. `busy_timeout` stays set for the rare moments SQLite itself
+//!   makes a reader wait (WAL recovery after a crash).
+//! - the group-commit writer ([`super::writer`]) owns one connection on a thread of its own, so
+//!   a batch of any size costs one wake-up in and one per answer out.
+//!
+//! Everything else (admin, migrations, the lockout counters, events listing) stays on sqlx.
+//! Statements are prepared once per connection and cached.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use gatehouse_core::client::{Client, ClientId};
+use gatehouse_core::scope::ScopeSet;
+use gatehouse_core::store::{AccessTokenRecord, RefreshTokenRecord, StoreError, TokenFamily};
+use gatehouse_core::user::{User, Username};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
+
+/// How long a statement waits for a lock before failing, as on the sqlx connections.
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Idle read connections kept; more are opened under load and closed when returned.
+const IDLE_READERS: usize = 8;
+
+/// Opens a connection to the database file with the store's settings.
+pub(crate) fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
+    // Read-write even for readers: a reader of a WAL file must be able to write its -shm index;
+    // `query_only` keeps it from writing the database.
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    if read_only {
+        conn.pragma_update(None, "query_only", true)?;
+    }
+    // The file is in WAL mode already (sqlx set it when it created or opened the file).
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(conn)
+}
+
+/// Converts a rusqlite error into a [`StoreError`], as [`crate::store_error`] does for sqlx.
+pub(crate) fn direct_error(err: rusqlite::Error) -> StoreError {
+    use rusqlite::ffi;
+    match &err {
+        rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound,
+        rusqlite::Error::SqliteFailure(e, _)
+            if e.extended_code == ffi::SQLITE_CONSTRAINT_UNIQUE
+                || e.extended_code == ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+        {
+            StoreError::Conflict
+        }
+        _ => StoreError::Unavailable(Box::new(err)),
+    }
+}
+
+/// Read connections to one database file, lent to one read at a time.
+#[derive(Debug)]
+pub(crate) struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    /// Readers of the file at `path`; the first connection is opened now, so a bad path fails
+    /// at start-up.
+    pub(crate) fn new(path: &Path) -> Result<Self, StoreError> {
+        let first = open(path, true).map_err(direct_error)?;
+        Ok(Readers {
+            path: path.to_owned(),
+            idle: Mutex::new(vec![first]),
+        })
+    }
+
+    /// Runs `read` on an idle connection (or a new one), inline.
+    fn with<T>(
+        &self,
+        read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let conn = match self.idle.lock() {
+            Ok(mut idle) => idle.pop(),
+            Err(poisoned) => poisoned.into_inner().pop(),
+        };
+        let conn = match conn {
+            Some(conn) => conn,
+            None => open(&self.path, true).map_err(direct_error)?,
+        };
+        let result = read(&conn).map_err(direct_error);
+        let mut idle = match self.idle.lock() {
+            Ok(idle) => idle,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if idle.len() < IDLE_READERS {
+            idle.push(conn);
+        }
+        result
+    }
+
+    pub(crate) fn client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
+        let row = self.with(|c| {
+            c.prepare_cached(
+                "SELECT id, secret_hash, secret_sealed, settings FROM clients WHERE id = ?1",
+            )?
+            .query_row([id.as_str()], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, Option<Vec<u8>>>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })
+            .optional()
+        })?;
+        let Some((id, secret_hash, secret_sealed, settings)) = row else {
+            return Ok(None);
+        };
+        Ok(Some(Client {
+            id: ClientId::parse(&id).map_err(|e| StoreError::Unavailable(Box::new(e)))?,
+            secret_hash,
+            secret_sealed,
+            settings: serde_json::from_str(&settings)
+                .map_err(|e| StoreError::Unavailable(Box::new(e)))?,
+        }))
+    }
+
+    pub(crate) fn user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
+        self.with(|c| {
+            c.prepare_cached(
+                "SELECT id, username, password_hash, email, phone, scopes, created_at \
+                 FROM users WHERE id = ?1",
+            )?
+            .query_row([id], |r| {
+                let scopes: Option<String> = r.get(5)?;
+                Ok(User {
+                    id: r.get(0)?,
+                    username: Username::from_trusted(r.get(1)?),
+                    password_hash: r.get(2)?,
+                    email: r.get(3)?,
+                    phone: r.get(4)?,
+                    scopes: scopes
+                        .map(|s| ScopeSet::from_trusted(s.split(' ').filter(|t| !t.is_empty()))),
+                    created_at: r.get(6)?,
+                })
+            })
+            .optional()
+        })
+    }
+
+    pub(crate) fn refresh_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(RefreshTokenRecord, TokenFamily)>, StoreError> {
+        self.with(|c| {
+            c.prepare_cached(
+                "SELECT r.token_hash, r.family_id, r.parent_hash, r.scope, r.created_at, \
+                 r.idle_expires_at, r.used_at, f.client_id, f.user_id, f.auth_time, \
+                 f.created_at, f.expires_at, f.revoked_at \
+                 FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id \
+                 WHERE r.token_hash = ?1",
+            )?
+            .query_row([token_hash], |r| {
+                let family_id: String = r.get(1)?;
+                Ok((
+                    RefreshTokenRecord {
+                        token_hash: r.get(0)?,
+                        family_id: family_id.clone(),
+                        parent_hash: r.get(2)?,
+                        scope: r.get(3)?,
+                        created_at: r.get(4)?,
+                        idle_expires_at: r.get(5)?,
+                        used_at: r.get(6)?,
+                    },
+                    TokenFamily {
+                        id: family_id,
+                        client_id: r.get(7)?,
+                        user_id: r.get(8)?,
+                        auth_time: r.get(9)?,
+                        created_at: r.get(10)?,
+                        expires_at: r.get(11)?,
+                        revoked_at: r.get(12)?,
+                    },
+                ))
+            })
+            .optional()
+        })
+    }
+
+    pub(crate) fn access_token(&self, id: &str) -> Result<Option<AccessTokenRecord>, StoreError> {
+        self.with(|c| {
+            c.prepare_cached(
+                "SELECT a.id, a.family_id, a.client_id, a.user_id, a.scope, a.auth_time, \
+                 a.issued_at, a.expires_at, a.revoked, f.revoked_at \
+                 FROM access_tokens a LEFT JOIN token_families f ON f.id = a.family_id \
+                 WHERE a.id = ?1",
+            )?
+            .query_row([id], access_from_row)
+            .optional()
+        })
+    }
+
+    pub(crate) fn access_token_with_username(
+        &self,
+        id: &str,
+    ) -> Result<Option<(AccessTokenRecord, String)>, StoreError> {
+        self.with(|c| {
+            c.prepare_cached(
+                "SELECT a.id, a.family_id, a.client_id, a.user_id, a.scope, a.auth_time, \
+                 a.issued_at, a.expires_at, a.revoked, f.revoked_at, u.username \
+                 FROM access_tokens a JOIN users u ON u.id = a.user_id \
+                 LEFT JOIN token_families f ON f.id = a.family_id \
+                 WHERE a.id = ?1",
+            )?
+            .query_row([id], |r| Ok((access_from_row(r)?, r.get(10)?)))
+            .optional()
+        })
+    }
+}
+
+fn access_from_row(r: &Row<'_>) -> rusqlite::Result<AccessTokenRecord> {
+    let revoked: bool = r.get(8)?;
+    let family_revoked: Option<i64> = r.get(9)?;
+    Ok(AccessTokenRecord {
+        id: r.get(0)?,
+        family_id: r.get(1)?,
+        client_id: r.get(2)?,
+        user_id: r.get(3)?,
+        scope: r.get(4)?,
+        auth_time: r.get(5)?,
+        issued_at: r.get(6)?,
+        expires_at: r.get(7)?,
+        revoked: revoked || family_revoked.is_some(),
+    })
+}
+
+/// The hot-path inserts, for the writer's connection.
+pub(crate) fn insert_family(c: &Connection, f: &TokenFamily) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "INSERT INTO token_families (id, client_id, user_id, auth_time, created_at, \
+         expires_at, last_used_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, NULL)",
+    )?
+    .execute(params![
+        f.id,
+        f.client_id,
+        f.user_id,
+        f.auth_time,
+        f.created_at,
+        f.expires_at
+    ])?;
+    Ok(())
+}
+
+pub(crate) fn insert_refresh(c: &Connection, r: &RefreshTokenRecord) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, scope, \
+         created_at, idle_expires_at, used_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)",
+    )?
+    .execute(params![
+        r.token_hash,
+        r.family_id,
+        r.parent_hash,
+        r.scope,
+        r.created_at,
+        r.idle_expires_at
+    ])?;
+    Ok(())
+}
+
+pub(crate) fn insert_access(c: &Connection, a: &AccessTokenRecord) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "INSERT INTO access_tokens (id, family_id, client_id, user_id, scope, \
+         auth_time, issued_at, expires_at, revoked) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        a.id,
+        a.family_id,
+        a.client_id,
+        a.user_id,
+        a.scope,
+        a.auth_time,
+        a.issued_at,
+        a.expires_at,
+        a.revoked
+    ])?;
+    Ok(())
+}
+
+pub(crate) fn insert_event(
+    c: &Connection,
+    e: &gatehouse_core::audit::Event,
+) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "INSERT INTO events (id, at, kind, client_id, username, ip, request_id, detail) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        e.id,
+        e.at,
+        e.kind,
+        e.client_id,
+        e.user,
+        e.ip,
+        e.request_id,
+        e.detail.to_string()
+    ])?;
+    Ok(())
+}
