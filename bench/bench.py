@@ -82,8 +82,11 @@ class Gatehouse:
         """Starts the server; returns milliseconds from spawn to the first answered request."""
         t0 = time.monotonic()
         env = dict(self.env, **(extra_env or {}))
+        # The server's log goes to target/bench/, for when a run goes wrong.
+        log = open(os.path.join(OUT_DIR, f"server-{self.port}.log"), "ab")
         self.proc = subprocess.Popen([BIN, "serve", "--listen", f"127.0.0.1:{self.port}"], env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                     stdout=log, stderr=log)
+        log.close()
         while True:
             try:
                 if http("GET", self.base + "/healthz", timeout=1)[0] == 200:
@@ -339,6 +342,11 @@ def main():
             subprocess.run(["psql", pg, "-qc", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)"])
     if opts.peer:
         bench_peer(opts, rows)
+    # Measured again at the end, and the faster of the two is the baseline: on a shared machine
+    # a slow moment at the start must not flatter the password grant's ratio.
+    again = argon2_rate(5)
+    print(f"raw argon2id verify rate again at the end: {again['per_second']:.1f}/s", flush=True)
+    rate = max(rate, again, key=lambda r: r["per_second"])
     report(rows, rate)
     with open(os.path.join(OUT_DIR, "results.jsonl"), "a") as f:
         for r in rows:

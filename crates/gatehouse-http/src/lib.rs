@@ -237,6 +237,7 @@ pub fn router(state: AppState) -> Router {
     }
     router
         // route_layer: runs after routing, so the route's pattern is known (MatchedPath).
+        .route_layer(axum::middleware::from_fn(run_to_completion))
         .route_layer(axum::middleware::from_fn(telemetry::track))
         .fallback(not_found)
         .layer(CatchPanicLayer::custom(health::panic_response))
@@ -252,11 +253,38 @@ pub fn router(state: AppState) -> Router {
                 .layer(
                     TraceLayer::new_for_http()
                         .make_span_with(telemetry::request_span)
-                        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+                        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
+                        // Every answer is logged once above, with its status. A 5xx is not an
+                        // error of its own: a shed request's 503 is the server working as
+                        // designed, and internal errors are logged where they happen.
+                        .on_failure(()),
                 )
                 .layer(PropagateRequestIdLayer::new(telemetry::REQUEST_ID)),
         )
         .with_state(state)
+}
+
+/// Runs a route's handler on a task of its own and waits for it. When the client goes away (or
+/// the request times out), hyper drops the request's future; without this, a handler would stop
+/// at whatever `.await` it was in: between two statements of a database transaction, in the
+/// middle of a PostgreSQL `COMMIT`, holding a hash-queue place whose hash still runs. A
+/// PostgreSQL benchmark run whose clients disconnected mid-request left a connection inside a
+/// transaction holding a row lock, and later requests waited on it until the request timeout.
+/// The task finishes the request's work, whatever happens to the caller. A panic in the
+/// handler is re-raised here, so `CatchPanicLayer` answers it as before.
+async fn run_to_completion(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    match tokio::spawn(next.run(request)).await {
+        Ok(response) => response,
+        Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+        // Cancelled: only when the runtime shuts down.
+        Err(_) => {
+            crate::error::ApiError(gatehouse_core::error::Error::Overloaded { retry_after: 1 })
+                .into_response()
+        }
+    }
 }
 
 /// Only `/metrics`, for a listener of its own (`--metrics-listen`).
