@@ -269,17 +269,38 @@ pub fn router(state: AppState) -> Router {
 /// at whatever `.await` it was in: between two statements of a database transaction, in the
 /// middle of a PostgreSQL `COMMIT`, holding a hash-queue place whose hash still runs. A
 /// PostgreSQL benchmark run whose clients disconnected mid-request left a connection inside a
-/// transaction holding a row lock, and later requests waited on it until the request timeout.
-/// The task finishes the request's work, whatever happens to the caller. A panic in the
-/// handler is re-raised here, so `CatchPanicLayer` answers it as before.
+/// transaction holding a row lock, and later requests waited on it until the request timeout
+/// (`bench/disconnects.sh`). The task finishes the request's work whatever happens to the
+/// caller, once its body has arrived: a request abandoned while its body is still arriving has
+/// started nothing (handlers read the body before any other work) and is aborted, so that a
+/// client dribbling its body is cut off by the request timeout as before. A panic in the handler
+/// is re-raised here, so `CatchPanicLayer` answers it as before.
 async fn run_to_completion(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    match tokio::spawn(next.run(request)).await {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    struct AbortUnlessReceived(tokio::task::AbortHandle, Arc<AtomicBool>);
+    impl Drop for AbortUnlessReceived {
+        fn drop(&mut self) {
+            if !self.1.load(Ordering::Acquire) {
+                self.0.abort();
+            }
+        }
+    }
+
+    let received = Arc::new(AtomicBool::new(http_body::Body::is_end_stream(
+        request.body(),
+    )));
+    let request = request.map(|body| request_timeout::watched(body, received.clone()));
+    let task = tokio::spawn(next.run(request));
+    let _guard = AbortUnlessReceived(task.abort_handle(), received);
+    match task.await {
         Ok(response) => response,
         Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
-        // Cancelled: only when the runtime shuts down.
+        // Aborted (only when the caller went away first) or the runtime is shutting down.
         Err(_) => {
             crate::error::ApiError(gatehouse_core::error::Error::Overloaded { retry_after: 1 })
                 .into_response()

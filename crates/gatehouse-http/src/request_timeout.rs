@@ -63,6 +63,14 @@ pub async fn enforce(
     }
 }
 
+/// `body`, noting in `received` when it has been received in full.
+pub(crate) fn watched(body: Body, received: Arc<AtomicBool>) -> Body {
+    Body::new(Watched {
+        inner: body,
+        received,
+    })
+}
+
 /// A request body that notes when it has been received in full.
 struct Watched {
     inner: Body,
