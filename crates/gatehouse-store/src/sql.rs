@@ -398,9 +398,9 @@ macro_rules! impl_store {
                 // One batched DELETE per table that expires, each bounded by `batch_size`
                 // (`DELETE … WHERE key IN (SELECT … LIMIT $2)`, which both databases accept).
                 // A refresh-token family goes only when its absolute lifetime is over, taking its
-                // refresh and access tokens with it, so a rotated token is remembered (and its
-                // reuse detected) for as long as the family could live. Expired access tokens go
-                // on their own: an expired token is inactive whether or not its row is there.
+                // refresh tokens with it, so a rotated token is remembered (and its reuse
+                // detected) for as long as the family could live. Access tokens go when they
+                // expire: an expired token is inactive whether or not its row is there.
                 // An expired mfa_token is kept an hour longer, so that its client is told
                 // `expired_token` rather than that it never existed.
                 const STATEMENTS: [&str; 7] = [

@@ -207,20 +207,18 @@ macro_rules! impl_token_queries {
                 family_id: &str,
                 now: i64,
             ) -> Result<(), sqlx::Error> {
-                let mut tx = self.pool.begin().await?;
+                // The family's access tokens are revoked with it: every read of an access token
+                // joins its family's `revoked_at` (migration 0009 dropped the per-row marking and
+                // the index by family it needed).
                 sqlx::query(
                     "UPDATE token_families SET revoked_at = $2 \
                      WHERE id = $1 AND revoked_at IS NULL",
                 )
                 .bind(family_id)
                 .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query("UPDATE access_tokens SET revoked = TRUE WHERE family_id = $1")
-                    .bind(family_id)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await
+                .execute(&self.pool)
+                .await
+                .map(drop)
             }
 
             // SQLite reads these inline through rusqlite (`sqlite/direct.rs`) instead.

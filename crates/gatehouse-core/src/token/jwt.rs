@@ -36,10 +36,7 @@ pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 
 /// Signs an access token with `key`.
 pub fn sign_access_token(key: &SigningKey, claims: &AccessTokenClaims) -> Result<String, Error> {
-    let mut header = Header::new(key.alg.jwt());
-    header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
-    header.kid = Some(key.kid.clone());
-    jsonwebtoken::encode(&header, claims, key.encoding_key()).map_err(Error::internal)
+    key.sign_access_claims(claims)
 }
 
 /// Signs an access token with HS256 keyed by the client secret (the legacy per-client option).
@@ -52,10 +49,7 @@ pub fn sign_access_token_hs256(secret: &[u8], claims: &AccessTokenClaims) -> Res
 
 /// Signs an OpenID Connect id_token (`typ: JWT`) with `key`.
 pub fn sign_id_token(key: &SigningKey, claims: &serde_json::Value) -> Result<String, Error> {
-    let mut header = Header::new(key.alg.jwt());
-    header.typ = Some("JWT".to_owned());
-    header.kid = Some(key.kid.clone());
-    jsonwebtoken::encode(&header, claims, key.encoding_key()).map_err(Error::internal)
+    key.sign_id_claims(claims)
 }
 
 /// Whether a compact JWS names HS256 in its header (unverified): such a token is checked with
@@ -168,6 +162,27 @@ mod tests {
             let token = sign_access_token(ring.current(), &claims(200)).unwrap();
             let got = verify_access_token(&ring, "http://issuer", &token, 150).unwrap();
             assert_eq!(got, claims(200));
+        }
+    }
+
+    #[test]
+    fn id_tokens_carry_the_jwt_typ_and_the_key_id_and_verify_with_every_algorithm() {
+        for alg in SigningAlg::ALL {
+            let ring = ring_of(alg);
+            let key = ring.current();
+            let claims = serde_json::json!({"iss": "http://issuer", "sub": "u1", "exp": 200});
+            let token = sign_id_token(key, &claims).unwrap();
+            let header = jsonwebtoken::decode_header(&token).unwrap();
+            assert_eq!(header.typ.as_deref(), Some("JWT"), "{alg:?}");
+            assert_eq!(header.kid.as_deref(), Some(key.kid.as_str()), "{alg:?}");
+            assert_eq!(header.alg, alg.jwt());
+            let mut validation = Validation::new(alg.jwt());
+            validation.validate_exp = false;
+            validation.validate_aud = false;
+            let data =
+                jsonwebtoken::decode::<serde_json::Value>(&token, key.decoding_key(), &validation)
+                    .unwrap();
+            assert_eq!(data.claims, claims);
         }
     }
 

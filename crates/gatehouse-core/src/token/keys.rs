@@ -77,9 +77,39 @@ pub struct SigningKey {
     pub alg: SigningAlg,
     /// When it was made.
     pub created_at: i64,
+    /// The private key in the signing crate's own form, ready to sign without any parsing.
+    signer: Signer,
+    /// The same key for `jsonwebtoken` (tests sign foreign-looking tokens with it).
     encoding: EncodingKey,
     decoding: DecodingKey,
     public_jwk: Value,
+    /// The encoded JOSE headers of access tokens (`typ: at+jwt`) and id_tokens (`typ: JWT`),
+    /// made once per key.
+    access_header: String,
+    id_header: String,
+}
+
+/// A private key, parsed once when the ring is loaded (parsing an Ed25519 key derives its public
+/// point, about as costly as a signature; an RSA key is costlier still).
+enum Signer {
+    Ed25519(ed25519_dalek::SigningKey),
+    P256(p256::ecdsa::SigningKey),
+    Rsa(Box<rsa::pkcs1v15::SigningKey<Sha256>>),
+}
+
+impl Signer {
+    /// The JWS signature of `message` (RFC 7518 §3: ES256 as the 64-byte `r || s`).
+    fn sign(&self, message: &[u8]) -> Vec<u8> {
+        use rsa::signature::{SignatureEncoding, Signer as _};
+        match self {
+            Signer::Ed25519(key) => key.sign(message).to_bytes().to_vec(),
+            Signer::P256(key) => {
+                let signature: p256::ecdsa::Signature = key.sign(message);
+                signature.to_bytes().to_vec()
+            }
+            Signer::Rsa(key) => key.sign(message).to_vec(),
+        }
+    }
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -142,14 +172,15 @@ impl SigningKey {
 
     fn from_der(alg: SigningAlg, der: &[u8], created_at: i64) -> Result<Self, Error> {
         let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
-        let (public_jwk, decoding) = match alg {
+        let (public_jwk, decoding, signer) = match alg {
             SigningAlg::EdDSA => {
                 use ed25519_dalek::pkcs8::DecodePrivateKey;
                 let key =
                     ed25519_dalek::SigningKey::from_pkcs8_der(der).map_err(Error::internal)?;
                 let x = b64(key.verifying_key().as_bytes());
                 let decoding = DecodingKey::from_ed_components(&x).map_err(Error::internal)?;
-                (json!({"crv": "Ed25519", "kty": "OKP", "x": x}), decoding)
+                let jwk = json!({"crv": "Ed25519", "kty": "OKP", "x": x});
+                (jwk, decoding, Signer::Ed25519(key))
             }
             SigningAlg::ES256 => {
                 use p256::elliptic_curve::sec1::ToEncodedPoint;
@@ -163,10 +194,8 @@ impl SigningKey {
                 };
                 let (x, y) = (b64(x), b64(y));
                 let decoding = DecodingKey::from_ec_components(&x, &y).map_err(Error::internal)?;
-                (
-                    json!({"crv": "P-256", "kty": "EC", "x": x, "y": y}),
-                    decoding,
-                )
+                let jwk = json!({"crv": "P-256", "kty": "EC", "x": x, "y": y});
+                (jwk, decoding, Signer::P256(key.into()))
             }
             SigningAlg::RS256 => {
                 use rsa::pkcs1::DecodeRsaPrivateKey;
@@ -175,7 +204,8 @@ impl SigningKey {
                 let n = b64(&key.n().to_bytes_be());
                 let e = b64(&key.e().to_bytes_be());
                 let decoding = DecodingKey::from_rsa_components(&n, &e).map_err(Error::internal)?;
-                (json!({"e": e, "kty": "RSA", "n": n}), decoding)
+                let signer = Signer::Rsa(Box::new(rsa::pkcs1v15::SigningKey::new(key)));
+                (json!({"e": e, "kty": "RSA", "n": n}), decoding, signer)
             }
         };
         let encoding = match alg {
@@ -186,14 +216,43 @@ impl SigningKey {
         // RFC 7638: the thumbprint is the SHA-256 of the required members, in lexicographic
         // order, without whitespace; serde_json's map keeps keys sorted, so `to_string` is it.
         let kid = b64(&Sha256::digest(public_jwk.to_string().as_bytes()));
+        let header = |typ: &str| {
+            let header = json!({"typ": typ, "alg": alg.as_str(), "kid": kid});
+            b64(header.to_string().as_bytes())
+        };
         Ok(SigningKey {
+            access_header: header(crate::token::jwt::ACCESS_TOKEN_TYP),
+            id_header: header("JWT"),
             kid,
             alg,
             created_at,
+            signer,
             encoding,
             decoding,
             public_jwk,
         })
+    }
+
+    /// A compact JWS (RFC 7515 §7.1) of `claims` with the access-token header (`typ: at+jwt`).
+    pub fn sign_access_claims(&self, claims: &impl serde::Serialize) -> Result<String, Error> {
+        self.compact(&self.access_header, claims)
+    }
+
+    /// A compact JWS of `claims` with the id_token header (`typ: JWT`).
+    pub fn sign_id_claims(&self, claims: &impl serde::Serialize) -> Result<String, Error> {
+        self.compact(&self.id_header, claims)
+    }
+
+    fn compact(&self, header: &str, claims: &impl serde::Serialize) -> Result<String, Error> {
+        let payload = serde_json::to_vec(claims).map_err(Error::internal)?;
+        let mut jws = String::with_capacity(header.len() + payload.len() * 4 / 3 + 360);
+        jws.push_str(header);
+        jws.push('.');
+        URL_SAFE_NO_PAD.encode_string(&payload, &mut jws);
+        let signature = self.signer.sign(jws.as_bytes());
+        jws.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature, &mut jws);
+        Ok(jws)
     }
 
     /// The key to sign with.

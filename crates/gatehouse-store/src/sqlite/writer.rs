@@ -33,6 +33,8 @@ use super::SqliteStore;
 const MAX_BATCH: usize = 512;
 /// Jobs waiting for the writer before submitters wait for room.
 const QUEUE: usize = 4096;
+/// The checkpointer's pause between a wake-up and its checkpoint.
+const CHECKPOINT_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// One write of the hot path.
 pub(crate) enum Write {
@@ -50,7 +52,7 @@ pub(crate) enum Write {
         access: AccessTokenRecord,
         event: Option<Event>,
     },
-    /// A family revocation (its refresh and access tokens).
+    /// A family revocation (its refresh and access tokens, which are read through the family).
     RevokeFamily { family_id: String, now: i64 },
     /// One access token's revocation.
     RevokeAccess { id: String },
@@ -74,11 +76,21 @@ impl Writer {
     /// ends when every handle is dropped (after answering what was queued).
     pub(crate) fn start(path: &Path) -> Result<Self, StoreError> {
         let conn = direct::open(path, false).map_err(direct_error)?;
+        // The writer's commits never checkpoint: the checkpointer thread does, beside it.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(direct_error)?;
+        let checkpointer = direct::open(path, false).map_err(direct_error)?;
+        let (written, wake) = std::sync::mpsc::sync_channel(1);
         let (jobs, queue) = mpsc::channel(QUEUE);
+        let unavailable = |e| StoreError::Unavailable(Box::new(e));
+        std::thread::Builder::new()
+            .name("gatehouse-sqlite-checkpoint".into())
+            .spawn(move || checkpoints(&checkpointer, &wake))
+            .map_err(unavailable)?;
         std::thread::Builder::new()
             .name("gatehouse-sqlite-writer".into())
-            .spawn(move || run(&conn, queue))
-            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+            .spawn(move || run(&conn, queue, &written))
+            .map_err(unavailable)?;
         Ok(Writer { jobs })
     }
 
@@ -98,8 +110,38 @@ fn stopped() -> StoreError {
     StoreError::Unavailable("the SQLite writer has stopped".into())
 }
 
+/// The checkpointer thread: copies what the writer committed from the WAL into the database
+/// file (`wal_checkpoint(PASSIVE)`: it never waits for, nor blocks, readers or the writer), at
+/// most once per [`CHECKPOINT_PAUSE`], so that the pages a burst of commits rewrote again and
+/// again are copied once, and the writer's own commits stay short. Ends with the writer.
+fn checkpoints(conn: &Connection, wake: &std::sync::mpsc::Receiver<()>) {
+    while wake.recv().is_ok() {
+        // A thread of its own, not an async worker: the pause only lets commits accumulate.
+        #[allow(clippy::disallowed_methods)]
+        std::thread::sleep(CHECKPOINT_PAUSE);
+        while wake.try_recv().is_ok() {}
+        let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+        });
+        match done {
+            Ok((wal_pages, copied)) => {
+                metrics::gauge!("gatehouse_sqlite_wal_pages").set(wal_pages as f64);
+                tracing::trace!(wal_pages, copied, "checkpoint");
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "SQLite checkpoint failed; retried after the next commit")
+            }
+        }
+    }
+}
+
 /// The writer thread: whatever queued up while the previous commit was flushed is the next batch.
-fn run(conn: &Connection, mut queue: mpsc::Receiver<Job>) {
+/// After each commit it wakes the checkpointer (`written`; a wake-up already pending is enough).
+fn run(
+    conn: &Connection,
+    mut queue: mpsc::Receiver<Job>,
+    written: &std::sync::mpsc::SyncSender<()>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(job) = queue.blocking_recv() {
         batch.push(job);
@@ -111,6 +153,7 @@ fn run(conn: &Connection, mut queue: mpsc::Receiver<Job>) {
         }
         metrics::histogram!("gatehouse_sqlite_group_commit_size").record(batch.len() as f64);
         commit(conn, &mut batch);
+        let _ = written.try_send(());
     }
 }
 
@@ -235,8 +278,7 @@ fn apply(conn: &Connection, write: &Write) -> rusqlite::Result<bool> {
                 "UPDATE token_families SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
             )?
             .execute(params![family_id, now])?;
-            conn.prepare_cached("UPDATE access_tokens SET revoked = TRUE WHERE family_id = ?1")?
-                .execute([family_id])?;
+            // Its access tokens with it: each read of one joins the family's `revoked_at`.
         }
         Write::RevokeAccess { id } => {
             conn.prepare_cached("UPDATE access_tokens SET revoked = TRUE WHERE id = ?1")?

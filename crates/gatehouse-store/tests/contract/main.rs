@@ -10,6 +10,7 @@ mod keys;
 mod mfa;
 mod migrations;
 mod security;
+mod tokens;
 mod users;
 
 use std::future::Future;
@@ -83,4 +84,8 @@ contract_suite!(
     mfa::a_recovery_code_is_replaced_once,
     mfa::an_mfa_token_is_consumed_once,
     mfa::the_bucket_of_wrong_codes_grows_atomically,
+    tokens::issued_tokens_round_trip,
+    tokens::a_refresh_token_rotates_exactly_once,
+    tokens::revoking_a_family_revokes_its_access_tokens,
+    tokens::cleanup_removes_expired_families_and_access_tokens,
 );

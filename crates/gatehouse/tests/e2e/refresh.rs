@@ -41,8 +41,9 @@ async fn each_refresh_rotates_both_tokens() {
     let s = server();
     let first = login(&s, "openid email").await;
     let rt1 = first["refresh_token"].as_str().unwrap();
-    // 256 bits of randomness, base64url.
-    assert_eq!(rt1.len(), 43);
+    // A 12-hex-digit time prefix, then 256 bits of randomness, base64url.
+    assert_eq!(rt1.len(), 55);
+    assert!(rt1[..12].bytes().all(|b| b.is_ascii_hexdigit()), "{rt1}");
     let (status, headers, second) = json(s.refresh(APP, rt1, None).await).await;
     assert_status(status, &second, 200);
     assert_eq!(headers["cache-control"], "no-store");
