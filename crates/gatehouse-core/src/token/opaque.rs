@@ -79,7 +79,10 @@ mod tests {
         let a = hash(&format!("019aa7b13580{}", "_".repeat(43)));
         let b = hash(&format!("019aa7b13581{}", "-".repeat(43)));
         assert!(a < b, "{a} then {b}");
-        assert!(new_token()[..12] >= *"019aa7b13581", "the prefix is the time now");
+        assert!(
+            new_token()[..12] >= *"019aa7b13581",
+            "the prefix is the time now"
+        );
     }
 
     #[test]

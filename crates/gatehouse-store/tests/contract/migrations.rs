@@ -59,3 +59,104 @@ fn sqlite_and_postgres_migrations_are_in_step() {
         );
     }
 }
+
+/// Rows of the token tables as a database at migration 0008 holds them: a family, its refresh
+/// token and its access token (the same statements on both databases).
+const ROWS_AT_0008: [&str; 4] = [
+    "INSERT INTO users (id, username, password_hash, created_at, updated_at) \
+     VALUES ('u1', 'heidi', 'h', 1, 1)",
+    "INSERT INTO token_families (id, client_id, user_id, auth_time, created_at, expires_at) \
+     VALUES ('f1', 'app', 'u1', 1, 1, 4000000000)",
+    "INSERT INTO refresh_tokens (token_hash, family_id, scope, created_at, idle_expires_at) \
+     VALUES ('stored-hash', 'f1', 'openid', 1, 4000000000)",
+    "INSERT INTO access_tokens (id, family_id, client_id, user_id, scope, auth_time, issued_at, \
+     expires_at) VALUES ('jti-1', 'f1', 'app', 'u1', 'openid', 1, 1, 4000000000)",
+];
+
+/// The migrations up to and including `last`.
+fn migrator_until(mut migrator: sqlx::migrate::Migrator, last: i64) -> sqlx::migrate::Migrator {
+    let kept: Vec<_> = migrator
+        .migrations
+        .iter()
+        .filter(|m| m.version <= last)
+        .cloned()
+        .collect();
+    migrator.migrations = kept.into();
+    migrator
+}
+
+/// After the upgrade (0009 rebuilds the token tables), tokens issued before it are all there and
+/// behave: the refresh token is found with its family, the access token reads live, and
+/// revoking the family revokes it.
+async fn tokens_issued_before_0009_survive_it(store: &dyn gatehouse_core::store::Store) {
+    let (refresh, family) = store
+        .find_refresh_token("stored-hash")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (refresh.family_id.as_str(), family.id.as_str()),
+        ("f1", "f1")
+    );
+    assert_eq!(refresh.used_at, None);
+    let access = store.find_access_token("jti-1").await.unwrap().unwrap();
+    assert!(!access.revoked);
+    assert_eq!(access.family_id.as_deref(), Some("f1"));
+    store.revoke_token_family("f1", 10).await.unwrap();
+    assert!(
+        store
+            .find_access_token("jti-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked
+    );
+}
+
+#[tokio::test]
+async fn sqlite_upgrade_to_0009_keeps_every_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("upgrade.db").display());
+    {
+        use std::str::FromStr;
+        let options = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
+            .unwrap()
+            .create_if_missing(true);
+        let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+        migrator_until(sqlx::migrate!("./migrations/sqlite"), 8)
+            .run(&pool)
+            .await
+            .unwrap();
+        for sql in ROWS_AT_0008 {
+            sqlx::query(sql).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+    }
+    let store = gatehouse_store::SqliteStore::connect(&url).await.unwrap();
+    tokens_issued_before_0009_survive_it(&store).await;
+}
+
+#[tokio::test]
+async fn postgres_upgrade_to_0009_keeps_every_token() {
+    let Some(server) = gatehouse_store::testing::postgres_url("the 0009 upgrade test") else {
+        return;
+    };
+    let db = gatehouse_store::testing::FreshDatabase::create(&server)
+        .await
+        .unwrap();
+    {
+        let pool = sqlx::PgPool::connect(db.url()).await.unwrap();
+        migrator_until(sqlx::migrate!("./migrations/postgres"), 8)
+            .run(&pool)
+            .await
+            .unwrap();
+        for sql in ROWS_AT_0008 {
+            sqlx::query(sql).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+    }
+    let store = gatehouse_store::PostgresStore::connect(db.url())
+        .await
+        .unwrap();
+    tokens_issued_before_0009_survive_it(&store).await;
+}
