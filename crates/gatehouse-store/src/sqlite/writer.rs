@@ -8,6 +8,10 @@
 //! shared commit returned, that is, once it is durable. A `kill -9` loses nothing that was
 //! acknowledged.
 //!
+//! Checkpoints are not the writer's business: its connection has `wal_autocheckpoint` off, and
+//! a checkpointer thread with its own connection copies the WAL back into the database file
+//! after commits, so a batch's commit is never stretched by a checkpoint.
+//!
 //! Rotation stays exactly-once: the writer applies jobs one after the other inside the
 //! transaction, and a rotation's first statement claims the old token only if it is unused and
 //! its family unrevoked, so of two rotations of one token (in one batch or not) only the first
