@@ -6,11 +6,16 @@
 //! (`otp` or `totp` next to the password) works as well.
 //!
 //! Factors: TOTP ([`totp`], secret sealed under the server key) and one recovery code per user
-//! (128 random bits, stored as its SHA-256, replaced by a fresh one each time it is used). The
-//! logic is in [`crate::grant`] (`TokenService`); this module holds the records, the storage
-//! trait and the fixed numbers.
+//! (128 random bits, stored as its SHA-256, replaced by a fresh one each time it is used).
+//! [`SecondFactor`] checks codes and keeps the `mfa_token`s of waiting logins, for the grants of
+//! [`crate::grant`] and for [`api::Mfa`], the MFA API; this module holds the records, the
+//! storage trait and the fixed numbers.
 
+pub mod api;
+mod second_factor;
 pub mod totp;
+
+pub use second_factor::SecondFactor;
 
 use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

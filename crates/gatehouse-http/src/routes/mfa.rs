@@ -42,7 +42,7 @@ pub(crate) async fn authenticators(
     State(app): State<AppState>,
     BearerToken(token): BearerToken,
 ) -> Result<impl IntoResponse, BearerError> {
-    let all = app.tokens.mfa_authenticators_of(&token).await?;
+    let all = app.mfa.authenticators(&token).await?;
     let body: Vec<AuthenticatorInfo> = all
         .iter()
         .map(|a| AuthenticatorInfo {
@@ -88,8 +88,8 @@ pub(crate) async fn associate(
     AssociateBody { client_id }: AssociateBody,
 ) -> Result<impl IntoResponse, BearerError> {
     let e = app
-        .tokens
-        .mfa_associate(&ctx, &token, client_id.as_deref())
+        .mfa
+        .associate(&ctx, &token, client_id.as_deref())
         .await?;
     let body = AssociateResponse {
         authenticator_type: "otp",
@@ -142,8 +142,8 @@ pub(crate) async fn challenge(
     let authenticator_id = params.take("authenticator_id");
     let client = app.clients.authenticate_with(&ctx, credentials).await?;
     let kind = app
-        .tokens
-        .mfa_challenge(
+        .mfa
+        .challenge(
             &client,
             &mfa_token,
             &challenge_type,

@@ -50,7 +50,7 @@ pub(crate) async fn revoke(
         token,
         hint,
     } = TokenOfClient::read(&app, &ctx, request).await?;
-    app.tokens.revoke_with(&ctx, &client, &token, hint).await?;
+    app.revocation.revoke(&ctx, &client, &token, hint).await?;
     Ok(StatusCode::OK)
 }
 

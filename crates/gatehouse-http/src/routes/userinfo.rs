@@ -77,7 +77,7 @@ pub(crate) async fn userinfo_post(
 
 /// The claims of the user `token` was issued to, never cached.
 async fn claims(app: &AppState, token: &str) -> Result<impl IntoResponse, BearerError> {
-    let claims = app.tokens.userinfo(token).await?;
+    let claims = app.userinfo.claims(token).await?;
     Ok(NoStore::new(Json(claims)))
 }
 
