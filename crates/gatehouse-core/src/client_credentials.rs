@@ -103,53 +103,54 @@ mod tests {
     use super::*;
     use secrecy::ExposeSecret;
 
-    fn basic(id: &str) -> Option<BasicCredentials> {
-        Some(BasicCredentials {
-            id: id.into(),
-            secret: SecretString::from("s3cret"),
-            undecoded: None,
-        })
-    }
+    const JWT: &str = JWT_BEARER;
 
-    fn secret() -> Option<SecretString> {
-        Some(SecretString::from("s3cret"))
+    /// Credentials as a request carries them: `("basic", id)` is an `Authorization: Basic`
+    /// header with the secret `s3cret`, any other pair a body parameter.
+    fn presented(fields: &[(&str, &str)]) -> PresentedCredentials {
+        let mut p = PresentedCredentials::default();
+        for &(name, value) in fields {
+            let value = Some(value.to_owned());
+            match name {
+                "basic" => {
+                    p.basic = value.map(|id| BasicCredentials {
+                        id,
+                        secret: SecretString::from("s3cret"),
+                        undecoded: None,
+                    })
+                }
+                "client_id" => p.client_id = value,
+                "client_secret" => p.client_secret = value.map(SecretString::from),
+                "client_assertion_type" => p.client_assertion_type = value,
+                "client_assertion" => p.client_assertion = value,
+                _ => panic!("not a credential: {name}"),
+            }
+        }
+        p
     }
 
     /// The rule's error (`ClientCredentials` has no `Debug`, so no `unwrap_err`).
     #[track_caller]
-    fn error_of(presented: PresentedCredentials) -> Error {
-        match presented.into_credentials() {
-            Ok(_) => panic!("the credentials were accepted"),
+    fn error_of(fields: &[(&str, &str)]) -> Error {
+        match presented(fields).into_credentials() {
+            Ok(_) => panic!("{fields:?} were accepted"),
             Err(err) => err,
         }
-    }
-
-    #[track_caller]
-    fn refused(presented: PresentedCredentials, code: &str, description: &str) {
-        let err = error_of(presented);
-        assert_eq!(err.code(), code);
-        assert!(
-            err.description().unwrap_or("").contains(description),
-            "{:?} does not mention {description:?}",
-            err.description()
-        );
     }
 
     /// RFC 6749 §2.3.1: Basic, with the same client_id repeated in the body at most.
     #[test]
     fn basic_alone_or_with_its_own_client_id_is_basic() {
-        for client_id in [None, Some("app".to_owned())] {
-            let presented = PresentedCredentials {
-                basic: basic("app"),
-                client_id,
-                ..Default::default()
-            };
-            match presented.into_credentials().unwrap() {
+        for fields in [
+            &[("basic", "app")][..],
+            &[("basic", "app"), ("client_id", "app")],
+        ] {
+            match presented(fields).into_credentials().unwrap() {
                 ClientCredentials::Basic { id, secret, .. } => {
                     assert_eq!(id, "app");
                     assert_eq!(secret.expose_secret(), "s3cret");
                 }
-                _ => panic!("not Basic"),
+                _ => panic!("{fields:?} is not Basic"),
             }
         }
     }
@@ -158,19 +159,12 @@ mod tests {
     /// client (§2.1).
     #[test]
     fn body_credentials_are_post_and_a_bare_client_id_is_public() {
-        let post = PresentedCredentials {
-            client_id: Some("app".into()),
-            client_secret: secret(),
-            ..Default::default()
-        };
+        let post = presented(&[("client_id", "app"), ("client_secret", "s")]);
         assert!(matches!(
             post.into_credentials().unwrap(),
             ClientCredentials::Post { id, .. } if id == "app"
         ));
-        let public = PresentedCredentials {
-            client_id: Some("app".into()),
-            ..Default::default()
-        };
+        let public = presented(&[("client_id", "app")]);
         assert!(matches!(
             public.into_credentials().unwrap(),
             ClientCredentials::Public { id } if id == "app"
@@ -178,69 +172,58 @@ mod tests {
     }
 
     /// RFC 6749 §2.3: "The client MUST NOT use more than one authentication method in each
-    /// request."
+    /// request"; RFC 7521 §4.2: an assertion comes with its type, which must be jwt-bearer here.
     #[test]
-    fn two_methods_are_refused() {
-        let both = PresentedCredentials {
-            basic: basic("app"),
-            client_secret: secret(),
-            ..Default::default()
-        };
-        refused(both, "invalid_request", "authenticated twice");
-        let assertion_and_basic = PresentedCredentials {
-            basic: basic("app"),
-            client_assertion_type: Some(JWT_BEARER.into()),
-            client_assertion: Some("a.b.c".into()),
-            ..Default::default()
-        };
-        refused(assertion_and_basic, "invalid_request", "client_assertion");
-        let assertion_and_secret = PresentedCredentials {
-            client_id: Some("app".into()),
-            client_secret: secret(),
-            client_assertion_type: Some(JWT_BEARER.into()),
-            client_assertion: Some("a.b.c".into()),
-            ..Default::default()
-        };
-        refused(assertion_and_secret, "invalid_request", "client_assertion");
-    }
-
-    #[test]
-    fn inconsistent_or_partial_credentials_are_refused() {
-        let other_id = PresentedCredentials {
-            basic: basic("app"),
-            client_id: Some("other".into()),
-            ..Default::default()
-        };
-        refused(other_id, "invalid_request", "differs");
-        let secret_alone = PresentedCredentials {
-            client_secret: secret(),
-            ..Default::default()
-        };
-        refused(secret_alone, "invalid_request", "without client_id");
-        let type_alone = PresentedCredentials {
-            client_assertion_type: Some(JWT_BEARER.into()),
-            ..Default::default()
-        };
-        refused(type_alone, "invalid_request", "without client_assertion");
-        let wrong_type = PresentedCredentials {
-            client_assertion_type: Some("urn:example".into()),
-            client_assertion: Some("a.b.c".into()),
-            ..Default::default()
-        };
-        refused(wrong_type, "invalid_request", "jwt-bearer");
+    fn two_methods_and_partial_or_inconsistent_credentials_are_invalid_request() {
+        let assertion = [
+            ("client_assertion_type", JWT),
+            ("client_assertion", "a.b.c"),
+        ];
+        let cases: [(&[(&str, &str)], &str); 8] = [
+            (
+                &[("basic", "app"), ("client_secret", "s")],
+                "authenticated twice",
+            ),
+            (
+                &[assertion[0], assertion[1], ("basic", "app")],
+                "client_assertion",
+            ),
+            (
+                &[
+                    assertion[0],
+                    assertion[1],
+                    ("client_id", "a"),
+                    ("client_secret", "s"),
+                ],
+                "one of",
+            ),
+            (&[("basic", "app"), ("client_id", "other")], "differs"),
+            (&[("client_secret", "s")], "without client_id"),
+            (&[assertion[0]], "without client_assertion"),
+            (
+                &[("client_assertion_type", "urn:x"), assertion[1]],
+                "jwt-bearer",
+            ),
+            (&[("client_assertion", "a.b.c")], "jwt-bearer"),
+        ];
+        for (fields, description) in cases {
+            let err = error_of(fields);
+            assert_eq!(err.code(), "invalid_request", "{fields:?}");
+            let text = err.description().unwrap_or("");
+            assert!(text.contains(description), "{fields:?}: {text}");
+        }
     }
 
     /// RFC 7521 §4.2: the assertion authenticates the client; client_id may come with it.
     #[test]
     fn a_jwt_bearer_assertion_is_the_assertion_method() {
-        let presented = PresentedCredentials {
-            client_id: Some("app".into()),
-            client_assertion_type: Some(JWT_BEARER.into()),
-            client_assertion: Some("a.b.c".into()),
-            ..Default::default()
-        };
+        let fields = [
+            ("client_id", "app"),
+            ("client_assertion_type", JWT),
+            ("client_assertion", "a.b.c"),
+        ];
         assert!(matches!(
-            presented.into_credentials().unwrap(),
+            presented(&fields).into_credentials().unwrap(),
             ClientCredentials::Assertion { client_id: Some(id), assertion }
                 if id == "app" && assertion == "a.b.c"
         ));
@@ -248,7 +231,6 @@ mod tests {
 
     #[test]
     fn no_credentials_at_all_are_invalid_client() {
-        let err = error_of(PresentedCredentials::default());
-        assert_eq!(err.code(), "invalid_client");
+        assert_eq!(error_of(&[]).code(), "invalid_client");
     }
 }
