@@ -6,6 +6,7 @@
 
 pub mod client_address;
 pub mod error;
+mod error_responses;
 pub mod extract;
 pub mod openapi;
 pub mod params;
@@ -143,7 +144,7 @@ fn routes() -> Vec<Route> {
         route("/healthz", get(health::healthz), doc::<health::__path_healthz>),
         route("/readyz", get(health::readyz), doc::<health::__path_readyz>),
         route("/metrics", get(ops::metrics), doc::<ops::__path_metrics>),
-        route("/openapi.json", get(ops::openapi), doc::<ops::__path_openapi>),
+        route("/openapi.json", get(openapi::serve), doc::<openapi::__path_serve>),
     ]
 }
 

@@ -1,10 +1,12 @@
 //! The OpenAPI 3.1 document at `/openapi.json`, built from the route table in `lib.rs` and the
-//! `#[utoipa::path]` annotation on each handler, so it cannot drift from what is served;
-//! [`responses`] holds the answers that many operations share.
-
-pub(crate) mod responses;
+//! `#[utoipa::path]` annotation on each handler, so it cannot drift from what is served. It
+//! serves itself too (`serve`); the error answers many operations share are described in
+//! `error_responses.rs`.
 
 use std::sync::LazyLock;
+
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 
 use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -96,6 +98,25 @@ pub fn document() -> utoipa::openapi::OpenApi {
         }
     }
     api
+}
+
+/// `GET /openapi.json`: this API's OpenAPI 3.1 document.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "operations",
+    summary = "The OpenAPI 3.1 document of this server",
+    responses(
+        (status = 200, description = "OpenAPI 3.1 document", body = serde_json::Value,
+         content_type = "application/json")
+    )
+)]
+pub(crate) async fn serve() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        document_json(),
+    )
+        .into_response()
 }
 
 /// The document as JSON, built once.

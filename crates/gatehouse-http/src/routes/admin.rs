@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::client_address::Context;
 use crate::error::{ApiError, ErrorBody};
-use crate::openapi::responses::{
+use crate::error_responses::{
     AdminApiOff, AdminTokenRejected, HashQueueFull, NoSuchClient, NoSuchUser, PayloadTooLarge,
     ResourceConflict, ResourceInvalid, ResourceUnreadable, ServerError,
 };

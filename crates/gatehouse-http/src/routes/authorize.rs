@@ -8,7 +8,7 @@ use axum::response::IntoResponse;
 use gatehouse_core::Error;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::openapi::responses::ServerError;
+use crate::error_responses::ServerError;
 use crate::params::Params;
 use crate::response::NoStore;
 use crate::AppState;

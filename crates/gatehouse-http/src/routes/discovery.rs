@@ -6,7 +6,7 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
-use crate::openapi::responses::ServerError;
+use crate::error_responses::ServerError;
 use crate::AppState;
 
 /// `GET /.well-known/oauth-authorization-server` and `/.well-known/openid-configuration`.

@@ -10,8 +10,8 @@ use gatehouse_core::Error;
 use super::revoke::TokenOfClient;
 use crate::client_address::Context;
 use crate::error::{ApiError, ErrorBody};
+use crate::error_responses::{HashQueueFull, PayloadTooLarge, ServerError};
 use crate::extract::ClientRequest;
-use crate::openapi::responses::{HashQueueFull, PayloadTooLarge, ServerError};
 use crate::response::NoStore;
 use crate::AppState;
 

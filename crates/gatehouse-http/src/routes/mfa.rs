@@ -13,10 +13,10 @@ use serde_json::Value;
 
 use crate::client_address::Context;
 use crate::error::{ApiError, BearerError, ErrorBody};
-use crate::extract::{is_json, read_limited, BearerToken, ClientRequest};
-use crate::openapi::responses::{
+use crate::error_responses::{
     ClientAuthFailed, HashQueueFull, MfaTokenRejected, PayloadTooLarge, ServerError,
 };
+use crate::extract::{is_json, read_limited, BearerToken, ClientRequest};
 use crate::params::Params;
 use crate::response::NoStore;
 use crate::AppState;

@@ -1,4 +1,5 @@
-//! Operations endpoints: `/metrics` (Prometheus text format) and `/openapi.json`.
+//! Operations endpoint `/metrics` (Prometheus text format); `/openapi.json` is served by
+//! `openapi.rs`.
 
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
@@ -25,23 +26,4 @@ pub(crate) async fn metrics(State(app): State<AppState>) -> Response {
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     response
-}
-
-/// `GET /openapi.json`: this API's OpenAPI 3.1 document.
-#[utoipa::path(
-    get,
-    path = "/openapi.json",
-    tag = "operations",
-    summary = "The OpenAPI 3.1 document of this server",
-    responses(
-        (status = 200, description = "OpenAPI 3.1 document", body = serde_json::Value,
-         content_type = "application/json")
-    )
-)]
-pub(crate) async fn openapi() -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        crate::openapi::document_json(),
-    )
-        .into_response()
 }

@@ -10,8 +10,8 @@ use gatehouse_core::Error;
 
 use crate::client_address::Context;
 use crate::error::{ApiError, ErrorBody};
+use crate::error_responses::{ClientAuthFailed, HashQueueFull, PayloadTooLarge, ServerError};
 use crate::extract::ClientRequest;
-use crate::openapi::responses::{ClientAuthFailed, HashQueueFull, PayloadTooLarge, ServerError};
 use crate::AppState;
 
 /// `POST /oauth/revoke` and its aliases.

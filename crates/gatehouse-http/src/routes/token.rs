@@ -14,8 +14,8 @@ use serde::Serialize;
 
 use crate::client_address::Context;
 use crate::error::{ApiError, ErrorBody};
+use crate::error_responses::{ClientAuthFailed, HashQueueFull, PayloadTooLarge, ServerError};
 use crate::extract::ClientRequest;
-use crate::openapi::responses::{ClientAuthFailed, HashQueueFull, PayloadTooLarge, ServerError};
 use crate::params::Params;
 use crate::response::NoStore;
 use crate::AppState;

@@ -7,10 +7,10 @@ use axum::response::IntoResponse;
 use axum::Json;
 
 use crate::error::{BearerError, ErrorBody};
-use crate::extract::{BearerToken, BearerTokenOrBody};
-use crate::openapi::responses::{
+use crate::error_responses::{
     AccessTokenRejected, OpenidScopeMissing, PayloadTooLarge, ServerError,
 };
+use crate::extract::{BearerToken, BearerTokenOrBody};
 use crate::response::NoStore;
 use crate::AppState;
 

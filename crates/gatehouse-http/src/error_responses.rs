@@ -1,7 +1,7 @@
-//! Response sets that several operations share, each written once and named in
-//! `#[utoipa::path(responses(..))]` next to an operation's own responses. They only document:
-//! the answers themselves come from [`crate::error`]. Each is one status, so an operation lists
-//! exactly the ones it can answer, in status order.
+//! The OpenAPI descriptions of error answers that several operations share, each written once
+//! and named in `#[utoipa::path(responses(..))]` next to an operation's own responses. They
+//! only document: the answers themselves come from [`crate::error`]. Each is one status, so an
+//! operation lists exactly the ones it can answer, in status order.
 #![allow(dead_code)] // documentation only: these types are never built
 
 use crate::error::ErrorBody;
