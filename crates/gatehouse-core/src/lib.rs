@@ -38,6 +38,7 @@ pub mod authorize;
 pub mod client;
 pub mod client_assertion;
 pub mod client_auth;
+pub mod client_credentials;
 pub mod clock;
 pub mod discovery;
 pub mod error;
