@@ -13,7 +13,8 @@
 //! - [`grant`]: one module per grant; [`grant::TokenService`] runs token requests.
 //! - [`token`]: signing keys and JWT access tokens (RFC 9068).
 //! - [`authorize`]: one-time codes of Aidbox's secure code flow.
-//! - [`admin`]: the admin API's Client and User resources.
+//! - [`admin`]: the application layer the admin API and the CLI share: clients, users, second
+//!   factors, audit events and signing keys.
 //! - [`token`]: signing keys, JWT (RFC 9068) and opaque access tokens, id_tokens.
 //! - [`introspection`], [`revocation`], [`userinfo`]: RFC 7662, RFC 7009, OpenID Connect §5.3.
 //! - [`discovery`]: RFC 8414 and OpenID Connect Discovery metadata.

@@ -42,6 +42,17 @@ pub(crate) fn hasher(config: &Config) -> Result<Arc<PasswordHasher>> {
     )?))
 }
 
+/// The login guard `serve` and the CLI share: the configured policies over `store`.
+pub(crate) fn guard(
+    config: &Config,
+    store: &Arc<dyn Store>,
+    clock: &Arc<dyn Clock>,
+) -> gatehouse_core::login_guard::LoginGuard {
+    gatehouse_core::login_guard::LoginGuard::new(store.clone(), clock.clone())
+        .with_lockout(config.security.lockout)
+        .with_throttle(config.security.throttle.clone())
+}
+
 /// Serves on the configured address. `on_ready` is told the bound address once requests are
 /// accepted.
 pub(crate) async fn serve(
@@ -83,7 +94,7 @@ pub(crate) async fn serve(
             .lockout
             .map_or(0, |policy| policy.reset_after),
     );
-    let guard = Arc::new(crate::security_config::guard(config, &store, &clock));
+    let guard = Arc::new(guard(config, &store, &clock));
     let secret_sealer: Arc<dyn SecretSealer> = sealer.clone();
     let assertions =
         AssertionVerifier::new(store.clone(), clock.clone(), &issuer, config.assertions)
@@ -102,11 +113,7 @@ pub(crate) async fn serve(
         )),
         admin: config.admin_token.as_ref().map(|token| {
             let admin = AdminService::new(store.clone(), hasher.clone(), clock.clone(), token);
-            Arc::new(
-                admin
-                    .with_sealer(secret_sealer.clone())
-                    .with_guard(guard.clone()),
-            )
+            Arc::new(admin.with_sealer(sealer.clone()).with_guard(guard.clone()))
         }),
         tokens: Arc::new(
             TokenService::new(store.clone(), clock, hasher, keys, sealer, issuer.clone())
