@@ -91,7 +91,7 @@ fn route(path: &'static str, handler: MethodRouter<AppState>, doc: Doc) -> Route
 ///
 /// To add an endpoint: write its handler in `routes/NAME.rs` with
 /// `#[utoipa::path(METHOD, path = "/x", responses(...))]` documenting every status it can
-/// answer (shared answers are in `openapi/responses.rs`), add any body types to
+/// answer (shared error answers are in `error_responses.rs`), add any body types to
 /// `components(schemas(..))` in `openapi.rs`, then add one row here:
 /// `route("/x", get(NAME::handler), doc::<NAME::__path_handler>)`. An alias is another row with
 /// the same handler and doc (operation ids are derived from the method and path), and so is
