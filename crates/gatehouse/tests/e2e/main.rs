@@ -29,6 +29,7 @@ mod overload;
 #[cfg(target_os = "linux")]
 mod priority;
 mod refresh;
+mod reply;
 mod revoke;
 mod seeds;
 mod server;

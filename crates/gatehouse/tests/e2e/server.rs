@@ -8,6 +8,7 @@ use std::process::{Child, Command, Output, Stdio};
 use serde_json::Value;
 
 use crate::database::TestDatabase;
+pub use crate::reply::{assert_oauth_error, assert_status, json, reply};
 
 /// Cheap argon2 parameters for tests that are not about hashing; the hashing tests pass
 /// `TestServer::builder().owasp_hashing()`.
@@ -16,6 +17,9 @@ const CHEAP_ARGON2: [(&str, &str); 3] = [
     ("GATEHOUSE_ARGON2_ITERATIONS", "1"),
     ("GATEHOUSE_ARGON2_PARALLELISM", "1"),
 ];
+
+/// The Content-Type of an HTML form body (RFC 6749 §4.3.2, appendix B).
+pub const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
 
 /// The server key of PostgreSQL-backed test servers (32 bytes, base64).
 pub const TEST_SECRET_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
@@ -67,10 +71,16 @@ impl Builder {
         self
     }
 
-    /// An extra `serve` argument.
-    pub fn arg(mut self, arg: &str) -> Self {
-        self.args.push(arg.into());
+    /// Extra `serve` arguments.
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(|a| a.to_string()));
         self
+    }
+
+    /// Serves HTTPS with this certificate and key (`--tls-cert`, `--tls-key`).
+    pub fn tls(self, cert: &std::path::Path, key: &std::path::Path) -> Self {
+        let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+        self.args(&["--tls-cert", cert, "--tls-key", key])
     }
 
     /// Sends the server's standard error to a file that [`TestServer::log`] reads.
@@ -231,6 +241,26 @@ impl TestServer {
         req.send().await.unwrap()
     }
 
+    /// A GET with extra headers.
+    pub async fn get(&self, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut req = self.http.get(self.url(path));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// A GET with `Authorization: Bearer token` (RFC 6750 §2.1).
+    pub async fn get_bearer(&self, path: &str, token: &str) -> reqwest::Response {
+        let req = self.http.get(self.url(path)).bearer_auth(token);
+        req.send().await.unwrap()
+    }
+
+    /// `GET /userinfo` with the access token as a Bearer header (OpenID Connect Core §5.3).
+    pub async fn userinfo(&self, access_token: &str) -> reqwest::Response {
+        self.get_bearer("/userinfo", access_token).await
+    }
+
     /// A raw POST: exact body and headers.
     pub async fn post_raw(
         &self,
@@ -262,6 +292,21 @@ impl TestServer {
             form.push(("scope", scope));
         }
         self.post_form("/oauth/token", Some(client), &form).await
+    }
+
+    /// A refresh_token grant with Basic client authentication, built but not sent (for
+    /// requests fired together).
+    pub fn refresh_request(
+        &self,
+        client: (&str, &str),
+        refresh_token: &str,
+    ) -> reqwest::RequestBuilder {
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ];
+        let req = self.http.post(self.url("/oauth/token"));
+        req.basic_auth(client.0, Some(client.1)).form(&form)
     }
 
     /// Kills the server with SIGKILL (`kill -9`: no shutdown code runs) and reaps it.
@@ -302,9 +347,7 @@ impl TestServer {
         let resp = self
             .post_form("/oauth/introspect", Some(client), &[("token", token)])
             .await;
-        let (status, _, body) = json(resp).await;
-        assert_status(status, &body, 200);
-        body
+        reply(resp).await.ok()
     }
 
     /// RFC 7009 revocation with Basic client authentication; asserts 200.
@@ -330,10 +373,20 @@ impl TestServer {
         password: &str,
         scope: Option<&str>,
     ) -> Value {
-        let (status, _, body) =
-            json(self.password_grant(client, username, password, scope).await).await;
-        assert_status(status, &body, 200);
-        body
+        let resp = self.password_grant(client, username, password, scope).await;
+        reply(resp).await.ok()
+    }
+
+    /// A refresh_token grant that must succeed; returns the token response.
+    pub async fn refresh_ok(
+        &self,
+        client: (&str, &str),
+        refresh_token: &str,
+        scope: Option<&str>,
+    ) -> Value {
+        reply(self.refresh(client, refresh_token, scope).await)
+            .await
+            .ok()
     }
 
     /// What the server wrote to standard error so far (needs `capture_logs` or `log_file`).
@@ -367,42 +420,4 @@ impl Drop for TestServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Asserts the status and returns the JSON body.
-#[track_caller]
-pub fn assert_status(status: reqwest::StatusCode, body: &Value, expected: u16) {
-    assert_eq!(status.as_u16(), expected, "unexpected status; body: {body}");
-}
-
-/// Reads a response as (status, headers, JSON body).
-pub async fn json(
-    resp: reqwest::Response,
-) -> (reqwest::StatusCode, reqwest::header::HeaderMap, Value) {
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let text = resp.text().await.unwrap();
-    let body =
-        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text:?}"));
-    (status, headers, body)
-}
-
-/// Asserts an RFC 6749 §5.2 error: status and `error` code, with a description.
-#[track_caller]
-pub fn assert_oauth_error(
-    status: reqwest::StatusCode,
-    body: &Value,
-    expected_status: u16,
-    code: &str,
-) {
-    assert_eq!(
-        status.as_u16(),
-        expected_status,
-        "unexpected status; body: {body}"
-    );
-    assert_eq!(body["error"], code, "unexpected error; body: {body}");
-    assert!(
-        body["error_description"].is_string(),
-        "no error_description: {body}"
-    );
 }
