@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::jose::{try_verify_with_jwks, verify_hs256, verify_with_jwks};
 use crate::jwt_parts;
-use crate::refresh::{login, server, APP, USER};
+use crate::refresh::{logged_in, login, server, APP, USER};
 use crate::server::{reply, TestServer};
 
 async fn get_json(s: &TestServer, path: &str) -> serde_json::Value {
@@ -143,8 +143,7 @@ async fn tokens_verify_against_the_jwks_with_another_jose_library() {
 /// tokens of both keys keep verifying (JWKS and introspection) until they expire.
 #[tokio::test]
 async fn key_rotation_keeps_old_tokens_verifying() {
-    let s = server();
-    let before = login(&s, "openid").await;
+    let (s, before) = logged_in("openid").await;
     let (old_header, _) = jwt_parts(before["access_token"].as_str().unwrap());
     let rotated = s.cli_ok(&["keys", "rotate", "--alg", "ES256"], None);
     assert_ne!(rotated["kid"], old_header["kid"]);

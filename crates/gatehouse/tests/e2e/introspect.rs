@@ -1,14 +1,13 @@
 //! Token introspection (RFC 7662) over HTTP.
 
-use crate::refresh::{login, server, APP, OTHER, USER};
+use crate::refresh::{logged_in, login, server, APP, OTHER, USER};
 use crate::revoke::revoke_access_token_and_see_it_refused;
 use crate::server::{json, reply};
 
 /// RFC 7662 §2.2: a live access token's metadata.
 #[tokio::test]
 async fn a_live_access_token_is_described() {
-    let s = server();
-    let tokens = login(&s, "openid email").await;
+    let (s, tokens) = logged_in("openid email").await;
     let at = tokens["access_token"].as_str().unwrap();
     let body = s.introspect(APP, at).await;
     let user = s.cli_ok(&["user", "show", USER.0], None);
@@ -34,8 +33,7 @@ async fn a_live_access_token_is_described() {
 /// A refresh token is described too; `token_type_hint` is honoured.
 #[tokio::test]
 async fn a_refresh_token_is_described() {
-    let s = server();
-    let tokens = login(&s, "openid").await;
+    let (s, tokens) = logged_in("openid").await;
     let rt = tokens["refresh_token"].as_str().unwrap();
     let server = &s;
     let hinted = |hint: &'static str| {
@@ -60,8 +58,7 @@ async fn a_refresh_token_is_described() {
 /// RFC 7662 §2.2: unknown, revoked and foreign tokens are `active: false` and nothing more.
 #[tokio::test]
 async fn unknown_revoked_and_foreign_tokens_are_inactive() {
-    let s = server();
-    let tokens = login(&s, "openid").await;
+    let (s, tokens) = logged_in("openid").await;
     let at = tokens["access_token"].as_str().unwrap();
     let rt = tokens["refresh_token"].as_str().unwrap();
     let inactive = serde_json::json!({"active": false});

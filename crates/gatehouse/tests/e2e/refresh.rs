@@ -1,5 +1,7 @@
 //! The refresh_token grant (RFC 6749 §6) with rotation and reuse detection (RFC 9700 §4.14.2).
 
+use serde_json::Value;
+
 use crate::jwt_parts;
 use crate::server::{assert_oauth_error, assert_status, json, reply, TestServer};
 
@@ -31,15 +33,29 @@ pub fn server() -> TestServer {
     s
 }
 
-pub async fn login(s: &TestServer, scope: &str) -> serde_json::Value {
+pub async fn login(s: &TestServer, scope: &str) -> Value {
     s.login(APP, USER.0, USER.1, Some(scope)).await
+}
+
+/// A [`server`] and the token response of one [`login`] with this scope.
+pub async fn logged_in(scope: &str) -> (TestServer, Value) {
+    let s = server();
+    let tokens = login(&s, scope).await;
+    (s, tokens)
+}
+
+/// [`logged_in`], then one refresh: the first and the second token response of one family.
+pub async fn refreshed_once(scope: &str) -> (TestServer, Value, Value) {
+    let (s, first) = logged_in(scope).await;
+    let rt1 = first["refresh_token"].as_str().unwrap();
+    let (_, _, second) = json(s.refresh(APP, rt1, None).await).await;
+    (s, first, second)
 }
 
 /// RFC 6749 §6: a refresh returns a new access and refresh token; the old one is dead.
 #[tokio::test]
 async fn each_refresh_rotates_both_tokens() {
-    let s = server();
-    let first = login(&s, "openid email").await;
+    let (s, first) = logged_in("openid email").await;
     let rt1 = first["refresh_token"].as_str().unwrap();
     // A 12-hex-digit time prefix, then 256 bits of randomness, base64url.
     assert_eq!(rt1.len(), 55);
@@ -63,10 +79,8 @@ async fn each_refresh_rotates_both_tokens() {
 /// issued after it.
 #[tokio::test]
 async fn reused_refresh_token_revokes_the_family() {
-    let s = server();
-    let first = login(&s, "openid").await;
+    let (s, first, second) = refreshed_once("openid").await;
     let rt1 = first["refresh_token"].as_str().unwrap();
-    let (_, _, second) = json(s.refresh(APP, rt1, None).await).await;
     let rt2 = second["refresh_token"].as_str().unwrap();
     let at2 = second["access_token"].as_str().unwrap();
     assert_eq!(s.introspect(APP, at2).await["active"], true);
@@ -90,8 +104,7 @@ async fn reused_refresh_token_revokes_the_family() {
 /// Twenty concurrent uses of one refresh token: exactly one succeeds.
 #[tokio::test]
 async fn concurrent_refreshes_with_one_token_yield_exactly_one_success() {
-    let s = server();
-    let first = login(&s, "openid").await;
+    let (s, first) = logged_in("openid").await;
     let rt = first["refresh_token"].as_str().unwrap().to_owned();
     let requests = (0..20).map(|_| {
         let http = reqwest::Client::new();
@@ -176,8 +189,7 @@ async fn a_burst_of_rotations_keeps_each_family_exactly_once_and_independent() {
 /// scope.
 #[tokio::test]
 async fn scope_can_be_narrowed_but_not_widened() {
-    let s = server();
-    let first = login(&s, "openid email").await;
+    let (s, first) = logged_in("openid email").await;
     let rt = first["refresh_token"].as_str().unwrap();
     reply(s.refresh(APP, rt, Some("openid phone")).await)
         .await
@@ -195,8 +207,7 @@ async fn scope_can_be_narrowed_but_not_widened() {
 /// attempt neither succeeds nor harms the owner.
 #[tokio::test]
 async fn a_refresh_token_is_bound_to_its_client() {
-    let s = server();
-    let first = login(&s, "openid").await;
+    let (s, first) = logged_in("openid").await;
     let rt = first["refresh_token"].as_str().unwrap();
     reply(s.refresh(OTHER, rt, None).await)
         .await

@@ -1,6 +1,6 @@
 //! Token revocation (RFC 7009) over HTTP.
 
-use crate::refresh::{login, server, APP, OTHER};
+use crate::refresh::{logged_in, login, refreshed_once, server, APP, OTHER};
 use crate::server::{assert_oauth_error, json, reply, TestServer};
 
 /// Checks that /userinfo accepts access token `at`, revokes it (hint `access_token`), then checks
@@ -20,10 +20,7 @@ pub async fn revoke_access_token_and_see_it_refused(
 /// from it.
 #[tokio::test]
 async fn revoking_a_refresh_token_revokes_its_family_and_access_tokens() {
-    let s = server();
-    let first = login(&s, "openid").await;
-    let rt1 = first["refresh_token"].as_str().unwrap();
-    let (_, _, second) = json(s.refresh(APP, rt1, None).await).await;
+    let (s, first, second) = refreshed_once("openid").await;
     let rt2 = second["refresh_token"].as_str().unwrap();
     let at2 = second["access_token"].as_str().unwrap();
     let at1 = first["access_token"].as_str().unwrap();
@@ -39,8 +36,7 @@ async fn revoking_a_refresh_token_revokes_its_family_and_access_tokens() {
 /// though its signature still verifies until it expires.
 #[tokio::test]
 async fn a_revoked_jwt_access_token_is_inactive_and_refused() {
-    let s = server();
-    let tokens = login(&s, "openid").await;
+    let (s, tokens) = logged_in("openid").await;
     let at = tokens["access_token"].as_str().unwrap();
     revoke_access_token_and_see_it_refused(&s, APP, at).await;
     // Revoking the access token alone leaves the refresh token working.
@@ -67,8 +63,7 @@ async fn unknown_and_foreign_tokens_answer_200_and_stay_untouched() {
 /// Revocation is client-authenticated, at every product's path.
 #[tokio::test]
 async fn revocation_requires_client_authentication_at_every_path() {
-    let s = server();
-    let tokens = login(&s, "openid").await;
+    let (s, tokens) = logged_in("openid").await;
     let at = tokens["access_token"].as_str().unwrap();
     let resp = s
         .post_form("/oauth/revoke", Some(("app", "wrong")), &[("token", at)])

@@ -2,14 +2,13 @@
 //! RFC 6750 bearer-token errors.
 
 use crate::jwt_parts;
-use crate::refresh::{login, server, APP, USER};
+use crate::refresh::{logged_in, login, server, APP, USER};
 use crate::server::reply;
 
 /// OpenID Connect Core §2: `openid` brings an id_token with the scope's claims.
 #[tokio::test]
 async fn openid_brings_an_id_token_with_the_granted_claims() {
-    let s = server();
-    let tokens = login(&s, "openid email profile").await;
+    let (s, tokens) = logged_in("openid email profile").await;
     let (header, claims) = jwt_parts(tokens["id_token"].as_str().unwrap());
     let user = s.cli_ok(&["user", "show", USER.0], None);
     assert_eq!(header["typ"], "JWT");
@@ -30,8 +29,7 @@ async fn openid_brings_an_id_token_with_the_granted_claims() {
 /// OpenID Connect Core §5.3: GET and POST, header or form body (RFC 6750 §2.1, §2.2).
 #[tokio::test]
 async fn userinfo_returns_the_claims_of_the_token() {
-    let s = server();
-    let tokens = login(&s, "openid phone").await;
+    let (s, tokens) = logged_in("openid phone").await;
     let at = tokens["access_token"].as_str().unwrap();
     let user = s.cli_ok(&["user", "show", USER.0], None);
     let body = reply(s.userinfo(at).await).await.ok_no_store();
