@@ -30,6 +30,7 @@ mod overload;
 mod priority;
 mod refresh;
 mod reply;
+mod requests;
 mod revoke;
 mod seeds;
 mod server;
