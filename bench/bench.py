@@ -271,6 +271,10 @@ def bench_gatehouse(label, database, opts, rows, env):
             print(f"   password, clients honour Retry-After, c={conns}: {r['ok_rps']:.1f} tokens/s, "
                   f"accepted p50 {r['ok_p50_ms']:.1f} ms p99 {r['ok_p99_ms']:.1f} ms, {r['shed']} shed, "
                   f"other {r['other']}, peak RSS {r['peak_rss_mib']:.1f} MiB", flush=True)
+    if opts.no_overload:
+        g.stop()
+        os.unlink(token_file)
+        return
     over = overload(g, label, opts)
     rows.append(over)
     print(f"   overload: saturation c={over['sat_conns']}: {over['sat_rps']:.1f} tokens/s, accepted p99 "
@@ -319,6 +323,8 @@ def main():
     ap.add_argument("--conns", default="16,64")
     ap.add_argument("--cases", default="", help="comma-separated subset: password,refresh,introspect,jwks,discovery "
                     "(default: all); the overload scenario always runs")
+    ap.add_argument("--no-overload", action="store_true",
+                    help="skip the overload scenario (for a quick A/B of the read and refresh cases)")
     opts = ap.parse_args()
     if opts.quick:
         opts.runs, opts.duration = 1, 5

@@ -137,10 +137,7 @@ impl ClientAuthenticator {
         creds: ClientCredentials,
     ) -> Result<Client, Error> {
         let method = creds.method();
-        let failed = |description: &'static str| Error::InvalidClient {
-            method,
-            description: description.into(),
-        };
+        let failed = |description: &'static str| refused(method, description);
         let (id, secrets) = match creds {
             ClientCredentials::Basic {
                 id,
@@ -174,30 +171,10 @@ impl ClientAuthenticator {
                 "this client must authenticate with its registered token_endpoint_auth_method",
             ));
         }
-        if let Some(sealed) = &client.secret_sealed {
-            if secrets[0].is_none() {
-                return if client.settings.secret_required {
-                    Err(failed("client authentication is required for this client"))
-                } else {
-                    Ok(client)
-                };
-            }
-            let sealer = self
-                .sealer
-                .as_ref()
-                .ok_or_else(|| Error::internal("no server key to open a sealed client secret"))?;
-            let Some(attempt) = self.reserve(ctx, &client, None).await? else {
-                return Err(failed("client authentication failed"));
-            };
-            let expected = sealer.open(&client.secret_seal_context(), sealed)?;
-            let matches = secrets.iter().flatten().any(|s| {
-                let s = s.expose_secret().as_bytes();
-                s.len() <= MAX_SECRET_LEN && bool::from(s.ct_eq(&expected[..]))
-            });
+        if client.secret_sealed.is_some() {
             return self
-                .settle(ctx, client, attempt, matches)
-                .await?
-                .ok_or_else(|| failed("client authentication failed"));
+                .check_sealed_secret(ctx, client, &secrets, method)
+                .await;
         }
         match (&client.secret_hash, &secrets[0]) {
             // A client with registered keys is confidential: it proves itself with an assertion.
@@ -231,6 +208,43 @@ impl ClientAuthenticator {
                     .ok_or_else(|| failed("client authentication failed"))
             }
         }
+    }
+
+    /// Checks the secrets a client whose secret is sealed (an HS256 client) presented: the
+    /// secret is opened and compared in constant time, behind the client's lockout.
+    async fn check_sealed_secret(
+        &self,
+        ctx: &RequestContext,
+        client: Client,
+        secrets: &[Option<SecretString>; 2],
+        method: AuthMethod,
+    ) -> Result<Client, Error> {
+        let failed = |description: &'static str| refused(method, description);
+        let Some(sealed) = client.secret_sealed.as_deref() else {
+            return Err(Error::internal("the client has no sealed secret"));
+        };
+        if secrets[0].is_none() {
+            return if client.settings.secret_required {
+                Err(failed("client authentication is required for this client"))
+            } else {
+                Ok(client)
+            };
+        }
+        let sealer = self
+            .sealer
+            .as_ref()
+            .ok_or_else(|| Error::internal("no server key to open a sealed client secret"))?;
+        let Some(attempt) = self.reserve(ctx, &client, None).await? else {
+            return Err(failed("client authentication failed"));
+        };
+        let expected = sealer.open(&client.secret_seal_context(), sealed)?;
+        let matches = secrets.iter().flatten().any(|s| {
+            let s = s.expose_secret().as_bytes();
+            s.len() <= MAX_SECRET_LEN && bool::from(s.ct_eq(&expected[..]))
+        });
+        self.settle(ctx, client, attempt, matches)
+            .await?
+            .ok_or_else(|| failed("client authentication failed"))
     }
 
     /// Counts an attempt on the client's secret; `None` when the client is locked, after the
@@ -340,6 +354,14 @@ impl ClientAuthenticator {
         let same =
             entry.stored_hash == stored_hash && bool::from(entry.secret_digest.ct_eq(digest));
         same.then_some(true)
+    }
+}
+
+/// The `invalid_client` answer to a client that tried `method`.
+fn refused(method: AuthMethod, description: &'static str) -> Error {
+    Error::InvalidClient {
+        method,
+        description: description.into(),
     }
 }
 

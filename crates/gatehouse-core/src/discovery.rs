@@ -19,25 +19,17 @@ use crate::token::keys::SigningAlg;
 pub const STANDARD_SCOPES: [&str; 5] = ["openid", "profile", "email", "phone", OFFLINE_ACCESS];
 
 /// Serves the server metadata of one issuer.
+#[derive(derive_new::new)]
 pub struct Discovery {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     issuer: String,
     /// The document as JSON text and when it was rendered.
+    #[new(default)]
     rendered: RwLock<Option<(i64, Arc<str>)>>,
 }
 
 impl Discovery {
-    /// The metadata of `issuer`, listing the scopes of the clients in `store`.
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, issuer: String) -> Self {
-        Discovery {
-            store,
-            clock,
-            issuer,
-            rendered: RwLock::new(None),
-        }
-    }
-
     /// The server metadata (RFC 8414, OpenID Connect Discovery) as JSON text. It lists the
     /// clients' scopes, so it is rendered again from the store when older than
     /// [`KEY_RELOAD_SECS`] (the bound within which every instance sees a change), and served as

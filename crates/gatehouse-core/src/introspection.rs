@@ -80,6 +80,7 @@ struct Found {
 }
 
 /// Answers introspection requests (RFC 7662).
+#[derive(derive_new::new)]
 pub struct Introspection {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
@@ -87,19 +88,6 @@ pub struct Introspection {
 }
 
 impl Introspection {
-    /// Introspects the refresh tokens in `store` and the access tokens `access_tokens` resolves.
-    pub fn new(
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        access_tokens: Arc<AccessTokens>,
-    ) -> Self {
-        Introspection {
-            store,
-            clock,
-            access_tokens,
-        }
-    }
-
     /// Introspects `token` for the authenticated `caller`.
     pub async fn introspect(
         &self,

@@ -16,7 +16,8 @@ use crate::store::Store;
 use crate::token::opaque;
 use crate::token::resolve::AccessTokens;
 
-/// Answers revocation requests (RFC 7009).
+/// Answers revocation requests (RFC 7009), recording each one in `audit`.
+#[derive(derive_new::new)]
 pub struct Revocation {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
@@ -25,22 +26,6 @@ pub struct Revocation {
 }
 
 impl Revocation {
-    /// Revokes the tokens in `store` (access tokens found by `access_tokens`), recording each
-    /// request in `audit`.
-    pub fn new(
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        access_tokens: Arc<AccessTokens>,
-        audit: Arc<AuditLog>,
-    ) -> Self {
-        Revocation {
-            store,
-            clock,
-            access_tokens,
-            audit,
-        }
-    }
-
     /// Revokes `token` if `caller` may, and succeeds for unknown tokens too, recording a
     /// `revocation` audit event for the request `ctx` (what kind of token it was, its family,
     /// whether the caller owned it; never the token itself).

@@ -13,20 +13,13 @@ use crate::token::id_token::user_claims;
 use crate::token::resolve::AccessTokens;
 
 /// Answers UserInfo requests.
+#[derive(derive_new::new)]
 pub struct UserInfo {
     store: Arc<dyn Store>,
     access_tokens: Arc<AccessTokens>,
 }
 
 impl UserInfo {
-    /// The claims of the users in `store`, for the access tokens `access_tokens` resolves.
-    pub fn new(store: Arc<dyn Store>, access_tokens: Arc<AccessTokens>) -> Self {
-        UserInfo {
-            store,
-            access_tokens,
-        }
-    }
-
     /// The UserInfo response for a bearer `token`.
     pub async fn claims(&self, token: &str) -> Result<Value, Error> {
         let invalid =

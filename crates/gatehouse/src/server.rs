@@ -173,21 +173,8 @@ fn app_state(
         sealer.clone(),
         ring,
     ));
-    let access_tokens = Arc::new(AccessTokens::new(
-        store.clone(),
-        clock.clone(),
-        keys.clone(),
-        sealer.clone(),
-        shared.issuer.clone(),
-    ));
-    let second_factor = SecondFactor::new(
-        store.clone(),
-        clock.clone(),
-        sealer.clone(),
-        shared.guard.clone(),
-        shared.audit.clone(),
-    );
-    let second_factor = Arc::new(second_factor.with_mfa_token_ttl(config.mfa_token_ttl));
+    let access_tokens = shared.access_tokens(keys.clone());
+    let second_factor = shared.second_factor(config);
     Ok(AppState {
         clients: shared.clients(config, hasher.clone()),
         codes: Arc::new(PasswordCodes::new(
@@ -265,6 +252,27 @@ impl Shared {
                 .with_guard(self.guard.clone())
                 .with_audit(self.audit.clone()),
         ))
+    }
+
+    fn access_tokens(&self, keys: Arc<Keys>) -> Arc<AccessTokens> {
+        Arc::new(AccessTokens::new(
+            self.store.clone(),
+            self.clock.clone(),
+            keys,
+            self.sealer.clone(),
+            self.issuer.clone(),
+        ))
+    }
+
+    fn second_factor(&self, config: &Config) -> Arc<SecondFactor> {
+        let second_factor = SecondFactor::new(
+            self.store.clone(),
+            self.clock.clone(),
+            self.sealer.clone(),
+            self.guard.clone(),
+            self.audit.clone(),
+        );
+        Arc::new(second_factor.with_mfa_token_ttl(config.mfa_token_ttl))
     }
 
     fn grants(

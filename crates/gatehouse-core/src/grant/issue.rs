@@ -22,7 +22,9 @@ use crate::token::key_cache::Keys;
 use crate::token::opaque;
 use crate::user::User;
 
-/// Makes and stores the tokens of grants, as one issuer.
+/// Makes and stores the tokens of grants as `issuer`: signed with the newest key of `keys`, or
+/// (HS256 clients) with the client's secret, which `sealer` opens.
+#[derive(derive_new::new)]
 pub struct TokenIssuer {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
@@ -38,24 +40,6 @@ pub(super) struct Minted {
 }
 
 impl TokenIssuer {
-    /// Issues tokens as `issuer`, signed with the newest key of `keys` (or, for HS256 clients,
-    /// with their secret, which `sealer` opens), and records them in `store`.
-    pub fn new(
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        keys: Arc<Keys>,
-        sealer: Arc<Sealer>,
-        issuer: String,
-    ) -> Self {
-        TokenIssuer {
-            store,
-            clock,
-            keys,
-            sealer,
-            issuer,
-        }
-    }
-
     /// Issues the tokens of a password login: an access token, and a refresh token heading a new
     /// family when the client gets one (see [`Client::issues_refresh_token`]).
     pub(super) async fn issue_login(

@@ -3,10 +3,9 @@
 //! [`crate::mfa::SecondFactor`].
 
 use secrecy::SecretString;
-use serde_json::json;
 
 use super::{Grants, Tokens};
-use crate::audit::{EventKind, RequestContext};
+use crate::audit::RequestContext;
 use crate::client::Client;
 use crate::error::Error;
 use crate::mfa::{MfaTokenRecord, GRANT_MFA_OTP, GRANT_MFA_RECOVERY_CODE};
@@ -61,17 +60,6 @@ impl Grants {
         grant_type: &str,
     ) -> Result<Tokens, Error> {
         let scope = ScopeSet::from_trusted(record.scope.split(' ').filter(|s| !s.is_empty()));
-        let tokens = self.tokens.issue_login(client, user, scope).await?;
-        let detail = json!({ "grant_type": grant_type, "scope": tokens.scope.to_string() });
-        self.audit
-            .record(
-                EventKind::LoginSuccess,
-                ctx,
-                Some(client.id.as_str()),
-                Some(user.username.as_str()),
-                detail,
-            )
-            .await;
-        Ok(tokens)
+        self.issue_login(ctx, client, user, scope, grant_type).await
     }
 }

@@ -10,8 +10,9 @@ mod refresh_token;
 use std::sync::Arc;
 
 use secrecy::SecretString;
+use serde_json::json;
 
-use crate::audit::{AuditLog, RequestContext};
+use crate::audit::{AuditLog, EventKind, RequestContext};
 use crate::client::Client;
 use crate::clock::Clock;
 use crate::error::Error;
@@ -20,6 +21,7 @@ use crate::mfa::SecondFactor;
 use crate::password::PasswordHasher;
 use crate::scope::ScopeSet;
 use crate::store::Store;
+use crate::user::User;
 
 pub use issue::TokenIssuer;
 
@@ -77,7 +79,10 @@ pub struct Tokens {
     pub recovery_code: Option<String>,
 }
 
-/// Runs token requests for clients that are already authenticated.
+/// Runs token requests for clients that are already authenticated: passwords checked on
+/// `hasher` behind `guard`, tokens made by `tokens`, second factors checked by `second_factor`,
+/// events recorded in `audit`.
+#[derive(derive_new::new)]
 pub struct Grants {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
@@ -89,28 +94,6 @@ pub struct Grants {
 }
 
 impl Grants {
-    /// Runs grants over `store`: passwords checked on `hasher` behind `guard`, tokens made by
-    /// `tokens`, second factors checked by `second_factor`, events recorded in `audit`.
-    pub fn new(
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        hasher: Arc<PasswordHasher>,
-        guard: Arc<LoginGuard>,
-        audit: Arc<AuditLog>,
-        tokens: TokenIssuer,
-        second_factor: Arc<SecondFactor>,
-    ) -> Self {
-        Grants {
-            store,
-            clock,
-            hasher,
-            guard,
-            audit,
-            tokens,
-            second_factor,
-        }
-    }
-
     /// Runs one token request (RFC 6749 §4.3 or §6) for an authenticated client, from `ctx`:
     /// its address is throttled and recorded in the events. A confidential client allowed
     /// `trust_forwarded_for` may name its end user's address instead (see
@@ -146,6 +129,30 @@ impl Grants {
                 self.refresh(&ctx, client, &token, scope).await
             }
         }
+    }
+
+    /// Issues the tokens of a login of `user` to `client` with `grant_type` and records its
+    /// `login_success` event.
+    async fn issue_login(
+        &self,
+        ctx: &RequestContext,
+        client: &Client,
+        user: &User,
+        granted: ScopeSet,
+        grant_type: &str,
+    ) -> Result<Tokens, Error> {
+        let tokens = self.tokens.issue_login(client, user, granted).await?;
+        let detail = json!({ "grant_type": grant_type, "scope": tokens.scope.to_string() });
+        self.audit
+            .record(
+                EventKind::LoginSuccess,
+                ctx,
+                Some(client.id.as_str()),
+                Some(user.username.as_str()),
+                detail,
+            )
+            .await;
+        Ok(tokens)
     }
 }
 

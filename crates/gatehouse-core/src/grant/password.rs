@@ -58,18 +58,8 @@ impl Grants {
         self.second_factor
             .require(ctx, client, &user, &granted, otp.as_ref())
             .await?;
-        let tokens = self.tokens.issue_login(client, &user, granted).await?;
-        let detail = json!({ "grant_type": "password", "scope": tokens.scope.to_string() });
-        self.audit
-            .record(
-                EventKind::LoginSuccess,
-                ctx,
-                Some(client.id.as_str()),
-                Some(user.username.as_str()),
-                detail,
-            )
-            .await;
-        Ok(tokens)
+        self.issue_login(ctx, client, &user, granted, "password")
+            .await
     }
 
     /// The user whose password `password` is, behind the address throttle and the account

@@ -73,18 +73,7 @@ impl Grants {
             Err(Refusal::Invalid) => return Err(invalid()),
             Err(Refusal::Reused) => return Err(self.reused(ctx, &family, now).await),
         }
-        let original = ScopeSet::from_trusted(record.scope.split(' ').filter(|s| !s.is_empty()));
-        let scope = match requested {
-            None => original,
-            Some(requested) => match requested.first_missing_from(&original) {
-                Some(s) => {
-                    return Err(Error::InvalidScope(
-                        format!("the scope {s:?} was not granted to this refresh token").into(),
-                    ))
-                }
-                None => requested,
-            },
-        };
+        let scope = narrowed(&record.scope, requested)?;
         let user = self
             .store
             .find_user_by_id(&family.user_id)
@@ -165,6 +154,21 @@ impl Grants {
             Ok(()) => Error::InvalidGrant(INVALID.into()),
             Err(err) => err.into(),
         }
+    }
+}
+
+/// RFC 6749 §6: the requested scope, which must be within the one `granted` to the refresh
+/// token; all of it when none is requested.
+fn narrowed(granted: &str, requested: Option<ScopeSet>) -> Result<ScopeSet, Error> {
+    let original = ScopeSet::from_trusted(granted.split(' ').filter(|s| !s.is_empty()));
+    let Some(requested) = requested else {
+        return Ok(original);
+    };
+    match requested.first_missing_from(&original) {
+        Some(s) => Err(Error::InvalidScope(
+            format!("the scope {s:?} was not granted to this refresh token").into(),
+        )),
+        None => Ok(requested),
     }
 }
 

@@ -18,7 +18,9 @@ use crate::mfa::{
 use crate::sealing::Sealer;
 use crate::store::Store;
 
-/// Runs the MFA API's requests.
+/// Runs the MFA API's requests for the logins `second_factor` keeps; new TOTP secrets are
+/// sealed by `sealer` and named after `issuer` in authenticator apps.
+#[derive(derive_new::new)]
 pub struct Mfa {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
@@ -43,26 +45,6 @@ pub struct Enrolment {
 }
 
 impl Mfa {
-    /// Enrols factors in `store` (secrets sealed by `sealer`, named after `issuer` in
-    /// authenticator apps) for the logins `second_factor` keeps, recording events in `audit`.
-    pub fn new(
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        sealer: Arc<Sealer>,
-        audit: Arc<AuditLog>,
-        issuer: String,
-        second_factor: Arc<SecondFactor>,
-    ) -> Self {
-        Mfa {
-            store,
-            clock,
-            sealer,
-            audit,
-            issuer,
-            second_factor,
-        }
-    }
-
     /// `GET /mfa/authenticators`: the factors of the `mfa_token`'s user.
     pub async fn authenticators(&self, mfa_token: &str) -> Result<Vec<Authenticator>, Error> {
         let (_, user) = self.second_factor.session(mfa_token).await?;

@@ -30,36 +30,20 @@ use crate::throttle::ThrottlePolicy;
 use crate::token::opaque;
 use crate::user::User;
 
-/// Checks second factors and keeps the `mfa_token`s of logins waiting for one.
+/// Checks second factors (TOTP secrets opened by `sealer`, wrong codes counted by `guard`'s
+/// lockout, events recorded in `audit`) and keeps the `mfa_token`s of logins waiting for one.
+#[derive(derive_new::new)]
 pub struct SecondFactor {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     sealer: Arc<Sealer>,
     guard: Arc<LoginGuard>,
     audit: Arc<AuditLog>,
+    #[new(value = "DEFAULT_MFA_TOKEN_TTL")]
     mfa_token_ttl: i64,
 }
 
 impl SecondFactor {
-    /// Checks the factors in `store` (TOTP secrets opened by `sealer`), counting wrong codes
-    /// with `guard`'s lockout and recording events in `audit`.
-    pub fn new(
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        sealer: Arc<Sealer>,
-        guard: Arc<LoginGuard>,
-        audit: Arc<AuditLog>,
-    ) -> Self {
-        SecondFactor {
-            store,
-            clock,
-            sealer,
-            guard,
-            audit,
-            mfa_token_ttl: DEFAULT_MFA_TOKEN_TTL,
-        }
-    }
-
     /// Makes `mfa_token`s live `secs` seconds (default [`DEFAULT_MFA_TOKEN_TTL`]).
     pub fn with_mfa_token_ttl(mut self, secs: i64) -> Self {
         self.mfa_token_ttl = secs;

@@ -39,36 +39,20 @@ impl Presented {
     }
 }
 
-/// Resolves presented access tokens to their records.
+/// Resolves presented access tokens to their records: tokens `issuer` issued, signed with a key
+/// of `keys` or (HS256) with a client secret that `sealer` opens.
+#[derive(derive_new::new)]
 pub struct AccessTokens {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     keys: Arc<Keys>,
     sealer: Arc<Sealer>,
     issuer: String,
+    #[new(default)]
     verified: VerifiedTokens,
 }
 
 impl AccessTokens {
-    /// Resolves the tokens `issuer` issued: signed with `keys`, or (HS256) with a client secret
-    /// that `sealer` opens.
-    pub fn new(
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        keys: Arc<Keys>,
-        sealer: Arc<Sealer>,
-        issuer: String,
-    ) -> Self {
-        AccessTokens {
-            store,
-            clock,
-            keys,
-            sealer,
-            issuer,
-            verified: VerifiedTokens::default(),
-        }
-    }
-
     /// The issuer identifier tokens must name.
     pub fn issuer(&self) -> &str {
         &self.issuer

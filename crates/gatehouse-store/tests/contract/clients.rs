@@ -39,14 +39,11 @@ pub async fn client_crud_round_trips(store: Arc<dyn Store>) {
         store.find_client(&public.id).await.unwrap(),
         Some(public.clone())
     );
-    let ids: Vec<_> = store
-        .list_clients()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
-    assert_eq!(ids, [public.id.clone(), confidential.id.clone()]);
+    assert_eq!(
+        store.list_clients().await.unwrap(),
+        [public.clone(), confidential.clone()],
+        "ordered by id"
+    );
 
     store.delete_client(&public.id).await.unwrap();
     assert_eq!(store.find_client(&public.id).await.unwrap(), None);

@@ -16,18 +16,13 @@ fn key(kid: &str, alg: &str, created_at: i64) -> StoredKey {
 
 /// Keys come back oldest first (ties broken by kid), bytes intact.
 pub async fn signing_keys_come_oldest_first(store: Arc<dyn Store>) {
-    store
-        .insert_signing_key(&key("k-b", "EdDSA", 200))
-        .await
-        .unwrap();
-    store
-        .insert_signing_key(&key("k-c", "ES256", 100))
-        .await
-        .unwrap();
-    store
-        .insert_signing_key(&key("k-a", "RS256", 200))
-        .await
-        .unwrap();
+    for inserted in [
+        key("k-b", "EdDSA", 200),
+        key("k-c", "ES256", 100),
+        key("k-a", "RS256", 200),
+    ] {
+        store.insert_signing_key(&inserted).await.unwrap();
+    }
     let stored = store.signing_keys().await.unwrap();
     assert_eq!(
         stored,
@@ -56,15 +51,7 @@ pub async fn only_one_successor_per_signing_key(store: Arc<dyn Store>) {
             })
         })
         .collect();
-    let mut won = 0;
-    for task in tasks {
-        match task.await.unwrap() {
-            Ok(()) => won += 1,
-            Err(StoreError::Conflict) => {}
-            Err(err) => panic!("expected Conflict, got {err:?}"),
-        }
-    }
-    assert_eq!(won, 1);
+    crate::assert_exactly_one_wins(tasks).await;
     let stored = store.signing_keys().await.unwrap();
     assert_eq!(stored.len(), 1);
     let first = stored[0].kid.clone();

@@ -16,9 +16,10 @@ mod users;
 use std::future::Future;
 use std::sync::Arc;
 
-use gatehouse_core::store::Store;
+use gatehouse_core::store::{Store, StoreError};
 use gatehouse_store::testing::{postgres_url, FreshDatabase};
 use gatehouse_store::{PostgresStore, SqliteStore};
+use tokio::task::JoinHandle;
 
 /// Runs `test` on a new SQLite file.
 pub async fn on_sqlite<F, Fut>(test: F)
@@ -45,6 +46,20 @@ where
     let db = FreshDatabase::create(&server).await.unwrap();
     let store = PostgresStore::connect(db.url()).await.unwrap();
     test(Arc::new(store)).await;
+}
+
+/// Awaits concurrent attempts at a write that can succeed once, and asserts that exactly one
+/// won and every other one got `Conflict`.
+pub async fn assert_exactly_one_wins(attempts: Vec<JoinHandle<Result<(), StoreError>>>) {
+    let mut won = 0;
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            Ok(()) => won += 1,
+            Err(StoreError::Conflict) => {}
+            Err(err) => panic!("expected Conflict, got {err:?}"),
+        }
+    }
+    assert_eq!(won, 1);
 }
 
 /// Declares each listed test (`module::function`, an `async fn(Arc<dyn Store>)`) once per back

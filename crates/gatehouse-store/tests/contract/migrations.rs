@@ -85,6 +85,21 @@ fn migrator_until(mut migrator: sqlx::migrate::Migrator, last: i64) -> sqlx::mig
     migrator
 }
 
+/// Migrates `pool` up to 0008 only, writes [`ROWS_AT_0008`] and closes the pool.
+async fn fill_at_0008<DB>(pool: &sqlx::Pool<DB>, migrator: sqlx::migrate::Migrator)
+where
+    DB: sqlx::Database,
+    DB::Connection: sqlx::migrate::Migrate,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+{
+    migrator_until(migrator, 8).run(pool).await.unwrap();
+    for sql in ROWS_AT_0008 {
+        sqlx::query(sql).execute(pool).await.unwrap();
+    }
+    pool.close().await;
+}
+
 /// After the upgrade (0009 rebuilds the token tables), tokens issued before it are all there and
 /// behave: the refresh token is found with its family, the access token reads live, and
 /// revoking the family revokes it.
@@ -123,14 +138,7 @@ async fn sqlite_upgrade_to_0009_keeps_every_token() {
             .unwrap()
             .create_if_missing(true);
         let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
-        migrator_until(sqlx::migrate!("./migrations/sqlite"), 8)
-            .run(&pool)
-            .await
-            .unwrap();
-        for sql in ROWS_AT_0008 {
-            sqlx::query(sql).execute(&pool).await.unwrap();
-        }
-        pool.close().await;
+        fill_at_0008(&pool, sqlx::migrate!("./migrations/sqlite")).await;
     }
     let store = gatehouse_store::SqliteStore::connect(&url).await.unwrap();
     tokens_issued_before_0009_survive_it(&store).await;
@@ -146,14 +154,7 @@ async fn postgres_upgrade_to_0009_keeps_every_token() {
         .unwrap();
     {
         let pool = sqlx::PgPool::connect(db.url()).await.unwrap();
-        migrator_until(sqlx::migrate!("./migrations/postgres"), 8)
-            .run(&pool)
-            .await
-            .unwrap();
-        for sql in ROWS_AT_0008 {
-            sqlx::query(sql).execute(&pool).await.unwrap();
-        }
-        pool.close().await;
+        fill_at_0008(&pool, sqlx::migrate!("./migrations/postgres")).await;
     }
     let store = gatehouse_store::PostgresStore::connect(db.url())
         .await

@@ -141,24 +141,13 @@ pub async fn the_source_bucket_admits_exactly_its_room_under_concurrency(store: 
         store.source_drained_at("192.0.2.7").await.unwrap(),
         NOW + 400
     );
-    let again = store
-        .reserve_source_attempt("192.0.2.7", NOW, interval, room)
-        .await;
-    assert_eq!(again.unwrap(), Some(NOW + 500));
-    let full = store
-        .reserve_source_attempt("192.0.2.7", NOW, interval, room)
-        .await;
-    assert_eq!(full.unwrap(), None);
+    let reserve = |at: i64| store.reserve_source_attempt("192.0.2.7", at, interval, room);
+    assert_eq!(reserve(NOW).await.unwrap(), Some(NOW + 500), "again");
+    assert_eq!(reserve(NOW).await.unwrap(), None, "full");
     // One interval later one attempt has drained, and only one.
     let later = NOW + interval;
-    let drained = store
-        .reserve_source_attempt("192.0.2.7", later, interval, room)
-        .await;
-    assert_eq!(drained.unwrap(), Some(NOW + 600));
-    let full = store
-        .reserve_source_attempt("192.0.2.7", later, interval, room)
-        .await;
-    assert_eq!(full.unwrap(), None);
+    assert_eq!(reserve(later).await.unwrap(), Some(NOW + 600), "drained");
+    assert_eq!(reserve(later).await.unwrap(), None, "full");
     // Other addresses have their own buckets; a refund of an unknown one changes nothing.
     let other = store
         .reserve_source_attempt("2001:db8::1", NOW, interval, room)
@@ -197,24 +186,11 @@ pub async fn forgotten_attempts_and_drained_buckets_are_pruned(store: Arc<dyn St
         .await
         .unwrap());
 
-    let batches = [
-        store
-            .delete_forgotten_login_attempts(cutoff, NOW, 2)
-            .await
-            .unwrap(),
-        store
-            .delete_forgotten_login_attempts(cutoff, NOW, 2)
-            .await
-            .unwrap(),
-        store
-            .delete_forgotten_login_attempts(cutoff, NOW, 2)
-            .await
-            .unwrap(),
-        store
-            .delete_forgotten_login_attempts(cutoff, NOW, 2)
-            .await
-            .unwrap(),
-    ];
+    let mut batches = Vec::new();
+    for _ in 0..4 {
+        let deleted = store.delete_forgotten_login_attempts(cutoff, NOW, 2).await;
+        batches.push(deleted.unwrap());
+    }
     assert_eq!(batches, [2, 2, 1, 0]);
     for n in 0..5 {
         let state = store.login_attempts(&format!("user:old{n}")).await.unwrap();

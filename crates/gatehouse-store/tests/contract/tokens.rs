@@ -49,6 +49,24 @@ fn access(family: Option<&TokenFamily>, user_id: &str, expires_at: i64) -> Acces
     }
 }
 
+/// Records one grant's tokens (a family, its first refresh token and an access token) and
+/// returns them with the refresh token itself.
+async fn issue(
+    store: &dyn Store,
+    user_id: &str,
+    family_expires_at: i64,
+    access_expires_at: i64,
+) -> (TokenFamily, String, RefreshTokenRecord, AccessTokenRecord) {
+    let fam = family(user_id, family_expires_at);
+    let (token, rt) = refresh(&fam, None);
+    let at = access(Some(&fam), user_id, access_expires_at);
+    store
+        .record_issued_tokens(Some(&fam), Some(&rt), &at)
+        .await
+        .unwrap();
+    (fam, token, rt, at)
+}
+
 async fn with_user(store: &dyn Store) -> String {
     let user = crate::users::user("heidi");
     store.insert_user(&user).await.unwrap();
@@ -58,13 +76,7 @@ async fn with_user(store: &dyn Store) -> String {
 /// A grant's tokens come back as recorded; its access token reads with its user's name.
 pub async fn issued_tokens_round_trip(store: Arc<dyn Store>) {
     let user = with_user(store.as_ref()).await;
-    let fam = family(&user, NOW + 3600);
-    let (token, rt) = refresh(&fam, None);
-    let at = access(Some(&fam), &user, NOW + 600);
-    store
-        .record_issued_tokens(Some(&fam), Some(&rt), &at)
-        .await
-        .unwrap();
+    let (fam, token, rt, at) = issue(store.as_ref(), &user, NOW + 3600, NOW + 600).await;
     let (found, found_family) = store
         .find_refresh_token(&opaque::hash(&token))
         .await
@@ -89,12 +101,7 @@ pub async fn issued_tokens_round_trip(store: Arc<dyn Store>) {
 /// the same token afterwards is refused too.
 pub async fn a_refresh_token_rotates_exactly_once(store: Arc<dyn Store>) {
     let user = with_user(store.as_ref()).await;
-    let fam = family(&user, NOW + 3600);
-    let (token, rt) = refresh(&fam, None);
-    store
-        .record_issued_tokens(Some(&fam), Some(&rt), &access(Some(&fam), &user, NOW + 600))
-        .await
-        .unwrap();
+    let (fam, token, _, _) = issue(store.as_ref(), &user, NOW + 3600, NOW + 600).await;
     let old = opaque::hash(&token);
     let attempts: Vec<_> = (0..16)
         .map(|_| {
@@ -123,13 +130,7 @@ pub async fn a_refresh_token_rotates_exactly_once(store: Arc<dyn Store>) {
 /// a single revoked access token leaves its siblings alone.
 pub async fn revoking_a_family_revokes_its_access_tokens(store: Arc<dyn Store>) {
     let user = with_user(store.as_ref()).await;
-    let fam = family(&user, NOW + 3600);
-    let (token, rt) = refresh(&fam, None);
-    let first = access(Some(&fam), &user, NOW + 600);
-    store
-        .record_issued_tokens(Some(&fam), Some(&rt), &first)
-        .await
-        .unwrap();
+    let (fam, token, rt, first) = issue(store.as_ref(), &user, NOW + 3600, NOW + 600).await;
     let second = access(Some(&fam), &user, NOW + 600);
     let alone = access(None, &user, NOW + 600);
     store
@@ -175,20 +176,8 @@ pub async fn revoking_a_family_revokes_its_access_tokens(store: Arc<dyn Store>) 
 /// what has not expired stays.
 pub async fn cleanup_removes_expired_families_and_access_tokens(store: Arc<dyn Store>) {
     let user = with_user(store.as_ref()).await;
-    let old = family(&user, NOW + 100);
-    let (old_token, old_rt) = refresh(&old, None);
-    let old_at = access(Some(&old), &user, NOW + 50);
-    store
-        .record_issued_tokens(Some(&old), Some(&old_rt), &old_at)
-        .await
-        .unwrap();
-    let live = family(&user, NOW + 10_000);
-    let (live_token, live_rt) = refresh(&live, None);
-    let live_at = access(Some(&live), &user, NOW + 5_000);
-    store
-        .record_issued_tokens(Some(&live), Some(&live_rt), &live_at)
-        .await
-        .unwrap();
+    let (_, old_token, _, old_at) = issue(store.as_ref(), &user, NOW + 100, NOW + 50).await;
+    let (_, live_token, _, live_at) = issue(store.as_ref(), &user, NOW + 10_000, NOW + 5_000).await;
 
     assert!(store.delete_expired(NOW + 200, 100).await.unwrap() >= 2);
     assert!(store

@@ -99,14 +99,6 @@ pub async fn concurrent_inserts_of_one_username_let_exactly_one_win(store: Arc<d
             tokio::spawn(async move { store.insert_user(&user("grace")).await })
         })
         .collect();
-    let mut won = 0;
-    for task in tasks {
-        match task.await.unwrap() {
-            Ok(()) => won += 1,
-            Err(StoreError::Conflict) => {}
-            Err(err) => panic!("expected Conflict, got {err:?}"),
-        }
-    }
-    assert_eq!(won, 1);
+    crate::assert_exactly_one_wins(tasks).await;
     assert_eq!(store.list_users().await.unwrap().len(), 1);
 }

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::server::{assert_oauth_error, assert_status, json, TestServer};
+use crate::server::{assert_oauth_error, assert_status, json, reply, TestServer};
 
 pub const TOKEN: &str = "test-admin-token-0123456789";
 
@@ -34,6 +34,16 @@ pub async fn send(
         assert_eq!(headers["cache-control"], "no-store");
     }
     (status, body)
+}
+
+/// An admin PUT with a raw body of this Content-Type.
+pub async fn put(
+    s: &TestServer,
+    path: &str,
+    content_type: &str,
+    body: &str,
+) -> (reqwest::StatusCode, Value) {
+    send(s, reqwest::Method::PUT, path, Some(content_type), body).await
 }
 
 pub async fn put_json(s: &TestServer, path: &str, body: &Value) -> (reqwest::StatusCode, Value) {
@@ -80,14 +90,7 @@ pub fn assert_no_secrets(body: &Value, secrets: &[&str]) {
 async fn seed_004_put_client_yaml_verbatim() {
     let s = admin_server();
     let yaml = "secret: verysecret\ngrant_types:\n  - password\n";
-    let (status, body) = send(
-        &s,
-        reqwest::Method::PUT,
-        "/Client/myapp",
-        Some("text/yaml"),
-        yaml,
-    )
-    .await;
+    let (status, body) = put(&s, "/Client/myapp", "text/yaml", yaml).await;
     assert_status(status, &body, 201);
     assert_eq!(body["id"], "myapp");
     assert_eq!(body["resourceType"], "Client");
@@ -103,8 +106,7 @@ async fn seed_004_put_client_yaml_verbatim() {
     let resp = s
         .post_form("/auth/token", Some(("myapp", "verysecret")), &form)
         .await;
-    let (status, _, body) = json(resp).await;
-    assert_status(status, &body, 200);
+    reply(resp).await.ok();
     // secret_required defaults to true: without the secret the client is refused.
     let resp = s
         .post_form(
@@ -113,8 +115,7 @@ async fn seed_004_put_client_yaml_verbatim() {
             &[form.as_slice(), &[("client_id", "myapp")]].concat(),
         )
         .await;
-    let (status, _, body) = json(resp).await;
-    assert_oauth_error(status, &body, 401, "invalid_client");
+    reply(resp).await.oauth_error(401, "invalid_client");
 
     let (status, body) = get(&s, "/Client/myapp").await;
     assert_status(status, &body, 200);
@@ -164,28 +165,29 @@ async fn seed_004_client_examples_verbatim() {
         ("password", "password"),
     ];
     let with = |id: &'static str| [user.as_slice(), &[("client_id", id)]].concat();
-    let (status, _, body) = json(
+    reply(
         s.post_form("/auth/token", None, &with("ro-basic-client"))
             .await,
     )
-    .await;
-    assert_status(status, &body, 200);
-    let (status, _, body) = json(
+    .await
+    .ok();
+    reply(
         s.post_form("/auth/token", None, &with("ro-secret-client"))
             .await,
     )
-    .await;
-    assert_oauth_error(status, &body, 401, "invalid_client");
+    .await
+    .oauth_error(401, "invalid_client");
     let mut secret_form = with("ro-secret-client");
     secret_form.push(("client_secret", "verysecretsecret"));
-    let (status, _, body) = json(s.post_form("/auth/token", None, &secret_form).await).await;
-    assert_status(status, &body, 200);
-    let (status, _, body) = json(
+    reply(s.post_form("/auth/token", None, &secret_form).await)
+        .await
+        .ok();
+    let body = reply(
         s.post_form("/auth/token", None, &with("ro-jwt-client"))
             .await,
     )
-    .await;
-    assert_status(status, &body, 200);
+    .await
+    .ok();
     assert_eq!(body["expires_in"], 3600);
     // A second POST of the same id conflicts.
     let (status, body) = send(&s, reqwest::Method::POST, "/Client", None, basic).await;
@@ -207,25 +209,27 @@ async fn secret_required_false_allows_the_password_grant_without_the_secret() {
     ];
     let (status, body) = put_json(&s, "/Client/app", &client(false)).await;
     assert_status(status, &body, 201);
-    let (status, _, body) = json(s.post_form("/auth/token", None, &form).await).await;
-    assert_status(status, &body, 200);
+    reply(s.post_form("/auth/token", None, &form).await)
+        .await
+        .ok();
     // A wrong secret is still wrong.
-    let (status, _, body) = json(
+    reply(
         s.post_form("/auth/token", Some(("app", "nope")), &form[..3])
             .await,
     )
-    .await;
-    assert_oauth_error(status, &body, 401, "invalid_client");
+    .await
+    .oauth_error(401, "invalid_client");
     let (status, body) = put_json(&s, "/Client/app", &client(true)).await;
     assert_status(status, &body, 200);
-    let (status, _, body) = json(s.post_form("/auth/token", None, &form).await).await;
-    assert_oauth_error(status, &body, 401, "invalid_client");
-    let (status, _, body) = json(
+    reply(s.post_form("/auth/token", None, &form).await)
+        .await
+        .oauth_error(401, "invalid_client");
+    reply(
         s.post_form("/auth/token", Some(("app", "s3cret")), &form[..3])
             .await,
     )
-    .await;
-    assert_status(status, &body, 200);
+    .await
+    .ok();
 }
 
 /// A new secret works on the next request and the old one stops working; a PUT without
@@ -239,37 +243,26 @@ async fn changes_take_effect_on_the_next_request() {
         ("username", "jane"),
         ("password", "pw"),
     ];
+    // The status of a password grant by `app` with this secret.
+    let (server, form) = (&s, &form);
+    let with_secret = move |secret: &'static str| async move {
+        let resp = server
+            .post_form("/token", Some(("app", secret)), form)
+            .await;
+        json(resp).await
+    };
     put_json(&s, "/Client/app", &json!({"secret": "first-secret"})).await;
-    let (status, _, _) = json(
-        s.post_form("/token", Some(("app", "first-secret")), &form)
-            .await,
-    )
-    .await;
-    assert_eq!(status, 200);
+    assert_eq!(with_secret("first-secret").await.0, 200);
     put_json(&s, "/Client/app", &json!({"secret": "second-secret"})).await;
-    let (status, _, _) = json(
-        s.post_form("/token", Some(("app", "first-secret")), &form)
-            .await,
-    )
-    .await;
-    assert_eq!(status, 401);
+    assert_eq!(with_secret("first-secret").await.0, 401);
     put_json(&s, "/Client/app", &json!({"scopes": ["read"]})).await;
-    let (status, _, body) = json(
-        s.post_form("/token", Some(("app", "second-secret")), &form)
-            .await,
-    )
-    .await;
+    let (status, _, body) = with_secret("second-secret").await;
     assert_status(status, &body, 200);
     let (status, body) = send(&s, reqwest::Method::DELETE, "/Client/app", None, "").await;
     assert_status(status, &body, 200);
     let (status, body) = get(&s, "/Client/app").await;
     assert_oauth_error(status, &body, 404, "not_found");
-    let (status, _, _) = json(
-        s.post_form("/token", Some(("app", "second-secret")), &form)
-            .await,
-    )
-    .await;
-    assert_eq!(status, 401);
+    assert_eq!(with_secret("second-secret").await.0, 401);
 }
 
 /// Invalid bodies get 422 with `error_description` starting with the field's name.
@@ -316,14 +309,7 @@ async fn invalid_bodies_are_422_naming_the_field() {
         .unwrap()
         .starts_with("password:"));
     // Not JSON or YAML at all: 400.
-    let (status, resp) = send(
-        &s,
-        reqwest::Method::PUT,
-        "/Client/app",
-        Some("application/json"),
-        "{",
-    )
-    .await;
+    let (status, resp) = put(&s, "/Client/app", "application/json", "{").await;
     assert_oauth_error(status, &resp, 400, "invalid_request");
 }
 
@@ -349,12 +335,6 @@ async fn the_admin_token_guards_the_api() {
             .starts_with("Bearer"));
     }
     let off = TestServer::spawn();
-    let resp = off
-        .http
-        .get(off.url("/Client"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let resp = off.get_bearer("/Client", TOKEN).await;
     assert_eq!(resp.status(), 404);
 }

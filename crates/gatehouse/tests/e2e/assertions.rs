@@ -8,13 +8,23 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 
 use crate::keys::{claims, ClientKey};
-use crate::server::{assert_oauth_error, assert_status, json, TestServer};
+use crate::server::{assert_oauth_error, assert_status, json, reply, TestServer};
 
 const FORM: (&str, &str) = (
     "Content-Type",
     "application/x-www-form-urlencoded;charset=UTF-8",
 );
 const SCOPE: &str = "urn:opc:resource:consumer::all";
+
+/// A password request from `oracle-app` with only its client_id (no credential) is
+/// `invalid_client`: a client with registered keys is confidential.
+async fn bare_client_id_is_refused(s: &TestServer) {
+    let body =
+        "grant_type=password&username=user-name&password=example-password&client_id=oracle-app";
+    reply(s.post_raw("/oauth2/v1/token", &[FORM], body).await)
+        .await
+        .oauth_error(401, "invalid_client");
+}
 
 /// A server with client `oracle-app` registered by `client add --jwks-file`, and a user.
 fn oracle_server(key: &ClientKey) -> TestServer {
@@ -62,8 +72,7 @@ async fn seed_003_assertion_requests_verbatim() {
         let resp = s
             .post_raw("/oauth2/v1/token", &[FORM], seed_body(&assertion, &scope))
             .await;
-        let (status, _, body) = json(resp).await;
-        assert_status(status, &body, 200);
+        let body = reply(resp).await.ok();
         assert_eq!(body["token_type"], "Bearer");
         let (_, token) = crate::jwt_parts(body["access_token"].as_str().unwrap());
         assert_eq!(token["client_id"], "oracle-app");
@@ -159,15 +168,14 @@ async fn assertion_request_shape_is_strict() {
     let s = oracle_server(&key);
     let assertion = key.sign(&claims("oracle-app", &s.base, 60));
     let body = seed_body(&assertion, SCOPE).replace("jwt-bearer", "saml2-bearer");
-    let (status, _, body) = json(s.post_raw("/oauth2/v1/token", &[FORM], body).await).await;
-    assert_oauth_error(status, &body, 400, "invalid_request");
+    reply(s.post_raw("/oauth2/v1/token", &[FORM], body).await)
+        .await
+        .oauth_error(400, "invalid_request");
     let body = seed_body(&assertion, SCOPE).replace("client_id=oracle-app", "client_id=other");
-    let (status, _, body) = json(s.post_raw("/oauth2/v1/token", &[FORM], body).await).await;
-    assert_oauth_error(status, &body, 401, "invalid_client");
-    let body =
-        "grant_type=password&username=user-name&password=example-password&client_id=oracle-app";
-    let (status, _, body) = json(s.post_raw("/oauth2/v1/token", &[FORM], body).await).await;
-    assert_oauth_error(status, &body, 401, "invalid_client");
+    reply(s.post_raw("/oauth2/v1/token", &[FORM], body).await)
+        .await
+        .oauth_error(401, "invalid_client");
+    bare_client_id_is_refused(&s).await;
 }
 
 /// With `--assertion-audience issuer`, only the issuer is a valid `aud`, not a token endpoint.
@@ -175,8 +183,7 @@ async fn assertion_request_shape_is_strict() {
 async fn issuer_only_audience_policy() {
     let key = ClientKey::p256("k1");
     let s = TestServer::builder()
-        .arg("--assertion-audience")
-        .arg("issuer")
+        .args(&["--assertion-audience", "issuer"])
         .env("GATEHOUSE_ADMIN_TOKEN", crate::admin::TOKEN)
         .spawn();
     // Inline JWKS through the admin API this time.
@@ -198,10 +205,7 @@ async fn issuer_only_audience_policy() {
     assert_status(status, &body, 200);
     // A client with registered keys is confidential even without a method setting: its bare
     // client_id is not enough.
-    let body =
-        "grant_type=password&username=user-name&password=example-password&client_id=oracle-app";
-    let (status, _, body) = json(s.post_raw("/oauth2/v1/token", &[FORM], body).await).await;
-    assert_oauth_error(status, &body, 401, "invalid_client");
+    bare_client_id_is_refused(&s).await;
 }
 
 /// `client_secret_jwt`: an HS256 assertion keyed with the client secret authenticates; the
@@ -242,8 +246,7 @@ async fn client_secret_jwt_with_a_sealed_secret() {
             None,
         )
         .await;
-    let (status, _, body) = json(resp).await;
-    assert_oauth_error(status, &body, 401, "invalid_client");
+    reply(resp).await.oauth_error(401, "invalid_client");
 
     let text = s.db.dump().await;
     assert!(!text.is_empty(), "nothing was read from the database");

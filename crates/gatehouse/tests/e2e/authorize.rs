@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::admin::{admin_server, post_yaml, put_json};
-use crate::server::{assert_oauth_error, assert_status, json, TestServer};
+use crate::server::{assert_oauth_error, assert_status, json, reply, TestServer, FORM};
 
 const REDIRECT_CLIENT: &str = "id: ro-default-client\nresourceType: Client\ngrant_types:\n- password\nauth:\n  password:\n    redirect_uri: http://localhost:3449/auth.html\n";
 
@@ -62,24 +62,17 @@ async fn seed_004_secure_code_flow_verbatim() {
     let json_body = format!("{{\"code\":\"{code}\",\n \"client_id\":\"ro-default-client\",\n \"grant_type\":\"password\",\n \"username\":\"user@mail.com\",\n \"password\":\"password\"}}");
     let send_json =
         |body: String| s.post_raw("/auth/token", &[("Content-Type", "application/json")], body);
-    let (status, _, body) = json(send_json(json_body.clone()).await).await;
-    assert_status(status, &body, 200);
+    let body = reply(send_json(json_body.clone()).await).await.ok();
     assert_eq!(body["token_type"], "Bearer");
     // The same code again: refused.
-    let (status, _, body) = json(send_json(json_body).await).await;
-    assert_oauth_error(status, &body, 400, "invalid_grant");
+    reply(send_json(json_body).await)
+        .await
+        .oauth_error(400, "invalid_grant");
 
     let code = code_for(&s, "ro-default-client").await;
     let form_body = format!("grant_type=password\n     &client_id=ro-default-client\n     &username=user%40mail.com\n     &password=password\n     &code={code}");
-    let resp = s
-        .post_raw(
-            "/auth/token",
-            &[("Content-Type", "application/x-www-form-urlencoded")],
-            form_body,
-        )
-        .await;
-    let (status, _, body) = json(resp).await;
-    assert_status(status, &body, 200);
+    let resp = s.post_raw("/auth/token", &[FORM], form_body).await;
+    reply(resp).await.ok();
 }
 
 /// For a client with a redirect URI the code is required; a code from another client, or one
@@ -104,29 +97,32 @@ async fn codes_are_required_bound_to_their_client_and_single_use() {
     };
     let post = |f: Vec<(&'static str, String)>| s.http.post(s.url("/auth/token")).form(&f).send();
 
-    let (status, _, body) = json(post(form("ro-default-client", None)).await.unwrap()).await;
-    assert_oauth_error(status, &body, 400, "invalid_request");
-    let (status, _, body) = json(
+    reply(post(form("ro-default-client", None)).await.unwrap())
+        .await
+        .oauth_error(400, "invalid_request");
+    reply(
         post(form("ro-default-client", Some("made-up")))
             .await
             .unwrap(),
     )
-    .await;
-    assert_oauth_error(status, &body, 400, "invalid_grant");
+    .await
+    .oauth_error(400, "invalid_grant");
 
     let foreign = code_for(&s, "other-client").await;
-    let (status, _, body) = json(
+    reply(
         post(form("ro-default-client", Some(&foreign)))
             .await
             .unwrap(),
     )
-    .await;
-    assert_oauth_error(status, &body, 400, "invalid_grant");
+    .await
+    .oauth_error(400, "invalid_grant");
     // The owner can still use it: a failed attempt by another client does not spend it.
-    let (status, _, body) = json(post(form("other-client", Some(&foreign))).await.unwrap()).await;
-    assert_status(status, &body, 200);
-    let (status, _, body) = json(post(form("other-client", Some(&foreign))).await.unwrap()).await;
-    assert_oauth_error(status, &body, 400, "invalid_grant");
+    reply(post(form("other-client", Some(&foreign))).await.unwrap())
+        .await
+        .ok();
+    reply(post(form("other-client", Some(&foreign))).await.unwrap())
+        .await
+        .oauth_error(400, "invalid_grant");
 }
 
 /// No open redirect: an unknown client, a client without a redirect URI, or a wrong

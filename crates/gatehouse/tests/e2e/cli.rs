@@ -1,7 +1,7 @@
 //! The command line: `client` and `user` management against a real database, checked over
 //! HTTP; configuration precedence.
 
-use crate::server::{assert_oauth_error, assert_status, json, TestServer};
+use crate::server::{json, reply, TestServer};
 
 /// `--password-stdin` drops one trailing newline and nothing else.
 #[tokio::test]
@@ -12,18 +12,13 @@ async fn password_stdin_drops_exactly_one_trailing_newline() {
         &["user", "add", "dave", "--password-stdin"],
         Some("pass word \n\n"),
     );
-    let (status, _, body) = json(
-        s.password_grant(("app", "s"), "dave", "pass word \n", None)
-            .await,
-    )
-    .await;
-    assert_status(status, &body, 200);
-    let (status, _, body) = json(
+    s.login(("app", "s"), "dave", "pass word \n", None).await;
+    reply(
         s.password_grant(("app", "s"), "dave", "pass word ", None)
             .await,
     )
-    .await;
-    assert_oauth_error(status, &body, 400, "invalid_grant");
+    .await
+    .oauth_error(400, "invalid_grant");
 }
 
 /// `user set-password` replaces the password; `user remove` and `client remove` take effect.
@@ -38,8 +33,7 @@ async fn user_and_client_lifecycle() {
     );
     let (status, _, _) = json(s.password_grant(("app", "s"), "erin", "old", None).await).await;
     assert_eq!(status, 400);
-    let (status, _, body) = json(s.password_grant(("app", "s"), "erin", "new", None).await).await;
-    assert_status(status, &body, 200);
+    s.login(("app", "s"), "erin", "new", None).await;
 
     let users = s.cli_ok(&["user", "list"], None);
     assert_eq!(users.as_array().unwrap().len(), 1);
@@ -48,15 +42,17 @@ async fn user_and_client_lifecycle() {
         "no hash in output: {users}"
     );
     s.cli(&["user", "remove", "erin"], None);
-    let (status, _, body) = json(s.password_grant(("app", "s"), "erin", "new", None).await).await;
-    assert_oauth_error(status, &body, 400, "invalid_grant");
+    reply(s.password_grant(("app", "s"), "erin", "new", None).await)
+        .await
+        .oauth_error(400, "invalid_grant");
 
     let clients = s.cli_ok(&["client", "list"], None);
     assert_eq!(clients[0]["client_id"], "app");
     assert!(!clients.to_string().contains("$argon2"));
     s.cli(&["client", "remove", "app"], None);
-    let (status, _, body) = json(s.password_grant(("app", "s"), "erin", "new", None).await).await;
-    assert_oauth_error(status, &body, 401, "invalid_client");
+    reply(s.password_grant(("app", "s"), "erin", "new", None).await)
+        .await
+        .oauth_error(401, "invalid_client");
 }
 
 /// Duplicate ids and usernames, bad scopes and unknown grant types are refused with a message.
@@ -137,8 +133,7 @@ async fn config_precedence_flag_env_file() {
     let s = TestServer::builder()
         .env("GATEHOUSE_CONFIG", &file)
         .env("GATEHOUSE_ISSUER", "https://from-env.example")
-        .arg("--issuer")
-        .arg("https://from-flag.example")
+        .args(&["--issuer", "https://from-flag.example"])
         .spawn();
     let (_, claims) = crate::jwt_parts(&issue(&s).await);
     assert_eq!(claims["iss"], "https://from-flag.example");
@@ -147,7 +142,6 @@ async fn config_precedence_flag_env_file() {
 async fn issue(s: &TestServer) -> String {
     s.add_client("app", &["--secret", "s"]);
     s.add_user("ivy", "pw", &[]);
-    let (status, _, body) = json(s.password_grant(("app", "s"), "ivy", "pw", None).await).await;
-    assert_status(status, &body, 200);
+    let body = s.login(("app", "s"), "ivy", "pw", None).await;
     body["access_token"].as_str().unwrap().to_owned()
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::database::Backend;
 use crate::jwt_parts;
-use crate::server::{assert_oauth_error, assert_status, json, TestServer};
+use crate::server::{assert_oauth_error, json, reply, TestServer};
 
 /// The server is killed while requests are in flight; after a restart everything stored before
 /// is intact (client, user, the one signing key) and the same key signs again.
@@ -21,8 +21,7 @@ async fn kill_9_during_password_grants_then_restart_serves() {
     let mut s = TestServer::spawn();
     s.add_client("app", &["--secret", "s"]);
     s.add_user("ivy", "pw", &[]);
-    let (status, _, body) = json(s.password_grant(("app", "s"), "ivy", "pw", None).await).await;
-    assert_status(status, &body, 200);
+    let body = s.login(("app", "s"), "ivy", "pw", None).await;
     let (header, _) = jwt_parts(body["access_token"].as_str().unwrap());
 
     let ok = Arc::new(AtomicUsize::new(0));
@@ -54,28 +53,8 @@ async fn kill_9_during_password_grants_then_restart_serves() {
         })
         .collect();
     // Kill once 20 grants have succeeded (within 30 s), with the stream still running.
-    for _ in 0..3000 {
-        if ok.load(Ordering::SeqCst) >= 20 || stream.iter().any(|t| t.is_finished()) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    assert!(
-        ok.load(Ordering::SeqCst) >= 20,
-        "the stream of grants did not get going"
-    );
-    assert!(
-        stream.iter().all(|t| !t.is_finished()),
-        "a request failed before the kill"
-    );
-    s.kill9();
-    for task in stream {
-        task.await.unwrap();
-    }
-
-    s.restart();
-    let (status, _, body) = json(s.password_grant(("app", "s"), "ivy", "pw", None).await).await;
-    assert_status(status, &body, 200);
+    kill_mid_stream(&mut s, stream, &ok, 20, Duration::from_secs(30)).await;
+    let body = s.login(("app", "s"), "ivy", "pw", None).await;
     let (after, _) = jwt_parts(body["access_token"].as_str().unwrap());
     assert_eq!(
         after["kid"], header["kid"],
@@ -193,14 +172,43 @@ async fn kill_9_during_a_grant_stream(workers: usize) {
         })
         .collect();
     // Kill once 300 grants have succeeded (within 60 s), with the stream still running.
-    for _ in 0..6000 {
-        if ok.load(Ordering::SeqCst) >= 300 || stream.iter().any(|t| t.is_finished()) {
+    kill_mid_stream(&mut s, stream, &ok, 300, Duration::from_secs(60)).await;
+    let Held { unused, in_flight } = std::mem::take(&mut *held.lock().unwrap());
+    // Each chain leaves its last token: about one in five grants, and at least one per worker.
+    assert!(unused.len() >= 50, "only {} unused tokens", unused.len());
+    for token in &unused {
+        s.refresh_ok(("app", "s"), token, None).await;
+        reply(s.refresh(("app", "s"), token, None).await)
+            .await
+            .oauth_error(400, "invalid_grant");
+    }
+    for token in &in_flight {
+        let (status, _, body) = json(s.refresh(("app", "s"), token, None).await).await;
+        if status != 200 {
+            assert_oauth_error(status, &body, 400, "invalid_grant");
+        }
+    }
+}
+
+/// Waits (at most `within`) until `ok` grants of the `stream` have succeeded, asserts that they
+/// did with every task still running, then kills the server with SIGKILL, waits for the tasks
+/// to see it die, and restarts the server on the same database.
+async fn kill_mid_stream(
+    s: &mut TestServer,
+    stream: Vec<tokio::task::JoinHandle<()>>,
+    ok: &AtomicUsize,
+    wanted: usize,
+    within: Duration,
+) {
+    let tick = Duration::from_millis(10);
+    for _ in 0..within.as_millis() / tick.as_millis() {
+        if ok.load(Ordering::SeqCst) >= wanted || stream.iter().any(|t| t.is_finished()) {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        tokio::time::sleep(tick).await;
     }
     assert!(
-        ok.load(Ordering::SeqCst) >= 300,
+        ok.load(Ordering::SeqCst) >= wanted,
         "the stream of grants did not get going"
     );
     assert!(
@@ -211,21 +219,5 @@ async fn kill_9_during_a_grant_stream(workers: usize) {
     for task in stream {
         task.await.unwrap();
     }
-
     s.restart();
-    let Held { unused, in_flight } = std::mem::take(&mut *held.lock().unwrap());
-    // Each chain leaves its last token: about one in five grants, and at least one per worker.
-    assert!(unused.len() >= 50, "only {} unused tokens", unused.len());
-    for token in &unused {
-        let (status, _, body) = json(s.refresh(("app", "s"), token, None).await).await;
-        assert_status(status, &body, 200);
-        let (status, _, body) = json(s.refresh(("app", "s"), token, None).await).await;
-        assert_oauth_error(status, &body, 400, "invalid_grant");
-    }
-    for token in &in_flight {
-        let (status, _, body) = json(s.refresh(("app", "s"), token, None).await).await;
-        if status != 200 {
-            assert_oauth_error(status, &body, 400, "invalid_grant");
-        }
-    }
 }

@@ -6,13 +6,11 @@ use std::time::Duration;
 
 use crate::jose::{try_verify_with_jwks, verify_hs256, verify_with_jwks};
 use crate::jwt_parts;
-use crate::refresh::{login, server, APP, USER};
-use crate::server::{assert_status, json, TestServer};
+use crate::refresh::{logged_in, login, server, APP, USER};
+use crate::server::{reply, TestServer};
 
 async fn get_json(s: &TestServer, path: &str) -> serde_json::Value {
-    let (status, _, body) = json(s.http.get(s.url(path)).send().await.unwrap()).await;
-    assert_status(status, &body, 200);
-    body
+    reply(s.get(path, &[]).await).await.ok()
 }
 
 /// RFC 8414 §2 and OpenID Connect Discovery §3: every endpoint, grant, auth method, algorithm
@@ -145,8 +143,7 @@ async fn tokens_verify_against_the_jwks_with_another_jose_library() {
 /// tokens of both keys keep verifying (JWKS and introspection) until they expire.
 #[tokio::test]
 async fn key_rotation_keeps_old_tokens_verifying() {
-    let s = server();
-    let before = login(&s, "openid").await;
+    let (s, before) = logged_in("openid").await;
     let (old_header, _) = jwt_parts(before["access_token"].as_str().unwrap());
     let rotated = s.cli_ok(&["keys", "rotate", "--alg", "ES256"], None);
     assert_ne!(rotated["kid"], old_header["kid"]);
@@ -221,13 +218,7 @@ async fn hs256_legacy_tokens_verify_with_the_client_secret() {
     assert!(verify_hs256("another-secret", at).is_err());
     // gatehouse itself resolves it: introspection and userinfo.
     assert_eq!(s.introspect(client, at).await["active"], true);
-    let resp = s
-        .http
-        .get(s.url("/userinfo"))
-        .bearer_auth(at)
-        .send()
-        .await
-        .unwrap();
+    let resp = s.userinfo(at).await;
     assert_eq!(resp.status().as_u16(), 200);
     // The id_token is still signed with the server key.
     let jwks = get_json(&s, "/.well-known/jwks.json").await;

@@ -26,8 +26,7 @@ pub fn events(s: &TestServer, extra: &[&str]) -> Vec<Value> {
 #[tokio::test]
 async fn events_are_recorded_without_secrets() {
     let s = TestServer::builder()
-        .arg("--admin-token")
-        .arg("admin-token-0123456789")
+        .args(&["--admin-token", "admin-token-0123456789"])
         .spawn();
     s.add_client(
         "app",
@@ -175,69 +174,75 @@ async fn admin_changes_carry_the_request_context() {
     let s = TestServer::builder()
         .env("GATEHOUSE_ADMIN_TOKEN", token)
         .spawn();
-    let send = |req: reqwest::RequestBuilder, id: &str| {
-        req.bearer_auth(token).header("x-request-id", id).send()
-    };
     let user = serde_json::json!({"password": "pw-0123456789"});
     let client = serde_json::json!({"id": "web", "secret": "web-secret-0123"});
+    use reqwest::Method;
+    // (method, path, body, X-Request-Id, the event's action), sent in this order.
     let calls = [
         (
-            send(s.http.put(s.url("/User/bob")).json(&user), "req-put-user").await,
+            Method::PUT,
+            "/User/bob",
+            Some(&user),
+            "req-put-user",
             "create_user",
         ),
         (
-            send(
-                s.http.put(s.url("/User/bob")).json(&user),
-                "req-update-user",
-            )
-            .await,
+            Method::PUT,
+            "/User/bob",
+            Some(&user),
+            "req-update-user",
             "update_user",
         ),
         (
-            send(
-                s.http.post(s.url("/Client")).json(&client),
-                "req-post-client",
-            )
-            .await,
+            Method::POST,
+            "/Client",
+            Some(&client),
+            "req-post-client",
             "create_client",
         ),
         (
-            send(
-                s.http.put(s.url("/Client/web")).json(&client),
-                "req-put-client",
-            )
-            .await,
+            Method::PUT,
+            "/Client/web",
+            Some(&client),
+            "req-put-client",
             "update_client",
         ),
         (
-            send(s.http.delete(s.url("/Client/web")), "req-delete-client").await,
+            Method::DELETE,
+            "/Client/web",
+            None,
+            "req-delete-client",
             "delete_client",
         ),
         (
-            send(s.http.post(s.url("/User/bob/unlock")), "req-unlock").await,
+            Method::POST,
+            "/User/bob/unlock",
+            None,
+            "req-unlock",
             "unlock",
         ),
         (
-            send(s.http.delete(s.url("/User/bob")), "req-delete-user").await,
+            Method::DELETE,
+            "/User/bob",
+            None,
+            "req-delete-user",
             "delete_user",
         ),
     ];
     let mut expected = Vec::new();
-    for (resp, action) in calls {
-        let resp = resp.unwrap();
+    for (method, path, body, request_id, action) in calls {
+        let mut req = s.http.request(method, s.url(path)).bearer_auth(token);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let resp = req.header("x-request-id", request_id).send().await.unwrap();
         assert!(resp.status().is_success(), "{action}: {}", resp.status());
         let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
         expected.push((action, id));
     }
     s.add_user("carol", "pw-0123456789", &[]);
 
-    let resp = s
-        .http
-        .get(s.url("/Event?limit=100"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+    let resp = s.get_bearer("/Event?limit=100", token).await;
     let (status, _, body) = json(resp).await;
     assert_eq!(status, 200, "{body}");
     let events: Vec<&Value> = body["entry"]

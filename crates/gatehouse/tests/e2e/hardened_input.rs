@@ -6,7 +6,7 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
-use crate::server::{assert_oauth_error, json, TestServer};
+use crate::server::{assert_oauth_error, json, reply, TestServer};
 
 const FORM: &str = "application/x-www-form-urlencoded";
 const APP_BASIC: &str = "Basic YXBwOmFwcC1zZWNyZXQ="; // app:app-secret
@@ -31,6 +31,20 @@ async fn token(
     (status, body)
 }
 
+/// Posts a form `body` to the token endpoint with this `Authorization` header.
+async fn form_token(
+    s: &TestServer,
+    authorization: &str,
+    body: impl Into<reqwest::Body>,
+) -> (reqwest::StatusCode, serde_json::Value) {
+    token(
+        s,
+        &[("Authorization", authorization), ("Content-Type", FORM)],
+        body,
+    )
+    .await
+}
+
 /// Body-level malformations of the token request: each is `400 invalid_request`, except a
 /// scope that is well-formed but too long (`invalid_scope`).
 #[tokio::test]
@@ -52,12 +66,7 @@ async fn malformed_token_request_bodies_get_precise_errors() {
         ("scope over 2048 bytes", format!("grant_type=password&username=alice&password=right-password&scope={long_scope}").into_bytes(), "invalid_scope"),
     ];
     for (what, body, code) in cases {
-        let (status, reply) = token(
-            &s,
-            &[("Authorization", APP_BASIC), ("Content-Type", FORM)],
-            body,
-        )
-        .await;
+        let (status, reply) = form_token(&s, APP_BASIC, body).await;
         assert_eq!(status.as_u16(), 400, "{what}: {reply}");
         assert_eq!(reply["error"], code, "{what}: {reply}");
         assert!(reply["error_description"].is_string(), "{what}: {reply}");
@@ -65,12 +74,7 @@ async fn malformed_token_request_bodies_get_precise_errors() {
     // An over-long username cannot exist: the wrong password's answer, after the same hash work.
     let long_user = "u".repeat(257);
     let body = format!("grant_type=password&username={long_user}&password=x");
-    let (status, reply) = token(
-        &s,
-        &[("Authorization", APP_BASIC), ("Content-Type", FORM)],
-        body,
-    )
-    .await;
+    let (status, reply) = form_token(&s, APP_BASIC, body).await;
     assert_oauth_error(status, &reply, 400, "invalid_grant");
 }
 
@@ -109,8 +113,7 @@ async fn unknown_content_types_get_invalid_request() {
         .send()
         .await
         .unwrap();
-    let (status, _, reply) = json(resp).await;
-    assert_oauth_error(status, &reply, 400, "invalid_request");
+    reply(resp).await.oauth_error(400, "invalid_request");
     let (status, reply) = token(&s, &[("Authorization", APP_BASIC)], body).await;
     assert_eq!(status.as_u16(), 200, "{reply}");
 }
@@ -141,8 +144,7 @@ async fn malformed_basic_headers_get_invalid_client() {
             .headers()
             .get("www-authenticate")
             .map(|v| v.to_str().unwrap().to_owned());
-        let (status, _, reply) = json(resp).await;
-        assert_oauth_error(status, &reply, 401, "invalid_client");
+        reply(resp).await.oauth_error(401, "invalid_client");
         assert!(
             challenge.is_some_and(|c| c.starts_with("Basic")),
             "{header}"
@@ -158,8 +160,7 @@ async fn malformed_basic_headers_get_invalid_client() {
         .send()
         .await
         .unwrap();
-    let (status, _, reply) = json(resp).await;
-    assert_oauth_error(status, &reply, 400, "invalid_request");
+    reply(resp).await.oauth_error(400, "invalid_request");
 }
 
 /// Secrets with colons and percent signs: the Basic header is split at its first colon and
@@ -176,12 +177,7 @@ async fn colon_and_form_encoded_secrets_authenticate() {
         format!("Basic {}", STANDARD.encode("colon:a:b:c%d")),
     ];
     for header in &headers {
-        let (status, reply) = token(
-            &s,
-            &[("Authorization", header), ("Content-Type", FORM)],
-            body,
-        )
-        .await;
+        let (status, reply) = form_token(&s, header, body).await;
         assert_eq!(status.as_u16(), 200, "{header}: {reply}");
     }
     let in_body = format!("{body}&client_id=colon&client_secret=a%3Ab%3Ac%25d");
@@ -189,11 +185,6 @@ async fn colon_and_form_encoded_secrets_authenticate() {
     assert_eq!(status.as_u16(), 200, "{reply}");
     // The wrong secret in the same shapes is refused.
     let wrong = format!("Basic {}", STANDARD.encode("colon:a:b:c%e"));
-    let (status, reply) = token(
-        &s,
-        &[("Authorization", &wrong), ("Content-Type", FORM)],
-        body,
-    )
-    .await;
+    let (status, reply) = form_token(&s, &wrong, body).await;
     assert_oauth_error(status, &reply, 401, "invalid_client");
 }

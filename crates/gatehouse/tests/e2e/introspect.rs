@@ -1,13 +1,13 @@
 //! Token introspection (RFC 7662) over HTTP.
 
-use crate::refresh::{login, server, APP, OTHER, USER};
-use crate::server::{assert_oauth_error, json};
+use crate::refresh::{logged_in, login, server, APP, OTHER, USER};
+use crate::revoke::revoke_access_token_and_see_it_refused;
+use crate::server::{json, reply};
 
 /// RFC 7662 §2.2: a live access token's metadata.
 #[tokio::test]
 async fn a_live_access_token_is_described() {
-    let s = server();
-    let tokens = login(&s, "openid email").await;
+    let (s, tokens) = logged_in("openid email").await;
     let at = tokens["access_token"].as_str().unwrap();
     let body = s.introspect(APP, at).await;
     let user = s.cli_ok(&["user", "show", USER.0], None);
@@ -33,36 +33,32 @@ async fn a_live_access_token_is_described() {
 /// A refresh token is described too; `token_type_hint` is honoured.
 #[tokio::test]
 async fn a_refresh_token_is_described() {
-    let s = server();
-    let tokens = login(&s, "openid").await;
+    let (s, tokens) = logged_in("openid").await;
     let rt = tokens["refresh_token"].as_str().unwrap();
-    let resp = s
-        .post_form(
-            "/oauth/introspect",
-            Some(APP),
-            &[("token", rt), ("token_type_hint", "refresh_token")],
-        )
-        .await;
-    let (_, _, body) = json(resp).await;
+    let server = &s;
+    let hinted = |hint: &'static str| {
+        let form = [("token", rt), ("token_type_hint", hint)];
+        async move {
+            json(
+                server
+                    .post_form("/oauth/introspect", Some(APP), &form)
+                    .await,
+            )
+            .await
+        }
+    };
+    let (_, _, body) = hinted("refresh_token").await;
     assert_eq!(body["active"], true);
     assert_eq!(body["token_type"], "refresh_token");
     assert_eq!(body["client_id"], "app");
     // A wrong hint still finds it (RFC 7662 §2.1).
-    let resp = s
-        .post_form(
-            "/oauth/introspect",
-            Some(APP),
-            &[("token", rt), ("token_type_hint", "access_token")],
-        )
-        .await;
-    assert_eq!(json(resp).await.2["active"], true);
+    assert_eq!(hinted("access_token").await.2["active"], true);
 }
 
 /// RFC 7662 §2.2: unknown, revoked and foreign tokens are `active: false` and nothing more.
 #[tokio::test]
 async fn unknown_revoked_and_foreign_tokens_are_inactive() {
-    let s = server();
-    let tokens = login(&s, "openid").await;
+    let (s, tokens) = logged_in("openid").await;
     let at = tokens["access_token"].as_str().unwrap();
     let rt = tokens["refresh_token"].as_str().unwrap();
     let inactive = serde_json::json!({"active": false});
@@ -89,8 +85,7 @@ async fn introspection_requires_client_authentication() {
     let resp = s
         .post_form("/oauth/introspect", None, &[("token", at)])
         .await;
-    let (status, _, body) = json(resp).await;
-    assert_oauth_error(status, &body, 401, "invalid_client");
+    reply(resp).await.oauth_error(401, "invalid_client");
     let resp = s
         .post_form(
             "/oauth/introspect",
@@ -98,12 +93,7 @@ async fn introspection_requires_client_authentication() {
             &[("token", at)],
         )
         .await;
-    let (status, headers, body) = json(resp).await;
-    assert_oauth_error(status, &body, 401, "invalid_client");
-    assert!(headers["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .starts_with("Basic"));
+    reply(resp).await.basic_invalid_client();
     let resp = s
         .post_form(
             "/oauth/introspect",
@@ -111,11 +101,9 @@ async fn introspection_requires_client_authentication() {
             &[("token", at), ("client_id", "pub")],
         )
         .await;
-    let (status, _, body) = json(resp).await;
-    assert_oauth_error(status, &body, 401, "invalid_client");
+    reply(resp).await.oauth_error(401, "invalid_client");
     let resp = s.post_form("/oauth/introspect", Some(APP), &[]).await;
-    let (status, _, body) = json(resp).await;
-    assert_oauth_error(status, &body, 400, "invalid_request");
+    reply(resp).await.oauth_error(400, "invalid_request");
 }
 
 /// Opaque access tokens (Aidbox's default) are resolved by introspection and revocable at once.
@@ -142,22 +130,5 @@ async fn opaque_access_tokens_are_resolved_and_revocable() {
     assert_eq!(body["active"], true);
     assert_eq!(body["username"], "alice@example.com");
     assert_eq!(body["scope"], "openid email");
-    let resp = s
-        .http
-        .get(s.url("/userinfo"))
-        .bearer_auth(at)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
-    s.revoke(client, at, Some("access_token")).await;
-    assert_eq!(s.introspect(client, at).await["active"], false);
-    let resp = s
-        .http
-        .get(s.url("/userinfo"))
-        .bearer_auth(at)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 401);
+    revoke_access_token_and_see_it_refused(&s, client, at).await;
 }

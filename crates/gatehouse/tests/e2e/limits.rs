@@ -36,6 +36,20 @@ async fn read_to_close(conn: &mut TcpStream, within: Duration) -> Option<String>
         .map(|()| String::from_utf8_lossy(&got).into_owned())
 }
 
+/// Reads until the server closes `conn` (waiting at most 10 s, else panics with `never`), asserts
+/// that the close came within 5 s, and returns what the server sent.
+async fn closed_soon(conn: &mut TcpStream, never: &str) -> String {
+    let start = Instant::now();
+    let sent = read_to_close(conn, Duration::from_secs(10)).await;
+    let sent = sent.unwrap_or_else(|| panic!("{never}"));
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    sent
+}
+
 /// Writes `bytes` one at a time, `gap` apart, until the server closes the connection; returns
 /// how long that took, or `None` if every byte went out.
 async fn dribble(conn: &mut TcpStream, bytes: &[u8], gap: Duration) -> Option<Duration> {
@@ -62,8 +76,7 @@ async fn dribble(conn: &mut TcpStream, bytes: &[u8], gap: Duration) -> Option<Du
 #[tokio::test]
 async fn a_client_dribbling_its_headers_is_cut_off() {
     let s = TestServer::builder()
-        .arg("--header-timeout")
-        .arg("1")
+        .args(&["--header-timeout", "1"])
         .spawn();
     let mut conn = TcpStream::connect(addr(&s)).await.unwrap();
     conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
@@ -85,33 +98,19 @@ async fn a_client_dribbling_its_headers_is_cut_off() {
 #[tokio::test]
 async fn an_idle_connection_is_closed_after_the_header_timeout() {
     let s = TestServer::builder()
-        .arg("--header-timeout")
-        .arg("1")
+        .args(&["--header-timeout", "1"])
         .spawn();
     let mut conn = TcpStream::connect(addr(&s)).await.unwrap();
-    let start = Instant::now();
-    let sent = read_to_close(&mut conn, Duration::from_secs(10)).await;
-    assert!(sent.is_some(), "an idle connection stayed open for 10 s");
-    assert!(
-        start.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        start.elapsed()
-    );
+    closed_soon(&mut conn, "an idle connection stayed open for 10 s").await;
 
     // A keep-alive connection idle after its first response is closed the same way.
     let mut conn = TcpStream::connect(addr(&s)).await.unwrap();
     conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
         .unwrap();
-    let start = Instant::now();
-    let sent = read_to_close(&mut conn, Duration::from_secs(10)).await;
-    let sent = sent.expect("an idle keep-alive connection stayed open for 10 s");
+    let never = "an idle keep-alive connection stayed open for 10 s";
+    let sent = closed_soon(&mut conn, never).await;
     assert!(sent.starts_with("HTTP/1.1 200"), "{sent:?}");
-    assert!(
-        start.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        start.elapsed()
-    );
 }
 
 /// A client that sends its headers promptly but dribbles the body slower than
@@ -120,8 +119,7 @@ async fn an_idle_connection_is_closed_after_the_header_timeout() {
 #[tokio::test]
 async fn a_client_dribbling_its_body_gets_408_and_is_disconnected() {
     let s = TestServer::builder()
-        .arg("--request-timeout")
-        .arg("1")
+        .args(&["--request-timeout", "1"])
         .spawn();
     s.add_client("app", &["--secret", "app-secret"]);
     let conn = TcpStream::connect(addr(&s)).await.unwrap();
@@ -200,10 +198,7 @@ async fn health_on(conn: &mut TcpStream, within: Duration) -> Option<String> {
 #[tokio::test]
 async fn the_connection_cap_makes_further_connections_wait_for_a_free_slot() {
     let s = TestServer::builder()
-        .arg("--max-connections")
-        .arg("2")
-        .arg("--header-timeout")
-        .arg("30")
+        .args(&["--max-connections", "2", "--header-timeout", "30"])
         .spawn();
     let idle1 = TcpStream::connect(addr(&s)).await.unwrap();
     let _idle2 = TcpStream::connect(addr(&s)).await.unwrap();
@@ -217,15 +212,9 @@ async fn the_connection_cap_makes_further_connections_wait_for_a_free_slot() {
     );
 
     drop(idle1);
-    let start = Instant::now();
-    let served = read_to_close(&mut third, Duration::from_secs(10)).await;
-    let served = served.expect("the waiting connection was not served after a slot freed");
+    let never = "the waiting connection was not served after a slot freed";
+    let served = closed_soon(&mut third, never).await;
     assert!(served.starts_with("HTTP/1.1 200"), "{served:?}");
-    assert!(
-        start.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        start.elapsed()
-    );
 }
 
 /// The limits hold on HTTPS too: with `--max-connections 1`, a TCP connection that never starts
@@ -239,14 +228,8 @@ async fn over_tls_the_handshake_timeout_frees_the_slot_held_by_a_silent_client()
     std::fs::write(&cert_file, &cert).unwrap();
     std::fs::write(&key_file, &key).unwrap();
     let s = TestServer::builder()
-        .arg("--tls-cert")
-        .arg(cert_file.to_str().unwrap())
-        .arg("--tls-key")
-        .arg(key_file.to_str().unwrap())
-        .arg("--max-connections")
-        .arg("1")
-        .arg("--header-timeout")
-        .arg("2")
+        .tls(&cert_file, &key_file)
+        .args(&["--max-connections", "1", "--header-timeout", "2"])
         .spawn();
     let mut silent = TcpStream::connect(addr(&s)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;

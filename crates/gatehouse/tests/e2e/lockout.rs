@@ -15,14 +15,16 @@ fn server(threshold: &str, wait: &str) -> TestServer {
     // These tests fire up to 20 guesses at once to test the lockout, not the shedding of the
     // hash queue (overload.rs): a queue deep enough for all of them.
     let s = TestServer::builder()
-        .arg("--hash-queue")
-        .arg("32")
-        .arg("--brute-force-threshold")
-        .arg(threshold)
-        .arg("--brute-force-wait")
-        .arg(wait)
-        .arg("--brute-force-max-wait")
-        .arg("30")
+        .args(&[
+            "--hash-queue",
+            "32",
+            "--brute-force-threshold",
+            threshold,
+            "--brute-force-wait",
+            wait,
+            "--brute-force-max-wait",
+            "30",
+        ])
         .spawn();
     s.add_client("app", &["--secret", "app-secret"]);
     s.add_user("alice", "right-password", &[]);
@@ -158,10 +160,7 @@ async fn a_client_secret_locks_like_an_account() {
 #[tokio::test]
 async fn brute_force_off_never_locks() {
     let s = TestServer::builder()
-        .arg("--brute-force")
-        .arg("off")
-        .arg("--brute-force-threshold")
-        .arg("2")
+        .args(&["--brute-force", "off", "--brute-force-threshold", "2"])
         .spawn();
     s.add_client("app", &["--secret", "app-secret"]);
     s.add_user("alice", "right-password", &[]);
@@ -177,10 +176,7 @@ async fn brute_force_off_never_locks() {
 async fn the_admin_api_unlocks_and_lists_events() {
     let s = TestServer::builder()
         .env("GATEHOUSE_ADMIN_TOKEN", crate::admin::TOKEN)
-        .arg("--brute-force-threshold")
-        .arg("2")
-        .arg("--brute-force-wait")
-        .arg("600")
+        .args(&["--brute-force-threshold", "2", "--brute-force-wait", "600"])
         .spawn();
     s.add_client("app", &["--secret", "app-secret"]);
     s.add_user("alice", "right-password", &[]);

@@ -108,18 +108,11 @@ async fn no_credential_is_ever_logged_even_at_trace_level() {
 #[tokio::test]
 async fn json_log_lines_carry_the_request_id() {
     let s = TestServer::builder()
-        .arg("--log-format")
-        .arg("json")
+        .args(&["--log-format", "json"])
         .env("RUST_LOG", "debug")
         .capture_logs()
         .spawn();
-    let resp = s
-        .http
-        .get(s.url("/readyz"))
-        .header("X-Request-Id", "req-7c1d")
-        .send()
-        .await
-        .unwrap();
+    let resp = s.get("/readyz", &[("X-Request-Id", "req-7c1d")]).await;
     assert_eq!(resp.headers()["x-request-id"], "req-7c1d");
     let logs = s.log();
     let lines: Vec<serde_json::Value> = logs

@@ -29,6 +29,8 @@ mod overload;
 #[cfg(target_os = "linux")]
 mod priority;
 mod refresh;
+mod reply;
+mod requests;
 mod revoke;
 mod seeds;
 mod server;

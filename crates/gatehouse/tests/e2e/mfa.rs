@@ -12,7 +12,7 @@ use sha1::Sha1;
 
 use crate::admin::TOKEN as ADMIN_TOKEN;
 use crate::events::events;
-use crate::server::{assert_oauth_error, assert_status, json, TestServer};
+use crate::server::{assert_oauth_error, assert_status, json, reply, TestServer};
 
 const APP: (&str, &str) = ("app", "app-secret");
 const OTHER: (&str, &str) = ("other", "other-secret");
@@ -20,11 +20,10 @@ const MFA_OTP: &str = "http://auth0.com/oauth/grant-type/mfa-otp";
 const MFA_RECOVERY: &str = "http://auth0.com/oauth/grant-type/mfa-recovery-code";
 
 fn server_with(extra: &[&str]) -> TestServer {
-    let mut b = TestServer::builder().env("GATEHOUSE_ADMIN_TOKEN", ADMIN_TOKEN);
-    for a in extra {
-        b = b.arg(a);
-    }
-    let s = b.spawn();
+    let s = TestServer::builder()
+        .env("GATEHOUSE_ADMIN_TOKEN", ADMIN_TOKEN)
+        .args(extra)
+        .spawn();
     s.add_client(
         "app",
         &[
@@ -126,6 +125,14 @@ fn alice_event_kinds(s: &TestServer) -> Vec<String> {
         .collect()
 }
 
+/// The authenticator of this type in a list (as `/mfa/authenticators` and `user mfa list`
+/// show them); there must be one.
+#[track_caller]
+fn authenticator<'a>(list: &'a Value, kind: &str) -> &'a Value {
+    let mut all = list.as_array().unwrap().iter();
+    all.find(|a| a["authenticator_type"] == kind).unwrap()
+}
+
 async fn mfa_token(s: &TestServer, client: (&str, &str)) -> String {
     let (status, headers, body) = json(
         s.password_grant(client, "alice", "alice-password", None)
@@ -142,13 +149,7 @@ async fn mfa_token(s: &TestServer, client: (&str, &str)) -> String {
 }
 
 async fn bearer_get(s: &TestServer, path: &str, token: &str) -> (u16, Value) {
-    let resp = s
-        .http
-        .get(s.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+    let resp = s.get_bearer(path, token).await;
     let status = resp.status().as_u16();
     let text = resp.text().await.unwrap();
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
@@ -212,12 +213,7 @@ async fn a_new_user_enrols_totp_and_completes_the_login() {
     assert_eq!(e["recovery_codes"].as_array().unwrap().len(), 1);
 
     let (_, list) = bearer_get(&s, "/mfa/authenticators", &token).await;
-    let otp = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["authenticator_type"] == "otp")
-        .unwrap();
+    let otp = authenticator(&list, "otp");
     assert_eq!(otp["active"], false);
     assert_eq!(otp["id"], e["id"]);
 
@@ -243,8 +239,9 @@ async fn a_new_user_enrols_totp_and_completes_the_login() {
         "{list}"
     );
     let form = [("mfa_token", token.as_str()), ("challenge_type", "otp")];
-    let (status, _, body) = json(s.post_form("/mfa/challenge", Some(APP), &form).await).await;
-    assert_status(status, &body, 200);
+    let body = reply(s.post_form("/mfa/challenge", Some(APP), &form).await)
+        .await
+        .ok();
     assert_eq!(body, json!({ "challenge_type": "otp" }));
     let (status, body) = associate(&s, &token).await;
     assert_eq!(
@@ -318,8 +315,9 @@ async fn an_mfa_token_from_another_client_is_refused() {
         "{body}"
     );
     let form = [("mfa_token", token.as_str()), ("challenge_type", "otp")];
-    let (status, _, body) = json(s.post_form("/mfa/challenge", Some(OTHER), &form).await).await;
-    assert_oauth_error(status, &body, 400, "invalid_grant");
+    reply(s.post_form("/mfa/challenge", Some(OTHER), &form).await)
+        .await
+        .oauth_error(400, "invalid_grant");
     // Its own client still completes the login with a later code.
     let (status, body) = otp_grant(&s, "/oauth/token", APP, &token, &totp.next().await).await;
     assert_eq!(status, 200, "{body}");
@@ -427,20 +425,11 @@ async fn optional_mfa_asks_only_enrolled_users() {
     let s = server();
     s.add_client("plain", &["--secret", "plain-secret"]);
     let relaxed = ("relaxed", "relaxed-secret");
-    let (status, _, body) = json(
-        s.password_grant(relaxed, "alice", "alice-password", None)
-            .await,
-    )
-    .await;
-    assert_status(status, &body, 200);
+    s.login(relaxed, "alice", "alice-password", None).await;
     enrolled(&s).await;
     mfa_token(&s, relaxed).await;
-    let (status, _, body) = json(
-        s.password_grant(("plain", "plain-secret"), "alice", "alice-password", None)
-            .await,
-    )
-    .await;
-    assert_status(status, &body, 200);
+    s.login(("plain", "plain-secret"), "alice", "alice-password", None)
+        .await;
 }
 
 /// Wrong codes are limited per user (10, then HTTP 429 even for the right code) and count
@@ -488,24 +477,14 @@ async fn admins_list_and_remove_factors() {
     let s = server();
     enrolled(&s).await;
     let resp = s
-        .http
-        .get(s.url("/User/alice/authenticators"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    let (status, _, body) = json(resp).await;
-    assert_status(status, &body, 200);
+        .get_bearer("/User/alice/authenticators", ADMIN_TOKEN)
+        .await;
+    let body = reply(resp).await.ok();
     assert_eq!(body["total"], 2, "{body}");
     assert!(!body.to_string().contains("secret"), "{body}");
 
     let listed = s.cli_ok(&["user", "mfa", "list", "alice"], None);
-    let otp = listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["authenticator_type"] == "otp")
-        .unwrap();
+    let otp = authenticator(&listed, "otp");
     let id = otp["id"].as_str().unwrap();
 
     let resp = s
@@ -528,12 +507,7 @@ async fn admins_list_and_remove_factors() {
     // Enrol again, remove through the CLI.
     enrolled(&s).await;
     let listed = s.cli_ok(&["user", "mfa", "list", "alice"], None);
-    let rc = listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["authenticator_type"] == "recovery-code")
-        .unwrap();
+    let rc = authenticator(&listed, "recovery-code");
     s.cli_ok(
         &["user", "mfa", "remove", "alice", rc["id"].as_str().unwrap()],
         None,
@@ -567,13 +541,7 @@ async fn discovery_and_the_client_resource_show_mfa() {
         grants.contains(&json!(MFA_OTP)) && grants.contains(&json!(MFA_RECOVERY)),
         "{grants:?}"
     );
-    let resp = s
-        .http
-        .get(s.url("/Client/app"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let resp = s.get_bearer("/Client/app", ADMIN_TOKEN).await;
     let (_, _, body) = json(resp).await;
     assert_eq!(body["mfa"], "required");
     let resp = s
@@ -584,8 +552,7 @@ async fn discovery_and_the_client_resource_show_mfa() {
         .send()
         .await
         .unwrap();
-    let (status, _, body) = json(resp).await;
-    assert_status(status, &body, 200);
+    let body = reply(resp).await.ok();
     assert_eq!(body["mfa"], "off");
     let (status, _, body) =
         json(s.password_grant(APP, "alice", "alice-password", None).await).await;

@@ -14,7 +14,7 @@ use serde_json::{json as body, Value};
 use crate::admin::{put_json, TOKEN};
 use crate::database::{Backend, TestDatabase};
 use crate::jwt_parts;
-use crate::server::{assert_oauth_error, assert_status, json, TestServer};
+use crate::server::{assert_oauth_error, assert_status, json, reply, TestServer};
 
 const APP: (&str, &str) = ("app", "s");
 
@@ -41,8 +41,7 @@ fn migration_count(backend: Backend) -> i64 {
 
 /// The `kid` of an access token issued by `s` for the shared client and user.
 async fn issued_kid(s: &TestServer) -> String {
-    let (status, _, body) = json(s.password_grant(("app", "s"), "ivy", "pw", None).await).await;
-    assert_status(status, &body, 200);
+    let body = s.login(("app", "s"), "ivy", "pw", None).await;
     let (header, _) = jwt_parts(body["access_token"].as_str().unwrap());
     header["kid"].as_str().unwrap().to_owned()
 }
@@ -81,8 +80,9 @@ async fn cli_changes_take_effect_at_every_instance() {
         Some("new\n"),
     );
     for s in [&a, &b] {
-        let (status, _, body) = json(s.password_grant(("app", "s"), "ivy", "pw", None).await).await;
-        assert_oauth_error(status, &body, 400, "invalid_grant");
+        reply(s.password_grant(("app", "s"), "ivy", "pw", None).await)
+            .await
+            .oauth_error(400, "invalid_grant");
         let (status, _, body) =
             json(s.password_grant(("app", "s"), "ivy", "new", None).await).await;
         assert_status(status, &body, 200);
@@ -150,8 +150,7 @@ async fn a_token_from_one_instance_is_introspected_refreshed_and_revoked_at_the_
     assert_eq!(seen["active"], true, "{seen}");
     assert_eq!(seen["token_type"], "refresh_token");
 
-    let (status, _, second) = json(b.refresh(APP, rt1, Some("read")).await).await;
-    assert_status(status, &second, 200);
+    let second = b.refresh_ok(APP, rt1, Some("read")).await;
     let (at2, rt2) = (
         field(&second, "access_token"),
         field(&second, "refresh_token"),
@@ -166,8 +165,9 @@ async fn a_token_from_one_instance_is_introspected_refreshed_and_revoked_at_the_
         assert_eq!(a.introspect(APP, token).await, body!({"active": false}));
         assert_eq!(b.introspect(APP, token).await, body!({"active": false}));
     }
-    let (status, _, body) = json(a.refresh(APP, rt2, None).await).await;
-    assert_oauth_error(status, &body, 400, "invalid_grant");
+    reply(a.refresh(APP, rt2, None).await)
+        .await
+        .oauth_error(400, "invalid_grant");
 }
 
 /// `gatehouse keys rotate` against the shared database while both run: B publishes the new key
@@ -178,8 +178,7 @@ async fn a_rotated_key_is_published_by_the_other_instance_within_the_reload_ttl(
     let jwks = |s: &TestServer| {
         let req = s.http.get(s.url("/.well-known/jwks.json"));
         async move {
-            let (status, _, body) = json(req.send().await.unwrap()).await;
-            assert_status(status, &body, 200);
+            let body = reply(req.send().await.unwrap()).await.ok();
             body["keys"]
                 .as_array()
                 .unwrap()
@@ -226,14 +225,7 @@ async fn concurrent_refreshes_over_both_instances_have_exactly_one_winner() {
     let tasks: Vec<_> = (0..20)
         .map(|i| {
             let s = if i % 2 == 0 { &a } else { &b };
-            let req = s
-                .http
-                .post(s.url("/oauth/token"))
-                .basic_auth(APP.0, Some(APP.1))
-                .form(&[
-                    ("grant_type", "refresh_token"),
-                    ("refresh_token", rt.as_str()),
-                ]);
+            let req = s.refresh_request(APP, &rt);
             let barrier = barrier.clone();
             tokio::spawn(async move {
                 barrier.wait().await;
@@ -251,12 +243,12 @@ async fn concurrent_refreshes_over_both_instances_have_exactly_one_winner() {
         }
     }
     assert_eq!(winners.len(), 1, "{winners:?}");
-    let (status, _, body) = json(
+    reply(
         b.refresh(APP, field(&winners[0], "refresh_token"), None)
             .await,
     )
-    .await;
-    assert_oauth_error(status, &body, 400, "invalid_grant");
+    .await
+    .oauth_error(400, "invalid_grant");
 }
 
 /// Clients are not cached: a `PUT /Client/app` through A's admin API that drops the
@@ -270,8 +262,9 @@ async fn an_admin_api_change_through_one_instance_applies_at_the_other_at_once()
     let change = body!({"grant_types": ["password"], "scopes": ["read"]});
     let (status, resource) = put_json(&a, "/Client/app", &change).await;
     assert_status(status, &resource, 200);
-    let (status, _, body) = json(b.refresh(APP, rt, None).await).await;
-    assert_oauth_error(status, &body, 400, "unauthorized_client");
+    reply(b.refresh(APP, rt, None).await)
+        .await
+        .oauth_error(400, "unauthorized_client");
     let (status, _, body) = json(b.password_grant(APP, "ivy", "pw", Some("write")).await).await;
     assert_oauth_error(status, &body, 400, "invalid_scope");
     let granted = b.login(APP, "ivy", "pw", Some("read")).await;

@@ -102,27 +102,17 @@ async fn metrics_can_have_a_listener_of_their_own() {
     };
     let addr = format!("127.0.0.1:{port}");
     let s = TestServer::builder()
-        .arg("--metrics-listen")
-        .arg(&addr)
+        .args(&["--metrics-listen", &addr])
         .spawn();
-    let m = s
-        .http
-        .get(format!("http://{addr}/metrics"))
-        .send()
-        .await
-        .unwrap();
+    let get = |path: &str| s.http.get(format!("http://{addr}{path}")).send();
+    let m = get("/metrics").await.unwrap();
     assert_eq!(m.status(), 200);
     assert!(m
         .text()
         .await
         .unwrap()
         .contains("gatehouse_refresh_reuse_detected_total"));
-    let other = s
-        .http
-        .get(format!("http://{addr}/healthz"))
-        .send()
-        .await
-        .unwrap();
+    let other = get("/healthz").await.unwrap();
     assert_eq!(other.status(), 404);
 }
 
@@ -147,12 +137,8 @@ async fn request_ids_are_echoed_or_generated() {
         "{id}"
     );
     let forged = s
-        .http
-        .get(s.url("/healthz"))
-        .header("X-Request-Id", "a b\"} injected")
-        .send()
-        .await
-        .unwrap();
+        .get("/healthz", &[("X-Request-Id", "a b\"} injected")])
+        .await;
     let echoed = forged.headers()["x-request-id"].to_str().unwrap();
     assert!(echoed.chars().all(|c| c.is_ascii_hexdigit()), "{echoed}");
 }
@@ -245,8 +231,7 @@ async fn readyz_fails_while_the_database_is_unreachable() {
     // PostgreSQL has no file to keep a generated server key next to: give one.
     let s = TestServer::builder()
         .env("GATEHOUSE_SECRET_KEY", crate::server::TEST_SECRET_KEY)
-        .arg("--database")
-        .arg(&url)
+        .args(&["--database", &url])
         .spawn();
 
     let ready = |s: &TestServer| s.http.get(s.url("/readyz")).send();
@@ -327,10 +312,7 @@ impl Proxy {
 async fn shed_requests_are_answered_503_and_counted() {
     let s = TestServer::builder()
         .owasp_hashing()
-        .arg("--hash-workers")
-        .arg("1")
-        .arg("--hash-queue")
-        .arg("0")
+        .args(&["--hash-workers", "1", "--hash-queue", "0"])
         .spawn();
     s.add_client("app", &["--secret", "app-secret"]);
     s.add_user("alice", "correct horse", &[]);

@@ -9,17 +9,12 @@ use crate::server::{json, TestServer};
 /// Argon2 slow enough (OWASP memory, 8 passes: tens of milliseconds) that a burst of requests
 /// overlaps on one worker however fast this machine is.
 fn slow_hashing_server(extra: &[&str]) -> TestServer {
-    let mut b = TestServer::builder()
+    TestServer::builder()
         .owasp_hashing()
         .env("GATEHOUSE_ARGON2_ITERATIONS", "8")
-        .arg("--hash-workers")
-        .arg("1")
-        .arg("--hash-queue")
-        .arg("1");
-    for a in extra {
-        b = b.arg(a);
-    }
-    b.spawn()
+        .args(&["--hash-workers", "1", "--hash-queue", "1"])
+        .args(extra)
+        .spawn()
 }
 
 /// A correct login for alice, which must succeed.

@@ -69,10 +69,7 @@ async fn check(s: &TestServer, added: i32) {
 #[tokio::test]
 async fn runtime_threads_run_at_the_configured_nice_value_and_hash_workers_do_not() {
     let s = TestServer::builder()
-        .arg("--runtime-nice")
-        .arg("7")
-        .arg("--hash-workers")
-        .arg("2")
+        .args(&["--runtime-nice", "7", "--hash-workers", "2"])
         .spawn();
     check(&s, 7).await;
 }

@@ -1,7 +1,9 @@
 //! The refresh_token grant (RFC 6749 §6) with rotation and reuse detection (RFC 9700 §4.14.2).
 
+use serde_json::Value;
+
 use crate::jwt_parts;
-use crate::server::{assert_oauth_error, assert_status, json, TestServer};
+use crate::server::{assert_oauth_error, assert_status, json, reply, TestServer};
 
 pub const APP: (&str, &str) = ("app", "app-secret");
 pub const OTHER: (&str, &str) = ("other", "other-secret");
@@ -31,22 +33,34 @@ pub fn server() -> TestServer {
     s
 }
 
-pub async fn login(s: &TestServer, scope: &str) -> serde_json::Value {
+pub async fn login(s: &TestServer, scope: &str) -> Value {
     s.login(APP, USER.0, USER.1, Some(scope)).await
+}
+
+/// A [`server`] and the token response of one [`login`] with this scope.
+pub async fn logged_in(scope: &str) -> (TestServer, Value) {
+    let s = server();
+    let tokens = login(&s, scope).await;
+    (s, tokens)
+}
+
+/// [`logged_in`], then one refresh: the first and the second token response of one family.
+pub async fn refreshed_once(scope: &str) -> (TestServer, Value, Value) {
+    let (s, first) = logged_in(scope).await;
+    let rt1 = first["refresh_token"].as_str().unwrap();
+    let (_, _, second) = json(s.refresh(APP, rt1, None).await).await;
+    (s, first, second)
 }
 
 /// RFC 6749 §6: a refresh returns a new access and refresh token; the old one is dead.
 #[tokio::test]
 async fn each_refresh_rotates_both_tokens() {
-    let s = server();
-    let first = login(&s, "openid email").await;
+    let (s, first) = logged_in("openid email").await;
     let rt1 = first["refresh_token"].as_str().unwrap();
     // A 12-hex-digit time prefix, then 256 bits of randomness, base64url.
     assert_eq!(rt1.len(), 55);
     assert!(rt1[..12].bytes().all(|b| b.is_ascii_hexdigit()), "{rt1}");
-    let (status, headers, second) = json(s.refresh(APP, rt1, None).await).await;
-    assert_status(status, &second, 200);
-    assert_eq!(headers["cache-control"], "no-store");
+    let second = reply(s.refresh(APP, rt1, None).await).await.ok_no_store();
     assert_eq!(second["token_type"], "Bearer");
     assert_eq!(second["scope"], "openid email");
     let rt2 = second["refresh_token"].as_str().unwrap();
@@ -58,45 +72,39 @@ async fn each_refresh_rotates_both_tokens() {
     let (_, id1) = jwt_parts(first["id_token"].as_str().unwrap());
     let (_, id2) = jwt_parts(second["id_token"].as_str().unwrap());
     assert_eq!(id1["auth_time"], id2["auth_time"]);
-    let (status, _, third) = json(s.refresh(APP, rt2, None).await).await;
-    assert_status(status, &third, 200);
+    s.refresh_ok(APP, rt2, None).await;
 }
 
 /// RFC 9700 §4.14.2: presenting a rotated token revokes the whole family, including the tokens
 /// issued after it.
 #[tokio::test]
 async fn reused_refresh_token_revokes_the_family() {
-    let s = server();
-    let first = login(&s, "openid").await;
+    let (s, first, second) = refreshed_once("openid").await;
     let rt1 = first["refresh_token"].as_str().unwrap();
-    let (_, _, second) = json(s.refresh(APP, rt1, None).await).await;
     let rt2 = second["refresh_token"].as_str().unwrap();
     let at2 = second["access_token"].as_str().unwrap();
     assert_eq!(s.introspect(APP, at2).await["active"], true);
 
-    let (status, _, body) = json(s.refresh(APP, rt1, None).await).await;
-    assert_oauth_error(status, &body, 400, "invalid_grant");
+    reply(s.refresh(APP, rt1, None).await)
+        .await
+        .oauth_error(400, "invalid_grant");
     // The successor and its access token died with the family.
-    let (status, _, body) = json(s.refresh(APP, rt2, None).await).await;
-    assert_oauth_error(status, &body, 400, "invalid_grant");
+    reply(s.refresh(APP, rt2, None).await)
+        .await
+        .oauth_error(400, "invalid_grant");
     assert_eq!(s.introspect(APP, at2).await["active"], false);
     let at1 = first["access_token"].as_str().unwrap();
     assert_eq!(s.introspect(APP, at1).await["active"], false);
     // Another login is another family and is unaffected.
     let fresh = login(&s, "openid").await;
-    let (status, _, body) = json(
-        s.refresh(APP, fresh["refresh_token"].as_str().unwrap(), None)
-            .await,
-    )
-    .await;
-    assert_status(status, &body, 200);
+    s.refresh_ok(APP, fresh["refresh_token"].as_str().unwrap(), None)
+        .await;
 }
 
 /// Twenty concurrent uses of one refresh token: exactly one succeeds.
 #[tokio::test]
 async fn concurrent_refreshes_with_one_token_yield_exactly_one_success() {
-    let s = server();
-    let first = login(&s, "openid").await;
+    let (s, first) = logged_in("openid").await;
     let rt = first["refresh_token"].as_str().unwrap().to_owned();
     let requests = (0..20).map(|_| {
         let http = reqwest::Client::new();
@@ -153,14 +161,7 @@ async fn a_burst_of_rotations_keeps_each_family_exactly_once_and_independent() {
         .cloned()
         .collect();
     let requests = sends.iter().map(|rt| {
-        let req = s
-            .http
-            .post(s.url("/oauth/token"))
-            .basic_auth(APP.0, Some(APP.1))
-            .form(&[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", rt.as_str()),
-            ]);
+        let req = s.refresh_request(APP, rt);
         async move { json(req.send().await.unwrap()).await }
     });
     let answers = futures::future::join_all(requests).await;
@@ -173,14 +174,14 @@ async fn a_burst_of_rotations_keeps_each_family_exactly_once_and_independent() {
         assert_eq!(wins.len(), 1, "token {rt}: {pair:?}");
         // The reuse revoked the family, the winner's successor with it.
         let successor = wins[0].2["refresh_token"].as_str().unwrap();
-        let (status, _, body) = json(s.refresh(APP, successor, None).await).await;
-        assert_oauth_error(status, &body, 400, "invalid_grant");
+        reply(s.refresh(APP, successor, None).await)
+            .await
+            .oauth_error(400, "invalid_grant");
     }
     for (status, _, body) in &answers[2 * doubled.len()..] {
         assert_status(*status, body, 200);
         let next = body["refresh_token"].as_str().unwrap();
-        let (status, _, body) = json(s.refresh(APP, next, None).await).await;
-        assert_status(status, &body, 200);
+        s.refresh_ok(APP, next, None).await;
     }
 }
 
@@ -188,21 +189,17 @@ async fn a_burst_of_rotations_keeps_each_family_exactly_once_and_independent() {
 /// scope.
 #[tokio::test]
 async fn scope_can_be_narrowed_but_not_widened() {
-    let s = server();
-    let first = login(&s, "openid email").await;
+    let (s, first) = logged_in("openid email").await;
     let rt = first["refresh_token"].as_str().unwrap();
-    let (status, _, body) = json(s.refresh(APP, rt, Some("openid phone")).await).await;
-    assert_oauth_error(status, &body, 400, "invalid_scope");
-    let (status, _, narrowed) = json(s.refresh(APP, rt, Some("email")).await).await;
-    assert_status(status, &narrowed, 200);
+    reply(s.refresh(APP, rt, Some("openid phone")).await)
+        .await
+        .oauth_error(400, "invalid_scope");
+    let narrowed = s.refresh_ok(APP, rt, Some("email")).await;
     assert_eq!(narrowed["scope"], "email");
     assert!(narrowed.get("id_token").is_none());
-    let (status, _, full) = json(
-        s.refresh(APP, narrowed["refresh_token"].as_str().unwrap(), None)
-            .await,
-    )
-    .await;
-    assert_status(status, &full, 200);
+    let full = s
+        .refresh_ok(APP, narrowed["refresh_token"].as_str().unwrap(), None)
+        .await;
     assert_eq!(full["scope"], "openid email");
 }
 
@@ -210,20 +207,20 @@ async fn scope_can_be_narrowed_but_not_widened() {
 /// attempt neither succeeds nor harms the owner.
 #[tokio::test]
 async fn a_refresh_token_is_bound_to_its_client() {
-    let s = server();
-    let first = login(&s, "openid").await;
+    let (s, first) = logged_in("openid").await;
     let rt = first["refresh_token"].as_str().unwrap();
-    let (status, _, body) = json(s.refresh(OTHER, rt, None).await).await;
-    assert_oauth_error(status, &body, 400, "invalid_grant");
-    let (status, _, body) = json(s.refresh(APP, rt, None).await).await;
-    assert_status(status, &body, 200);
+    reply(s.refresh(OTHER, rt, None).await)
+        .await
+        .oauth_error(400, "invalid_grant");
+    s.refresh_ok(APP, rt, None).await;
 }
 
 #[tokio::test]
 async fn unknown_and_missing_refresh_tokens_are_refused() {
     let s = server();
-    let (status, _, body) = json(s.refresh(APP, "not-a-token", None).await).await;
-    assert_oauth_error(status, &body, 400, "invalid_grant");
+    reply(s.refresh(APP, "not-a-token", None).await)
+        .await
+        .oauth_error(400, "invalid_grant");
     let resp = s
         .post_form(
             "/oauth/token",
@@ -231,8 +228,7 @@ async fn unknown_and_missing_refresh_tokens_are_refused() {
             &[("grant_type", "refresh_token")],
         )
         .await;
-    let (status, _, body) = json(resp).await;
-    assert_oauth_error(status, &body, 400, "invalid_request");
+    reply(resp).await.oauth_error(400, "invalid_request");
 }
 
 /// Refresh tokens are issued only to clients allowed the refresh_token grant, and to clients
@@ -256,8 +252,9 @@ async fn refresh_tokens_follow_the_grant_and_offline_access() {
         .login(("no-refresh", "s1"), USER.0, USER.1, Some("openid"))
         .await;
     assert!(body.get("refresh_token").is_none(), "{body}");
-    let (status, _, body) = json(s.refresh(("no-refresh", "s1"), "x", None).await).await;
-    assert_oauth_error(status, &body, 400, "unauthorized_client");
+    reply(s.refresh(("no-refresh", "s1"), "x", None).await)
+        .await
+        .oauth_error(400, "unauthorized_client");
 
     let body = s
         .login(("offline", "s2"), USER.0, USER.1, Some("openid"))
@@ -402,7 +399,6 @@ async fn refreshes_whose_clients_hung_up_leave_no_half_done_work() {
         "a token shown inactive must be refused, and only those"
     );
     let started = Instant::now();
-    let (status, _, body) = json(s.password_grant(APP, USER.0, USER.1, Some("openid")).await).await;
-    assert_status(status, &body, 200);
+    s.login(APP, USER.0, USER.1, Some("openid")).await;
     assert!(started.elapsed() < Duration::from_secs(5));
 }

@@ -1,7 +1,7 @@
 //! Every password-grant request shown in shared/seeds/, sent byte for byte (with the
 //! placeholders filled in), and answered as the product's documentation promises.
 
-use crate::server::{assert_oauth_error, assert_status, json, TestServer};
+use crate::server::{assert_oauth_error, json, reply, TestServer, FORM};
 
 /// Seeds 000/001 (Connect): HTTP Basic, a form with `scope`, the response a JWT valid one hour.
 #[tokio::test]
@@ -30,13 +30,12 @@ async fn connect_request_with_basic_and_required_scope() {
                     "Authorization",
                     "Basic Y29ubmVjdC1hcHA6Y29ubmVjdC1zZWNyZXQ=",
                 ),
-                ("Content-Type", "application/x-www-form-urlencoded"),
+                FORM,
             ],
             "username=jane&password=jane-password&grant_type=password&scope=openid%20phone%20email",
         )
         .await;
-    let (status, _, body) = json(resp).await;
-    assert_status(status, &body, 200);
+    let body = reply(resp).await.ok();
     assert_eq!(body["expires_in"], 3600);
     assert_eq!(body["scope"], "openid phone email");
     assert!(body["access_token"].as_str().unwrap().split('.').count() == 3);
@@ -63,13 +62,7 @@ fn jmondi_server() -> TestServer {
 async fn jmondi_body_credentials_request_verbatim() {
     let s = jmondi_server();
     let body = "grant_type=password\n&client_id=xxxxxxxxx\n&client_secret=xxxxxxxxx\n&username=xxxxxxxxx\n&password=xxxxxxxxx\n&scope=\"contacts.read contacts.write\"";
-    let resp = s
-        .post_raw(
-            "/token",
-            &[("Content-Type", "application/x-www-form-urlencoded")],
-            body,
-        )
-        .await;
+    let resp = s.post_raw("/token", &[FORM], body).await;
     let (status, _, body) = json(resp).await;
     assert_oauth_error(status, &body, 400, "invalid_scope");
     assert!(
@@ -83,17 +76,8 @@ async fn jmondi_body_credentials_request_verbatim() {
     // The same request with the scope as RFC 6749 §3.3 writes it succeeds, with the headers
     // the page shows.
     let fixed = "grant_type=password\n&client_id=xxxxxxxxx\n&client_secret=xxxxxxxxx\n&username=xxxxxxxxx\n&password=xxxxxxxxx\n&scope=contacts.read contacts.write";
-    let resp = s
-        .post_raw(
-            "/token",
-            &[("Content-Type", "application/x-www-form-urlencoded")],
-            fixed,
-        )
-        .await;
-    let (status, headers, body) = json(resp).await;
-    assert_status(status, &body, 200);
-    assert_eq!(headers["cache-control"], "no-store");
-    assert_eq!(headers["pragma"], "no-cache");
+    let resp = s.post_raw("/token", &[FORM], fixed).await;
+    let body = reply(resp).await.token_response();
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["scope"], "contacts.read contacts.write");
 }
@@ -104,31 +88,15 @@ async fn jmondi_body_credentials_request_verbatim() {
 async fn jmondi_basic_request_verbatim() {
     let s = jmondi_server();
     let body = "grant_type=password\n&username=xxxxxxxxx\n&password=xxxxxxxxx\n&scope=\"contacts.read contacts.write\"";
-    let resp = s
-        .post_raw(
-            "/token",
-            &[("Authorization", "Basic Y4NmE4MzFhZGFkNzU2YWRhN")],
-            body,
-        )
-        .await;
-    let (status, headers, body) = json(resp).await;
-    assert_oauth_error(status, &body, 401, "invalid_client");
-    assert!(headers["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .starts_with("Basic"));
+    let page_header = ("Authorization", "Basic Y4NmE4MzFhZGFkNzU2YWRhN");
+    let resp = s.post_raw("/token", &[page_header], body).await;
+    reply(resp).await.basic_invalid_client();
 
     let body =
         "grant_type=password\n&username=xxxxxxxxx\n&password=xxxxxxxxx\n&scope=contacts.read";
-    let resp = s
-        .post_raw(
-            "/token",
-            &[("Authorization", "Basic eHh4eHh4eHh4Onh4eHh4eHh4eA==")],
-            body,
-        )
-        .await;
-    let (status, _, body) = json(resp).await;
-    assert_status(status, &body, 200);
+    let real_header = ("Authorization", "Basic eHh4eHh4eHh4Onh4eHh4eHh4eA==");
+    let resp = s.post_raw("/token", &[real_header], body).await;
+    reply(resp).await.ok();
 }
 
 /// Seed 003 (Oracle Identity Cloud): Basic, `;charset=UTF-8` forms, with and without
@@ -160,12 +128,14 @@ async fn oracle_requests_with_basic_header() {
         let body = format!(
             "grant_type=password&username=user-name&password=example-password&scope={scope}"
         );
-        let (status, _, body) = json(s.post_raw("/oauth2/v1/token", &headers, body).await).await;
-        assert_status(status, &body, 200);
+        reply(s.post_raw("/oauth2/v1/token", &headers, body).await)
+            .await
+            .ok();
     }
     let body = "grant_type=password&username=user-name&password=example-password&scope=not-a-scope";
-    let (status, _, body) = json(s.post_raw("/oauth2/v1/token", &headers, body).await).await;
-    assert_oauth_error(status, &body, 400, "invalid_scope");
+    reply(s.post_raw("/oauth2/v1/token", &headers, body).await)
+        .await
+        .oauth_error(400, "invalid_scope");
 }
 
 /// Seed 004 (Aidbox): the JSON and the multi-line form requests, verbatim, to `/auth/token`.
@@ -188,20 +158,12 @@ async fn aidbox_json_and_form_requests_verbatim() {
             json_body,
         )
         .await;
-    let (status, _, body) = json(resp).await;
-    assert_status(status, &body, 200);
+    let body = reply(resp).await.ok();
     assert_eq!(body["token_type"], "Bearer");
     assert!(body["access_token"].is_string());
 
     // curl -d sends application/x-www-form-urlencoded with the line breaks and indentation.
     let form_body = "grant_type=password\n     &client_id=ro-default-client\n     &username=user%40mail.com\n     &password=password\n     &code=eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJyby1kZWZhdWx0LWNsaWVudCIsImV4cCI6MTU0OTk4NTkwOSwianRpIjoiWVRObFlqUmpORFF0Tmpnek1pMDBZamRpTFRsbU9UTXRNR0k0WlRZNE1UVXdOV1l6In0.8DQ0OYiePgrfXpFAMN37-CNObfUVchSArAZvJx0oX10";
-    let resp = s
-        .post_raw(
-            "/auth/token",
-            &[("Content-Type", "application/x-www-form-urlencoded")],
-            form_body,
-        )
-        .await;
-    let (status, _, body) = json(resp).await;
-    assert_status(status, &body, 200);
+    let resp = s.post_raw("/auth/token", &[FORM], form_body).await;
+    reply(resp).await.ok();
 }

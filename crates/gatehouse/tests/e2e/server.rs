@@ -1,6 +1,7 @@
 //! `TestServer`: the real `gatehouse` binary on an ephemeral port and a fresh database (SQLite,
-//! or PostgreSQL with `GATEHOUSE_TEST_BACKEND=postgres`, see `database.rs`), with typed helpers
-//! for the CLI and the HTTP endpoints.
+//! or PostgreSQL with `GATEHOUSE_TEST_BACKEND=postgres`, see `database.rs`): its builder, its
+//! process (restart, signals, logs) and typed helpers for the CLI. The HTTP requests it is sent
+//! are in `requests.rs`; what comes back is read and asserted on in `reply.rs` (re-exported here).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Output, Stdio};
@@ -8,6 +9,7 @@ use std::process::{Child, Command, Output, Stdio};
 use serde_json::Value;
 
 use crate::database::TestDatabase;
+pub use crate::reply::{assert_oauth_error, assert_status, json, reply};
 
 /// Cheap argon2 parameters for tests that are not about hashing; the hashing tests pass
 /// `TestServer::builder().owasp_hashing()`.
@@ -16,6 +18,9 @@ const CHEAP_ARGON2: [(&str, &str); 3] = [
     ("GATEHOUSE_ARGON2_ITERATIONS", "1"),
     ("GATEHOUSE_ARGON2_PARALLELISM", "1"),
 ];
+
+/// The Content-Type of an HTML form body (RFC 6749 §4.3.2, appendix B).
+pub const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
 
 /// The server key of PostgreSQL-backed test servers (32 bytes, base64).
 pub const TEST_SECRET_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
@@ -67,10 +72,16 @@ impl Builder {
         self
     }
 
-    /// An extra `serve` argument.
-    pub fn arg(mut self, arg: &str) -> Self {
-        self.args.push(arg.into());
+    /// Extra `serve` arguments.
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(|a| a.to_string()));
         self
+    }
+
+    /// Serves HTTPS with this certificate and key (`--tls-cert`, `--tls-key`).
+    pub fn tls(self, cert: &std::path::Path, key: &std::path::Path) -> Self {
+        let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+        self.args(&["--tls-cert", cert, "--tls-key", key])
     }
 
     /// Sends the server's standard error to a file that [`TestServer::log`] reads.
@@ -217,53 +228,6 @@ impl TestServer {
         self.cli_ok(&args, Some(&format!("{password}\n")))
     }
 
-    /// A form POST with optional Basic credentials.
-    pub async fn post_form(
-        &self,
-        path: &str,
-        basic: Option<(&str, &str)>,
-        form: &[(&str, &str)],
-    ) -> reqwest::Response {
-        let mut req = self.http.post(self.url(path)).form(form);
-        if let Some((id, secret)) = basic {
-            req = req.basic_auth(id, Some(secret));
-        }
-        req.send().await.unwrap()
-    }
-
-    /// A raw POST: exact body and headers.
-    pub async fn post_raw(
-        &self,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: impl Into<reqwest::Body>,
-    ) -> reqwest::Response {
-        let mut req = self.http.post(self.url(path)).body(body);
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        req.send().await.unwrap()
-    }
-
-    /// The password grant at `/oauth/token` with Basic client authentication.
-    pub async fn password_grant(
-        &self,
-        client: (&str, &str),
-        username: &str,
-        password: &str,
-        scope: Option<&str>,
-    ) -> reqwest::Response {
-        let mut form = vec![
-            ("grant_type", "password"),
-            ("username", username),
-            ("password", password),
-        ];
-        if let Some(scope) = scope {
-            form.push(("scope", scope));
-        }
-        self.post_form("/oauth/token", Some(client), &form).await
-    }
-
     /// Kills the server with SIGKILL (`kill -9`: no shutdown code runs) and reaps it.
     pub fn kill9(&mut self) {
         self.child.kill().unwrap();
@@ -277,63 +241,6 @@ impl TestServer {
         let (child, base) = launch(&self.env, &self.args, self.log_file.as_deref());
         self.child = child;
         self.base = base;
-    }
-
-    /// The refresh_token grant at `/oauth/token` with Basic client authentication.
-    pub async fn refresh(
-        &self,
-        client: (&str, &str),
-        refresh_token: &str,
-        scope: Option<&str>,
-    ) -> reqwest::Response {
-        let mut form = vec![
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token),
-        ];
-        if let Some(scope) = scope {
-            form.push(("scope", scope));
-        }
-        self.post_form("/oauth/token", Some(client), &form).await
-    }
-
-    /// RFC 7662 introspection with Basic client authentication; returns the JSON body after
-    /// asserting 200.
-    pub async fn introspect(&self, client: (&str, &str), token: &str) -> Value {
-        let resp = self
-            .post_form("/oauth/introspect", Some(client), &[("token", token)])
-            .await;
-        let (status, _, body) = json(resp).await;
-        assert_status(status, &body, 200);
-        body
-    }
-
-    /// RFC 7009 revocation with Basic client authentication; asserts 200.
-    pub async fn revoke(&self, client: (&str, &str), token: &str, hint: Option<&str>) {
-        let mut form = vec![("token", token)];
-        if let Some(hint) = hint {
-            form.push(("token_type_hint", hint));
-        }
-        let resp = self.post_form("/oauth/revoke", Some(client), &form).await;
-        assert_eq!(
-            resp.status().as_u16(),
-            200,
-            "{}",
-            resp.text().await.unwrap()
-        );
-    }
-
-    /// A password grant that must succeed; returns the token response.
-    pub async fn login(
-        &self,
-        client: (&str, &str),
-        username: &str,
-        password: &str,
-        scope: Option<&str>,
-    ) -> Value {
-        let (status, _, body) =
-            json(self.password_grant(client, username, password, scope).await).await;
-        assert_status(status, &body, 200);
-        body
     }
 
     /// What the server wrote to standard error so far (needs `capture_logs` or `log_file`).
@@ -367,42 +274,4 @@ impl Drop for TestServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Asserts the status and returns the JSON body.
-#[track_caller]
-pub fn assert_status(status: reqwest::StatusCode, body: &Value, expected: u16) {
-    assert_eq!(status.as_u16(), expected, "unexpected status; body: {body}");
-}
-
-/// Reads a response as (status, headers, JSON body).
-pub async fn json(
-    resp: reqwest::Response,
-) -> (reqwest::StatusCode, reqwest::header::HeaderMap, Value) {
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let text = resp.text().await.unwrap();
-    let body =
-        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text:?}"));
-    (status, headers, body)
-}
-
-/// Asserts an RFC 6749 §5.2 error: status and `error` code, with a description.
-#[track_caller]
-pub fn assert_oauth_error(
-    status: reqwest::StatusCode,
-    body: &Value,
-    expected_status: u16,
-    code: &str,
-) {
-    assert_eq!(
-        status.as_u16(),
-        expected_status,
-        "unexpected status; body: {body}"
-    );
-    assert_eq!(body["error"], code, "unexpected error; body: {body}");
-    assert!(
-        body["error_description"].is_string(),
-        "no error_description: {body}"
-    );
 }

@@ -6,11 +6,10 @@ use crate::events::events;
 use crate::server::{json, TestServer};
 
 fn server(extra: &[&str]) -> TestServer {
-    let mut b = TestServer::builder().arg("--ip-failure-limit").arg("3");
-    for a in extra {
-        b = b.arg(a);
-    }
-    let s = b.spawn();
+    let s = TestServer::builder()
+        .args(&["--ip-failure-limit", "3"])
+        .args(extra)
+        .spawn();
     s.add_client("app", &["--secret", "app-secret"]);
     s.add_client(
         "backend",
@@ -121,33 +120,13 @@ async fn the_allowlist_exempts_addresses() {
 async fn auth0_forwarded_for_needs_a_permitted_confidential_client() {
     let s = server(&[]);
     let backend = ("backend", "backend-secret");
+    let vouched = |ip: &'static str| [("auth0-forwarded-for", ip)];
     for u in ["u1", "u2", "u3"] {
-        login(
-            &s,
-            backend,
-            u,
-            "wrong",
-            &[("auth0-forwarded-for", "192.0.2.50")],
-        )
-        .await;
+        login(&s, backend, u, "wrong", &vouched("192.0.2.50")).await;
     }
-    let (status, ..) = login(
-        &s,
-        backend,
-        "u4",
-        "right-password",
-        &[("auth0-forwarded-for", "192.0.2.50")],
-    )
-    .await;
+    let (status, ..) = login(&s, backend, "u4", "right-password", &vouched("192.0.2.50")).await;
     assert_eq!(status, 429, "the vouched-for address is throttled");
-    let (status, ..) = login(
-        &s,
-        backend,
-        "u4",
-        "right-password",
-        &[("auth0-forwarded-for", "192.0.2.51")],
-    )
-    .await;
+    let (status, ..) = login(&s, backend, "u4", "right-password", &vouched("192.0.2.51")).await;
     assert_eq!(status, 200, "another end user of the same backend is not");
     let all = events(&s, &[]);
     assert!(all.iter().any(|e| e["ip"] == "192.0.2.50"));
@@ -177,10 +156,12 @@ async fn auth0_forwarded_for_needs_a_permitted_confidential_client() {
 #[tokio::test]
 async fn concurrent_guesses_from_one_address_cannot_overrun_the_limit() {
     let s = TestServer::builder()
-        .arg("--ip-failure-limit")
-        .arg("5")
-        .arg("--trusted-proxies")
-        .arg("127.0.0.1/32")
+        .args(&[
+            "--ip-failure-limit",
+            "5",
+            "--trusted-proxies",
+            "127.0.0.1/32",
+        ])
         .spawn();
     s.add_client("app", &["--secret", "app-secret"]);
     let users = ["u1", "u2", "u3", "u4"];
@@ -231,8 +212,7 @@ async fn concurrent_guesses_from_one_address_cannot_overrun_the_limit() {
 #[tokio::test]
 async fn successful_logins_do_not_use_up_the_address_limit() {
     let s = TestServer::builder()
-        .arg("--ip-failure-limit")
-        .arg("2")
+        .args(&["--ip-failure-limit", "2"])
         .spawn();
     s.add_client("app", &["--secret", "app-secret"]);
     s.add_user("u1", "right-password", &[]);

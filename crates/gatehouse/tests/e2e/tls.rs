@@ -37,12 +37,7 @@ async fn serves_https_and_reloads_the_certificate_on_sighup() {
     let (cert1, key1) = self_signed();
     replace(&cert_file, &cert1);
     replace(&key_file, &key1);
-    let s = TestServer::builder()
-        .arg("--tls-cert")
-        .arg(cert_file.to_str().unwrap())
-        .arg("--tls-key")
-        .arg(key_file.to_str().unwrap())
-        .spawn();
+    let s = TestServer::builder().tls(&cert_file, &key_file).spawn();
     assert!(s.base.starts_with("https://127.0.0.1:"), "{}", s.base);
 
     let old = trusting(&cert1);

@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use crate::jwt_parts;
-use crate::server::{assert_oauth_error, assert_status, json, TestServer};
+use crate::server::{assert_oauth_error, assert_status, json, reply, TestServer};
 
 const SCOPES: &str = "openid email phone contacts.read";
 
@@ -34,19 +34,15 @@ fn server_with_app() -> TestServer {
 #[tokio::test]
 async fn password_grant_issues_an_rfc9068_access_token() {
     let s = server_with_app();
-    let (status, headers, body) = json(
-        s.password_grant(
+    let resp = s
+        .password_grant(
             ("app", "app-secret"),
             "alice@example.com",
             "correct horse",
             Some("openid email"),
         )
-        .await,
-    )
-    .await;
-    assert_status(status, &body, 200);
-    assert_eq!(headers["cache-control"], "no-store");
-    assert_eq!(headers["pragma"], "no-cache");
+        .await;
+    let body = reply(resp).await.token_response();
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 3600);
     assert_eq!(body["scope"], "openid email");
@@ -110,12 +106,8 @@ async fn usernames_match_case_insensitively() {
         "Alice@Example.COM",
         "\u{ff41}lice@example.com",
     ] {
-        let (status, _, body) = json(
-            s.password_grant(("app", "app-secret"), name, "correct horse", None)
-                .await,
-        )
-        .await;
-        assert_status(status, &body, 200);
+        s.login(("app", "app-secret"), name, "correct horse", None)
+            .await;
     }
 }
 
@@ -132,25 +124,27 @@ async fn clients_authenticate_by_basic_body_or_as_public() {
 
     let mut body_auth = creds.to_vec();
     body_auth.extend([("client_id", "app"), ("client_secret", "app-secret")]);
-    let (status, _, body) = json(s.post_form("/token", None, &body_auth).await).await;
-    assert_status(status, &body, 200);
+    reply(s.post_form("/token", None, &body_auth).await)
+        .await
+        .ok();
 
     let mut public = creds.to_vec();
     public.push(("client_id", "spa"));
-    let (status, _, body) = json(s.post_form("/token", None, &public).await).await;
-    assert_status(status, &body, 200);
+    reply(s.post_form("/token", None, &public).await).await.ok();
 
     // A confidential client cannot pass for public.
     let mut no_secret = creds.to_vec();
     no_secret.push(("client_id", "app"));
-    let (status, _, body) = json(s.post_form("/token", None, &no_secret).await).await;
-    assert_oauth_error(status, &body, 401, "invalid_client");
+    reply(s.post_form("/token", None, &no_secret).await)
+        .await
+        .oauth_error(401, "invalid_client");
 
     // A public client that sends a secret is refused.
     let mut spa_secret = creds.to_vec();
     spa_secret.extend([("client_id", "spa"), ("client_secret", "x")]);
-    let (status, _, body) = json(s.post_form("/token", None, &spa_secret).await).await;
-    assert_oauth_error(status, &body, 401, "invalid_client");
+    reply(s.post_form("/token", None, &spa_secret).await)
+        .await
+        .oauth_error(401, "invalid_client");
 }
 
 /// RFC 6749 §2.3.1: id and secret are form-encoded inside the Basic header.
@@ -166,13 +160,12 @@ async fn basic_credentials_are_form_decoded() {
             "/oauth/token",
             &[
                 ("Authorization", &format!("Basic {encoded}")),
-                ("Content-Type", "application/x-www-form-urlencoded"),
+                crate::server::FORM,
             ],
             "grant_type=password&username=bob&password=pw",
         )
         .await;
-    let (status, _, body) = json(resp).await;
-    assert_status(status, &body, 200);
+    reply(resp).await.ok();
 }
 
 /// RFC 6749 §5.2: a failed Basic authentication is 401 with `WWW-Authenticate: Basic`.
@@ -182,12 +175,7 @@ async fn wrong_client_secret_is_401_with_a_basic_challenge() {
     let resp = s
         .password_grant(("app", "nope"), "alice@example.com", "correct horse", None)
         .await;
-    let (status, headers, body) = json(resp).await;
-    assert_oauth_error(status, &body, 401, "invalid_client");
-    assert!(headers["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .starts_with("Basic"));
+    reply(resp).await.basic_invalid_client();
     let resp = s
         .password_grant(
             ("ghost", "nope"),
@@ -196,8 +184,7 @@ async fn wrong_client_secret_is_401_with_a_basic_challenge() {
             None,
         )
         .await;
-    let (status, _, body) = json(resp).await;
-    assert_oauth_error(status, &body, 401, "invalid_client");
+    reply(resp).await.oauth_error(401, "invalid_client");
 }
 
 /// RFC 6749 §2.3: a client must not use more than one authentication method.
@@ -211,12 +198,12 @@ async fn two_client_authentication_methods_are_invalid_request() {
         ("client_id", "app"),
         ("client_secret", "app-secret"),
     ];
-    let (status, _, body) = json(
+    reply(
         s.post_form("/oauth/token", Some(("app", "app-secret")), &form)
             .await,
     )
-    .await;
-    assert_oauth_error(status, &body, 400, "invalid_request");
+    .await
+    .oauth_error(400, "invalid_request");
 }
 
 /// RFC 6749 §3.3: granted = requested ∩ client ∩ user; a scope the client may not have is
@@ -225,17 +212,14 @@ async fn two_client_authentication_methods_are_invalid_request() {
 async fn scopes_are_intersected_and_unknown_scopes_refused() {
     let s = server_with_app();
     s.add_user("carol", "pw", &["--scopes", "openid phone"]);
-    let (status, _, body) = json(
-        s.password_grant(
+    let body = s
+        .login(
             ("app", "app-secret"),
             "carol",
             "pw",
             Some("openid email phone"),
         )
-        .await,
-    )
-    .await;
-    assert_status(status, &body, 200);
+        .await;
     assert_eq!(body["scope"], "openid phone");
 
     let (status, _, body) = json(
@@ -258,7 +242,7 @@ async fn a_client_without_the_password_grant_is_unauthorized_client() {
         "refresher",
         &["--secret", "x", "--grant-types", "refresh_token"],
     );
-    let (status, _, body) = json(
+    reply(
         s.password_grant(
             ("refresher", "x"),
             "alice@example.com",
@@ -267,8 +251,8 @@ async fn a_client_without_the_password_grant_is_unauthorized_client() {
         )
         .await,
     )
-    .await;
-    assert_oauth_error(status, &body, 400, "unauthorized_client");
+    .await
+    .oauth_error(400, "unauthorized_client");
 }
 
 /// RFC 6749 §5.2: missing parameters, unknown grants, repeated parameters.
@@ -316,16 +300,16 @@ async fn body_encodings_and_limits() {
         "application/x-www-form-urlencoded",
         "application/x-www-form-urlencoded; charset=UTF-8",
     ] {
-        let (status, _, body) = json(
+        reply(
             s.post_raw("/oauth/token", &[auth, ("Content-Type", ct)], form)
                 .await,
         )
-        .await;
-        assert_status(status, &body, 200);
+        .await
+        .ok();
     }
     let json_body =
         r#"{"grant_type":"password","username":"alice@example.com","password":"correct horse"}"#;
-    let (status, _, body) = json(
+    reply(
         s.post_raw(
             "/oauth/token",
             &[auth, ("Content-Type", "application/json")],
@@ -333,10 +317,10 @@ async fn body_encodings_and_limits() {
         )
         .await,
     )
-    .await;
-    assert_status(status, &body, 200);
+    .await
+    .ok();
 
-    let (status, _, body) = json(
+    reply(
         s.post_raw(
             "/oauth/token",
             &[auth, ("Content-Type", "text/plain")],
@@ -344,11 +328,11 @@ async fn body_encodings_and_limits() {
         )
         .await,
     )
-    .await;
-    assert_oauth_error(status, &body, 400, "invalid_request");
+    .await
+    .oauth_error(400, "invalid_request");
 
     let dup = r#"{"grant_type":"password","grant_type":"password"}"#;
-    let (status, _, body) = json(
+    reply(
         s.post_raw(
             "/oauth/token",
             &[auth, ("Content-Type", "application/json")],
@@ -356,20 +340,16 @@ async fn body_encodings_and_limits() {
         )
         .await,
     )
-    .await;
-    assert_oauth_error(status, &body, 400, "invalid_request");
+    .await
+    .oauth_error(400, "invalid_request");
 
     let huge = format!("{form}&pad={}", "x".repeat(70 * 1024));
-    let (status, _, body) = json(
-        s.post_raw(
-            "/oauth/token",
-            &[auth, ("Content-Type", "application/x-www-form-urlencoded")],
-            huge,
-        )
-        .await,
+    reply(
+        s.post_raw("/oauth/token", &[auth, crate::server::FORM], huge)
+            .await,
     )
-    .await;
-    assert_oauth_error(status, &body, 413, "invalid_request");
+    .await
+    .oauth_error(413, "invalid_request");
 }
 
 /// No input produces a 500: a sweep of hostile bodies and headers.
@@ -417,12 +397,9 @@ async fn hostile_input_never_produces_a_server_error() {
 async fn access_token_ttl_is_per_client() {
     let s = server_with_app();
     s.add_client("short", &["--secret", "x", "--access-token-ttl", "60"]);
-    let (status, _, body) = json(
-        s.password_grant(("short", "x"), "alice@example.com", "correct horse", None)
-            .await,
-    )
-    .await;
-    assert_status(status, &body, 200);
+    let body = s
+        .login(("short", "x"), "alice@example.com", "correct horse", None)
+        .await;
     assert_eq!(body["expires_in"], 60);
     let (_, claims) = jwt_parts(body["access_token"].as_str().unwrap());
     assert_eq!(

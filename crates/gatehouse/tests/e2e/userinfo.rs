@@ -2,14 +2,13 @@
 //! RFC 6750 bearer-token errors.
 
 use crate::jwt_parts;
-use crate::refresh::{login, server, APP, USER};
-use crate::server::{assert_oauth_error, assert_status, json};
+use crate::refresh::{logged_in, login, server, APP, USER};
+use crate::server::reply;
 
 /// OpenID Connect Core §2: `openid` brings an id_token with the scope's claims.
 #[tokio::test]
 async fn openid_brings_an_id_token_with_the_granted_claims() {
-    let s = server();
-    let tokens = login(&s, "openid email profile").await;
+    let (s, tokens) = logged_in("openid email profile").await;
     let (header, claims) = jwt_parts(tokens["id_token"].as_str().unwrap());
     let user = s.cli_ok(&["user", "show", USER.0], None);
     assert_eq!(header["typ"], "JWT");
@@ -30,20 +29,10 @@ async fn openid_brings_an_id_token_with_the_granted_claims() {
 /// OpenID Connect Core §5.3: GET and POST, header or form body (RFC 6750 §2.1, §2.2).
 #[tokio::test]
 async fn userinfo_returns_the_claims_of_the_token() {
-    let s = server();
-    let tokens = login(&s, "openid phone").await;
+    let (s, tokens) = logged_in("openid phone").await;
     let at = tokens["access_token"].as_str().unwrap();
     let user = s.cli_ok(&["user", "show", USER.0], None);
-    let resp = s
-        .http
-        .get(s.url("/userinfo"))
-        .bearer_auth(at)
-        .send()
-        .await
-        .unwrap();
-    let (status, headers, body) = json(resp).await;
-    assert_status(status, &body, 200);
-    assert_eq!(headers["cache-control"], "no-store");
+    let body = reply(s.userinfo(at).await).await.ok_no_store();
     assert_eq!(body["sub"], user["id"]);
     assert_eq!(body["phone_number"], "+15555550100");
     assert_eq!(body["phone_number_verified"], false);
@@ -59,8 +48,7 @@ async fn userinfo_returns_the_claims_of_the_token() {
     let resp = s
         .post_form("/userinfo", None, &[("access_token", at)])
         .await;
-    let (status, _, body) = json(resp).await;
-    assert_status(status, &body, 200);
+    let body = reply(resp).await.ok();
     assert_eq!(body["sub"], user["id"]);
 }
 
@@ -69,36 +57,23 @@ async fn userinfo_returns_the_claims_of_the_token() {
 #[tokio::test]
 async fn userinfo_failures_follow_rfc6750() {
     let s = server();
-    let challenge =
-        |h: &reqwest::header::HeaderMap| h["www-authenticate"].to_str().unwrap().to_owned();
     // §3.1: no token, no error code.
-    let resp = s.http.get(s.url("/userinfo")).send().await.unwrap();
+    let resp = s.get("/userinfo", &[]).await;
     assert_eq!(resp.status().as_u16(), 401);
-    assert_eq!(challenge(resp.headers()), "Bearer realm=\"gatehouse\"");
+    assert_eq!(
+        resp.headers()["www-authenticate"],
+        "Bearer realm=\"gatehouse\""
+    );
 
-    let resp = s
-        .http
-        .get(s.url("/userinfo"))
-        .bearer_auth("bogus")
-        .send()
-        .await
-        .unwrap();
-    let (status, headers, body) = json(resp).await;
-    assert_oauth_error(status, &body, 401, "invalid_token");
-    assert_eq!(challenge(&headers), "Bearer error=\"invalid_token\"");
+    let bogus = reply(s.userinfo("bogus").await).await;
+    let challenge = bogus.oauth_error(401, "invalid_token").challenge();
+    assert_eq!(challenge, "Bearer error=\"invalid_token\"");
 
     let tokens = login(&s, "email").await;
     let at = tokens["access_token"].as_str().unwrap();
-    let resp = s
-        .http
-        .get(s.url("/userinfo"))
-        .bearer_auth(at)
-        .send()
-        .await
-        .unwrap();
-    let (status, headers, body) = json(resp).await;
-    assert_oauth_error(status, &body, 403, "insufficient_scope");
-    assert!(challenge(&headers).starts_with("Bearer error=\"insufficient_scope\""));
+    let no_openid = reply(s.userinfo(at).await).await;
+    let challenge = no_openid.oauth_error(403, "insufficient_scope").challenge();
+    assert!(challenge.starts_with("Bearer error=\"insufficient_scope\""));
 
     let tokens = login(&s, "openid").await;
     let at = tokens["access_token"].as_str().unwrap();
@@ -110,27 +85,14 @@ async fn userinfo_failures_follow_rfc6750() {
         .send()
         .await
         .unwrap();
-    let (status, headers, body) = json(resp).await;
-    assert_oauth_error(status, &body, 400, "invalid_request");
-    assert_eq!(challenge(&headers), "Bearer error=\"invalid_request\"");
-    let resp = s
-        .http
-        .get(s.url("/userinfo"))
-        .header("authorization", "Basic YTpi")
-        .send()
-        .await
-        .unwrap();
-    let (status, _, body) = json(resp).await;
-    assert_oauth_error(status, &body, 400, "invalid_request");
+    let both = reply(resp).await;
+    let challenge = both.oauth_error(400, "invalid_request").challenge();
+    assert_eq!(challenge, "Bearer error=\"invalid_request\"");
+    let resp = s.get("/userinfo", &[("authorization", "Basic YTpi")]).await;
+    reply(resp).await.oauth_error(400, "invalid_request");
     // A refresh token is not an access token.
     let rt = tokens["refresh_token"].as_str().unwrap();
-    let resp = s
-        .http
-        .get(s.url("/userinfo"))
-        .bearer_auth(rt)
-        .send()
-        .await
-        .unwrap();
+    let resp = s.userinfo(rt).await;
     assert_eq!(resp.status().as_u16(), 401);
     let _ = APP;
 }

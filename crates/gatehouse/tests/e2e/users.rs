@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::admin::{admin_server, assert_no_secrets, get, put_json, send};
+use crate::admin::{admin_server, assert_no_secrets, get, put, put_json, send};
 use crate::server::{assert_oauth_error, assert_status, json};
 
 /// Users: PUT creates (and can then log in), GET and the list never show the password or its
@@ -16,29 +16,19 @@ async fn user_resources() {
         &["--secret", "app-secret", "--scopes", "openid email"],
     );
     let yaml = "password: first-pw\nemail: jane@example.com\nphoneNumber: \"+15550100\"\nscopes: [openid]\n";
-    let (status, body) = send(
-        &s,
-        reqwest::Method::PUT,
-        "/User/Jane",
-        Some("application/x-yaml"),
-        yaml,
-    )
-    .await;
+    let (status, body) = put(&s, "/User/Jane", "application/x-yaml", yaml).await;
     assert_status(status, &body, 201);
     assert_eq!(body["id"], "jane");
     assert_eq!(body["phone"], "+15550100");
     assert_no_secrets(&body, &["first-pw"]);
-    let (status, _, body) = json(
-        s.password_grant(
+    let body = s
+        .login(
             ("app", "app-secret"),
             "jane",
             "first-pw",
             Some("openid email"),
         )
-        .await,
-    )
-    .await;
-    assert_status(status, &body, 200);
+        .await;
     assert_eq!(body["scope"], "openid", "the user's scopes limit the grant");
 
     let (status, body) = put_json(&s, "/User/jane", &json!({"password": "second-pw"})).await;
@@ -53,12 +43,8 @@ async fn user_resources() {
     )
     .await;
     assert_eq!(status, 400);
-    let (status, _, body) = json(
-        s.password_grant(("app", "app-secret"), "jane", "second-pw", None)
-            .await,
-    )
-    .await;
-    assert_status(status, &body, 200);
+    s.login(("app", "app-secret"), "jane", "second-pw", None)
+        .await;
 
     let (status, list) = get(&s, "/User").await;
     assert_status(status, &list, 200);
