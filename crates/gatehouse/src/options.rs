@@ -355,8 +355,10 @@ mod tests {
             "listen = \"127.0.0.1:1\"\nissuer = \"https://file\"\n[brute_force]\nthreshold = 3\nwait = 9",
         )
         .unwrap();
-        let mut flags = ServeOptions::default();
-        flags.issuer = Some("https://flag".into());
+        let mut flags = ServeOptions {
+            issuer: Some("https://flag".into()),
+            ..ServeOptions::default()
+        };
         flags.brute_force.wait = Some(7);
         let merged = layered(&flags, &file.serve).unwrap();
         assert_eq!(merged.listen, Some("127.0.0.1:1".parse().unwrap()));

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use gatehouse_core::admin::keys::SigningKeys;
 use gatehouse_core::admin::AdminService;
 use gatehouse_core::audit::AuditLog;
 use gatehouse_core::authorize::PasswordCodes;
@@ -20,9 +21,9 @@ use gatehouse_core::mfa::SecondFactor;
 use gatehouse_core::password::PasswordHasher;
 use gatehouse_core::revocation::Revocation;
 use gatehouse_core::sealing::Sealer;
-use gatehouse_core::store::{Store, StoreError};
+use gatehouse_core::store::Store;
 use gatehouse_core::token::key_cache::Keys;
-use gatehouse_core::token::keys::{KeyRing, SigningAlg, SigningKey};
+use gatehouse_core::token::keys::{KeyRing, SigningAlg};
 use gatehouse_core::token::resolve::AccessTokens;
 use gatehouse_core::userinfo::UserInfo;
 use gatehouse_http::AppState;
@@ -74,7 +75,7 @@ pub(crate) async fn serve(
     let sealer = crate::secret_key::sealer(config)?;
     let store = open_store(config).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let keys = load_keys(store.as_ref(), config.signing_alg, &sealer, clock.now()).await?;
+    let keys = load_keys(store.clone(), clock.clone(), config.signing_alg, &sealer).await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
@@ -323,35 +324,33 @@ async fn spawn_metrics_listener(addr: SocketAddr, app: axum::Router) -> Result<(
 /// token they signed has expired.
 ///
 /// Race-free across instances: a new key is stored as the successor of the newest one, which
-/// the database lets only one instance do (see `Store::insert_next_signing_key`); the loser
-/// re-reads and signs with the winner's key. Every instance thus ends up with the same ring.
+/// the database lets only one instance do (`SigningKeys::add_after`, which `keys rotate` uses
+/// too); the loser re-reads and signs with the winner's key. Every instance thus ends up with
+/// the same ring.
 pub(crate) async fn load_keys(
-    store: &dyn Store,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
     alg: SigningAlg,
     sealer: &Sealer,
-    now: i64,
 ) -> Result<KeyRing> {
+    let keys = SigningKeys::new(store, clock.clone());
     // Each round either finds a key of `alg` on top, or adds one, or loses to an instance that
     // added one; only instances configured with different algorithms keep taking turns.
     for _ in 0..KEY_ROUNDS {
-        let stored = store.signing_keys().await.context("reading signing keys")?;
+        let stored = keys.stored().await.context("reading signing keys")?;
         let newest = stored.last();
         if newest.is_some_and(|k| k.alg == alg.as_str()) {
-            return KeyRing::in_force(&stored, sealer, now).context(
+            return KeyRing::in_force(&stored, sealer, clock.now()).context(
                 "opening the signing keys: is this the server key they were sealed with? \
                  (--secret-key-file / GATEHOUSE_SECRET_KEY)",
             );
         }
-        let key = SigningKey::generate(alg, now, sealer)?;
-        match store
-            .insert_next_signing_key(&key, newest.map(|k| k.kid.as_str()))
-            .await
-        {
-            Ok(()) => tracing::info!(kid = %key.kid, alg = alg.as_str(), "created a signing key"),
-            Err(StoreError::Conflict) => {
-                tracing::info!("another instance created the signing key at the same time")
+        let added = keys.add_after(alg, newest, sealer).await;
+        match added.context("storing a new signing key")? {
+            Some(key) => {
+                tracing::info!(kid = %key.kid, alg = alg.as_str(), "created a signing key")
             }
-            Err(err) => return Err(err).context("storing a new signing key"),
+            None => tracing::info!("another instance created the signing key at the same time"),
         }
     }
     anyhow::bail!(
