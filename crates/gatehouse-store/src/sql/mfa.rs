@@ -1,0 +1,221 @@
+//! [`MfaStore`] on SQL: `mfa_authenticators`, `mfa_tokens` and `mfa_failures`. Races are settled
+//! in the database: enrolment is an upsert that leaves an active factor alone, a TOTP step is
+//! accepted by a conditional `UPDATE` (`last_step < $step`), a recovery code is replaced only
+//! while it is still the stored one, an `mfa_token` is consumed once, and the bucket of wrong
+//! codes grows in one upsert.
+
+use async_trait::async_trait;
+use gatehouse_core::store::{
+    Authenticator, AuthenticatorKind, MfaStore, MfaTokenRecord, StoreError,
+};
+
+use super::{HotPath, SqlStore};
+use crate::backend::{Backend, Param};
+use crate::store_error;
+
+/// Adds or replaces one factor of a user. `ENROL_OTP` replaces a pending TOTP factor and skips
+/// an active one, so it returns no row exactly when the user is enrolled already; the recovery
+/// code stands in for TOTP, so without an active TOTP factor `ENROL_RECOVERY` replaces it even
+/// when it was active (after an administrator removed TOTP alone).
+const ENROL_RECOVERY: &str = "INSERT INTO mfa_authenticators (id, user_id, kind, \
+     secret_sealed, code_hash, active, last_step, created_at) \
+     VALUES ($1, $2, $3, $4, $5, FALSE, 0, $6) \
+     ON CONFLICT (user_id, kind) DO UPDATE SET id = excluded.id, \
+     secret_sealed = excluded.secret_sealed, code_hash = excluded.code_hash, \
+     active = FALSE, last_step = 0, created_at = excluded.created_at";
+const ENROL_OTP_CONDITION: &str = " WHERE mfa_authenticators.active = FALSE RETURNING id";
+
+#[async_trait]
+impl<DB: Backend, H: HotPath<DB>> MfaStore for SqlStore<DB, H> {
+    async fn mfa_authenticators(&self, user_id: &str) -> Result<Vec<Authenticator>, StoreError> {
+        let mut conn = self.conn().await?;
+        let sql = "SELECT id, user_id, kind, secret_sealed, code_hash, active, last_step, \
+                   created_at FROM mfa_authenticators WHERE user_id = $1 ORDER BY kind";
+        let rows = DB::fetch_all(&mut conn, sql, &[user_id.into()]).await;
+        rows.map_err(store_error)?
+            .iter()
+            .map(|row| authenticator_from_row::<DB>(row).map_err(store_error))
+            .collect()
+    }
+
+    async fn enrol_mfa(
+        &self,
+        otp: &Authenticator,
+        recovery: &Authenticator,
+    ) -> Result<bool, StoreError> {
+        let enrol_otp = [ENROL_RECOVERY, ENROL_OTP_CONDITION].concat();
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        let row = DB::fetch_optional(&mut tx, &enrol_otp, &authenticator_params(otp))
+            .await
+            .map_err(store_error)?;
+        if row.is_none() {
+            tx.rollback().await.map_err(store_error)?;
+            return Ok(false);
+        }
+        DB::execute(&mut tx, ENROL_RECOVERY, &authenticator_params(recovery))
+            .await
+            .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(true)
+    }
+
+    async fn accept_totp_step(
+        &self,
+        user_id: &str,
+        id: &str,
+        step: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        let sql = "UPDATE mfa_authenticators SET last_step = $3, active = TRUE \
+                   WHERE user_id = $1 AND id = $2 AND kind = 'otp' AND last_step < $3";
+        let done = DB::execute(&mut tx, sql, &[user_id.into(), id.into(), step.into()])
+            .await
+            .map_err(store_error)?;
+        if done != 1 {
+            tx.rollback().await.map_err(store_error)?;
+            return Ok(false);
+        }
+        let sql = "UPDATE mfa_authenticators SET active = TRUE \
+                   WHERE user_id = $1 AND kind = 'recovery-code' AND active = FALSE";
+        DB::execute(&mut tx, sql, &[user_id.into()])
+            .await
+            .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(true)
+    }
+
+    async fn rotate_recovery_code(
+        &self,
+        user_id: &str,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn().await?;
+        let sql = "UPDATE mfa_authenticators SET code_hash = $3 WHERE user_id = $1 \
+                   AND kind = 'recovery-code' AND active = TRUE AND code_hash = $2";
+        let params = [user_id.into(), old_hash.into(), new_hash.into()];
+        let done = DB::execute(&mut conn, sql, &params).await;
+        Ok(done.map_err(store_error)? == 1)
+    }
+
+    async fn delete_mfa_authenticator(&self, user_id: &str, id: &str) -> Result<bool, StoreError> {
+        let mut conn = self.conn().await?;
+        let sql = "DELETE FROM mfa_authenticators WHERE user_id = $1 AND id = $2";
+        let done = DB::execute(&mut conn, sql, &[user_id.into(), id.into()]).await;
+        Ok(done.map_err(store_error)? == 1)
+    }
+
+    async fn insert_mfa_token(&self, t: &MfaTokenRecord) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        DB::execute(
+            &mut conn,
+            "INSERT INTO mfa_tokens (token_hash, user_id, client_id, scope, created_at, \
+             expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                (&t.token_hash).into(),
+                (&t.user_id).into(),
+                (&t.client_id).into(),
+                (&t.scope).into(),
+                t.created_at.into(),
+                t.expires_at.into(),
+                t.used_at.into(),
+            ],
+        )
+        .await
+        .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn find_mfa_token(&self, token_hash: &str) -> Result<Option<MfaTokenRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        let sql = "SELECT token_hash, user_id, client_id, scope, created_at, expires_at, \
+                   used_at FROM mfa_tokens WHERE token_hash = $1";
+        let row = DB::fetch_optional(&mut conn, sql, &[token_hash.into()]).await;
+        let Some(row) = row.map_err(store_error)? else {
+            return Ok(None);
+        };
+        mfa_token_from_row::<DB>(&row)
+            .map(Some)
+            .map_err(store_error)
+    }
+
+    async fn consume_mfa_token(&self, token_hash: &str, now: i64) -> Result<bool, StoreError> {
+        let mut conn = self.conn().await?;
+        let sql = "UPDATE mfa_tokens SET used_at = $2 WHERE token_hash = $1 \
+                   AND used_at IS NULL AND expires_at > $2";
+        let done = DB::execute(&mut conn, sql, &[token_hash.into(), now.into()]).await;
+        Ok(done.map_err(store_error)? == 1)
+    }
+
+    async fn mfa_drained_at(&self, user_id: &str) -> Result<i64, StoreError> {
+        let mut conn = self.conn().await?;
+        let sql = "SELECT drained_at FROM mfa_failures WHERE user_id = $1";
+        let row = DB::fetch_optional(&mut conn, sql, &[user_id.into()]).await;
+        match row.map_err(store_error)? {
+            Some(row) => DB::int(&row, "drained_at").map_err(store_error),
+            None => Ok(0),
+        }
+    }
+
+    async fn add_mfa_failure(
+        &self,
+        user_id: &str,
+        now: i64,
+        interval: i64,
+    ) -> Result<i64, StoreError> {
+        let mut conn = self.conn().await?;
+        let row = DB::fetch_optional(
+            &mut conn,
+            "INSERT INTO mfa_failures (user_id, drained_at) VALUES ($1, $2 + $3) \
+             ON CONFLICT (user_id) DO UPDATE SET drained_at = CASE \
+             WHEN mfa_failures.drained_at > $2 THEN mfa_failures.drained_at \
+             ELSE $2 END + $3 RETURNING drained_at",
+            &[user_id.into(), now.into(), interval.into()],
+        )
+        .await
+        .map_err(store_error)?
+        .ok_or(sqlx::Error::RowNotFound)
+        .map_err(store_error)?;
+        DB::int(&row, "drained_at").map_err(store_error)
+    }
+}
+
+/// The values of `ENROL_RECOVERY`'s placeholders for `a`.
+fn authenticator_params(a: &Authenticator) -> [Param<'_>; 6] {
+    [
+        (&a.id).into(),
+        (&a.user_id).into(),
+        a.kind.as_str().into(),
+        a.secret_sealed.as_deref().into(),
+        a.code_hash.as_deref().into(),
+        a.created_at.into(),
+    ]
+}
+
+fn authenticator_from_row<DB: Backend>(row: &DB::Row) -> Result<Authenticator, sqlx::Error> {
+    let kind = DB::text(row, "kind")?;
+    Ok(Authenticator {
+        id: DB::text(row, "id")?,
+        user_id: DB::text(row, "user_id")?,
+        kind: AuthenticatorKind::parse(&kind).ok_or_else(|| {
+            sqlx::Error::Decode(format!("unknown authenticator kind {kind:?}").into())
+        })?,
+        secret_sealed: DB::opt_bytes(row, "secret_sealed")?,
+        code_hash: DB::opt_text(row, "code_hash")?,
+        active: DB::boolean(row, "active")?,
+        last_step: DB::int(row, "last_step")?,
+        created_at: DB::int(row, "created_at")?,
+    })
+}
+
+fn mfa_token_from_row<DB: Backend>(row: &DB::Row) -> Result<MfaTokenRecord, sqlx::Error> {
+    Ok(MfaTokenRecord {
+        token_hash: DB::text(row, "token_hash")?,
+        user_id: DB::text(row, "user_id")?,
+        client_id: DB::text(row, "client_id")?,
+        scope: DB::text(row, "scope")?,
+        created_at: DB::int(row, "created_at")?,
+        expires_at: DB::int(row, "expires_at")?,
+        used_at: DB::opt_int(row, "used_at")?,
+    })
+}
