@@ -30,7 +30,8 @@ SHARED_BENCH = os.path.normpath(os.path.join(ROOT, "..", "shared", "bench"))
 sys.path.insert(0, SHARED_BENCH)
 import run_peer as rp  # noqa: E402  (the shared load driver)
 
-BIN = os.path.join(ROOT, "target", "release", "gatehouse")
+# GATEHOUSE_BENCH_BIN runs another build (for a same-run A/B of two commits).
+BIN = os.environ.get("GATEHOUSE_BENCH_BIN") or os.path.join(ROOT, "target", "release", "gatehouse")
 ARGON2_RATE = os.path.join(ROOT, "target", "release", "examples", "argon2_rate")
 OUT_DIR = os.path.join(ROOT, "target", "bench")
 READ_LUA = os.path.join(ROOT, "bench", "wrk", "read.lua")

@@ -286,7 +286,7 @@ impl ClientSettings {
             validate_redirect_uri(uri)?;
         }
         if let Some(jwks) = &self.jwks {
-            crate::client_assertion::parse_jwks(jwks)?;
+            crate::jwks::parse_jwks(jwks)?;
         }
         if self.access_token_ttl > MAX_ACCESS_TOKEN_TTL {
             return Err(Error::invalid_request(format!(

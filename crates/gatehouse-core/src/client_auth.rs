@@ -15,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::audit::{EventKind, RequestContext};
+use crate::audit::{AuditLog, EventKind, RequestContext};
 use crate::client::{Client, ClientId, TokenEndpointAuthMethod};
 use crate::client_assertion::AssertionVerifier;
 use crate::error::{AuthMethod, Error};
@@ -81,6 +81,7 @@ pub struct ClientAuthenticator {
     assertions: Option<Arc<AssertionVerifier>>,
     sealer: Option<Arc<Sealer>>,
     guard: Option<Arc<LoginGuard>>,
+    audit: Option<Arc<AuditLog>>,
 }
 
 struct Verified {
@@ -98,12 +99,19 @@ impl ClientAuthenticator {
             assertions: None,
             sealer: None,
             guard: None,
+            audit: None,
         }
     }
 
-    /// Counts failed secrets per client with `guard`'s lockout, and records them as events.
+    /// Counts failed secrets per client with `guard`'s lockout.
     pub fn with_guard(mut self, guard: Arc<LoginGuard>) -> Self {
         self.guard = Some(guard);
+        self
+    }
+
+    /// Records failed authentications as events in `audit`.
+    pub fn with_audit(mut self, audit: Arc<AuditLog>) -> Self {
+        self.audit = Some(audit);
         self
     }
 
@@ -269,27 +277,16 @@ impl ClientAuthenticator {
             return Ok(Some(client));
         }
         self.client_failed(ctx, &client, "bad_client").await;
-        if attempt.locks {
-            let detail = serde_json::json!({ "until": attempt.until, "key": "client" });
-            guard
-                .audit
-                .record(
-                    EventKind::Lockout,
-                    ctx,
-                    Some(client.id.as_str()),
-                    None,
-                    detail,
-                )
-                .await;
-        }
+        guard
+            .failed(attempt, ctx, Some(client.id.as_str()), None)
+            .await;
         Ok(None)
     }
 
     async fn client_failed(&self, ctx: &RequestContext, client: &Client, reason: &str) {
-        if let Some(guard) = &self.guard {
+        if let Some(audit) = &self.audit {
             let detail = serde_json::json!({ "reason": reason });
-            guard
-                .audit
+            audit
                 .record(
                     EventKind::LoginFailure,
                     ctx,

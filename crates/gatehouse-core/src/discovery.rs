@@ -1,15 +1,71 @@
 //! Server metadata: RFC 8414 (`/.well-known/oauth-authorization-server`) and OpenID Connect
 //! Discovery 1.0 (`/.well-known/openid-configuration`). Both list every endpoint, grant type,
-//! client authentication method, signing algorithm and scope gatehouse serves.
+//! client authentication method, signing algorithm and scope gatehouse serves. [`Discovery`]
+//! serves the document, rendered again from the store at most every [`KEY_RELOAD_SECS`].
+
+use std::sync::{Arc, RwLock};
 
 use serde_json::{json, Value};
 
 use crate::client::{GrantType, OFFLINE_ACCESS};
+use crate::clock::Clock;
+use crate::error::Error;
 use crate::scope::ScopeSet;
+use crate::store::Store;
+use crate::token::key_cache::KEY_RELOAD_SECS;
 use crate::token::keys::SigningAlg;
 
 /// The scopes gatehouse itself gives meaning to (OpenID Connect Core §5.4, §11).
 pub const STANDARD_SCOPES: [&str; 5] = ["openid", "profile", "email", "phone", OFFLINE_ACCESS];
+
+/// Serves the server metadata of one issuer.
+pub struct Discovery {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    issuer: String,
+    /// The document as JSON text and when it was rendered.
+    rendered: RwLock<Option<(i64, Arc<str>)>>,
+}
+
+impl Discovery {
+    /// The metadata of `issuer`, listing the scopes of the clients in `store`.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, issuer: String) -> Self {
+        Discovery {
+            store,
+            clock,
+            issuer,
+            rendered: RwLock::new(None),
+        }
+    }
+
+    /// The server metadata (RFC 8414, OpenID Connect Discovery) as JSON text. It lists the
+    /// clients' scopes, so it is rendered again from the store when older than
+    /// [`KEY_RELOAD_SECS`] (the bound within which every instance sees a change), and served as
+    /// it is in between.
+    pub async fn metadata_json(&self) -> Result<Arc<str>, Error> {
+        let now = self.clock.now();
+        {
+            let cached = match self.rendered.read() {
+                Ok(m) => m,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            if let Some((at, json)) = cached.as_ref() {
+                if now - at < KEY_RELOAD_SECS && *at <= now {
+                    return Ok(json.clone());
+                }
+            }
+        }
+        let clients = self.store.list_clients().await?;
+        let scopes = ScopeSet::from_trusted(clients.iter().flat_map(|c| c.settings.scopes.iter()));
+        let json: Arc<str> = Arc::from(metadata(&self.issuer, &scopes).to_string());
+        let mut cached = match self.rendered.write() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *cached = Some((now, json.clone()));
+        Ok(json)
+    }
+}
 
 /// The metadata document for `issuer`. `scopes` are the clients' scopes, listed after the
 /// standard ones.

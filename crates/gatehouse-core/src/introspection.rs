@@ -2,12 +2,16 @@
 //! tokens: another client's token ("foreign") is `active: false`, as are expired, revoked and
 //! unknown ones (§2.2). `token_type_hint` (§2.1) only decides which kind is looked up first.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use crate::client::Client;
+use crate::clock::Clock;
 use crate::error::Error;
-use crate::grant::TokenService;
+use crate::store::Store;
 use crate::token::opaque;
+use crate::token::resolve::AccessTokens;
 
 /// The kind of token a client says it presents (RFC 7009 §2.1, RFC 7662 §2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +35,7 @@ impl TokenTypeHint {
 
 /// An introspection response (RFC 7662 §2.2).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Introspection {
+pub struct IntrospectionResponse {
     /// Whether the token is live.
     pub active: bool,
     /// Its scope.
@@ -75,14 +79,34 @@ struct Found {
     token_type: &'static str,
 }
 
-impl TokenService {
+/// Answers introspection requests (RFC 7662).
+pub struct Introspection {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    access_tokens: Arc<AccessTokens>,
+}
+
+impl Introspection {
+    /// Introspects the refresh tokens in `store` and the access tokens `access_tokens` resolves.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        access_tokens: Arc<AccessTokens>,
+    ) -> Self {
+        Introspection {
+            store,
+            clock,
+            access_tokens,
+        }
+    }
+
     /// Introspects `token` for the authenticated `caller`.
     pub async fn introspect(
         &self,
         caller: &Client,
         token: &str,
         hint: Option<TokenTypeHint>,
-    ) -> Result<Introspection, Error> {
+    ) -> Result<IntrospectionResponse, Error> {
         let found = if hint == Some(TokenTypeHint::RefreshToken) {
             match self.live_refresh_token(token).await? {
                 Some(found) => Some(found),
@@ -95,16 +119,16 @@ impl TokenService {
             }
         };
         let Some(found) = found.filter(|f| f.client_id == caller.id.as_str()) else {
-            return Ok(Introspection::default());
+            return Ok(IntrospectionResponse::default());
         };
         let username = match found.username {
             Some(username) => username,
             None => match self.store.find_user_by_id(&found.user_id).await? {
                 Some(user) => user.username.as_str().to_owned(),
-                None => return Ok(Introspection::default()),
+                None => return Ok(IntrospectionResponse::default()),
             },
         };
-        Ok(Introspection {
+        Ok(IntrospectionResponse {
             active: true,
             scope: Some(found.scope),
             aud: Some(found.client_id.clone()),
@@ -114,12 +138,15 @@ impl TokenService {
             exp: Some(found.exp),
             iat: Some(found.iat),
             token_type: Some(found.token_type.to_owned()),
-            iss: Some(self.issuer().to_owned()),
+            iss: Some(self.access_tokens.issuer().to_owned()),
         })
     }
 
     async fn live_access_token(&self, token: &str) -> Result<Option<Found>, Error> {
-        let found = self.resolve_access_token_with_username(token).await?;
+        let found = self
+            .access_tokens
+            .resolve_access_token_with_username(token)
+            .await?;
         Ok(found.map(|(r, username)| Found {
             client_id: r.client_id,
             user_id: r.user_id,

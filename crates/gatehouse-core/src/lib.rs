@@ -9,20 +9,27 @@
 //! - [`scope`], [`client`], [`user`]: validated newtypes and the records gatehouse keeps.
 //! - [`password`]: argon2id hashing on a bounded pool of blocking threads.
 //! - [`client_auth`]: client authentication (RFC 6749 §2.3); [`client_assertion`]: RFC 7523 JWT
-//!   client assertions.
-//! - [`grant`]: one module per grant; [`grant::TokenService`] runs token requests.
-//! - [`token`]: signing keys and JWT access tokens (RFC 9068).
+//!   client assertions, checked against the JWK Sets of [`jwks`].
 //! - [`authorize`]: one-time codes of Aidbox's secure code flow.
 //! - [`admin`]: the admin API's Client and User resources.
-//! - [`token`]: signing keys, JWT (RFC 9068) and opaque access tokens, id_tokens.
-//! - [`introspection`], [`revocation`], [`userinfo`]: RFC 7662, RFC 7009, OpenID Connect §5.3.
-//! - [`discovery`]: RFC 8414 and OpenID Connect Discovery metadata.
 //! - [`sealing`]: encryption at rest of private keys and the few client secrets kept readable.
-//! - [`mfa`]: second factors (TOTP, recovery codes) in Auth0's MFA API format.
 //! - [`store`]: the storage trait.
 //! - [`telemetry`]: the metrics gatehouse records, by name.
 //! - [`lockout`], [`throttle`], [`login_guard`]: the brute-force defence (per account, per
-//!   address); [`audit`]: the audit events it and the services record.
+//!   address); [`audit`]: the audit log it and the services record events in.
+//!
+//! The services, each holding only what it needs (the store, the clock, and `Arc`s of the
+//! shared [`token::key_cache::Keys`], [`audit::AuditLog`] and [`login_guard::LoginGuard`]):
+//!
+//! - [`grant::Grants`] runs token requests (one module per grant), making tokens with
+//!   [`grant::TokenIssuer`]; [`mfa::SecondFactor`] checks second factors of password logins.
+//! - [`mfa::api::Mfa`]: Auth0's MFA API (`/mfa/*`).
+//! - [`introspection::Introspection`], [`revocation::Revocation`], [`userinfo::UserInfo`]:
+//!   RFC 7662, RFC 7009, OpenID Connect §5.3; all three find presented access tokens through
+//!   [`token::resolve::AccessTokens`].
+//! - [`discovery::Discovery`]: RFC 8414 and OpenID Connect Discovery metadata.
+//! - [`token`]: signing keys and the ring in force ([`token::key_cache::Keys`]), JWT (RFC 9068)
+//!   and opaque access tokens, id_tokens.
 #![warn(missing_docs)]
 
 pub mod admin;
@@ -36,6 +43,7 @@ pub mod discovery;
 pub mod error;
 pub mod grant;
 pub mod introspection;
+pub mod jwks;
 pub mod legacy_hash;
 pub mod lockout;
 pub mod login_guard;

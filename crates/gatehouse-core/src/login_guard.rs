@@ -2,13 +2,15 @@
 //! per-account [`LockoutPolicy`] (reserving each attempt in the store before the credential is
 //! checked, by compare and swap) and the per-address [`ThrottlePolicy`] (taking each attempt
 //! from the address's bucket before the check, atomically, and giving it back on success), and
-//! records what it decided in the [`AuditLog`]. Policies are pure ([`crate::lockout`], [`crate::throttle`]); the
-//! store only swaps state atomically.
+//! records the lockouts it decided in the [`AuditLog`] it is given. Policies are pure
+//! ([`crate::lockout`], [`crate::throttle`]); the store only swaps state atomically.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::audit::AuditLog;
+use serde_json::json;
+
+use crate::audit::{AuditLog, EventKind, RequestContext};
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::lockout::{AttemptState, LockoutPolicy, Reservation};
@@ -50,23 +52,22 @@ pub enum Admission {
     },
 }
 
-/// The brute-force defence and the audit log, shared by the password grant, client
+/// The brute-force defence, shared by the password grant, the second factor, client
 /// authentication and the admin service.
 pub struct LoginGuard {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     lockout: Option<LockoutPolicy>,
     throttle: Option<ThrottlePolicy>,
-    /// Where events go.
-    pub audit: Arc<AuditLog>,
+    audit: Arc<AuditLog>,
 }
 
 impl LoginGuard {
     /// A guard with both defences off (see [`LoginGuard::with_lockout`] and
-    /// [`LoginGuard::with_throttle`]), recording events.
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+    /// [`LoginGuard::with_throttle`]), recording the lockouts it sets in `audit`.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, audit: Arc<AuditLog>) -> Self {
         LoginGuard {
-            audit: Arc::new(AuditLog::new(store.clone(), clock.clone())),
+            audit,
             store,
             clock,
             lockout: None,
@@ -164,6 +165,26 @@ impl LoginGuard {
             self.store.clear_login_attempts(&key).await?;
         }
         Ok(())
+    }
+
+    /// The attempt failed (it keeps its count): records the lockout it set, if it set one, as
+    /// an event of `client_id` and `user` in the request `ctx`.
+    pub async fn failed(
+        &self,
+        attempt: Attempt,
+        ctx: &RequestContext,
+        client_id: Option<&str>,
+        user: Option<&str>,
+    ) {
+        if !attempt.locks {
+            return;
+        }
+        // The account's kind is the prefix of its key (see `user_key`, `client_key`).
+        let kind = attempt.key.as_deref().and_then(|k| k.split_once(':'));
+        let detail = json!({ "until": attempt.until, "key": kind.map(|(kind, _)| kind) });
+        self.audit
+            .record(EventKind::Lockout, ctx, client_id, user, detail)
+            .await;
     }
 
     /// Forgets an account's failures and lock; `true` when it had any.

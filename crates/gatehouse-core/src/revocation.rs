@@ -3,20 +3,48 @@
 //! Revoking a refresh token revokes its family: every refresh token of the same password login
 //! and every access token issued from them. Revoking an access token revokes that token only.
 
+use std::sync::Arc;
+
 use serde_json::{json, Value};
 
-use crate::audit::{EventKind, RequestContext};
+use crate::audit::{AuditLog, EventKind, RequestContext};
 use crate::client::Client;
+use crate::clock::Clock;
 use crate::error::Error;
-use crate::grant::TokenService;
 use crate::introspection::TokenTypeHint;
+use crate::store::Store;
 use crate::token::opaque;
+use crate::token::resolve::AccessTokens;
 
-impl TokenService {
+/// Answers revocation requests (RFC 7009).
+pub struct Revocation {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    access_tokens: Arc<AccessTokens>,
+    audit: Arc<AuditLog>,
+}
+
+impl Revocation {
+    /// Revokes the tokens in `store` (access tokens found by `access_tokens`), recording each
+    /// request in `audit`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        access_tokens: Arc<AccessTokens>,
+        audit: Arc<AuditLog>,
+    ) -> Self {
+        Revocation {
+            store,
+            clock,
+            access_tokens,
+            audit,
+        }
+    }
+
     /// Revokes `token` if `caller` may, and succeeds for unknown tokens too, recording a
     /// `revocation` audit event for the request `ctx` (what kind of token it was, its family,
     /// whether the caller owned it; never the token itself).
-    pub async fn revoke_with(
+    pub async fn revoke(
         &self,
         ctx: &RequestContext,
         caller: &Client,
@@ -35,8 +63,7 @@ impl TokenService {
             }
         };
         let detail = outcome.unwrap_or_else(|| json!({ "token_type": "unknown" }));
-        self.guard
-            .audit
+        self.audit
             .record(
                 EventKind::Revocation,
                 ctx,
@@ -72,7 +99,7 @@ impl TokenService {
 
     /// `Some(detail)` when `token` is a live access token (revoked if the caller owns it).
     async fn revoke_access(&self, caller: &Client, token: &str) -> Result<Option<Value>, Error> {
-        let Some(record) = self.resolve_access_token(token).await? else {
+        let Some(record) = self.access_tokens.resolve_access_token(token).await? else {
             return Ok(None);
         };
         let owned = record.client_id == caller.id.as_str();

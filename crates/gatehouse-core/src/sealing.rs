@@ -123,41 +123,6 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// `client_secret_jwt` secrets (RFC 7523 §2.2) sealed under the same server key, bound to their
-/// client, and kept as text (unpadded base64url) in the client's settings.
-impl crate::client_assertion::SecretSealer for Sealer {
-    fn seal(
-        &self,
-        client: &crate::client::ClientId,
-        secret: &secrecy::SecretString,
-    ) -> Result<String, Error> {
-        use secrecy::ExposeSecret;
-        let sealed = self.seal(
-            &jwt_secret_context(client),
-            secret.expose_secret().as_bytes(),
-        )?;
-        Ok(URL_SAFE_NO_PAD.encode(sealed))
-    }
-
-    fn open(
-        &self,
-        client: &crate::client::ClientId,
-        sealed: &str,
-    ) -> Result<secrecy::SecretString, Error> {
-        let broken =
-            || Error::internal("a sealed client secret does not open under the server key");
-        let raw = URL_SAFE_NO_PAD.decode(sealed).map_err(|_| broken())?;
-        let plain = self.open(&jwt_secret_context(client), &raw)?;
-        String::from_utf8(plain)
-            .map(secrecy::SecretString::from)
-            .map_err(|_| broken())
-    }
-}
-
-fn jwt_secret_context(client: &crate::client::ClientId) -> String {
-    format!("client-secret-jwt:{client}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

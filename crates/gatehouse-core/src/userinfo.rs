@@ -2,19 +2,37 @@
 //! user an access token was issued for, limited by its scope. A token that is not live is
 //! `invalid_token`; one without `openid` is `insufficient_scope` (RFC 6750 §3.1).
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use crate::error::Error;
-use crate::grant::TokenService;
 use crate::scope::ScopeSet;
+use crate::store::Store;
 use crate::token::id_token::user_claims;
+use crate::token::resolve::AccessTokens;
 
-impl TokenService {
+/// Answers UserInfo requests.
+pub struct UserInfo {
+    store: Arc<dyn Store>,
+    access_tokens: Arc<AccessTokens>,
+}
+
+impl UserInfo {
+    /// The claims of the users in `store`, for the access tokens `access_tokens` resolves.
+    pub fn new(store: Arc<dyn Store>, access_tokens: Arc<AccessTokens>) -> Self {
+        UserInfo {
+            store,
+            access_tokens,
+        }
+    }
+
     /// The UserInfo response for a bearer `token`.
-    pub async fn userinfo(&self, token: &str) -> Result<Value, Error> {
+    pub async fn claims(&self, token: &str) -> Result<Value, Error> {
         let invalid =
             || Error::InvalidToken("the access token is invalid, expired or revoked".into());
         let record = self
+            .access_tokens
             .resolve_access_token(token)
             .await?
             .ok_or_else(invalid)?;

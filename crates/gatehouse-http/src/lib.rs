@@ -22,8 +22,14 @@ use axum::Router;
 use gatehouse_core::admin::AdminService;
 use gatehouse_core::authorize::PasswordCodes;
 use gatehouse_core::client_auth::ClientAuthenticator;
-use gatehouse_core::grant::TokenService;
+use gatehouse_core::discovery::Discovery;
+use gatehouse_core::grant::Grants;
+use gatehouse_core::introspection::Introspection;
+use gatehouse_core::mfa::api::Mfa;
+use gatehouse_core::revocation::Revocation;
 use gatehouse_core::store::Store;
+use gatehouse_core::token::key_cache::Keys;
+use gatehouse_core::userinfo::UserInfo;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
@@ -44,8 +50,20 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Client authentication.
     pub clients: Arc<ClientAuthenticator>,
-    /// Token issuance.
-    pub tokens: Arc<TokenService>,
+    /// Token requests (RFC 6749 §4.3, §6, Auth0's MFA grants).
+    pub grants: Arc<Grants>,
+    /// Token introspection (RFC 7662).
+    pub introspection: Arc<Introspection>,
+    /// Token revocation (RFC 7009).
+    pub revocation: Arc<Revocation>,
+    /// The UserInfo endpoint (OpenID Connect Core §5.3).
+    pub userinfo: Arc<UserInfo>,
+    /// Auth0's MFA API.
+    pub mfa: Arc<Mfa>,
+    /// The server metadata (RFC 8414).
+    pub discovery: Arc<Discovery>,
+    /// The signing keys in force, published as the JWKS.
+    pub keys: Arc<Keys>,
     /// One-time codes of the secure code flow.
     pub codes: Arc<PasswordCodes>,
     /// The admin API; `None` (and the API off) without an admin token.

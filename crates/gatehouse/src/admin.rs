@@ -112,7 +112,7 @@ pub(crate) async fn user(config: &Config, cmd: UserCommand) -> Result<()> {
             Ok(())
         }
         UserCommand::Import { file } => import_users(&store, &file).await,
-        UserCommand::Mfa(cmd) => crate::security_cli::mfa(config, store, cmd).await,
+        UserCommand::Mfa(cmd) => crate::security_cli::mfa(store, cmd).await,
         UserCommand::Unlock { username } => {
             crate::security_cli::unlock(config, store, &username).await
         }

@@ -1,7 +1,8 @@
 //! `gatehouse keys rotate` and `gatehouse keys list`: signing keys in the configured database.
 //! A rotation only adds a key; running servers reload their ring within a few seconds
-//! (gatehouse_core::grant::KEY_RELOAD_SECS), sign with the new key, and keep publishing the old
-//! one until every token it signed has expired (gatehouse_core::token::keys::RETIREMENT).
+//! (gatehouse_core::token::key_cache::KEY_RELOAD_SECS), sign with the new key, and keep
+//! publishing the old one until every token it signed has expired
+//! (gatehouse_core::token::keys::RETIREMENT).
 
 use anyhow::{Context, Result};
 use gatehouse_core::clock::{Clock, SystemClock};

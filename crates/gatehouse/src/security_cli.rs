@@ -59,10 +59,13 @@ pub(crate) async fn unlock(config: &Config, store: Arc<dyn Store>, username: &st
         .await?
         .with_context(|| format!("no user {name}"))?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let guard = crate::security_config::guard(config, &store, &clock);
+    let audit = Arc::new(gatehouse_core::audit::AuditLog::new(
+        store.clone(),
+        clock.clone(),
+    ));
+    let guard = crate::security_config::guard(config, &store, &clock, audit.clone());
     let had = guard.unlock(&user_key(&user.id)).await?;
-    guard
-        .audit
+    audit
         .record(
             gatehouse_core::audit::EventKind::Unlock,
             &Default::default(),
@@ -96,11 +99,7 @@ pub(crate) async fn record_cli_change(
 }
 
 /// `user mfa list USERNAME` and `user mfa remove USERNAME ID`.
-pub(crate) async fn mfa(
-    config: &Config,
-    store: Arc<dyn Store>,
-    cmd: crate::cli::UserMfaCommand,
-) -> Result<()> {
+pub(crate) async fn mfa(store: Arc<dyn Store>, cmd: crate::cli::UserMfaCommand) -> Result<()> {
     use crate::cli::UserMfaCommand;
     use gatehouse_core::admin::mfa::render;
     let (username, remove) = match &cmd {
@@ -121,10 +120,9 @@ pub(crate) async fn mfa(
     let removed = gatehouse_core::mfa::remove_factor(store.as_ref(), &user.id, id).await?;
     anyhow::ensure!(!removed.is_empty(), "user {name} has no authenticator {id}");
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let guard = crate::security_config::guard(config, &store, &clock);
+    let audit = gatehouse_core::audit::AuditLog::new(store.clone(), clock);
     for factor in &removed {
-        guard
-            .audit
+        audit
             .record(
                 gatehouse_core::audit::EventKind::MfaRemoval,
                 &Default::default(),

@@ -166,13 +166,15 @@ impl SecurityConfig {
     }
 }
 
-/// The login guard `serve` and the CLI share: the configured policies over `store`.
+/// The login guard `serve` and the CLI share: the configured policies over `store`, recording
+/// lockouts in `audit`.
 pub(crate) fn guard(
     config: &crate::config::Config,
     store: &std::sync::Arc<dyn gatehouse_core::store::Store>,
     clock: &std::sync::Arc<dyn gatehouse_core::clock::Clock>,
+    audit: std::sync::Arc<gatehouse_core::audit::AuditLog>,
 ) -> gatehouse_core::login_guard::LoginGuard {
-    gatehouse_core::login_guard::LoginGuard::new(store.clone(), clock.clone())
+    gatehouse_core::login_guard::LoginGuard::new(store.clone(), clock.clone(), audit)
         .with_lockout(config.security.lockout)
         .with_throttle(config.security.throttle.clone())
 }

@@ -6,15 +6,25 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use gatehouse_core::admin::AdminService;
+use gatehouse_core::audit::AuditLog;
 use gatehouse_core::authorize::PasswordCodes;
 use gatehouse_core::client_assertion::{AssertionVerifier, SecretSealer};
 use gatehouse_core::client_auth::ClientAuthenticator;
 use gatehouse_core::clock::{Clock, SystemClock};
-use gatehouse_core::grant::TokenService;
+use gatehouse_core::discovery::Discovery;
+use gatehouse_core::grant::{Grants, TokenIssuer};
+use gatehouse_core::introspection::Introspection;
+use gatehouse_core::login_guard::LoginGuard;
+use gatehouse_core::mfa::api::Mfa;
+use gatehouse_core::mfa::SecondFactor;
 use gatehouse_core::password::PasswordHasher;
+use gatehouse_core::revocation::Revocation;
 use gatehouse_core::sealing::Sealer;
 use gatehouse_core::store::{Store, StoreError};
+use gatehouse_core::token::key_cache::Keys;
 use gatehouse_core::token::keys::{KeyRing, SigningAlg, SigningKey};
+use gatehouse_core::token::resolve::AccessTokens;
+use gatehouse_core::userinfo::UserInfo;
 use gatehouse_http::AppState;
 use tokio::net::TcpListener;
 
@@ -83,39 +93,7 @@ pub(crate) async fn serve(
             .lockout
             .map_or(0, |policy| policy.reset_after),
     );
-    let guard = Arc::new(crate::security_config::guard(config, &store, &clock));
-    let secret_sealer: Arc<dyn SecretSealer> = sealer.clone();
-    let assertions =
-        AssertionVerifier::new(store.clone(), clock.clone(), &issuer, config.assertions)
-            .with_sealer(secret_sealer.clone());
-    let state = AppState {
-        clients: Arc::new(
-            ClientAuthenticator::new(store.clone(), hasher.clone())
-                .with_sealer(sealer.clone())
-                .with_assertions(Arc::new(assertions))
-                .with_guard(guard.clone()),
-        ),
-        codes: Arc::new(PasswordCodes::new(
-            store.clone(),
-            clock.clone(),
-            config.password_code_ttl,
-        )),
-        admin: config.admin_token.as_ref().map(|token| {
-            let admin = AdminService::new(store.clone(), hasher.clone(), clock.clone(), token);
-            Arc::new(
-                admin
-                    .with_sealer(secret_sealer.clone())
-                    .with_guard(guard.clone()),
-            )
-        }),
-        tokens: Arc::new(
-            TokenService::new(store.clone(), clock, hasher, keys, sealer, issuer.clone())
-                .with_guard(guard)
-                .with_mfa_token_ttl(config.mfa_token_ttl),
-        ),
-        store,
-        metrics: gatehouse_http::Metrics::install()?,
-    };
+    let state = app_state(config, store, clock, hasher, sealer, keys, &issuer)?;
     if let Some(metrics_addr) = config.metrics_listen {
         spawn_metrics_listener(metrics_addr, gatehouse_http::metrics_router(state.clone())).await?;
     }
@@ -152,6 +130,154 @@ pub(crate) async fn serve(
     sweep.abort();
     tracing::info!("gatehouse stopped");
     Ok(())
+}
+
+/// The services every handler reaches, wired over one store, clock, audit log, login guard and
+/// key ring.
+fn app_state(
+    config: &Config,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    hasher: Arc<PasswordHasher>,
+    sealer: Arc<Sealer>,
+    ring: KeyRing,
+    issuer: &str,
+) -> Result<AppState> {
+    let audit = Arc::new(AuditLog::new(store.clone(), clock.clone()));
+    let guard = crate::security_config::guard(config, &store, &clock, audit.clone());
+    let shared = Shared {
+        store,
+        clock,
+        sealer,
+        audit,
+        guard: Arc::new(guard),
+        issuer: issuer.to_owned(),
+    };
+    let (store, clock, sealer) = (&shared.store, &shared.clock, &shared.sealer);
+    let keys = Arc::new(Keys::new(
+        store.clone(),
+        clock.clone(),
+        sealer.clone(),
+        ring,
+    ));
+    let access_tokens = Arc::new(AccessTokens::new(
+        store.clone(),
+        clock.clone(),
+        keys.clone(),
+        sealer.clone(),
+        shared.issuer.clone(),
+    ));
+    let second_factor = SecondFactor::new(
+        store.clone(),
+        clock.clone(),
+        sealer.clone(),
+        shared.guard.clone(),
+        shared.audit.clone(),
+    );
+    let second_factor = Arc::new(second_factor.with_mfa_token_ttl(config.mfa_token_ttl));
+    Ok(AppState {
+        clients: shared.clients(config, hasher.clone()),
+        codes: Arc::new(PasswordCodes::new(
+            store.clone(),
+            clock.clone(),
+            config.password_code_ttl,
+        )),
+        admin: shared.admin(config, hasher.clone()),
+        grants: shared.grants(hasher, keys.clone(), second_factor.clone()),
+        introspection: Arc::new(Introspection::new(
+            store.clone(),
+            clock.clone(),
+            access_tokens.clone(),
+        )),
+        revocation: Arc::new(Revocation::new(
+            store.clone(),
+            clock.clone(),
+            access_tokens.clone(),
+            shared.audit.clone(),
+        )),
+        userinfo: Arc::new(UserInfo::new(store.clone(), access_tokens)),
+        mfa: Arc::new(Mfa::new(
+            store.clone(),
+            clock.clone(),
+            sealer.clone(),
+            shared.audit.clone(),
+            shared.issuer.clone(),
+            second_factor,
+        )),
+        discovery: Arc::new(Discovery::new(
+            store.clone(),
+            clock.clone(),
+            shared.issuer.clone(),
+        )),
+        keys,
+        store: store.clone(),
+        metrics: gatehouse_http::Metrics::install()?,
+    })
+}
+
+/// What most services are built from.
+struct Shared {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    sealer: Arc<Sealer>,
+    audit: Arc<AuditLog>,
+    guard: Arc<LoginGuard>,
+    issuer: String,
+}
+
+impl Shared {
+    fn clients(&self, config: &Config, hasher: Arc<PasswordHasher>) -> Arc<ClientAuthenticator> {
+        let sealer: Arc<dyn SecretSealer> = self.sealer.clone();
+        let assertions = AssertionVerifier::new(
+            self.store.clone(),
+            self.clock.clone(),
+            &self.issuer,
+            config.assertions,
+        );
+        Arc::new(
+            ClientAuthenticator::new(self.store.clone(), hasher)
+                .with_sealer(self.sealer.clone())
+                .with_assertions(Arc::new(assertions.with_sealer(sealer)))
+                .with_guard(self.guard.clone())
+                .with_audit(self.audit.clone()),
+        )
+    }
+
+    fn admin(&self, config: &Config, hasher: Arc<PasswordHasher>) -> Option<Arc<AdminService>> {
+        let token = config.admin_token.as_ref()?;
+        let sealer: Arc<dyn SecretSealer> = self.sealer.clone();
+        let admin = AdminService::new(self.store.clone(), hasher, self.clock.clone(), token);
+        Some(Arc::new(
+            admin
+                .with_sealer(sealer)
+                .with_guard(self.guard.clone())
+                .with_audit(self.audit.clone()),
+        ))
+    }
+
+    fn grants(
+        &self,
+        hasher: Arc<PasswordHasher>,
+        keys: Arc<Keys>,
+        second_factor: Arc<SecondFactor>,
+    ) -> Arc<Grants> {
+        let tokens = TokenIssuer::new(
+            self.store.clone(),
+            self.clock.clone(),
+            keys,
+            self.sealer.clone(),
+            self.issuer.clone(),
+        );
+        Arc::new(Grants::new(
+            self.store.clone(),
+            self.clock.clone(),
+            hasher,
+            self.guard.clone(),
+            self.audit.clone(),
+            tokens,
+            second_factor,
+        ))
+    }
 }
 
 /// Serves `/metrics` (and only that) over plain HTTP on a second address, e.g. one that only

@@ -25,8 +25,7 @@ impl AdminService {
             return Err(Error::NotFound("no such authenticator".into()));
         }
         for factor in &removed {
-            self.guard
-                .audit
+            self.audit
                 .record(
                     EventKind::MfaRemoval,
                     &RequestContext::default(),

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::audit::{EventKind, RequestContext};
+use crate::audit::{AuditLog, EventKind, RequestContext};
 use crate::client::{Client, ClientId, TokenEndpointAuthMethod};
 use crate::client_assertion::SecretSealer;
 use crate::clock::Clock;
@@ -39,6 +39,7 @@ pub struct AdminService {
     token_digest: [u8; 32],
     sealer: Option<Arc<dyn SecretSealer>>,
     guard: Arc<LoginGuard>,
+    audit: Arc<AuditLog>,
 }
 
 impl AdminService {
@@ -49,8 +50,10 @@ impl AdminService {
         clock: Arc<dyn Clock>,
         token: &SecretString,
     ) -> Self {
+        let audit = Arc::new(AuditLog::new(store.clone(), clock.clone()));
         AdminService {
-            guard: Arc::new(LoginGuard::new(store.clone(), clock.clone())),
+            guard: Arc::new(LoginGuard::new(store.clone(), clock.clone(), audit.clone())),
+            audit,
             store,
             hasher,
             clock,
@@ -65,9 +68,15 @@ impl AdminService {
         self
     }
 
-    /// Records changes in `guard`'s audit log and unlocks accounts it locked.
+    /// Unlocks accounts `guard` locked.
     pub fn with_guard(mut self, guard: Arc<LoginGuard>) -> Self {
         self.guard = guard;
+        self
+    }
+
+    /// Records changes in `audit`.
+    pub fn with_audit(mut self, audit: Arc<AuditLog>) -> Self {
+        self.audit = audit;
         self
     }
 
@@ -77,8 +86,7 @@ impl AdminService {
         let user = self.find_user(username).await?;
         let unlocked = self.guard.unlock(&user_key(&user.id)).await?;
         let name = user.username.as_str();
-        self.guard
-            .audit
+        self.audit
             .record(
                 EventKind::Unlock,
                 ctx,
@@ -92,7 +100,7 @@ impl AdminService {
 
     /// `GET /Event`: audit events, newest first, as a Bundle.
     pub async fn events(&self, filter: &crate::audit::EventFilter) -> Result<Value, Error> {
-        let events = self.guard.audit.list(filter).await?;
+        let events = self.audit.list(filter).await?;
         let resources = events
             .into_iter()
             .map(|e| {
@@ -112,8 +120,7 @@ impl AdminService {
         client_id: Option<&str>,
         user: Option<&str>,
     ) {
-        self.guard
-            .audit
+        self.audit
             .record(
                 EventKind::AdminChange,
                 ctx,

@@ -9,7 +9,7 @@
 //! is present and never seen before for this client while the assertion lives. Every clock
 //! comparison allows the configured skew.
 
-pub mod keys;
+mod sealed_secret;
 
 use std::sync::Arc;
 
@@ -19,11 +19,12 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-pub use keys::parse_jwks;
+pub use crate::jwks::parse_jwks;
 
 use crate::client::{Client, ClientId, TokenEndpointAuthMethod};
 use crate::clock::Clock;
 use crate::error::{AuthMethod, Error};
+use crate::jwks;
 use crate::store::Store;
 
 /// The `client_assertion_type` of RFC 7523 §2.2.
@@ -143,7 +144,7 @@ impl AssertionVerifier {
         assertion: &str,
     ) -> Result<Client, Error> {
         let (header, claims) = peek(assertion)?;
-        let method = if keys::HMAC_ALGS.contains(&header.alg) {
+        let method = if jwks::HMAC_ALGS.contains(&header.alg) {
             AuthMethod::ClientSecretJwt
         } else {
             AuthMethod::PrivateKeyJwt
@@ -206,7 +207,7 @@ fn verify_signature(
     opener: Option<&dyn SecretSealer>,
 ) -> Result<Option<Claims>, Error> {
     let allowed = client.settings.token_endpoint_auth_method;
-    let keys: Vec<DecodingKey> = if keys::HMAC_ALGS.contains(&alg) {
+    let keys: Vec<DecodingKey> = if jwks::HMAC_ALGS.contains(&alg) {
         let permitted = allowed == Some(TokenEndpointAuthMethod::ClientSecretJwt);
         match (opener, &client.settings.sealed_secret, permitted) {
             (Some(opener), Some(sealed), true) => {
@@ -218,7 +219,7 @@ fn verify_signature(
     } else {
         let permitted = allowed.is_none_or(|m| m == TokenEndpointAuthMethod::PrivateKeyJwt);
         match (&client.settings.jwks, permitted) {
-            (Some(jwks), true) => keys::candidates(&parse_jwks(jwks)?, alg, kid),
+            (Some(jwks), true) => jwks::candidates(&parse_jwks(jwks)?, alg, kid),
             _ => return Ok(None),
         }
     };
@@ -246,11 +247,11 @@ pub fn auth_methods_supported(client_secret_jwt: bool) -> Vec<&'static str> {
 /// `token_endpoint_auth_signing_alg_values_supported` for the discovery document (RFC 8414
 /// §2): never `none`.
 pub fn signing_algs_supported(client_secret_jwt: bool) -> Vec<String> {
-    let hmac = keys::HMAC_ALGS.iter().filter(|_| client_secret_jwt);
-    keys::ASYMMETRIC_ALGS
+    let hmac = jwks::HMAC_ALGS.iter().filter(|_| client_secret_jwt);
+    jwks::ASYMMETRIC_ALGS
         .iter()
         .chain(hmac)
-        .map(|a| keys::alg_name(*a))
+        .map(|a| jwks::alg_name(*a))
         .collect()
 }
 
@@ -286,7 +287,7 @@ fn peek(assertion: &str) -> Result<(jsonwebtoken::Header, Claims), Error> {
     }
     // `decode_header` knows no `none`, so an unsigned assertion fails right here.
     let header = jsonwebtoken::decode_header(assertion).map_err(|_| malformed())?;
-    if !keys::ASYMMETRIC_ALGS.contains(&header.alg) && !keys::HMAC_ALGS.contains(&header.alg) {
+    if !jwks::ASYMMETRIC_ALGS.contains(&header.alg) && !jwks::HMAC_ALGS.contains(&header.alg) {
         return Err(malformed());
     }
     let payload = assertion.split('.').nth(1).ok_or_else(malformed)?;

@@ -1,21 +1,35 @@
 //! Making the tokens of a grant: the access token (a JWT per RFC 9068, signed with the server
 //! key or, for legacy clients, HS256 keyed by the client secret; or an opaque random string),
 //! its record for introspection and revocation, and the OpenID Connect id_token when `openid`
-//! was granted.
+//! was granted; and the refresh token heading a new family after a login.
 
-use secrecy::{ExposeSecret, SecretString};
+use std::sync::Arc;
 
-use super::{TokenService, Tokens};
+use secrecy::ExposeSecret;
+
+use super::Tokens;
 use crate::client::{AccessTokenAlg, Client, TokenFormat};
+use crate::clock::Clock;
 use crate::error::Error;
 use crate::random;
 use crate::scope::ScopeSet;
-use crate::store::AccessTokenRecord;
+use crate::sealing::Sealer;
+use crate::store::{AccessTokenRecord, RefreshTokenRecord, Store, TokenFamily};
 use crate::token::id_token::id_token_claims;
 use crate::token::jwt::AccessTokenClaims;
-use crate::token::jwt::{sign_access_token, sign_access_token_hs256, sign_id_token};
+use crate::token::jwt::{hs256_secret, sign_access_token, sign_access_token_hs256, sign_id_token};
+use crate::token::key_cache::Keys;
 use crate::token::opaque;
 use crate::user::User;
+
+/// Makes and stores the tokens of grants, as one issuer.
+pub struct TokenIssuer {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    keys: Arc<Keys>,
+    sealer: Arc<Sealer>,
+    issuer: String,
+}
 
 /// The tokens of a grant before they are stored.
 pub(super) struct Minted {
@@ -23,7 +37,71 @@ pub(super) struct Minted {
     pub(super) record: AccessTokenRecord,
 }
 
-impl TokenService {
+impl TokenIssuer {
+    /// Issues tokens as `issuer`, signed with the newest key of `keys` (or, for HS256 clients,
+    /// with their secret, which `sealer` opens), and records them in `store`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        keys: Arc<Keys>,
+        sealer: Arc<Sealer>,
+        issuer: String,
+    ) -> Self {
+        TokenIssuer {
+            store,
+            clock,
+            keys,
+            sealer,
+            issuer,
+        }
+    }
+
+    /// Issues the tokens of a password login: an access token, and a refresh token heading a new
+    /// family when the client gets one (see [`Client::issues_refresh_token`]).
+    pub(super) async fn issue_login(
+        &self,
+        client: &Client,
+        user: &User,
+        granted: ScopeSet,
+    ) -> Result<Tokens, Error> {
+        let now = self.clock.now();
+        if !client.issues_refresh_token(&granted) {
+            let minted = self.mint(client, user, granted, now, None).await?;
+            self.store
+                .record_issued_tokens(None, None, &minted.record)
+                .await?;
+            return Ok(minted.tokens);
+        }
+        let family = TokenFamily {
+            id: random::sortable_id(),
+            client_id: client.id.to_string(),
+            user_id: user.id.clone(),
+            auth_time: now,
+            created_at: now,
+            expires_at: now + i64::from(client.settings.refresh_token_ttl),
+            revoked_at: None,
+        };
+        let refresh_token = opaque::new_token();
+        let refresh = RefreshTokenRecord {
+            token_hash: opaque::hash(&refresh_token),
+            family_id: family.id.clone(),
+            parent_hash: None,
+            scope: granted.to_string(),
+            created_at: now,
+            idle_expires_at: (now + i64::from(client.settings.refresh_token_idle_ttl))
+                .min(family.expires_at),
+            used_at: None,
+        };
+        let mut minted = self
+            .mint(client, user, granted, now, Some(&family.id))
+            .await?;
+        self.store
+            .record_issued_tokens(Some(&family), Some(&refresh), &minted.record)
+            .await?;
+        minted.tokens.refresh_token = Some(refresh_token);
+        Ok(minted.tokens)
+    }
+
     /// Makes the access token (and id_token) of one grant for `user`; the caller stores
     /// `record` and adds the refresh token.
     pub(super) async fn mint(
@@ -56,10 +134,10 @@ impl TokenService {
                 };
                 let token = match client.settings.access_token_alg {
                     AccessTokenAlg::ServerKey => {
-                        sign_access_token(self.keys().await.current(), &claims)?
+                        sign_access_token(self.keys.ring().await.current(), &claims)?
                     }
                     AccessTokenAlg::Hs256 => {
-                        let secret = self.client_secret(client)?;
+                        let secret = hs256_secret(&self.sealer, client)?;
                         sign_access_token_hs256(secret.expose_secret().as_bytes(), &claims)?
                     }
                 };
@@ -68,7 +146,7 @@ impl TokenService {
         };
         let id_token = if scope.contains("openid") {
             let claims = id_token_claims(&self.issuer, client, user, &scope, now, exp, auth_time);
-            Some(sign_id_token(self.keys().await.current(), &claims)?)
+            Some(sign_id_token(self.keys.ring().await.current(), &claims)?)
         } else {
             None
         };
@@ -94,17 +172,5 @@ impl TokenService {
             },
             record,
         })
-    }
-
-    /// The secret of a client whose secret is sealed (HS256 clients).
-    pub(crate) fn client_secret(&self, client: &Client) -> Result<SecretString, Error> {
-        let sealed = client
-            .secret_sealed
-            .as_deref()
-            .ok_or_else(|| Error::internal("an HS256 client has no sealed secret"))?;
-        let plain = self.sealer.open(&client.secret_seal_context(), sealed)?;
-        String::from_utf8(plain)
-            .map(SecretString::from)
-            .map_err(|_| Error::internal("a sealed client secret is not UTF-8"))
     }
 }

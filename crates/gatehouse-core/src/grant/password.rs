@@ -4,21 +4,19 @@ use secrecy::{ExposeSecret, SecretString};
 
 use serde_json::json;
 
-use super::{TokenService, Tokens};
+use super::{Grants, Tokens};
 use crate::audit::{EventKind, RequestContext};
 use crate::client::{Client, GrantType};
 use crate::error::Error;
 use crate::login_guard::{user_key, Admission};
-use crate::random;
+use crate::password::HashPermit;
 use crate::scope::ScopeSet;
-use crate::store::{RefreshTokenRecord, TokenFamily};
-use crate::token::opaque;
 use crate::user::{User, Username, MAX_PASSWORD_LEN};
 
 /// Said for an unknown user and for a wrong password alike.
 const BAD_CREDENTIALS: &str = "the username or password is incorrect";
 
-impl TokenService {
+impl Grants {
     pub(super) async fn password(
         &self,
         ctx: &RequestContext,
@@ -43,7 +41,48 @@ impl TokenService {
         // A place for the hash is taken before anything else, so a request shed under overload
         // costs no database work and counts no attempt against the account's lockout.
         let permit = self.hasher.admit()?;
+        let user = self
+            .check_password(ctx, client, username, password, permit)
+            .await?;
 
+        if self.hasher.needs_rehash(&user.password_hash) {
+            self.upgrade_hash(&user, password).await;
+        }
+
+        let granted = user.entitled(&scope);
+        if granted.is_empty() && !scope.is_empty() {
+            return Err(Error::InvalidScope(
+                "the user is not entitled to any of the requested scopes".into(),
+            ));
+        }
+        self.second_factor
+            .require(ctx, client, &user, &granted, otp.as_ref())
+            .await?;
+        let tokens = self.tokens.issue_login(client, &user, granted).await?;
+        let detail = json!({ "grant_type": "password", "scope": tokens.scope.to_string() });
+        self.audit
+            .record(
+                EventKind::LoginSuccess,
+                ctx,
+                Some(client.id.as_str()),
+                Some(user.username.as_str()),
+                detail,
+            )
+            .await;
+        Ok(tokens)
+    }
+
+    /// The user whose password `password` is, behind the address throttle and the account
+    /// lockout; an unknown user and a wrong password are the same `invalid_grant`, after the same
+    /// hash work.
+    async fn check_password(
+        &self,
+        ctx: &RequestContext,
+        client: &Client,
+        username: &str,
+        password: &[u8],
+        permit: HashPermit<'_>,
+    ) -> Result<User, Error> {
         let failed = |reason: &'static str| self.login_failed(ctx, client, username, reason);
         // Taken before any hash work, so concurrent guesses cannot overrun the address's limit.
         let source = match self.guard.reserve_source(ctx.ip).await {
@@ -84,17 +123,10 @@ impl TokenService {
             Some(user) if verified => user,
             _ => {
                 failed("bad_credentials").await;
-                if let Some(attempt) = attempt.filter(|a| a.locks) {
-                    let detail = json!({ "until": attempt.until, "key": "user" });
-                    let audit = &self.guard.audit;
-                    audit
-                        .record(
-                            EventKind::Lockout,
-                            ctx,
-                            Some(client.id.as_str()),
-                            Some(username),
-                            detail,
-                        )
+                if let Some(attempt) = attempt {
+                    let client_id = Some(client.id.as_str());
+                    self.guard
+                        .failed(attempt, ctx, client_id, Some(username))
                         .await;
                 }
                 return Err(Error::InvalidGrant(BAD_CREDENTIALS.into()));
@@ -104,38 +136,12 @@ impl TokenService {
         if let Some(attempt) = attempt {
             self.guard.succeeded(attempt).await?;
         }
-
-        if self.hasher.needs_rehash(&user.password_hash) {
-            self.upgrade_hash(&user, password).await;
-        }
-
-        let granted = user.entitled(&scope);
-        if granted.is_empty() && !scope.is_empty() {
-            return Err(Error::InvalidScope(
-                "the user is not entitled to any of the requested scopes".into(),
-            ));
-        }
-        self.second_factor(ctx, client, &user, &granted, otp.as_ref())
-            .await?;
-        let tokens = self.issue_login(client, &user, granted).await?;
-        let detail = json!({ "grant_type": "password", "scope": tokens.scope.to_string() });
-        self.guard
-            .audit
-            .record(
-                EventKind::LoginSuccess,
-                ctx,
-                Some(client.id.as_str()),
-                Some(user.username.as_str()),
-                detail,
-            )
-            .await;
-        Ok(tokens)
+        Ok(user)
     }
 
     async fn login_failed(&self, ctx: &RequestContext, client: &Client, user: &str, reason: &str) {
         let detail = json!({ "grant_type": "password", "reason": reason });
-        self.guard
-            .audit
+        self.audit
             .record(
                 EventKind::LoginFailure,
                 ctx,
@@ -146,58 +152,10 @@ impl TokenService {
             .await;
     }
 
-    /// Issues the tokens of a password login: an access token, and a refresh token heading a new
-    /// family when the client gets one (see [`Client::issues_refresh_token`]).
-    pub(super) async fn issue_login(
-        &self,
-        client: &Client,
-        user: &User,
-        granted: ScopeSet,
-    ) -> Result<Tokens, Error> {
-        let now = self.clock.now();
-        if !client.issues_refresh_token(&granted) {
-            let minted = self.mint(client, user, granted, now, None).await?;
-            self.store
-                .record_issued_tokens(None, None, &minted.record)
-                .await?;
-            return Ok(minted.tokens);
-        }
-        let family = TokenFamily {
-            id: random::sortable_id(),
-            client_id: client.id.to_string(),
-            user_id: user.id.clone(),
-            auth_time: now,
-            created_at: now,
-            expires_at: now + i64::from(client.settings.refresh_token_ttl),
-            revoked_at: None,
-        };
-        let refresh_token = opaque::new_token();
-        let refresh = RefreshTokenRecord {
-            token_hash: opaque::hash(&refresh_token),
-            family_id: family.id.clone(),
-            parent_hash: None,
-            scope: granted.to_string(),
-            created_at: now,
-            idle_expires_at: (now + i64::from(client.settings.refresh_token_idle_ttl))
-                .min(family.expires_at),
-            used_at: None,
-        };
-        let mut minted = self
-            .mint(client, user, granted, now, Some(&family.id))
-            .await?;
-        self.store
-            .record_issued_tokens(Some(&family), Some(&refresh), &minted.record)
-            .await?;
-        minted.tokens.refresh_token = Some(refresh_token);
-        Ok(minted.tokens)
-    }
-}
-
-impl TokenService {
     /// Replaces an imported (bcrypt, PBKDF2) or weaker argon2 hash with one of the configured
     /// parameters, now that the password is known to be right. A failure is logged, not fatal:
     /// the login already succeeded and the next one tries again.
-    async fn upgrade_hash(&self, user: &crate::user::User, password: &[u8]) {
+    async fn upgrade_hash(&self, user: &User, password: &[u8]) {
         let password = SecretString::from(String::from_utf8_lossy(password).into_owned());
         let result = match self.hasher.hash(&password).await {
             Ok(hash) => self

@@ -8,7 +8,7 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{TokenService, Tokens};
+use super::{Grants, Tokens};
 use crate::client::{Client, GrantType};
 use crate::error::Error;
 use crate::scope::ScopeSet;
@@ -47,7 +47,7 @@ pub(crate) fn check(
     Ok(())
 }
 
-impl TokenService {
+impl Grants {
     pub(super) async fn refresh(
         &self,
         ctx: &crate::audit::RequestContext,
@@ -93,6 +93,7 @@ impl TokenService {
         // The client or user may have lost scopes since the login.
         let scope = user.entitled(&scope.intersection(&client.allowed_scopes()));
         let mut minted = self
+            .tokens
             .mint(client, &user, scope, family.auth_time, Some(&family.id))
             .await?;
         let new_token = opaque::new_token();
@@ -108,7 +109,7 @@ impl TokenService {
         };
         let detail =
             serde_json::json!({ "family_id": family.id, "scope": minted.tokens.scope.to_string() });
-        let event = self.guard.audit.event(
+        let event = self.audit.event(
             crate::audit::EventKind::Refresh,
             ctx,
             Some(client.id.as_str()),
@@ -151,8 +152,7 @@ impl TokenService {
             || family.user_id.clone(),
             |u| u.username.as_str().to_owned(),
         );
-        self.guard
-            .audit
+        self.audit
             .record(
                 crate::audit::EventKind::RefreshReuse,
                 ctx,

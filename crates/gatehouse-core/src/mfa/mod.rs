@@ -6,11 +6,16 @@
 //! (`otp` or `totp` next to the password) works as well.
 //!
 //! Factors: TOTP ([`totp`], secret sealed under the server key) and one recovery code per user
-//! (128 random bits, stored as its SHA-256, replaced by a fresh one each time it is used). The
-//! logic is in [`crate::grant`] (`TokenService`); this module holds the fixed numbers and the
-//! helpers; the records and the storage trait are in [`crate::store`] (re-exported here).
+//! (128 random bits, stored as its SHA-256, replaced by a fresh one each time it is used).
+//! [`SecondFactor`] checks codes and keeps the `mfa_token`s of waiting logins, for the grants of
+//! [`crate::grant`] and for [`api::Mfa`], the MFA API; this module holds the fixed numbers and
+//! the helpers. The records and the storage trait are in [`crate::store`] (re-exported here).
 
+pub mod api;
+mod second_factor;
 pub mod totp;
+
+pub use second_factor::SecondFactor;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

@@ -5,10 +5,15 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
+use crate::client::Client;
 use crate::error::Error;
+use crate::sealing::Sealer;
 use crate::token::keys::{KeyRing, SigningKey};
+
+pub use crate::token::keys::ACCESS_TOKEN_TYP;
 
 /// The claims of an access token (RFC 9068 §2.2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,9 +36,6 @@ pub struct AccessTokenClaims {
     pub jti: String,
 }
 
-/// The JOSE `typ` of access tokens (RFC 9068 §2.1).
-pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
-
 /// Signs an access token with `key`.
 pub fn sign_access_token(key: &SigningKey, claims: &AccessTokenClaims) -> Result<String, Error> {
     key.sign_access_claims(claims)
@@ -45,6 +47,18 @@ pub fn sign_access_token_hs256(secret: &[u8], claims: &AccessTokenClaims) -> Res
     header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
     jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret))
         .map_err(Error::internal)
+}
+
+/// The key of a legacy client's HS256 access tokens: its secret, kept sealed by `sealer`.
+pub fn hs256_secret(sealer: &Sealer, client: &Client) -> Result<SecretString, Error> {
+    let sealed = client
+        .secret_sealed
+        .as_deref()
+        .ok_or_else(|| Error::internal("an HS256 client has no sealed secret"))?;
+    let plain = sealer.open(&client.secret_seal_context(), sealed)?;
+    String::from_utf8(plain)
+        .map(SecretString::from)
+        .map_err(|_| Error::internal("a sealed client secret is not UTF-8"))
 }
 
 /// Signs an OpenID Connect id_token (`typ: JWT`) with `key`.

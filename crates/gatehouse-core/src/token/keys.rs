@@ -23,6 +23,9 @@ const SKEW: i64 = 60;
 /// How long a superseded key stays in the ring after its successor was made, in seconds.
 pub const RETIREMENT: i64 = MAX_ACCESS_TOKEN_TTL as i64 + SKEW;
 
+/// The JOSE `typ` of access tokens (RFC 9068 §2.1), in the header each key renders once.
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
 /// The asymmetric algorithms gatehouse signs with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SigningAlg {
@@ -221,7 +224,7 @@ impl SigningKey {
             b64(header.to_string().as_bytes())
         };
         Ok(SigningKey {
-            access_header: header(crate::token::jwt::ACCESS_TOKEN_TYP),
+            access_header: header(ACCESS_TOKEN_TYP),
             id_header: header("JWT"),
             kid,
             alg,

@@ -1,19 +1,24 @@
 //! Resolving a presented access token to its record, for introspection (RFC 7662), revocation
 //! (RFC 7009) and the UserInfo endpoint: a JWT is verified (with the key ring, or with its
 //! client's secret when it is HS256) and then looked up by `jti`; an opaque token is looked up by
-//! its hash. Either way the record decides whether it was revoked.
+//! its hash. Either way the record decides whether it was revoked. [`AccessTokens`] holds the
+//! memory of JWTs that verified ([`crate::token::verified`]), shared by those three services.
+
+use std::sync::Arc;
 
 use secrecy::ExposeSecret;
 
 use crate::client::{AccessTokenAlg, ClientId};
+use crate::clock::Clock;
 use crate::error::Error;
-use crate::grant::TokenService;
-use crate::store::AccessTokenRecord;
+use crate::sealing::Sealer;
+use crate::store::{AccessTokenRecord, Store};
 use crate::token::jwt::{
-    is_hs256, unverified_client_id, verify_access_token, verify_access_token_hs256,
+    hs256_secret, is_hs256, unverified_client_id, verify_access_token, verify_access_token_hs256,
 };
+use crate::token::key_cache::Keys;
 use crate::token::opaque;
-use crate::token::verified;
+use crate::token::verified::{self, VerifiedTokens};
 
 /// The longest token gatehouse looks at, in bytes.
 const MAX_TOKEN_LEN: usize = 16 * 1024;
@@ -34,7 +39,41 @@ impl Presented {
     }
 }
 
-impl TokenService {
+/// Resolves presented access tokens to their records.
+pub struct AccessTokens {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    keys: Arc<Keys>,
+    sealer: Arc<Sealer>,
+    issuer: String,
+    verified: VerifiedTokens,
+}
+
+impl AccessTokens {
+    /// Resolves the tokens `issuer` issued: signed with `keys`, or (HS256) with a client secret
+    /// that `sealer` opens.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        keys: Arc<Keys>,
+        sealer: Arc<Sealer>,
+        issuer: String,
+    ) -> Self {
+        AccessTokens {
+            store,
+            clock,
+            keys,
+            sealer,
+            issuer,
+            verified: VerifiedTokens::default(),
+        }
+    }
+
+    /// The issuer identifier tokens must name.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
     /// The record of a live access token: issued here, unexpired and unrevoked. `None` for
     /// anything else.
     pub async fn resolve_access_token(
@@ -48,9 +87,9 @@ impl TokenService {
         Ok(record.filter(|r| presented.is_live(r)))
     }
 
-    /// Like [`TokenService::resolve_access_token`], with its user's username, in one store
+    /// Like [`AccessTokens::resolve_access_token`], with its user's username, in one store
     /// round trip (introspection's hot path). `None` also when the user no longer exists.
-    pub(crate) async fn resolve_access_token_with_username(
+    pub async fn resolve_access_token_with_username(
         &self,
         token: &str,
     ) -> Result<Option<(AccessTokenRecord, String)>, Error> {
@@ -101,15 +140,15 @@ impl TokenService {
             if client.settings.access_token_alg != AccessTokenAlg::Hs256 {
                 return Ok(None);
             }
-            let secret = self.client_secret(&client)?;
-            verify_access_token_hs256(secret.expose_secret().as_bytes(), self.issuer(), token, now)
+            let secret = hs256_secret(&self.sealer, &client)?;
+            verify_access_token_hs256(secret.expose_secret().as_bytes(), &self.issuer, token, now)
         } else {
-            let ring = self.keys().await;
+            let ring = self.keys.ring().await;
             let digest = verified::digest(token);
             if let Some((jti, client_id)) = self.verified.get(&digest, &ring, now) {
                 return Ok(Some((jti, Some(client_id))));
             }
-            let claims = verify_access_token(&ring, self.issuer(), token, now);
+            let claims = verify_access_token(&ring, &self.issuer, token, now);
             if let (Ok(c), Ok(header)) = (&claims, jsonwebtoken::decode_header(token)) {
                 if let Some(kid) = header.kid {
                     self.verified

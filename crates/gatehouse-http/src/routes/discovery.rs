@@ -21,7 +21,7 @@ use crate::AppState;
     )
 )]
 pub(crate) async fn configuration(State(app): State<AppState>) -> Result<Response, ApiError> {
-    let json = app.tokens.metadata_json().await?;
+    let json = app.discovery.metadata_json().await?;
     Ok(json_response(&json, "public, max-age=300"))
 }
 
@@ -38,7 +38,7 @@ pub(crate) async fn configuration(State(app): State<AppState>) -> Result<Respons
     )
 )]
 pub(crate) async fn jwks(State(app): State<AppState>) -> Response {
-    json_response(app.tokens.keys().await.jwks_json(), "public, max-age=60")
+    json_response(app.keys.ring().await.jwks_json(), "public, max-age=60")
 }
 
 /// A JSON document rendered beforehand, cacheable for `max_age` (a fixed header value).

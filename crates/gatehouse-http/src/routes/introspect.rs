@@ -64,7 +64,7 @@ pub(crate) async fn introspect(
         .into());
     }
     let hint = hint.as_deref().and_then(TokenTypeHint::parse);
-    let answer = app.tokens.introspect(&client, &token, hint).await?;
+    let answer = app.introspection.introspect(&client, &token, hint).await?;
     let mut response = Json(answer).into_response();
     response
         .headers_mut()
@@ -92,7 +92,7 @@ pub(crate) struct IntrospectRequest {
 
 /// The introspection response (RFC 7662 §2.2); only `active` is always present.
 #[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // documentation only: the core's `Introspection` is what is sent
+#[allow(dead_code)] // documentation only: the core's `IntrospectionResponse` is what is sent
 pub(crate) struct IntrospectionResponse {
     /// Whether the token is live and the caller's.
     active: bool,

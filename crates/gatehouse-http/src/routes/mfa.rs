@@ -44,7 +44,7 @@ pub(crate) async fn authenticators(
     request: Request,
 ) -> Result<Response, BearerError> {
     let token = bearer_from_headers(request.headers())?.ok_or(BearerError::Missing)?;
-    let all = app.tokens.mfa_authenticators_of(&token).await?;
+    let all = app.mfa.authenticators(&token).await?;
     let body: Vec<AuthenticatorInfo> = all
         .iter()
         .map(|a| AuthenticatorInfo {
@@ -101,8 +101,8 @@ pub(crate) async fn associate(
         .into());
     }
     let e = app
-        .tokens
-        .mfa_associate(&ctx, &token, client_id.as_deref())
+        .mfa
+        .associate(&ctx, &token, client_id.as_deref())
         .await?;
     let body = AssociateResponse {
         authenticator_type: "otp",
@@ -160,8 +160,8 @@ pub(crate) async fn challenge(
     let authenticator_id = params.take("authenticator_id");
     let client = app.clients.authenticate_with(&ctx, credentials).await?;
     let kind = app
-        .tokens
-        .mfa_challenge(
+        .mfa
+        .challenge(
             &client,
             &mfa_token,
             &challenge_type,

@@ -52,7 +52,7 @@ pub(crate) async fn revoke(
     let hint = params.take("token_type_hint");
     let client = app.clients.authenticate_with(&ctx, credentials).await?;
     let hint = hint.as_deref().and_then(TokenTypeHint::parse);
-    app.tokens.revoke_with(&ctx, &client, &token, hint).await?;
+    app.revocation.revoke(&ctx, &client, &token, hint).await?;
     Ok(StatusCode::OK)
 }
 

@@ -86,7 +86,7 @@ async fn exchange(
     let request = grant_request(params)?;
     let client = app.clients.authenticate_with(ctx, credentials).await?;
     app.codes.redeem(&client, code.as_deref()).await?;
-    app.tokens.exchange_with(ctx, &client, request).await
+    app.grants.exchange(ctx, &client, request).await
 }
 
 /// A fixed `grant_type` label for metrics: a known grant's name, never the raw input.

@@ -101,7 +101,7 @@ async fn userinfo(State(app): State<AppState>, request: Request) -> Result<Respo
         }
         (None, None) => return Err(BearerError::Missing),
     };
-    let claims = app.tokens.userinfo(&token).await?;
+    let claims = app.userinfo.claims(&token).await?;
     let mut response = Json(claims).into_response();
     response
         .headers_mut()

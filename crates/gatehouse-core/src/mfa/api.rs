@@ -2,17 +2,31 @@
 //! `/mfa/challenge`): listing a user's factors, enrolling TOTP with a recovery code, and
 //! announcing a challenge. Each takes the `mfa_token` of an `mfa_required` answer.
 
+use std::sync::Arc;
+
 use secrecy::SecretString;
 use serde_json::json;
 
-use super::TokenService;
-use crate::audit::{EventKind, RequestContext};
+use crate::audit::{AuditLog, EventKind, RequestContext};
 use crate::client::Client;
+use crate::clock::Clock;
 use crate::error::Error;
 use crate::mfa::{
     new_authenticator_id, new_recovery_code, otp_seal_context, recovery_code_hash, totp,
-    Authenticator, AuthenticatorKind,
+    Authenticator, AuthenticatorKind, SecondFactor,
 };
+use crate::sealing::Sealer;
+use crate::store::Store;
+
+/// Runs the MFA API's requests.
+pub struct Mfa {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    sealer: Arc<Sealer>,
+    audit: Arc<AuditLog>,
+    issuer: String,
+    second_factor: Arc<SecondFactor>,
+}
 
 /// What `/mfa/associate` hands out, once: the user writes the secret into their app and keeps
 /// the recovery code.
@@ -28,26 +42,43 @@ pub struct Enrolment {
     pub recovery_codes: Vec<String>,
 }
 
-impl TokenService {
+impl Mfa {
+    /// Enrols factors in `store` (secrets sealed by `sealer`, named after `issuer` in
+    /// authenticator apps) for the logins `second_factor` keeps, recording events in `audit`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        sealer: Arc<Sealer>,
+        audit: Arc<AuditLog>,
+        issuer: String,
+        second_factor: Arc<SecondFactor>,
+    ) -> Self {
+        Mfa {
+            store,
+            clock,
+            sealer,
+            audit,
+            issuer,
+            second_factor,
+        }
+    }
+
     /// `GET /mfa/authenticators`: the factors of the `mfa_token`'s user.
-    pub async fn mfa_authenticators_of(
-        &self,
-        mfa_token: &str,
-    ) -> Result<Vec<Authenticator>, Error> {
-        let (_, user) = self.mfa_session(mfa_token).await?;
+    pub async fn authenticators(&self, mfa_token: &str) -> Result<Vec<Authenticator>, Error> {
+        let (_, user) = self.second_factor.session(mfa_token).await?;
         Ok(self.store.mfa_authenticators(&user.id).await?)
     }
 
     /// `POST /mfa/associate` with `authenticator_types: ["otp"]`: enrols a TOTP factor and a
     /// recovery code, both active after the first accepted code. A user with an active TOTP
     /// factor is refused with `access_denied`; a pending enrolment is replaced.
-    pub async fn mfa_associate(
+    pub async fn associate(
         &self,
         ctx: &RequestContext,
         mfa_token: &str,
         client_id: Option<&str>,
     ) -> Result<Enrolment, Error> {
-        let (record, user) = self.mfa_session(mfa_token).await?;
+        let (record, user) = self.second_factor.session(mfa_token).await?;
         if client_id.is_some_and(|id| id != record.client_id) {
             return Err(Error::invalid_request(
                 "client_id differs from the client the mfa_token was issued to",
@@ -80,8 +111,7 @@ impl TokenService {
         if !self.store.enrol_mfa(&otp, &recovery).await? {
             return Err(Error::AccessDenied("User is already enrolled.".into()));
         }
-        self.guard
-            .audit
+        self.audit
             .record(
                 EventKind::MfaEnrolment,
                 ctx,
@@ -93,7 +123,7 @@ impl TokenService {
         let secret = totp::base32(&secret);
         Ok(Enrolment {
             id: otp_id,
-            barcode_uri: barcode_uri(self.issuer(), user.username.as_str(), &secret),
+            barcode_uri: barcode_uri(&self.issuer, user.username.as_str(), &secret),
             secret,
             recovery_codes: vec![recovery_code],
         })
@@ -101,14 +131,14 @@ impl TokenService {
 
     /// `POST /mfa/challenge`: `otp` is the only challenge type, for a user with an active TOTP
     /// factor; the code then goes to the token endpoint with the `mfa-otp` grant.
-    pub async fn mfa_challenge(
+    pub async fn challenge(
         &self,
         client: &Client,
         mfa_token: &SecretString,
         challenge_type: &str,
         authenticator_id: Option<&str>,
     ) -> Result<&'static str, Error> {
-        let (_, user) = self.redeemable_mfa_token(client, mfa_token).await?;
+        let (_, user) = self.second_factor.redeemable(client, mfa_token).await?;
         if !challenge_type.split(' ').any(|t| t == "otp") {
             return Err(Error::UnsupportedChallengeType(
                 "only the otp challenge type is supported".into(),

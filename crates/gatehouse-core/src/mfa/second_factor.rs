@@ -1,0 +1,394 @@
+//! [`SecondFactor`]: the second factor of a password login (see [`crate::mfa`]): whether one is
+//! needed, the `mfa_token` of the `mfa_required` answer, and the checks every code goes through
+//! (the per-user bucket of wrong codes, the account lockout, single use), for the token
+//! endpoint's MFA grants ([`crate::grant`]) and the MFA API ([`crate::mfa::api`]).
+//!
+//! An `mfa_token` is 256 random bits, stored as its SHA-256 with the user, client, scope and
+//! expiry, and lives in its own table: no endpoint that takes an access token can find it. It
+//! dies when a login completes with it.
+
+use std::sync::Arc;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
+
+use crate::audit::{AuditLog, EventKind, RequestContext};
+use crate::client::{Client, GrantType, MfaPolicy};
+use crate::clock::Clock;
+use crate::error::Error;
+use crate::login_guard::{user_key, Admission, Attempt, LoginGuard};
+use crate::mfa::{
+    new_recovery_code, otp_seal_context, recovery_code_hash, totp, Authenticator,
+    AuthenticatorKind, MfaTokenRecord, CODE_BUCKET_INTERVAL, CODE_BUCKET_LIMIT,
+    DEFAULT_MFA_TOKEN_TTL, GRANT_MFA_OTP, GRANT_MFA_RECOVERY_CODE, INVALID_OTP,
+    INVALID_RECOVERY_CODE,
+};
+use crate::scope::ScopeSet;
+use crate::sealing::Sealer;
+use crate::store::Store;
+use crate::throttle::ThrottlePolicy;
+use crate::token::opaque;
+use crate::user::User;
+
+/// Checks second factors and keeps the `mfa_token`s of logins waiting for one.
+pub struct SecondFactor {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    sealer: Arc<Sealer>,
+    guard: Arc<LoginGuard>,
+    audit: Arc<AuditLog>,
+    mfa_token_ttl: i64,
+}
+
+impl SecondFactor {
+    /// Checks the factors in `store` (TOTP secrets opened by `sealer`), counting wrong codes
+    /// with `guard`'s lockout and recording events in `audit`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        sealer: Arc<Sealer>,
+        guard: Arc<LoginGuard>,
+        audit: Arc<AuditLog>,
+    ) -> Self {
+        SecondFactor {
+            store,
+            clock,
+            sealer,
+            guard,
+            audit,
+            mfa_token_ttl: DEFAULT_MFA_TOKEN_TTL,
+        }
+    }
+
+    /// Makes `mfa_token`s live `secs` seconds (default [`DEFAULT_MFA_TOKEN_TTL`]).
+    pub fn with_mfa_token_ttl(mut self, secs: i64) -> Self {
+        self.mfa_token_ttl = secs;
+        self
+    }
+
+    /// Called once the password is right: `Ok` when the login may issue tokens now, else
+    /// `mfa_required` with a new `mfa_token`, or the refusal of a code sent with the password.
+    pub(crate) async fn require(
+        &self,
+        ctx: &RequestContext,
+        client: &Client,
+        user: &User,
+        granted: &ScopeSet,
+        otp: Option<&SecretString>,
+    ) -> Result<(), Error> {
+        if client.settings.mfa == MfaPolicy::Off {
+            return Ok(());
+        }
+        let factor = self
+            .store
+            .mfa_authenticators(&user.id)
+            .await?
+            .into_iter()
+            .find(|a| a.kind == AuthenticatorKind::Otp && a.active);
+        match (factor, otp) {
+            (None, _) if client.settings.mfa == MfaPolicy::Optional => Ok(()),
+            // Keycloak's single request: the code next to the password.
+            (Some(factor), Some(code)) => {
+                self.check_otp(ctx, client, user, &factor, code.expose_secret())
+                    .await?;
+                self.succeeded(ctx, client, user, &factor, "password").await;
+                Ok(())
+            }
+            _ => Err(Error::MfaRequired {
+                mfa_token: self.issue_mfa_token(client, user, granted).await?,
+            }),
+        }
+    }
+
+    /// The `mfa-otp` grant's check: `otp` is a code of the user's TOTP factor (which may still be
+    /// pending: its first code activates it), and the `mfa_token` of `record` is used up.
+    pub(crate) async fn redeem_otp(
+        &self,
+        ctx: &RequestContext,
+        client: &Client,
+        user: &User,
+        record: &MfaTokenRecord,
+        otp: &SecretString,
+    ) -> Result<(), Error> {
+        let factor = self
+            .store
+            .mfa_authenticators(&user.id)
+            .await?
+            .into_iter()
+            .find(|a| a.kind == AuthenticatorKind::Otp)
+            .ok_or_else(|| {
+                Error::InvalidGrant(
+                    "the user has no otp authenticator: enrol one with /mfa/associate".into(),
+                )
+            })?;
+        self.check_otp(ctx, client, user, &factor, otp.expose_secret())
+            .await?;
+        self.consume_mfa_token(record).await?;
+        self.succeeded(ctx, client, user, &factor, GRANT_MFA_OTP)
+            .await;
+        Ok(())
+    }
+
+    /// The `mfa-recovery-code` grant's check: `code` is the user's recovery code, replaced by the
+    /// fresh one returned, and the `mfa_token` of `record` is used up.
+    pub(crate) async fn redeem_recovery_code(
+        &self,
+        ctx: &RequestContext,
+        client: &Client,
+        user: &User,
+        record: &MfaTokenRecord,
+        code: &SecretString,
+    ) -> Result<String, Error> {
+        let attempt = self.admit_code(ctx, client, user, "recovery-code").await?;
+        let old_hash = recovery_code_hash(code.expose_secret());
+        let fresh = new_recovery_code();
+        let new_hash = recovery_code_hash(&fresh);
+        if !self
+            .store
+            .rotate_recovery_code(&user.id, &old_hash, &new_hash)
+            .await?
+        {
+            let attempt = Some(attempt);
+            self.code_failed(ctx, client, user, "recovery-code", "wrong_code", attempt)
+                .await;
+            return Err(Error::InvalidGrant(INVALID_RECOVERY_CODE.into()));
+        }
+        self.guard.succeeded(attempt).await?;
+        if let Err(err) = self.consume_mfa_token(record).await {
+            // Another request completed this login first: give the user their code back, so
+            // that the one they hold keeps working.
+            self.store
+                .rotate_recovery_code(&user.id, &new_hash, &old_hash)
+                .await?;
+            return Err(err);
+        }
+        let detail =
+            json!({ "authenticator_type": "recovery-code", "grant_type": GRANT_MFA_RECOVERY_CODE });
+        self.record(EventKind::MfaSuccess, ctx, client, user, detail)
+            .await;
+        Ok(fresh)
+    }
+
+    /// The `mfa_token` sent to the token endpoint or `/mfa/challenge` by `client`, with its
+    /// user: unknown, used or another client's is `invalid_grant`, expired is `expired_token`.
+    pub(crate) async fn redeemable(
+        &self,
+        client: &Client,
+        token: &SecretString,
+    ) -> Result<(MfaTokenRecord, User), Error> {
+        if !client.allows_grant(GrantType::Password) {
+            return Err(Error::UnauthorizedClient(
+                "this client may not use the password grant".into(),
+            ));
+        }
+        let hash = opaque::hash(token.expose_secret());
+        let record = self
+            .store
+            .find_mfa_token(&hash)
+            .await?
+            .filter(|r| r.client_id == client.id.as_str())
+            .ok_or_else(|| Error::InvalidGrant("Malformed mfa_token".into()))?;
+        if record.used_at.is_some() {
+            return Err(Error::InvalidGrant("the mfa_token was used already".into()));
+        }
+        if record.expires_at <= self.clock.now() {
+            return Err(Error::ExpiredToken("mfa_token is expired".into()));
+        }
+        let user = self
+            .store
+            .find_user_by_id(&record.user_id)
+            .await?
+            .ok_or_else(|| Error::InvalidGrant("Malformed mfa_token".into()))?;
+        Ok((record, user))
+    }
+
+    /// The `mfa_token` of a bearer request to `/mfa/*`, with its user; any failure is
+    /// `invalid_token` (RFC 6750 §3.1).
+    pub(crate) async fn session(&self, token: &str) -> Result<(MfaTokenRecord, User), Error> {
+        let invalid = || Error::InvalidToken("the mfa_token is unknown, used or expired".into());
+        let record = self
+            .store
+            .find_mfa_token(&opaque::hash(token))
+            .await?
+            .filter(|r| r.used_at.is_none() && r.expires_at > self.clock.now())
+            .ok_or_else(invalid)?;
+        let user = self
+            .store
+            .find_user_by_id(&record.user_id)
+            .await?
+            .ok_or_else(invalid)?;
+        Ok((record, user))
+    }
+
+    /// Checks a TOTP code of `factor`: the per-user bucket, the account lockout, the code
+    /// within one step of now, and a step later than the last accepted one (stored by compare
+    /// and set, so a code works once even when sent twice at the same moment).
+    async fn check_otp(
+        &self,
+        ctx: &RequestContext,
+        client: &Client,
+        user: &User,
+        factor: &Authenticator,
+        code: &str,
+    ) -> Result<(), Error> {
+        let attempt = self.admit_code(ctx, client, user, "otp").await?;
+        let sealed = factor
+            .secret_sealed
+            .as_deref()
+            .ok_or_else(|| Error::internal("an otp authenticator has no secret"))?;
+        let secret = self
+            .sealer
+            .open(&otp_seal_context(&user.id, &factor.id), sealed)?;
+        let reason = match totp::matching_step(&secret, code, self.clock.now()) {
+            None => "wrong_code",
+            Some(step) => {
+                if self
+                    .store
+                    .accept_totp_step(&user.id, &factor.id, step)
+                    .await?
+                {
+                    self.guard.succeeded(attempt).await?;
+                    return Ok(());
+                }
+                "reused_code"
+            }
+        };
+        self.code_failed(ctx, client, user, "otp", reason, Some(attempt))
+            .await;
+        Err(Error::InvalidGrant(INVALID_OTP.into()))
+    }
+
+    /// The per-user bucket of wrong codes (10, regaining one every 6 minutes), then the account
+    /// lockout, which counts wrong codes like wrong passwords.
+    async fn admit_code(
+        &self,
+        ctx: &RequestContext,
+        client: &Client,
+        user: &User,
+        factor: &str,
+    ) -> Result<Attempt, Error> {
+        let bucket = ThrottlePolicy {
+            limit: CODE_BUCKET_LIMIT,
+            interval: CODE_BUCKET_INTERVAL,
+            allowlist: Vec::new(),
+        };
+        let drained_at = self.store.mfa_drained_at(&user.id).await?;
+        if let Some(retry_after) = bucket.retry_after(drained_at, self.clock.now()) {
+            self.code_failed(ctx, client, user, factor, "throttled", None)
+                .await;
+            return Err(Error::TooManyCodes { retry_after });
+        }
+        match self.guard.reserve(&user_key(&user.id)).await? {
+            Admission::Proceed(attempt) => Ok(attempt),
+            Admission::Locked { .. } => {
+                self.code_failed(ctx, client, user, factor, "locked", None)
+                    .await;
+                Err(Error::InvalidGrant(match factor {
+                    "otp" => INVALID_OTP.into(),
+                    _ => INVALID_RECOVERY_CODE.into(),
+                }))
+            }
+        }
+    }
+
+    /// Counts a refused code in the user's bucket and the event log (and a lockout it set).
+    async fn code_failed(
+        &self,
+        ctx: &RequestContext,
+        client: &Client,
+        user: &User,
+        factor: &str,
+        reason: &str,
+        attempt: Option<Attempt>,
+    ) {
+        if reason != "throttled" {
+            let now = self.clock.now();
+            let added = self
+                .store
+                .add_mfa_failure(&user.id, now, CODE_BUCKET_INTERVAL)
+                .await;
+            if let Err(err) = added {
+                tracing::warn!(%err, "could not count a wrong code for its user");
+            }
+        }
+        let detail = json!({ "authenticator_type": factor, "reason": reason });
+        self.record(EventKind::MfaFailure, ctx, client, user, detail)
+            .await;
+        if let Some(attempt) = attempt {
+            let (client_id, username) = (Some(client.id.as_str()), Some(user.username.as_str()));
+            self.guard.failed(attempt, ctx, client_id, username).await;
+        }
+    }
+
+    async fn succeeded(
+        &self,
+        ctx: &RequestContext,
+        client: &Client,
+        user: &User,
+        factor: &Authenticator,
+        grant_type: &str,
+    ) {
+        let detail = json!({
+            "authenticator_type": factor.kind.as_str(),
+            "authenticator_id": factor.id,
+            "activated": !factor.active,
+            "grant_type": grant_type,
+        });
+        self.record(EventKind::MfaSuccess, ctx, client, user, detail)
+            .await;
+    }
+
+    /// Records an event of `user` logging in to `client`.
+    async fn record(
+        &self,
+        kind: EventKind,
+        ctx: &RequestContext,
+        client: &Client,
+        user: &User,
+        detail: serde_json::Value,
+    ) {
+        self.audit
+            .record(
+                kind,
+                ctx,
+                Some(client.id.as_str()),
+                Some(user.username.as_str()),
+                detail,
+            )
+            .await;
+    }
+
+    /// A new `mfa_token` for `user` logging in to `client` with `granted`.
+    async fn issue_mfa_token(
+        &self,
+        client: &Client,
+        user: &User,
+        granted: &ScopeSet,
+    ) -> Result<String, Error> {
+        let token = opaque::new_token();
+        let now = self.clock.now();
+        let record = MfaTokenRecord {
+            token_hash: opaque::hash(&token),
+            user_id: user.id.clone(),
+            client_id: client.id.to_string(),
+            scope: granted.to_string(),
+            created_at: now,
+            expires_at: now + self.mfa_token_ttl,
+            used_at: None,
+        };
+        self.store.insert_mfa_token(&record).await?;
+        Ok(token)
+    }
+
+    async fn consume_mfa_token(&self, record: &MfaTokenRecord) -> Result<(), Error> {
+        if self
+            .store
+            .consume_mfa_token(&record.token_hash, self.clock.now())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(Error::InvalidGrant("the mfa_token was used already".into()))
+        }
+    }
+}
