@@ -7,8 +7,11 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use gatehouse_core::store::StoreError;
 use sqlx::query::Query;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, Type};
+
+use crate::store_error;
 
 /// A boxed, sendable future, as sqlx's executors return them.
 pub(crate) type Fetch<'c, T> = Pin<Box<dyn Future<Output = Result<T, sqlx::Error>> + Send + 'c>>;
@@ -119,19 +122,19 @@ pub(crate) trait Backend: Database {
     ) -> Fetch<'c, Vec<Self::Row>>;
 
     /// A text column.
-    fn text(row: &Self::Row, column: &str) -> Result<String, sqlx::Error>;
+    fn text(row: &Self::Row, column: &str) -> Result<String, StoreError>;
     /// A nullable text column.
-    fn opt_text(row: &Self::Row, column: &str) -> Result<Option<String>, sqlx::Error>;
+    fn opt_text(row: &Self::Row, column: &str) -> Result<Option<String>, StoreError>;
     /// An integer column.
-    fn int(row: &Self::Row, column: &str) -> Result<i64, sqlx::Error>;
+    fn int(row: &Self::Row, column: &str) -> Result<i64, StoreError>;
     /// A nullable integer column.
-    fn opt_int(row: &Self::Row, column: &str) -> Result<Option<i64>, sqlx::Error>;
+    fn opt_int(row: &Self::Row, column: &str) -> Result<Option<i64>, StoreError>;
     /// A boolean column.
-    fn boolean(row: &Self::Row, column: &str) -> Result<bool, sqlx::Error>;
+    fn boolean(row: &Self::Row, column: &str) -> Result<bool, StoreError>;
     /// A bytes column.
-    fn bytes(row: &Self::Row, column: &str) -> Result<Vec<u8>, sqlx::Error>;
+    fn bytes(row: &Self::Row, column: &str) -> Result<Vec<u8>, StoreError>;
     /// A nullable bytes column.
-    fn opt_bytes(row: &Self::Row, column: &str) -> Result<Option<Vec<u8>>, sqlx::Error>;
+    fn opt_bytes(row: &Self::Row, column: &str) -> Result<Option<Vec<u8>>, StoreError>;
 }
 
 impl<DB> Backend for DB
@@ -186,31 +189,31 @@ where
         conn.fetch_all(Self::query(sql, params))
     }
 
-    fn text(row: &Self::Row, column: &str) -> Result<String, sqlx::Error> {
-        row.try_get(column)
+    fn text(row: &Self::Row, column: &str) -> Result<String, StoreError> {
+        row.try_get(column).map_err(store_error)
     }
 
-    fn opt_text(row: &Self::Row, column: &str) -> Result<Option<String>, sqlx::Error> {
-        row.try_get(column)
+    fn opt_text(row: &Self::Row, column: &str) -> Result<Option<String>, StoreError> {
+        row.try_get(column).map_err(store_error)
     }
 
-    fn int(row: &Self::Row, column: &str) -> Result<i64, sqlx::Error> {
-        row.try_get(column)
+    fn int(row: &Self::Row, column: &str) -> Result<i64, StoreError> {
+        row.try_get(column).map_err(store_error)
     }
 
-    fn opt_int(row: &Self::Row, column: &str) -> Result<Option<i64>, sqlx::Error> {
-        row.try_get(column)
+    fn opt_int(row: &Self::Row, column: &str) -> Result<Option<i64>, StoreError> {
+        row.try_get(column).map_err(store_error)
     }
 
-    fn boolean(row: &Self::Row, column: &str) -> Result<bool, sqlx::Error> {
-        row.try_get(column)
+    fn boolean(row: &Self::Row, column: &str) -> Result<bool, StoreError> {
+        row.try_get(column).map_err(store_error)
     }
 
-    fn bytes(row: &Self::Row, column: &str) -> Result<Vec<u8>, sqlx::Error> {
-        row.try_get(column)
+    fn bytes(row: &Self::Row, column: &str) -> Result<Vec<u8>, StoreError> {
+        row.try_get(column).map_err(store_error)
     }
 
-    fn opt_bytes(row: &Self::Row, column: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
-        row.try_get(column)
+    fn opt_bytes(row: &Self::Row, column: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        row.try_get(column).map_err(store_error)
     }
 }

@@ -13,10 +13,11 @@ use gatehouse_core::store::{
 };
 use gatehouse_core::user::User;
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{PgConnection, PgPool, Postgres};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, PgPool, Postgres, Row};
 
 use crate::backend::Backend;
-use crate::sql::{self, HotPath, Rotation, SqlStore};
+use crate::sql::{self, execute, fetch_optional, rows, HotPath, Rotation, SqlStore};
 use crate::store_error;
 
 /// The store on a PostgreSQL database.
@@ -49,22 +50,14 @@ impl HotPath<Postgres> for OnPool {
         pool: &PgPool,
         id: &ClientId,
     ) -> Result<Option<Client>, StoreError> {
-        let mut conn = pool.acquire().await.map_err(store_error)?;
         let sql = "SELECT id, secret_hash, secret_sealed, settings FROM clients WHERE id = $1";
-        let row = Postgres::fetch_optional(&mut conn, sql, &[id.as_str().into()]).await;
-        let row = row.map_err(store_error)?;
-        row.as_ref()
-            .map(sql::client_from_row::<Postgres>)
-            .transpose()
+        fetch_optional(pool, sql, &[id.as_str().into()], rows::client::<Postgres>).await
     }
 
     async fn find_user_by_id(&self, pool: &PgPool, id: &str) -> Result<Option<User>, StoreError> {
-        let mut conn = pool.acquire().await.map_err(store_error)?;
         let sql = "SELECT id, username, password_hash, email, phone, scopes, created_at \
                    FROM users WHERE id = $1";
-        let row = Postgres::fetch_optional(&mut conn, sql, &[id.into()]).await;
-        let row = row.map_err(store_error)?;
-        row.as_ref().map(sql::user_from_row::<Postgres>).transpose()
+        fetch_optional(pool, sql, &[id.into()], rows::user::<Postgres>).await
     }
 
     async fn record_issued_tokens(
@@ -94,24 +87,13 @@ impl HotPath<Postgres> for OnPool {
         pool: &PgPool,
         token_hash: &str,
     ) -> Result<Option<(RefreshTokenRecord, TokenFamily)>, StoreError> {
-        let mut conn = pool.acquire().await.map_err(store_error)?;
-        let row = Postgres::fetch_optional(
-            &mut conn,
-            "SELECT r.token_hash, r.family_id, r.parent_hash, r.scope, r.created_at, \
-             r.idle_expires_at, r.used_at, f.client_id, f.user_id, f.auth_time, \
-             f.created_at AS family_created_at, f.expires_at, f.revoked_at \
-             FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id \
-             WHERE r.token_hash = $1",
-            &[token_hash.into()],
-        )
-        .await
-        .map_err(store_error)?;
-        row.map(|row| {
-            let refresh = sql::refresh_from_row::<Postgres>(&row)?;
-            Ok((refresh, sql::family_from_row::<Postgres>(&row)?))
-        })
-        .transpose()
-        .map_err(store_error)
+        let sql = "SELECT r.token_hash, r.family_id, r.parent_hash, r.scope, r.created_at, \
+                   r.idle_expires_at, r.used_at, f.client_id, f.user_id, f.auth_time, \
+                   f.created_at AS family_created_at, f.expires_at, f.revoked_at \
+                   FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id \
+                   WHERE r.token_hash = $1";
+        let params = [token_hash.into()];
+        fetch_optional(pool, sql, &params, rows::refresh_token::<Postgres>).await
     }
 
     async fn rotate_refresh_token(
@@ -131,10 +113,10 @@ impl HotPath<Postgres> for OnPool {
         // The family's access tokens are revoked with it: every read of an access token joins
         // its family's `revoked_at` (migration 0009 dropped the per-row marking and the index by
         // family it needed).
-        let mut conn = pool.acquire().await.map_err(store_error)?;
         let sql = "UPDATE token_families SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
-        let done = Postgres::execute(&mut conn, sql, &[family_id.into(), now.into()]).await;
-        done.map(drop).map_err(store_error)
+        execute(pool, sql, &[family_id.into(), now.into()])
+            .await
+            .map(drop)
     }
 
     async fn find_access_token(
@@ -142,21 +124,11 @@ impl HotPath<Postgres> for OnPool {
         pool: &PgPool,
         id: &str,
     ) -> Result<Option<AccessTokenRecord>, StoreError> {
-        let mut conn = pool.acquire().await.map_err(store_error)?;
-        let row = Postgres::fetch_optional(
-            &mut conn,
-            "SELECT a.id, a.family_id, a.client_id, a.user_id, a.scope, a.auth_time, \
-             a.issued_at, a.expires_at, a.revoked, f.revoked_at \
-             FROM access_tokens a LEFT JOIN token_families f ON f.id = a.family_id \
-             WHERE a.id = $1",
-            &[id.into()],
-        )
-        .await
-        .map_err(store_error)?;
-        row.as_ref()
-            .map(sql::access_from_row::<Postgres>)
-            .transpose()
-            .map_err(store_error)
+        let sql = "SELECT a.id, a.family_id, a.client_id, a.user_id, a.scope, a.auth_time, \
+                   a.issued_at, a.expires_at, a.revoked, f.revoked_at \
+                   FROM access_tokens a LEFT JOIN token_families f ON f.id = a.family_id \
+                   WHERE a.id = $1";
+        fetch_optional(pool, sql, &[id.into()], rows::access_token::<Postgres>).await
     }
 
     async fn find_access_token_with_username(
@@ -164,31 +136,21 @@ impl HotPath<Postgres> for OnPool {
         pool: &PgPool,
         id: &str,
     ) -> Result<Option<(AccessTokenRecord, String)>, StoreError> {
-        let mut conn = pool.acquire().await.map_err(store_error)?;
-        let row = Postgres::fetch_optional(
-            &mut conn,
-            "SELECT a.id, a.family_id, a.client_id, a.user_id, a.scope, a.auth_time, \
-             a.issued_at, a.expires_at, a.revoked, f.revoked_at, u.username \
-             FROM access_tokens a JOIN users u ON u.id = a.user_id \
-             LEFT JOIN token_families f ON f.id = a.family_id \
-             WHERE a.id = $1",
-            &[id.into()],
-        )
-        .await
-        .map_err(store_error)?;
-        row.map(|row| {
-            let access = sql::access_from_row::<Postgres>(&row)?;
-            Ok((access, Postgres::text(&row, "username")?))
-        })
-        .transpose()
-        .map_err(store_error)
+        let sql = "SELECT a.id, a.family_id, a.client_id, a.user_id, a.scope, a.auth_time, \
+                   a.issued_at, a.expires_at, a.revoked, f.revoked_at, u.username \
+                   FROM access_tokens a JOIN users u ON u.id = a.user_id \
+                   LEFT JOIN token_families f ON f.id = a.family_id \
+                   WHERE a.id = $1";
+        let read = |row: &PgRow| {
+            let access = rows::access_token::<Postgres>(row)?;
+            Ok((access, Postgres::text(row, "username")?))
+        };
+        fetch_optional(pool, sql, &[id.into()], read).await
     }
 
     async fn revoke_access_token(&self, pool: &PgPool, id: &str) -> Result<(), StoreError> {
-        let mut conn = pool.acquire().await.map_err(store_error)?;
         let sql = "UPDATE access_tokens SET revoked = TRUE WHERE id = $1";
-        let done = Postgres::execute(&mut conn, sql, &[id.into()]).await;
-        done.map(drop).map_err(store_error)
+        execute(pool, sql, &[id.into()]).await.map(drop)
     }
 
     async fn insert_event(&self, pool: &PgPool, event: &Event) -> Result<(), StoreError> {
@@ -214,7 +176,7 @@ async fn rotate(pool: &PgPool, r: Rotation<'_>) -> Result<bool, sqlx::Error> {
         tx.rollback().await?;
         return Ok(false);
     };
-    let family_id = Postgres::text(&claimed, "family_id")?;
+    let family_id: String = claimed.try_get("family_id")?;
     let live = Postgres::execute(
         &mut tx,
         "UPDATE token_families SET last_used_at = $2 WHERE id = $1 AND revoked_at IS NULL",

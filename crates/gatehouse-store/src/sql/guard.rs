@@ -9,27 +9,16 @@ use async_trait::async_trait;
 use gatehouse_core::lockout::AttemptState;
 use gatehouse_core::store::{GuardStore, StoreError};
 
-use super::{HotPath, SqlStore};
+use super::{execute, fetch_optional, rows, HotPath, SqlStore};
 use crate::backend::Backend;
-use crate::store_error;
 
 #[async_trait]
 impl<DB: Backend, H: HotPath<DB>> GuardStore for SqlStore<DB, H> {
     async fn login_attempts(&self, key: &str) -> Result<AttemptState, StoreError> {
-        let mut conn = self.conn().await?;
         let sql = "SELECT failures, last_failure, locked_until, version FROM login_attempts \
                    WHERE key = $1";
-        let row = DB::fetch_optional(&mut conn, sql, &[key.into()]).await;
-        let Some(row) = row.map_err(store_error)? else {
-            return Ok(AttemptState::default());
-        };
-        let get = |column| DB::int(&row, column).map_err(store_error);
-        Ok(AttemptState {
-            failures: u32::try_from(get("failures")?).unwrap_or(u32::MAX),
-            last_failure: get("last_failure")?,
-            locked_until: get("locked_until")?,
-            version: get("version")?,
-        })
+        let state = fetch_optional(&self.pool, sql, &[key.into()], attempt_state::<DB>).await?;
+        Ok(state.unwrap_or_default())
     }
 
     async fn swap_login_attempts(
@@ -37,13 +26,6 @@ impl<DB: Backend, H: HotPath<DB>> GuardStore for SqlStore<DB, H> {
         key: &str,
         next: &AttemptState,
     ) -> Result<bool, StoreError> {
-        let sql = if next.version == 0 {
-            "INSERT INTO login_attempts (key, failures, last_failure, locked_until, version) \
-             VALUES ($1, $2, $3, $4, 1) ON CONFLICT (key) DO NOTHING"
-        } else {
-            "UPDATE login_attempts SET failures = $2, last_failure = $3, locked_until = $4, \
-             version = version + 1 WHERE key = $1 AND version = $5"
-        };
         let params = [
             key.into(),
             i64::from(next.failures).into(),
@@ -52,31 +34,27 @@ impl<DB: Backend, H: HotPath<DB>> GuardStore for SqlStore<DB, H> {
             next.version.into(),
         ];
         // The first attempt's INSERT has no `$5`.
-        let params = if next.version == 0 {
-            &params[..4]
+        let done = if next.version == 0 {
+            let sql = "INSERT INTO login_attempts (key, failures, last_failure, locked_until, \
+                       version) VALUES ($1, $2, $3, $4, 1) ON CONFLICT (key) DO NOTHING";
+            execute(&self.pool, sql, &params[..4]).await?
         } else {
-            &params[..]
+            let sql = "UPDATE login_attempts SET failures = $2, last_failure = $3, \
+                       locked_until = $4, version = version + 1 WHERE key = $1 AND version = $5";
+            execute(&self.pool, sql, &params).await?
         };
-        let mut conn = self.conn().await?;
-        let done = DB::execute(&mut conn, sql, params).await;
-        Ok(done.map_err(store_error)? == 1)
+        Ok(done == 1)
     }
 
     async fn clear_login_attempts(&self, key: &str) -> Result<bool, StoreError> {
-        let mut conn = self.conn().await?;
         let sql = "DELETE FROM login_attempts WHERE key = $1";
-        let done = DB::execute(&mut conn, sql, &[key.into()]).await;
-        Ok(done.map_err(store_error)? > 0)
+        Ok(execute(&self.pool, sql, &[key.into()]).await? > 0)
     }
 
     async fn source_drained_at(&self, ip: &str) -> Result<i64, StoreError> {
-        let mut conn = self.conn().await?;
         let sql = "SELECT drained_at FROM source_failures WHERE ip = $1";
-        let row = DB::fetch_optional(&mut conn, sql, &[ip.into()]).await;
-        match row.map_err(store_error)? {
-            Some(row) => DB::int(&row, "drained_at").map_err(store_error),
-            None => Ok(0),
-        }
+        let drained = fetch_optional(&self.pool, sql, &[ip.into()], rows::drained_at::<DB>).await?;
+        Ok(drained.unwrap_or(0))
     }
 
     async fn reserve_source_attempt(
@@ -88,29 +66,19 @@ impl<DB: Backend, H: HotPath<DB>> GuardStore for SqlStore<DB, H> {
     ) -> Result<Option<i64>, StoreError> {
         // The upsert's WHERE makes the check and the take one atomic step: PostgreSQL locks the
         // conflicting row and re-evaluates it; SQLite has a single writer.
-        let mut conn = self.conn().await?;
-        let row = DB::fetch_optional(
-            &mut conn,
-            "INSERT INTO source_failures (ip, drained_at) VALUES ($1, $2 + $3) \
-             ON CONFLICT (ip) DO UPDATE SET drained_at = CASE \
-             WHEN source_failures.drained_at > $2 THEN source_failures.drained_at \
-             ELSE $2 END + $3 \
-             WHERE source_failures.drained_at - $2 <= $4 RETURNING drained_at",
-            &[ip.into(), now.into(), interval.into(), room.into()],
-        )
-        .await
-        .map_err(store_error)?;
-        row.map(|row| DB::int(&row, "drained_at").map_err(store_error))
-            .transpose()
+        let sql = "INSERT INTO source_failures (ip, drained_at) VALUES ($1, $2 + $3) \
+                   ON CONFLICT (ip) DO UPDATE SET drained_at = CASE \
+                   WHEN source_failures.drained_at > $2 THEN source_failures.drained_at \
+                   ELSE $2 END + $3 \
+                   WHERE source_failures.drained_at - $2 <= $4 RETURNING drained_at";
+        let params = [ip.into(), now.into(), interval.into(), room.into()];
+        fetch_optional(&self.pool, sql, &params, rows::drained_at::<DB>).await
     }
 
     async fn refund_source_attempt(&self, ip: &str, interval: i64) -> Result<(), StoreError> {
-        let mut conn = self.conn().await?;
         let sql = "UPDATE source_failures SET drained_at = drained_at - $2 WHERE ip = $1";
-        DB::execute(&mut conn, sql, &[ip.into(), interval.into()])
-            .await
-            .map_err(store_error)?;
-        Ok(())
+        let params = [ip.into(), interval.into()];
+        execute(&self.pool, sql, &params).await.map(drop)
     }
 
     async fn delete_forgotten_login_attempts(
@@ -119,15 +87,19 @@ impl<DB: Backend, H: HotPath<DB>> GuardStore for SqlStore<DB, H> {
         now: i64,
         batch_size: u32,
     ) -> Result<u64, StoreError> {
-        let mut conn = self.conn().await?;
         let sql = "DELETE FROM login_attempts WHERE key IN (SELECT key FROM login_attempts \
                    WHERE last_failure < $1 AND locked_until <= $2 LIMIT $3)";
-        let params = [
-            forgotten_before.into(),
-            now.into(),
-            i64::from(batch_size).into(),
-        ];
-        let done = DB::execute(&mut conn, sql, &params).await;
-        done.map_err(store_error)
+        let limit = i64::from(batch_size);
+        let params = [forgotten_before.into(), now.into(), limit.into()];
+        execute(&self.pool, sql, &params).await
     }
+}
+
+fn attempt_state<DB: Backend>(row: &DB::Row) -> Result<AttemptState, StoreError> {
+    Ok(AttemptState {
+        failures: u32::try_from(DB::int(row, "failures")?).unwrap_or(u32::MAX),
+        last_failure: DB::int(row, "last_failure")?,
+        locked_until: DB::int(row, "locked_until")?,
+        version: DB::int(row, "version")?,
+    })
 }

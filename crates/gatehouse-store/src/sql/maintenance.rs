@@ -4,9 +4,8 @@
 use async_trait::async_trait;
 use gatehouse_core::store::{MaintenanceStore, PoolStats, StoreError};
 
-use super::{HotPath, SqlStore};
+use super::{execute, HotPath, SqlStore};
 use crate::backend::Backend;
-use crate::store_error;
 
 /// One batched DELETE per table that expires, each bounded by `$2`
 /// (`DELETE … WHERE key IN (SELECT … LIMIT $2)`, which both databases accept). A refresh-token
@@ -35,11 +34,7 @@ const DELETE_EXPIRED: [&str; 7] = [
 #[async_trait]
 impl<DB: Backend, H: HotPath<DB>> MaintenanceStore for SqlStore<DB, H> {
     async fn ping(&self) -> Result<(), StoreError> {
-        let mut conn = self.conn().await?;
-        DB::execute(&mut conn, "SELECT 1", &[])
-            .await
-            .map_err(store_error)?;
-        Ok(())
+        execute(&self.pool, "SELECT 1", &[]).await.map(drop)
     }
 
     fn pool_stats(&self) -> PoolStats {
@@ -51,13 +46,10 @@ impl<DB: Backend, H: HotPath<DB>> MaintenanceStore for SqlStore<DB, H> {
     }
 
     async fn delete_expired(&self, now: i64, batch_size: u32) -> Result<u64, StoreError> {
-        let mut conn = self.conn().await?;
+        let params = [now.into(), i64::from(batch_size).into()];
         let mut deleted = 0;
         for sql in DELETE_EXPIRED {
-            let params = [now.into(), i64::from(batch_size).into()];
-            deleted += DB::execute(&mut conn, sql, &params)
-                .await
-                .map_err(store_error)?;
+            deleted += execute(&self.pool, sql, &params).await?;
         }
         Ok(deleted)
     }

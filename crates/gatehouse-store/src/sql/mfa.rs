@@ -5,11 +5,9 @@
 //! codes grows in one upsert.
 
 use async_trait::async_trait;
-use gatehouse_core::store::{
-    Authenticator, AuthenticatorKind, MfaStore, MfaTokenRecord, StoreError,
-};
+use gatehouse_core::store::{Authenticator, MfaStore, MfaTokenRecord, StoreError};
 
-use super::{HotPath, SqlStore};
+use super::{execute, fetch_all, fetch_optional, rows, HotPath, SqlStore};
 use crate::backend::{Backend, Param};
 use crate::store_error;
 
@@ -28,14 +26,15 @@ const ENROL_OTP_CONDITION: &str = " WHERE mfa_authenticators.active = FALSE RETU
 #[async_trait]
 impl<DB: Backend, H: HotPath<DB>> MfaStore for SqlStore<DB, H> {
     async fn mfa_authenticators(&self, user_id: &str) -> Result<Vec<Authenticator>, StoreError> {
-        let mut conn = self.conn().await?;
         let sql = "SELECT id, user_id, kind, secret_sealed, code_hash, active, last_step, \
                    created_at FROM mfa_authenticators WHERE user_id = $1 ORDER BY kind";
-        let rows = DB::fetch_all(&mut conn, sql, &[user_id.into()]).await;
-        rows.map_err(store_error)?
-            .iter()
-            .map(|row| authenticator_from_row::<DB>(row).map_err(store_error))
-            .collect()
+        fetch_all(
+            &self.pool,
+            sql,
+            &[user_id.into()],
+            rows::authenticator::<DB>,
+        )
+        .await
     }
 
     async fn enrol_mfa(
@@ -90,71 +89,49 @@ impl<DB: Backend, H: HotPath<DB>> MfaStore for SqlStore<DB, H> {
         old_hash: &str,
         new_hash: &str,
     ) -> Result<bool, StoreError> {
-        let mut conn = self.conn().await?;
         let sql = "UPDATE mfa_authenticators SET code_hash = $3 WHERE user_id = $1 \
                    AND kind = 'recovery-code' AND active = TRUE AND code_hash = $2";
         let params = [user_id.into(), old_hash.into(), new_hash.into()];
-        let done = DB::execute(&mut conn, sql, &params).await;
-        Ok(done.map_err(store_error)? == 1)
+        Ok(execute(&self.pool, sql, &params).await? == 1)
     }
 
     async fn delete_mfa_authenticator(&self, user_id: &str, id: &str) -> Result<bool, StoreError> {
-        let mut conn = self.conn().await?;
         let sql = "DELETE FROM mfa_authenticators WHERE user_id = $1 AND id = $2";
-        let done = DB::execute(&mut conn, sql, &[user_id.into(), id.into()]).await;
-        Ok(done.map_err(store_error)? == 1)
+        Ok(execute(&self.pool, sql, &[user_id.into(), id.into()]).await? == 1)
     }
 
     async fn insert_mfa_token(&self, t: &MfaTokenRecord) -> Result<(), StoreError> {
-        let mut conn = self.conn().await?;
-        DB::execute(
-            &mut conn,
-            "INSERT INTO mfa_tokens (token_hash, user_id, client_id, scope, created_at, \
-             expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            &[
-                (&t.token_hash).into(),
-                (&t.user_id).into(),
-                (&t.client_id).into(),
-                (&t.scope).into(),
-                t.created_at.into(),
-                t.expires_at.into(),
-                t.used_at.into(),
-            ],
-        )
-        .await
-        .map_err(store_error)?;
-        Ok(())
+        let sql = "INSERT INTO mfa_tokens (token_hash, user_id, client_id, scope, created_at, \
+                   expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        let params = [
+            (&t.token_hash).into(),
+            (&t.user_id).into(),
+            (&t.client_id).into(),
+            (&t.scope).into(),
+            t.created_at.into(),
+            t.expires_at.into(),
+            t.used_at.into(),
+        ];
+        execute(&self.pool, sql, &params).await.map(drop)
     }
 
     async fn find_mfa_token(&self, token_hash: &str) -> Result<Option<MfaTokenRecord>, StoreError> {
-        let mut conn = self.conn().await?;
         let sql = "SELECT token_hash, user_id, client_id, scope, created_at, expires_at, \
                    used_at FROM mfa_tokens WHERE token_hash = $1";
-        let row = DB::fetch_optional(&mut conn, sql, &[token_hash.into()]).await;
-        let Some(row) = row.map_err(store_error)? else {
-            return Ok(None);
-        };
-        mfa_token_from_row::<DB>(&row)
-            .map(Some)
-            .map_err(store_error)
+        fetch_optional(&self.pool, sql, &[token_hash.into()], rows::mfa_token::<DB>).await
     }
 
     async fn consume_mfa_token(&self, token_hash: &str, now: i64) -> Result<bool, StoreError> {
-        let mut conn = self.conn().await?;
         let sql = "UPDATE mfa_tokens SET used_at = $2 WHERE token_hash = $1 \
                    AND used_at IS NULL AND expires_at > $2";
-        let done = DB::execute(&mut conn, sql, &[token_hash.into(), now.into()]).await;
-        Ok(done.map_err(store_error)? == 1)
+        Ok(execute(&self.pool, sql, &[token_hash.into(), now.into()]).await? == 1)
     }
 
     async fn mfa_drained_at(&self, user_id: &str) -> Result<i64, StoreError> {
-        let mut conn = self.conn().await?;
         let sql = "SELECT drained_at FROM mfa_failures WHERE user_id = $1";
-        let row = DB::fetch_optional(&mut conn, sql, &[user_id.into()]).await;
-        match row.map_err(store_error)? {
-            Some(row) => DB::int(&row, "drained_at").map_err(store_error),
-            None => Ok(0),
-        }
+        let params = [user_id.into()];
+        let drained = fetch_optional(&self.pool, sql, &params, rows::drained_at::<DB>).await?;
+        Ok(drained.unwrap_or(0))
     }
 
     async fn add_mfa_failure(
@@ -163,20 +140,13 @@ impl<DB: Backend, H: HotPath<DB>> MfaStore for SqlStore<DB, H> {
         now: i64,
         interval: i64,
     ) -> Result<i64, StoreError> {
-        let mut conn = self.conn().await?;
-        let row = DB::fetch_optional(
-            &mut conn,
-            "INSERT INTO mfa_failures (user_id, drained_at) VALUES ($1, $2 + $3) \
-             ON CONFLICT (user_id) DO UPDATE SET drained_at = CASE \
-             WHEN mfa_failures.drained_at > $2 THEN mfa_failures.drained_at \
-             ELSE $2 END + $3 RETURNING drained_at",
-            &[user_id.into(), now.into(), interval.into()],
-        )
-        .await
-        .map_err(store_error)?
-        .ok_or(sqlx::Error::RowNotFound)
-        .map_err(store_error)?;
-        DB::int(&row, "drained_at").map_err(store_error)
+        let sql = "INSERT INTO mfa_failures (user_id, drained_at) VALUES ($1, $2 + $3) \
+                   ON CONFLICT (user_id) DO UPDATE SET drained_at = CASE \
+                   WHEN mfa_failures.drained_at > $2 THEN mfa_failures.drained_at \
+                   ELSE $2 END + $3 RETURNING drained_at";
+        let params = [user_id.into(), now.into(), interval.into()];
+        let drained = fetch_optional(&self.pool, sql, &params, rows::drained_at::<DB>).await?;
+        drained.ok_or_else(|| store_error(sqlx::Error::RowNotFound))
     }
 }
 
@@ -190,32 +160,4 @@ fn authenticator_params(a: &Authenticator) -> [Param<'_>; 6] {
         a.code_hash.as_deref().into(),
         a.created_at.into(),
     ]
-}
-
-fn authenticator_from_row<DB: Backend>(row: &DB::Row) -> Result<Authenticator, sqlx::Error> {
-    let kind = DB::text(row, "kind")?;
-    Ok(Authenticator {
-        id: DB::text(row, "id")?,
-        user_id: DB::text(row, "user_id")?,
-        kind: AuthenticatorKind::parse(&kind).ok_or_else(|| {
-            sqlx::Error::Decode(format!("unknown authenticator kind {kind:?}").into())
-        })?,
-        secret_sealed: DB::opt_bytes(row, "secret_sealed")?,
-        code_hash: DB::opt_text(row, "code_hash")?,
-        active: DB::boolean(row, "active")?,
-        last_step: DB::int(row, "last_step")?,
-        created_at: DB::int(row, "created_at")?,
-    })
-}
-
-fn mfa_token_from_row<DB: Backend>(row: &DB::Row) -> Result<MfaTokenRecord, sqlx::Error> {
-    Ok(MfaTokenRecord {
-        token_hash: DB::text(row, "token_hash")?,
-        user_id: DB::text(row, "user_id")?,
-        client_id: DB::text(row, "client_id")?,
-        scope: DB::text(row, "scope")?,
-        created_at: DB::int(row, "created_at")?,
-        expires_at: DB::int(row, "expires_at")?,
-        used_at: DB::opt_int(row, "used_at")?,
-    })
 }

@@ -11,6 +11,7 @@ mod guard;
 mod keys;
 mod maintenance;
 mod mfa;
+pub(crate) mod rows;
 mod tokens;
 mod users;
 
@@ -21,15 +22,12 @@ use gatehouse_core::store::{
     AccessTokenRecord, Event, RefreshTokenRecord, StoreError, TokenFamily,
 };
 use gatehouse_core::user::User;
-use sqlx::pool::PoolConnection;
 use sqlx::Pool;
 
+use crate::backend::{Backend, Param};
 use crate::store_error;
 
-pub(crate) use clients::client_from_row;
 pub(crate) use events::insert_event;
-pub(crate) use tokens::{access_from_row, family_from_row, refresh_from_row};
-pub(crate) use users::user_from_row;
 
 /// A store on one database: the shared SQL on `pool`, the hot path through `hot`.
 #[derive(Debug, Clone)]
@@ -38,11 +36,40 @@ pub struct SqlStore<DB: sqlx::Database, H> {
     pub(crate) hot: H,
 }
 
-impl<DB: sqlx::Database, H> SqlStore<DB, H> {
-    /// A connection from the pool.
-    pub(crate) async fn conn(&self) -> Result<PoolConnection<DB>, StoreError> {
-        self.pool.acquire().await.map_err(store_error)
-    }
+/// Runs one statement on a connection from `pool`; the number of rows it changed.
+pub(crate) async fn execute<DB: Backend>(
+    pool: &Pool<DB>,
+    sql: &str,
+    params: &[Param<'_>],
+) -> Result<u64, StoreError> {
+    let mut conn = pool.acquire().await.map_err(store_error)?;
+    DB::execute(&mut conn, sql, params)
+        .await
+        .map_err(store_error)
+}
+
+/// Runs one query on a connection from `pool`; its first row, read by `read`.
+pub(crate) async fn fetch_optional<DB: Backend, T>(
+    pool: &Pool<DB>,
+    sql: &str,
+    params: &[Param<'_>],
+    read: fn(&DB::Row) -> Result<T, StoreError>,
+) -> Result<Option<T>, StoreError> {
+    let mut conn = pool.acquire().await.map_err(store_error)?;
+    let row = DB::fetch_optional(&mut conn, sql, params).await;
+    row.map_err(store_error)?.as_ref().map(read).transpose()
+}
+
+/// Runs one query on a connection from `pool`; all its rows, each read by `read`.
+pub(crate) async fn fetch_all<DB: Backend, T>(
+    pool: &Pool<DB>,
+    sql: &str,
+    params: &[Param<'_>],
+    read: fn(&DB::Row) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut conn = pool.acquire().await.map_err(store_error)?;
+    let rows = DB::fetch_all(&mut conn, sql, params).await;
+    rows.map_err(store_error)?.iter().map(read).collect()
 }
 
 /// The operations of the request hot path (a client, a user by id, the token records, audit
@@ -130,6 +157,25 @@ pub struct Rotation<'a> {
     pub access: &'a AccessTokenRecord,
     /// The audit event stored with the rotation, if any.
     pub event: Option<&'a Event>,
+}
+
+impl<'a> Rotation<'a> {
+    /// The rotation of `old_hash` into `successor` and `access` at `now`, with `event`.
+    pub fn new(
+        old_hash: &'a str,
+        now: i64,
+        successor: &'a RefreshTokenRecord,
+        access: &'a AccessTokenRecord,
+        event: Option<&'a Event>,
+    ) -> Self {
+        Rotation {
+            old_hash,
+            now,
+            successor,
+            access,
+            event,
+        }
+    }
 }
 
 /// `NotFound` unless a row changed.

@@ -1,6 +1,5 @@
 //! [`TokenStore`] on SQL: every method is on the request hot path, so each goes through the back
-//! end's [`HotPath`]; what is here is the mapping of the token tables' rows, for the back ends
-//! that read them through sqlx.
+//! end's [`HotPath`].
 
 use async_trait::async_trait;
 use gatehouse_core::store::{
@@ -37,13 +36,7 @@ impl<DB: Backend, H: HotPath<DB>> TokenStore for SqlStore<DB, H> {
         successor: &RefreshTokenRecord,
         access: &AccessTokenRecord,
     ) -> Result<bool, StoreError> {
-        let rotation = Rotation {
-            old_hash,
-            now,
-            successor,
-            access,
-            event: None,
-        };
+        let rotation = Rotation::new(old_hash, now, successor, access, None);
         self.hot.rotate_refresh_token(&self.pool, rotation).await
     }
 
@@ -55,13 +48,7 @@ impl<DB: Backend, H: HotPath<DB>> TokenStore for SqlStore<DB, H> {
         access: &AccessTokenRecord,
         event: &Event,
     ) -> Result<bool, StoreError> {
-        let rotation = Rotation {
-            old_hash,
-            now,
-            successor,
-            access,
-            event: Some(event),
-        };
+        let rotation = Rotation::new(old_hash, now, successor, access, Some(event));
         self.hot.rotate_refresh_token(&self.pool, rotation).await
     }
 
@@ -87,51 +74,4 @@ impl<DB: Backend, H: HotPath<DB>> TokenStore for SqlStore<DB, H> {
     async fn revoke_access_token(&self, id: &str) -> Result<(), StoreError> {
         self.hot.revoke_access_token(&self.pool, id).await
     }
-}
-
-/// The family in a row that has the family's columns, `created_at` as `family_created_at`.
-pub(crate) fn family_from_row<DB: Backend>(row: &DB::Row) -> Result<TokenFamily, sqlx::Error> {
-    Ok(TokenFamily {
-        id: DB::text(row, "family_id")?,
-        client_id: DB::text(row, "client_id")?,
-        user_id: DB::text(row, "user_id")?,
-        auth_time: DB::int(row, "auth_time")?,
-        created_at: DB::int(row, "family_created_at")?,
-        expires_at: DB::int(row, "expires_at")?,
-        revoked_at: DB::opt_int(row, "revoked_at")?,
-    })
-}
-
-/// The refresh token in a row of `refresh_tokens`' columns.
-pub(crate) fn refresh_from_row<DB: Backend>(
-    row: &DB::Row,
-) -> Result<RefreshTokenRecord, sqlx::Error> {
-    Ok(RefreshTokenRecord {
-        token_hash: DB::text(row, "token_hash")?,
-        family_id: DB::text(row, "family_id")?,
-        parent_hash: DB::opt_text(row, "parent_hash")?,
-        scope: DB::text(row, "scope")?,
-        created_at: DB::int(row, "created_at")?,
-        idle_expires_at: DB::int(row, "idle_expires_at")?,
-        used_at: DB::opt_int(row, "used_at")?,
-    })
-}
-
-/// The access token in a row of `access_tokens`' columns and its family's `revoked_at`.
-pub(crate) fn access_from_row<DB: Backend>(
-    row: &DB::Row,
-) -> Result<AccessTokenRecord, sqlx::Error> {
-    let revoked = DB::boolean(row, "revoked")?;
-    let family_revoked = DB::opt_int(row, "revoked_at")?;
-    Ok(AccessTokenRecord {
-        id: DB::text(row, "id")?,
-        family_id: DB::opt_text(row, "family_id")?,
-        client_id: DB::text(row, "client_id")?,
-        user_id: DB::text(row, "user_id")?,
-        scope: DB::text(row, "scope")?,
-        auth_time: DB::int(row, "auth_time")?,
-        issued_at: DB::int(row, "issued_at")?,
-        expires_at: DB::int(row, "expires_at")?,
-        revoked: revoked || family_revoked.is_some(),
-    })
 }
