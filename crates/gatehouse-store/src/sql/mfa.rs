@@ -7,21 +7,22 @@
 use async_trait::async_trait;
 use gatehouse_core::store::{Authenticator, MfaStore, MfaTokenRecord, StoreError};
 
-use super::{execute, fetch_all, fetch_optional, rows, HotPath, SqlStore};
+use super::{execute, fetch_all, fetch_optional, rows, when_one_changes, HotPath, SqlStore};
 use crate::backend::{Backend, Param};
 use crate::store_error;
 
-/// Adds or replaces one factor of a user. `ENROL_OTP` replaces a pending TOTP factor and skips
-/// an active one, so it returns no row exactly when the user is enrolled already; the recovery
-/// code stands in for TOTP, so without an active TOTP factor `ENROL_RECOVERY` replaces it even
-/// when it was active (after an administrator removed TOTP alone).
+/// Adds or replaces one factor of a user. With `ENROL_OTP_CONDITION` it replaces a pending TOTP
+/// factor and skips an active one, so it changes no row exactly when the user is enrolled
+/// already (and then nothing is changed). The recovery code stands in for TOTP, so without an
+/// active TOTP factor `ENROL_RECOVERY` replaces it even when it was active (after an
+/// administrator removed TOTP alone).
 const ENROL_RECOVERY: &str = "INSERT INTO mfa_authenticators (id, user_id, kind, \
      secret_sealed, code_hash, active, last_step, created_at) \
      VALUES ($1, $2, $3, $4, $5, FALSE, 0, $6) \
      ON CONFLICT (user_id, kind) DO UPDATE SET id = excluded.id, \
      secret_sealed = excluded.secret_sealed, code_hash = excluded.code_hash, \
      active = FALSE, last_step = 0, created_at = excluded.created_at";
-const ENROL_OTP_CONDITION: &str = " WHERE mfa_authenticators.active = FALSE RETURNING id";
+const ENROL_OTP_CONDITION: &str = " WHERE mfa_authenticators.active = FALSE";
 
 #[async_trait]
 impl<DB: Backend, H: HotPath<DB>> MfaStore for SqlStore<DB, H> {
@@ -43,19 +44,10 @@ impl<DB: Backend, H: HotPath<DB>> MfaStore for SqlStore<DB, H> {
         recovery: &Authenticator,
     ) -> Result<bool, StoreError> {
         let enrol_otp = [ENROL_RECOVERY, ENROL_OTP_CONDITION].concat();
-        let mut tx = self.pool.begin().await.map_err(store_error)?;
-        let row = DB::fetch_optional(&mut tx, &enrol_otp, &authenticator_params(otp))
-            .await
-            .map_err(store_error)?;
-        if row.is_none() {
-            tx.rollback().await.map_err(store_error)?;
-            return Ok(false);
-        }
-        DB::execute(&mut tx, ENROL_RECOVERY, &authenticator_params(recovery))
-            .await
-            .map_err(store_error)?;
-        tx.commit().await.map_err(store_error)?;
-        Ok(true)
+        let otp = authenticator_params(otp);
+        let recovery = authenticator_params(recovery);
+        let recovery = (ENROL_RECOVERY, &recovery[..]);
+        when_one_changes(&self.pool, (&enrol_otp, &otp), recovery).await
     }
 
     async fn accept_totp_step(
@@ -64,23 +56,12 @@ impl<DB: Backend, H: HotPath<DB>> MfaStore for SqlStore<DB, H> {
         id: &str,
         step: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(store_error)?;
-        let sql = "UPDATE mfa_authenticators SET last_step = $3, active = TRUE \
-                   WHERE user_id = $1 AND id = $2 AND kind = 'otp' AND last_step < $3";
-        let done = DB::execute(&mut tx, sql, &[user_id.into(), id.into(), step.into()])
-            .await
-            .map_err(store_error)?;
-        if done != 1 {
-            tx.rollback().await.map_err(store_error)?;
-            return Ok(false);
-        }
-        let sql = "UPDATE mfa_authenticators SET active = TRUE \
-                   WHERE user_id = $1 AND kind = 'recovery-code' AND active = FALSE";
-        DB::execute(&mut tx, sql, &[user_id.into()])
-            .await
-            .map_err(store_error)?;
-        tx.commit().await.map_err(store_error)?;
-        Ok(true)
+        let accept = "UPDATE mfa_authenticators SET last_step = $3, active = TRUE \
+                      WHERE user_id = $1 AND id = $2 AND kind = 'otp' AND last_step < $3";
+        let activate = "UPDATE mfa_authenticators SET active = TRUE \
+                        WHERE user_id = $1 AND kind = 'recovery-code' AND active = FALSE";
+        let params = [user_id.into(), id.into(), step.into()];
+        when_one_changes(&self.pool, (accept, &params), (activate, &params[..1])).await
     }
 
     async fn rotate_recovery_code(

@@ -48,6 +48,26 @@ pub(crate) async fn execute<DB: Backend>(
         .map_err(store_error)
 }
 
+/// Runs `first`, and `then` only when `first` changed exactly one row, in one transaction;
+/// `false`, with nothing changed, when it did not.
+pub(crate) async fn when_one_changes<DB: Backend>(
+    pool: &Pool<DB>,
+    first: (&str, &[Param<'_>]),
+    then: (&str, &[Param<'_>]),
+) -> Result<bool, StoreError> {
+    let mut tx = pool.begin().await.map_err(store_error)?;
+    let changed = DB::execute(&mut tx, first.0, first.1).await;
+    if changed.map_err(store_error)? != 1 {
+        tx.rollback().await.map_err(store_error)?;
+        return Ok(false);
+    }
+    DB::execute(&mut tx, then.0, then.1)
+        .await
+        .map_err(store_error)?;
+    tx.commit().await.map_err(store_error)?;
+    Ok(true)
+}
+
 /// Runs one query on a connection from `pool`; its first row, read by `read`.
 pub(crate) async fn fetch_optional<DB: Backend, T>(
     pool: &Pool<DB>,
