@@ -11,7 +11,8 @@
 //! - [`client_auth`]: client authentication (RFC 6749 §2.3); [`client_assertion`]: RFC 7523 JWT
 //!   client assertions, checked against the JWK Sets of [`jwks`].
 //! - [`authorize`]: one-time codes of Aidbox's secure code flow.
-//! - [`admin`]: the admin API's Client and User resources.
+//! - [`admin`]: the application layer the admin API and the CLI share: clients, users, second
+//!   factors, audit events and signing keys.
 //! - [`sealing`]: encryption at rest of private keys and the few client secrets kept readable.
 //! - [`store`]: the storage trait.
 //! - [`telemetry`]: the metrics gatehouse records, by name.
@@ -38,6 +39,7 @@ pub mod authorize;
 pub mod client;
 pub mod client_assertion;
 pub mod client_auth;
+pub mod client_credentials;
 pub mod clock;
 pub mod discovery;
 pub mod error;

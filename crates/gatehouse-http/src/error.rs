@@ -8,6 +8,8 @@ use axum::Json;
 use gatehouse_core::Error;
 use serde::Serialize;
 
+use crate::response::NoStore;
+
 /// The error response body (RFC 6749 §5.2).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
@@ -73,10 +75,8 @@ impl IntoResponse for ApiError {
                 _ => None,
             },
         };
-        let mut response = (self.status(), Json(body)).into_response();
+        let mut response = NoStore::with_pragma((self.status(), Json(body))).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
         match err {
             // RFC 9110 §15.5.2: a 401 carries a challenge; RFC 6749 §5.2 names Basic.
             Error::InvalidClient { .. } => {

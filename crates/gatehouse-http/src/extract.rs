@@ -1,12 +1,23 @@
-//! Extractors that reject with [`ApiError`], so malformed input gets an RFC-shaped JSON answer
-//! rather than framework plain text.
+//! Extractors that reject with [`ApiError`] (or [`crate::error::BearerError`]), so malformed
+//! input gets an RFC-shaped JSON answer rather than framework plain text: [`FormOrJson`] (a
+//! body's parameters), [`BasicAuth`], [`ClientRequest`] (a client's credentials and
+//! parameters) and [`BearerToken`]. Only the last extractor of a handler may read the body, so
+//! extractors that need both a header and the body ([`ClientRequest`], [`BearerTokenOrBody`])
+//! read both themselves.
+
+mod bearer;
+mod client;
+
+pub use bearer::{BearerToken, BearerTokenOrBody};
+pub use client::ClientRequest;
 
 use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, HeaderValue};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use gatehouse_core::client_credentials::BasicCredentials;
 use gatehouse_core::error::AuthMethod;
 use gatehouse_core::Error;
 use secrecy::SecretString;
@@ -92,16 +103,21 @@ async fn read_body(body: Body) -> Result<axum::body::Bytes, Error> {
     }
 }
 
+/// The one `Authorization` header, if any; a repeated one is `invalid_request`.
+fn authorization(headers: &HeaderMap) -> Result<Option<&HeaderValue>, Error> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let value = values.next();
+    if values.next().is_some() {
+        return Err(Error::invalid_request(
+            "the Authorization header is repeated",
+        ));
+    }
+    Ok(value)
+}
+
 /// Client credentials from `Authorization: Basic` (RFC 6749 §2.3.1, RFC 7617).
 #[derive(Debug)]
-pub struct BasicAuth {
-    /// The client id, form-decoded.
-    pub id: String,
-    /// The secret, form-decoded.
-    pub secret: SecretString,
-    /// The secret as sent, when form-decoding changed it.
-    pub undecoded: Option<SecretString>,
-}
+pub struct BasicAuth(pub BasicCredentials);
 
 impl<S: Send + Sync> FromRequestParts<S> for BasicAuth {
     type Rejection = ApiError;
@@ -134,15 +150,9 @@ impl BasicAuth {
             method: AuthMethod::Basic,
             description: "malformed HTTP Basic credentials".into(),
         };
-        let mut values = headers.get_all(header::AUTHORIZATION).iter();
-        let Some(value) = values.next() else {
+        let Some(value) = authorization(headers)? else {
             return Ok(None);
         };
-        if values.next().is_some() {
-            return Err(Error::invalid_request(
-                "the Authorization header is repeated",
-            ));
-        }
         let value = value.to_str().map_err(|_| malformed())?;
         let Some((scheme, encoded)) = value.trim().split_once(' ') else {
             return if value.trim().eq_ignore_ascii_case("basic") {
@@ -163,24 +173,23 @@ impl BasicAuth {
             Ok(s) => (s, Some(SecretString::from(raw_secret.to_owned()))),
             Err(_) => (raw_secret.to_owned(), None),
         };
-        Ok(Some(BasicAuth {
+        Ok(Some(BasicAuth(BasicCredentials {
             id,
             secret: SecretString::from(secret),
             undecoded,
-        }))
+        })))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
     use secrecy::ExposeSecret;
 
-    fn basic(value: &str) -> Result<Option<BasicAuth>, Error> {
+    fn basic(value: &str) -> Result<Option<BasicCredentials>, Error> {
         let mut headers = HeaderMap::new();
         headers.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
-        BasicAuth::from_headers(&headers)
+        Ok(BasicAuth::from_headers(&headers)?.map(|b| b.0))
     }
 
     /// RFC 6749 §2.3.1: id and secret are form-encoded before base64.

@@ -1,7 +1,8 @@
 //! gatehouse-http: the axum layer. [`router`] serves every row of one route table, which the
-//! OpenAPI document ([`openapi`]) is built from too; handlers extract, call the core and convert
-//! the result. [`error`] holds the only error-to-response mapping, [`telemetry`] the metrics,
-//! request ids and request spans.
+//! OpenAPI document ([`openapi`]) is built from too; handlers extract ([`extract`]: a body's
+//! parameters, a client's credentials, bearer tokens), call the core and convert the result
+//! ([`response::NoStore`] for what must not be cached). [`error`] holds the only
+//! error-to-response mapping, [`telemetry`] the metrics, request ids and request spans.
 
 pub mod client_address;
 pub mod error;
@@ -10,6 +11,7 @@ pub mod openapi;
 pub mod params;
 pub mod request_timeout;
 pub mod resource;
+pub mod response;
 mod routes;
 pub mod telemetry;
 
@@ -88,161 +90,60 @@ fn route(path: &'static str, handler: MethodRouter<AppState>, doc: Doc) -> Route
 ///
 /// To add an endpoint: write its handler in `routes/NAME.rs` with
 /// `#[utoipa::path(METHOD, path = "/x", responses(...))]` documenting every status it can
-/// answer, add any body types to `components(schemas(..))` in `openapi.rs`, then add one row
-/// here: `route("/x", get(NAME::handler), doc::<NAME::__path_handler>)`. An alias is another
-/// row with the same handler and doc (operation ids are derived from the method and path), and
-/// so is another method on a path: axum merges the rows of one path.
+/// answer (shared answers are in `openapi/responses.rs`), add any body types to
+/// `components(schemas(..))` in `openapi.rs`, then add one row here:
+/// `route("/x", get(NAME::handler), doc::<NAME::__path_handler>)`. An alias is another row with
+/// the same handler and doc (operation ids are derived from the method and path), and so is
+/// another method on a path: axum merges the rows of one path.
+#[rustfmt::skip]
 fn routes() -> Vec<Route> {
-    let token = || post(token::token);
-    let token_doc: Doc = doc::<token::__path_token>;
-    let revoke = || post(revoke::revoke);
-    let revoke_doc: Doc = doc::<revoke::__path_revoke>;
-    let introspect = || post(introspect::introspect);
-    let introspect_doc: Doc = doc::<introspect::__path_introspect>;
-    let configuration_doc: Doc = doc::<discovery::__path_configuration>;
     vec![
         // RFC 6749 §3.2, at the paths of each product gatehouse stands in for: Connect,
         // @jmondi/oauth2-server, Oracle Identity Cloud and Aidbox.
-        route("/oauth/token", token(), token_doc),
-        route("/token", token(), token_doc),
-        route("/oauth2/v1/token", token(), token_doc),
-        route("/auth/token", token(), token_doc),
+        route("/oauth/token", post(token::token), doc::<token::__path_token>),
+        route("/token", post(token::token), doc::<token::__path_token>),
+        route("/oauth2/v1/token", post(token::token), doc::<token::__path_token>),
+        route("/auth/token", post(token::token), doc::<token::__path_token>),
         // RFC 7009 and RFC 7662, at the same families of paths.
-        route("/oauth/revoke", revoke(), revoke_doc),
-        route("/revoke", revoke(), revoke_doc),
-        route("/oauth2/v1/revoke", revoke(), revoke_doc),
-        route("/oauth/introspect", introspect(), introspect_doc),
-        route("/introspect", introspect(), introspect_doc),
-        route("/oauth2/v1/introspect", introspect(), introspect_doc),
+        route("/oauth/revoke", post(revoke::revoke), doc::<revoke::__path_revoke>),
+        route("/revoke", post(revoke::revoke), doc::<revoke::__path_revoke>),
+        route("/oauth2/v1/revoke", post(revoke::revoke), doc::<revoke::__path_revoke>),
+        route("/oauth/introspect", post(introspect::introspect), doc::<introspect::__path_introspect>),
+        route("/introspect", post(introspect::introspect), doc::<introspect::__path_introspect>),
+        route("/oauth2/v1/introspect", post(introspect::introspect), doc::<introspect::__path_introspect>),
         // OpenID Connect Core §5.3, with the token in the header or (POST) the body.
-        route(
-            "/userinfo",
-            get(userinfo::userinfo_get),
-            doc::<userinfo::__path_userinfo_get>,
-        ),
-        route(
-            "/userinfo",
-            post(userinfo::userinfo_post),
-            doc::<userinfo::__path_userinfo_post>,
-        ),
+        route("/userinfo", get(userinfo::userinfo_get), doc::<userinfo::__path_userinfo_get>),
+        route("/userinfo", post(userinfo::userinfo_post), doc::<userinfo::__path_userinfo_post>),
         // RFC 8414, OpenID Connect Discovery 1.0, RFC 7517.
-        route(
-            "/.well-known/oauth-authorization-server",
-            get(discovery::configuration),
-            configuration_doc,
-        ),
-        route(
-            "/.well-known/openid-configuration",
-            get(discovery::configuration),
-            configuration_doc,
-        ),
-        route(
-            "/.well-known/jwks.json",
-            get(discovery::jwks),
-            doc::<discovery::__path_jwks>,
-        ),
+        route("/.well-known/oauth-authorization-server", get(discovery::configuration), doc::<discovery::__path_configuration>),
+        route("/.well-known/openid-configuration", get(discovery::configuration), doc::<discovery::__path_configuration>),
+        route("/.well-known/jwks.json", get(discovery::jwks), doc::<discovery::__path_jwks>),
         // Auth0's MFA API around a password login that answered mfa_required.
-        route(
-            "/mfa/authenticators",
-            get(mfa::authenticators),
-            doc::<mfa::__path_authenticators>,
-        ),
-        route(
-            "/mfa/associate",
-            post(mfa::associate),
-            doc::<mfa::__path_associate>,
-        ),
-        route(
-            "/mfa/challenge",
-            post(mfa::challenge),
-            doc::<mfa::__path_challenge>,
-        ),
+        route("/mfa/authenticators", get(mfa::authenticators), doc::<mfa::__path_authenticators>),
+        route("/mfa/associate", post(mfa::associate), doc::<mfa::__path_associate>),
+        route("/mfa/challenge", post(mfa::challenge), doc::<mfa::__path_challenge>),
         // Aidbox's secure code flow for the password grant.
-        route(
-            "/auth/authorize",
-            get(authorize::authorize),
-            doc::<authorize::__path_authorize>,
-        ),
+        route("/auth/authorize", get(authorize::authorize), doc::<authorize::__path_authorize>),
         // The admin API: Aidbox-compatible Client and User resources.
-        route(
-            "/Client",
-            get(admin::list_clients),
-            doc::<admin::__path_list_clients>,
-        ),
-        route(
-            "/Client",
-            post(admin::post_client),
-            doc::<admin::__path_post_client>,
-        ),
-        route(
-            "/Client/{id}",
-            put(admin::put_client),
-            doc::<admin::__path_put_client>,
-        ),
-        route(
-            "/Client/{id}",
-            get(admin::get_client),
-            doc::<admin::__path_get_client>,
-        ),
-        route(
-            "/Client/{id}",
-            delete(admin::delete_client),
-            doc::<admin::__path_delete_client>,
-        ),
-        route(
-            "/User",
-            get(admin::list_users),
-            doc::<admin::__path_list_users>,
-        ),
-        route(
-            "/User/{id}",
-            put(admin::put_user),
-            doc::<admin::__path_put_user>,
-        ),
-        route(
-            "/User/{id}",
-            get(admin::get_user),
-            doc::<admin::__path_get_user>,
-        ),
-        route(
-            "/User/{id}",
-            delete(admin::delete_user),
-            doc::<admin::__path_delete_user>,
-        ),
-        route(
-            "/User/{id}/unlock",
-            post(admin::unlock_user),
-            doc::<admin::__path_unlock_user>,
-        ),
-        route(
-            "/User/{id}/authenticators",
-            get(admin::list_authenticators),
-            doc::<admin::__path_list_authenticators>,
-        ),
-        route(
-            "/User/{id}/authenticators/{authenticator_id}",
-            delete(admin::delete_authenticator),
-            doc::<admin::__path_delete_authenticator>,
-        ),
+        route("/Client", get(admin::list_clients), doc::<admin::__path_list_clients>),
+        route("/Client", post(admin::post_client), doc::<admin::__path_post_client>),
+        route("/Client/{id}", put(admin::put_client), doc::<admin::__path_put_client>),
+        route("/Client/{id}", get(admin::get_client), doc::<admin::__path_get_client>),
+        route("/Client/{id}", delete(admin::delete_client), doc::<admin::__path_delete_client>),
+        route("/User", get(admin::list_users), doc::<admin::__path_list_users>),
+        route("/User/{id}", put(admin::put_user), doc::<admin::__path_put_user>),
+        route("/User/{id}", get(admin::get_user), doc::<admin::__path_get_user>),
+        route("/User/{id}", delete(admin::delete_user), doc::<admin::__path_delete_user>),
+        route("/User/{id}/unlock", post(admin::unlock_user), doc::<admin::__path_unlock_user>),
+        route("/User/{id}/authenticators", get(admin::list_authenticators), doc::<admin::__path_list_authenticators>),
+        route("/User/{id}/authenticators/{authenticator_id}", delete(admin::delete_authenticator), doc::<admin::__path_delete_authenticator>),
         // Audit events (brute force, logins, refresh reuse, admin changes).
-        route(
-            "/Event",
-            get(admin::list_events),
-            doc::<admin::__path_list_events>,
-        ),
+        route("/Event", get(admin::list_events), doc::<admin::__path_list_events>),
         // Operations.
-        route(
-            "/healthz",
-            get(health::healthz),
-            doc::<health::__path_healthz>,
-        ),
+        route("/healthz", get(health::healthz), doc::<health::__path_healthz>),
         route("/readyz", get(health::readyz), doc::<health::__path_readyz>),
         route("/metrics", get(ops::metrics), doc::<ops::__path_metrics>),
-        route(
-            "/openapi.json",
-            get(ops::openapi),
-            doc::<ops::__path_openapi>,
-        ),
+        route("/openapi.json", get(ops::openapi), doc::<ops::__path_openapi>),
     ]
 }
 

@@ -1,5 +1,8 @@
 //! The OpenAPI 3.1 document at `/openapi.json`, built from the route table in `lib.rs` and the
-//! `#[utoipa::path]` annotation on each handler, so it cannot drift from what is served.
+//! `#[utoipa::path]` annotation on each handler, so it cannot drift from what is served;
+//! [`responses`] holds the answers that many operations share.
+
+pub(crate) mod responses;
 
 use std::sync::LazyLock;
 

@@ -1,4 +1,6 @@
-//! The command line: `serve`, `demo`, and the `client`, `user` and `keys` commands.
+//! The command line: `serve`, `demo`, and the `client`, `user`, `keys` and `events` commands.
+//! The configuration options (global and of `serve`) are declared in `options.rs`; this file
+//! declares the commands and their own arguments.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -6,118 +8,30 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::help;
-use crate::logging::LogFormat;
+use crate::options::{GlobalOptions, ServeOptions};
 
 /// gatehouse: an OAuth 2.0 authorization server for the password grant (RFC 6749 §4.3).
 ///
 /// Every option can also be set in the environment (shown as [env: ...]) or in the TOML file
 /// named by --config; a flag beats the environment, which beats the file, which beats the
 /// built-in default.
-#[derive(Debug, Parser)]
+#[derive(Parser)]
 #[command(name = "gatehouse", version, about, long_about, after_long_help = help::MAIN)]
 pub(crate) struct Cli {
     #[command(flatten)]
-    pub(crate) global: GlobalArgs,
+    pub(crate) global: GlobalOptions,
     #[command(subcommand)]
     pub(crate) command: Command,
 }
 
-/// Options every command takes.
-#[derive(Debug, Args)]
-pub(crate) struct GlobalArgs {
-    /// Database URL: sqlite://PATH (created and migrated when new) or postgres://...
-    /// [default: sqlite://gatehouse.db]
-    #[arg(
-        long,
-        env = "GATEHOUSE_DATABASE_URL",
-        // The URL may hold a password: --help must not print it.
-        hide_env_values = true,
-        global = true,
-        value_name = "URL"
-    )]
-    pub(crate) database: Option<String>,
-
-    /// A TOML configuration file; see docs/configuration.md.
-    #[arg(long, env = "GATEHOUSE_CONFIG", global = true, value_name = "FILE")]
-    pub(crate) config: Option<PathBuf>,
-
-    /// argon2id memory cost in KiB [default: 19456, OWASP's minimum]
-    #[arg(
-        long,
-        env = "GATEHOUSE_ARGON2_MEMORY_KIB",
-        global = true,
-        value_name = "KIB"
-    )]
-    pub(crate) argon2_memory_kib: Option<u32>,
-
-    /// argon2id passes over memory [default: 2]
-    #[arg(
-        long,
-        env = "GATEHOUSE_ARGON2_ITERATIONS",
-        global = true,
-        value_name = "N"
-    )]
-    pub(crate) argon2_iterations: Option<u32>,
-
-    /// argon2id lanes [default: 1]
-    #[arg(
-        long,
-        env = "GATEHOUSE_ARGON2_PARALLELISM",
-        global = true,
-        value_name = "N"
-    )]
-    pub(crate) argon2_parallelism: Option<u32>,
-
-    /// File holding the server key (32 bytes, base64) that seals private signing keys and the
-    /// secrets of HS256 clients at rest. Generated (mode 0600) when absent and the database is
-    /// SQLite [default: gatehouse.key next to the SQLite database; required for PostgreSQL unless
-    /// GATEHOUSE_SECRET_KEY is set]
-    #[arg(
-        long,
-        env = "GATEHOUSE_SECRET_KEY_FILE",
-        global = true,
-        value_name = "PATH"
-    )]
-    pub(crate) secret_key_file: Option<PathBuf>,
-
-    /// The server key itself (32 bytes, base64), instead of a file. Environment only.
-    #[arg(
-        long,
-        env = "GATEHOUSE_SECRET_KEY",
-        global = true,
-        hide = true,
-        hide_env_values = true
-    )]
-    pub(crate) secret_key: Option<String>,
-
-    /// Log filter, e.g. info or gatehouse=debug [default: $RUST_LOG, else info]
-    #[arg(
-        long,
-        env = "GATEHOUSE_LOG_LEVEL",
-        global = true,
-        value_name = "FILTER"
-    )]
-    pub(crate) log_level: Option<String>,
-
-    /// Log line format: human or json [default: human]
-    #[arg(
-        long,
-        env = "GATEHOUSE_LOG_FORMAT",
-        global = true,
-        value_name = "FORMAT",
-        value_enum
-    )]
-    pub(crate) log_format: Option<LogFormat>,
-}
-
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 pub(crate) enum Command {
     /// Serve the OAuth endpoints over HTTP or HTTPS.
     ///
     /// Opens (creating and migrating) the database, loads or creates the signing key, and
     /// serves the token endpoint and the operations endpoints until SIGTERM or Ctrl-C.
     #[command(after_long_help = help::SERVE)]
-    Serve(ServeArgs),
+    Serve(ServeOptions),
     /// Start a server on a throwaway database with a demo client and user, and print curl
     /// commands to try, one per documented product.
     #[command(after_long_help = help::DEMO)]
@@ -133,7 +47,7 @@ pub(crate) enum Command {
     Keys(KeysCommand),
     /// Print audit events as JSON lines, newest first.
     #[command(after_long_help = help::EVENTS)]
-    Events(crate::security_cli::EventsArgs),
+    Events(EventsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -147,110 +61,6 @@ pub(crate) enum KeysCommand {
     },
     /// List signing keys and their state (current, published, retired).
     List,
-}
-
-/// Options of `serve`.
-#[derive(Debug, Args, Clone, Default)]
-pub(crate) struct ServeArgs {
-    /// Address to listen on [default: 127.0.0.1:8080]
-    #[arg(long, env = "GATEHOUSE_LISTEN", value_name = "ADDR")]
-    pub(crate) listen: Option<SocketAddr>,
-
-    /// Issuer identifier: the server's public base URL [default: http://LISTEN-ADDRESS]
-    #[arg(long, env = "GATEHOUSE_ISSUER", value_name = "URL")]
-    pub(crate) issuer: Option<String>,
-
-    /// Access-token signing algorithm: EdDSA, ES256 or RS256 [default: EdDSA]
-    #[arg(long, env = "GATEHOUSE_SIGNING_ALG", value_name = "ALG")]
-    pub(crate) signing_alg: Option<String>,
-
-    /// Password hashes computed at once [default: the number of CPUs]
-    #[arg(long, env = "GATEHOUSE_HASH_WORKERS", value_name = "N")]
-    pub(crate) hash_workers: Option<usize>,
-
-    /// Password requests admitted beyond those being hashed; more are shed at once with 503 and
-    /// Retry-After [default: one per hash worker]
-    #[arg(long, env = "GATEHOUSE_HASH_QUEUE", value_name = "N")]
-    pub(crate) hash_queue: Option<usize>,
-
-    /// Nice value (0 to 19) added to the async runtime's threads so the password-hash workers,
-    /// left at normal priority, get the CPU first under load; 0 disables [default: 0]
-    #[arg(long, env = "GATEHOUSE_RUNTIME_NICE", value_name = "N")]
-    pub(crate) runtime_nice: Option<i32>,
-
-    /// Seconds between sweeps that delete expired tokens, codes and replay entries
-    /// [default: 60]
-    #[arg(long, env = "GATEHOUSE_CLEANUP_INTERVAL", value_name = "SECS")]
-    pub(crate) cleanup_interval: Option<u64>,
-    /// Bearer token of the admin API (/Client, /User); at least 16 characters. Without one the
-    /// admin API is off. Prefer the environment or the file: a flag shows in the process list.
-    #[arg(
-        long,
-        env = "GATEHOUSE_ADMIN_TOKEN",
-        hide_env_values = true,
-        value_name = "TOKEN"
-    )]
-    pub(crate) admin_token: Option<String>,
-
-    /// Audiences accepted in client assertions: issuer, or issuer-or-token-endpoint
-    /// [default: issuer-or-token-endpoint]
-    #[arg(long, env = "GATEHOUSE_ASSERTION_AUDIENCE", value_name = "POLICY")]
-    pub(crate) assertion_audience: Option<String>,
-
-    /// Longest accepted client-assertion lifetime (exp - now) in seconds [default: 300]
-    #[arg(long, env = "GATEHOUSE_ASSERTION_MAX_LIFETIME", value_name = "SECS")]
-    pub(crate) assertion_max_lifetime: Option<u32>,
-
-    /// Clock skew allowed when checking client assertions, in seconds [default: 30]
-    #[arg(long, env = "GATEHOUSE_ASSERTION_CLOCK_SKEW", value_name = "SECS")]
-    pub(crate) assertion_clock_skew: Option<u32>,
-
-    /// Lifetime of the one-time codes of GET /auth/authorize, in seconds [default: 60]
-    #[arg(long, env = "GATEHOUSE_PASSWORD_CODE_TTL", value_name = "SECS")]
-    pub(crate) password_code_ttl: Option<u32>,
-
-    /// Lifetime of the mfa_token of an mfa_required answer, in seconds [default: 600]
-    #[arg(long, env = "GATEHOUSE_MFA_TOKEN_TTL", value_name = "SECS")]
-    pub(crate) mfa_token_ttl: Option<u32>,
-
-    /// PEM certificate chain: serve HTTPS (with --tls-key); reloaded on SIGHUP
-    #[arg(
-        long,
-        env = "GATEHOUSE_TLS_CERT",
-        value_name = "FILE",
-        requires = "tls_key"
-    )]
-    pub(crate) tls_cert: Option<PathBuf>,
-
-    /// PEM private key of --tls-cert; reloaded on SIGHUP
-    #[arg(
-        long,
-        env = "GATEHOUSE_TLS_KEY",
-        value_name = "FILE",
-        requires = "tls_cert"
-    )]
-    pub(crate) tls_key: Option<PathBuf>,
-
-    /// Seconds a request may take, body included, before it gets 408 (body still arriving)
-    /// or 503 [default: 30]
-    #[arg(long, env = "GATEHOUSE_REQUEST_TIMEOUT", value_name = "SECS")]
-    pub(crate) request_timeout: Option<u32>,
-
-    /// Seconds a client has for the TLS handshake and for each request's headers, and that an
-    /// HTTP/1.1 connection may idle between requests [default: 10]
-    #[arg(long, env = "GATEHOUSE_HEADER_TIMEOUT", value_name = "SECS")]
-    pub(crate) header_timeout: Option<u32>,
-
-    /// Connections served at once; further ones wait to be accepted [default: 1024]
-    #[arg(long, env = "GATEHOUSE_MAX_CONNECTIONS", value_name = "N")]
-    pub(crate) max_connections: Option<u32>,
-
-    /// Also serve /metrics over plain HTTP on this address [default: none]
-    #[arg(long, env = "GATEHOUSE_METRICS_LISTEN", value_name = "ADDR")]
-    pub(crate) metrics_listen: Option<SocketAddr>,
-
-    #[command(flatten)]
-    pub(crate) security: crate::security_config::SecurityArgs,
 }
 
 /// Options of `demo`.
@@ -415,4 +225,18 @@ pub(crate) struct UserAddArgs {
     /// Scopes this user may be granted, space-separated [default: whatever the client allows]
     #[arg(long, value_name = "SCOPES")]
     pub(crate) scopes: Option<String>,
+}
+
+/// Options of `events`.
+#[derive(Debug, Args)]
+pub(crate) struct EventsArgs {
+    /// Only this user's events.
+    #[arg(long, value_name = "USERNAME")]
+    pub(crate) user: Option<String>,
+    /// Only events at or after this time: Unix seconds, or a negative number of seconds ago.
+    #[arg(long, value_name = "T", allow_hyphen_values = true)]
+    pub(crate) since: Option<i64>,
+    /// At most this many events.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub(crate) limit: u32,
 }

@@ -4,15 +4,16 @@
 use std::net::SocketAddr;
 
 use anyhow::{Context, Result};
-use gatehouse_core::client::{Client, ClientId, ClientSettings, GrantType};
-use gatehouse_core::clock::{Clock, SystemClock};
+use gatehouse_core::admin::{NewClient, NewUser};
+use gatehouse_core::client::{ClientId, ClientSettings, GrantType};
 use gatehouse_core::random;
 use gatehouse_core::scope::ScopeSet;
-use gatehouse_core::user::{User, Username};
+use gatehouse_core::user::Username;
 use secrecy::SecretString;
 
+use crate::admin::{service, CLI};
 use crate::config::{Config, DatabaseUrl};
-use crate::server::{hasher, open_store, serve};
+use crate::server::serve;
 
 const CLIENT: &str = "demo-app";
 const SECRET: &str = "demo-secret";
@@ -48,8 +49,7 @@ async fn seed_and_serve(config: &Config) -> Result<()> {
 }
 
 async fn seed(config: &Config) -> Result<()> {
-    let store = open_store(config).await?;
-    let hasher = hasher(config)?;
+    let admin = service(config, None).await?;
     let scopes: Vec<String> = ScopeSet::parse(SCOPES)?.iter().map(str::to_owned).collect();
     let settings = ClientSettings {
         grant_types: vec![GrantType::Password, GrantType::RefreshToken],
@@ -57,33 +57,28 @@ async fn seed(config: &Config) -> Result<()> {
         default_scopes: vec!["openid".into()],
         ..ClientSettings::default()
     };
-    let confidential = Client {
-        id: ClientId::parse(CLIENT)?,
-        secret_hash: Some(hasher.hash(&SecretString::from(SECRET)).await?),
-        secret_sealed: None,
-        settings: settings.clone(),
+    let clients = [
+        (CLIENT, Some(SecretString::from(SECRET))),
+        (PUBLIC_CLIENT, None),
+    ];
+    for (id, secret) in clients {
+        let id = ClientId::parse(id)?;
+        let settings = settings.clone();
+        let new = NewClient {
+            id,
+            secret,
+            settings,
+        };
+        admin.add_client(&CLI, new).await?;
+    }
+    let user = NewUser {
+        username: Username::parse(USERNAME)?,
+        password: SecretString::from(PASSWORD),
+        email: Some(USERNAME.into()),
+        phone: Some("+15555550100".into()),
+        scopes: None,
     };
-    let public = Client {
-        id: ClientId::parse(PUBLIC_CLIENT)?,
-        secret_hash: None,
-        secret_sealed: None,
-        settings,
-    };
-    store
-        .insert_client(&confidential, SystemClock.now())
-        .await?;
-    store.insert_client(&public, SystemClock.now()).await?;
-    store
-        .insert_user(&User {
-            id: random::id(),
-            username: Username::parse(USERNAME)?,
-            password_hash: hasher.hash(&SecretString::from(PASSWORD)).await?,
-            email: Some(USERNAME.into()),
-            phone: Some("+15555550100".into()),
-            scopes: None,
-            created_at: SystemClock.now(),
-        })
-        .await?;
+    admin.add_user(&CLI, user).await?;
     Ok(())
 }
 

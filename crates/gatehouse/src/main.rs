@@ -1,40 +1,51 @@
 //! The `gatehouse` binary: parses the command line, builds one [`config::Config`], and runs the
 //! server or a management command.
+//!
+//! - `cli.rs` declares the commands, `options.rs` every configuration option (flag, variable and
+//!   file key at once), `config.rs` validates them into [`config::Config`].
+//! - `server.rs` wires the core services and serves (with `connections.rs`, `tls.rs`,
+//!   `cleanup.rs`, `priority.rs`); `secret_key.rs` loads the server key.
+//! - `clients.rs`, `users.rs`, `keys.rs`, `events.rs`, `demo.rs` are the management commands:
+//!   they parse, call the core's admin services (wired in `admin.rs`) and print.
 
 mod admin;
 mod cleanup;
 mod cli;
+mod clients;
 mod config;
 mod connections;
 mod demo;
 #[cfg(test)]
 mod docs_check;
+mod events;
 mod help;
 mod keys;
 mod logging;
+mod options;
 mod priority;
 mod secret_key;
-mod security_cli;
 mod security_config;
 mod server;
 mod tls;
+mod users;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, ServeArgs};
+use crate::cli::{Cli, Command};
 use crate::config::Config;
+use crate::options::ServeOptions;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let serve_args = match &cli.command {
         Command::Serve(args) => args.clone(),
-        Command::Demo(args) => ServeArgs {
+        Command::Demo(args) => ServeOptions {
             listen: args.listen,
-            ..ServeArgs::default()
+            ..ServeOptions::default()
         },
-        _ => ServeArgs::default(),
+        _ => ServeOptions::default(),
     };
     // Loaded before the runtime starts: the runtime's threads take their priority from it.
     let config = match Config::load(&cli.global, &serve_args) {
@@ -71,9 +82,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Serve(_) => server::serve(&config, None).await,
         Command::Demo(_) => demo::run(config).await,
-        Command::Client(cmd) => admin::client(&config, cmd).await,
-        Command::User(cmd) => admin::user(&config, cmd).await,
+        Command::Client(cmd) => clients::run(&config, cmd).await,
+        Command::User(cmd) => users::run(&config, cmd).await,
         Command::Keys(cmd) => keys::run(&config, cmd).await,
-        Command::Events(args) => security_cli::events(&config, &args).await,
+        Command::Events(args) => events::run(&config, &args).await,
     }
 }

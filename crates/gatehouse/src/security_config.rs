@@ -1,36 +1,62 @@
-//! The `serve` options of the brute-force defence, the per-address throttle, trusted proxies
-//! and audit-event retention: flags (each also read from its `GATEHOUSE_…` variable), then the
-//! TOML file's `[brute_force]` and `[security]` tables, then the defaults (Keycloak's lockout
-//! numbers, Auth0's throttle numbers, 90 days of events).
+//! The `serve` options of the brute-force defence, the per-address throttle, trusted proxies and
+//! audit-event retention (declared once, as in `options.rs`: flag, variable, and key of the
+//! file's `[brute_force]` and `[security]` tables), and their validated settings over the
+//! defaults (Keycloak's lockout numbers, Auth0's throttle numbers, 90 days of events).
 
 use anyhow::Result;
 use clap::Args;
 use gatehouse_core::lockout::LockoutPolicy;
 use gatehouse_core::throttle::ThrottlePolicy;
 use ipnet::IpNet;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Days of audit events kept by default.
 pub(crate) const DEFAULT_EVENT_RETENTION_DAYS: u32 = 90;
 
-/// Flags of `serve` for the brute-force defence.
-#[derive(Debug, Args, Clone, Default)]
-pub(crate) struct SecurityArgs {
+/// Per-account brute-force detection, the file's `[brute_force]` table.
+#[derive(Args, Clone, Default, Deserialize, Serialize)]
+pub(crate) struct BruteForceOptions {
     /// Per-account brute-force detection: on or off [default: on]
-    #[arg(long, env = "GATEHOUSE_BRUTE_FORCE", value_name = "on|off")]
-    pub(crate) brute_force: Option<String>,
+    #[arg(
+        long = "brute-force",
+        env = "GATEHOUSE_BRUTE_FORCE",
+        value_name = "on|off",
+        value_parser = on_off
+    )]
+    pub(crate) enabled: Option<bool>,
     /// Failed logins that lock an account, and each further multiple [default: 30]
-    #[arg(long, env = "GATEHOUSE_BRUTE_FORCE_THRESHOLD", value_name = "N")]
-    pub(crate) brute_force_threshold: Option<u32>,
+    #[arg(
+        long = "brute-force-threshold",
+        env = "GATEHOUSE_BRUTE_FORCE_THRESHOLD",
+        value_name = "N"
+    )]
+    pub(crate) threshold: Option<u32>,
     /// Seconds of the first lockout, added again at each further multiple [default: 60]
-    #[arg(long, env = "GATEHOUSE_BRUTE_FORCE_WAIT", value_name = "SECS")]
-    pub(crate) brute_force_wait: Option<u32>,
+    #[arg(
+        long = "brute-force-wait",
+        env = "GATEHOUSE_BRUTE_FORCE_WAIT",
+        value_name = "SECS"
+    )]
+    pub(crate) wait: Option<u32>,
     /// Longest lockout in seconds [default: 900]
-    #[arg(long, env = "GATEHOUSE_BRUTE_FORCE_MAX_WAIT", value_name = "SECS")]
-    pub(crate) brute_force_max_wait: Option<u32>,
+    #[arg(
+        long = "brute-force-max-wait",
+        env = "GATEHOUSE_BRUTE_FORCE_MAX_WAIT",
+        value_name = "SECS"
+    )]
+    pub(crate) max_wait: Option<u32>,
     /// Seconds without a failure after which the count is forgotten [default: 43200]
-    #[arg(long, env = "GATEHOUSE_BRUTE_FORCE_RESET", value_name = "SECS")]
-    pub(crate) brute_force_reset: Option<u32>,
+    #[arg(
+        long = "brute-force-reset",
+        env = "GATEHOUSE_BRUTE_FORCE_RESET",
+        value_name = "SECS"
+    )]
+    pub(crate) reset: Option<u32>,
+}
+
+/// The per-address throttle, trusted proxies and event retention, the file's `[security]` table.
+#[derive(Args, Clone, Default, Deserialize, Serialize)]
+pub(crate) struct SecurityOptions {
     /// Failed logins per client address before it gets 429; 0 turns it off [default: 100]
     #[arg(long, env = "GATEHOUSE_IP_FAILURE_LIMIT", value_name = "N")]
     pub(crate) ip_failure_limit: Option<u32>,
@@ -54,30 +80,12 @@ pub(crate) struct SecurityArgs {
     )]
     pub(crate) trusted_proxies: Option<Vec<IpNet>>,
     /// Days audit events are kept [default: 90]
-    #[arg(long, env = "GATEHOUSE_EVENT_RETENTION", value_name = "DAYS")]
-    pub(crate) event_retention: Option<u32>,
-}
-
-/// The file's `[brute_force]` table.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct FileBruteForce {
-    enabled: Option<bool>,
-    threshold: Option<u32>,
-    wait: Option<u32>,
-    max_wait: Option<u32>,
-    reset: Option<u32>,
-}
-
-/// The file's `[security]` table.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct FileSecurity {
-    ip_failure_limit: Option<u32>,
-    ip_failure_interval: Option<u32>,
-    ip_allowlist: Option<Vec<IpNet>>,
-    trusted_proxies: Option<Vec<IpNet>>,
-    event_retention_days: Option<u32>,
+    #[arg(
+        long = "event-retention",
+        env = "GATEHOUSE_EVENT_RETENTION",
+        value_name = "DAYS"
+    )]
+    pub(crate) event_retention_days: Option<u32>,
 }
 
 /// The validated security settings.
@@ -90,25 +98,15 @@ pub(crate) struct SecurityConfig {
 }
 
 impl SecurityConfig {
-    pub(crate) fn load(args: &SecurityArgs, bf: FileBruteForce, sec: FileSecurity) -> Result<Self> {
-        let enabled = match args.brute_force.as_deref() {
-            None => bf.enabled.unwrap_or(true),
-            Some("on") => true,
-            Some("off") => false,
-            Some(other) => anyhow::bail!("--brute-force must be on or off, got {other:?}"),
-        };
+    /// Validates the options (command line over file) and applies the defaults.
+    pub(crate) fn from_options(bf: &BruteForceOptions, sec: &SecurityOptions) -> Result<Self> {
         let d = LockoutPolicy::default();
-        let secs = |flag: Option<u32>, file: Option<u32>, default: i64| {
-            flag.or(file).map_or(default, i64::from)
-        };
+        let secs = |value: Option<u32>, default: i64| value.map_or(default, i64::from);
         let lockout = LockoutPolicy {
-            threshold: args
-                .brute_force_threshold
-                .or(bf.threshold)
-                .unwrap_or(d.threshold),
-            wait: secs(args.brute_force_wait, bf.wait, d.wait),
-            max_wait: secs(args.brute_force_max_wait, bf.max_wait, d.max_wait),
-            reset_after: secs(args.brute_force_reset, bf.reset, d.reset_after),
+            threshold: bf.threshold.unwrap_or(d.threshold),
+            wait: secs(bf.wait, d.wait),
+            max_wait: secs(bf.max_wait, d.max_wait),
+            reset_after: secs(bf.reset, d.reset_after),
         };
         anyhow::ensure!(
             lockout.threshold >= 1,
@@ -123,60 +121,39 @@ impl SecurityConfig {
             "brute_force max_wait must be at least the wait"
         );
         let t = ThrottlePolicy::default();
-        let limit = args
-            .ip_failure_limit
-            .or(sec.ip_failure_limit)
-            .unwrap_or(t.limit);
-        let interval = secs(
-            args.ip_failure_interval,
-            sec.ip_failure_interval,
-            t.interval,
-        );
+        let limit = sec.ip_failure_limit.unwrap_or(t.limit);
+        let interval = secs(sec.ip_failure_interval, t.interval);
         anyhow::ensure!(
             interval >= 1,
             "ip_failure_interval must be at least 1 second"
         );
-        let allowlist = args
-            .ip_allowlist
-            .clone()
-            .or(sec.ip_allowlist)
-            .unwrap_or_default();
-        let event_retention_days = args
-            .event_retention
-            .or(sec.event_retention_days)
+        let event_retention_days = sec
+            .event_retention_days
             .unwrap_or(DEFAULT_EVENT_RETENTION_DAYS);
         anyhow::ensure!(
             event_retention_days >= 1,
             "event retention must be at least 1 day"
         );
         Ok(SecurityConfig {
-            lockout: enabled.then_some(lockout),
+            lockout: bf.enabled.unwrap_or(true).then_some(lockout),
             throttle: (limit > 0).then_some(ThrottlePolicy {
                 limit,
                 interval,
-                allowlist,
+                allowlist: sec.ip_allowlist.clone().unwrap_or_default(),
             }),
-            trusted_proxies: args
-                .trusted_proxies
-                .clone()
-                .or(sec.trusted_proxies)
-                .unwrap_or_default(),
+            trusted_proxies: sec.trusted_proxies.clone().unwrap_or_default(),
             event_retention_days,
         })
     }
 }
 
-/// The login guard `serve` and the CLI share: the configured policies over `store`, recording
-/// lockouts in `audit`.
-pub(crate) fn guard(
-    config: &crate::config::Config,
-    store: &std::sync::Arc<dyn gatehouse_core::store::Store>,
-    clock: &std::sync::Arc<dyn gatehouse_core::clock::Clock>,
-    audit: std::sync::Arc<gatehouse_core::audit::AuditLog>,
-) -> gatehouse_core::login_guard::LoginGuard {
-    gatehouse_core::login_guard::LoginGuard::new(store.clone(), clock.clone(), audit)
-        .with_lockout(config.security.lockout)
-        .with_throttle(config.security.throttle.clone())
+/// `on` or `off`, for `--brute-force`.
+fn on_off(raw: &str) -> Result<bool, String> {
+    match raw {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        other => Err(format!("must be on or off, got {other:?}")),
+    }
 }
 
 #[cfg(test)]
@@ -185,12 +162,7 @@ mod tests {
 
     #[test]
     fn defaults_are_on_with_keycloak_and_auth0_numbers() {
-        let c = SecurityConfig::load(
-            &SecurityArgs::default(),
-            Default::default(),
-            Default::default(),
-        )
-        .unwrap();
+        let c = SecurityConfig::from_options(&Default::default(), &Default::default()).unwrap();
         assert_eq!(c.lockout, Some(LockoutPolicy::default()));
         assert_eq!(c.throttle, Some(ThrottlePolicy::default()));
         assert!(c.trusted_proxies.is_empty());
@@ -199,12 +171,15 @@ mod tests {
 
     #[test]
     fn off_and_zero_turn_the_defences_off() {
-        let args = SecurityArgs {
-            brute_force: Some("off".into()),
-            ip_failure_limit: Some(0),
-            ..SecurityArgs::default()
+        let bf = BruteForceOptions {
+            enabled: Some(false),
+            ..BruteForceOptions::default()
         };
-        let c = SecurityConfig::load(&args, Default::default(), Default::default()).unwrap();
+        let sec = SecurityOptions {
+            ip_failure_limit: Some(0),
+            ..SecurityOptions::default()
+        };
+        let c = SecurityConfig::from_options(&bf, &sec).unwrap();
         assert_eq!((c.lockout, c.throttle), (None, None));
     }
 }

@@ -52,6 +52,19 @@ pub(crate) fn hasher(config: &Config) -> Result<Arc<PasswordHasher>> {
     )?))
 }
 
+/// The login guard `serve` and the CLI share: the configured policies over `store`, recording
+/// lockouts in `audit`.
+pub(crate) fn guard(
+    config: &Config,
+    store: &Arc<dyn Store>,
+    clock: &Arc<dyn Clock>,
+    audit: Arc<AuditLog>,
+) -> gatehouse_core::login_guard::LoginGuard {
+    gatehouse_core::login_guard::LoginGuard::new(store.clone(), clock.clone(), audit)
+        .with_lockout(config.security.lockout)
+        .with_throttle(config.security.throttle.clone())
+}
+
 /// Serves on the configured address. `on_ready` is told the bound address once requests are
 /// accepted.
 pub(crate) async fn serve(
@@ -144,7 +157,7 @@ fn app_state(
     issuer: &str,
 ) -> Result<AppState> {
     let audit = Arc::new(AuditLog::new(store.clone(), clock.clone()));
-    let guard = crate::security_config::guard(config, &store, &clock, audit.clone());
+    let guard = guard(config, &store, &clock, audit.clone());
     let shared = Shared {
         store,
         clock,
@@ -245,11 +258,10 @@ impl Shared {
 
     fn admin(&self, config: &Config, hasher: Arc<PasswordHasher>) -> Option<Arc<AdminService>> {
         let token = config.admin_token.as_ref()?;
-        let sealer: Arc<dyn SecretSealer> = self.sealer.clone();
         let admin = AdminService::new(self.store.clone(), hasher, self.clock.clone(), token);
         Some(Arc::new(
             admin
-                .with_sealer(sealer)
+                .with_sealer(self.sealer.clone())
                 .with_guard(self.guard.clone())
                 .with_audit(self.audit.clone()),
         ))

@@ -23,6 +23,17 @@ pub(crate) enum Change<T> {
     Set(T),
 }
 
+impl<T> Change<T> {
+    /// The same change of a converted value.
+    pub(crate) fn map<U>(self, f: impl FnOnce(T) -> U) -> Change<U> {
+        match self {
+            Change::Keep => Change::Keep,
+            Change::Remove => Change::Remove,
+            Change::Set(v) => Change::Set(f(v)),
+        }
+    }
+}
+
 impl Fields {
     /// Reads `value`, which must be an object, as the field `prefix` (`""` at the top).
     pub(crate) fn new(prefix: &str, value: &Value) -> Result<Self, Error> {

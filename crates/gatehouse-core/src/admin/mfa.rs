@@ -1,6 +1,6 @@
-//! A user's second factors in the admin API: `GET /User/{id}/authenticators` lists them and
-//! `DELETE /User/{id}/authenticators/{authenticator_id}` removes one (the TOTP factor takes
-//! the recovery code with it), so a user who lost their device can enrol again.
+//! A user's second factors: listed (`GET /User/{id}/authenticators`, `user mfa list`) and
+//! removed (`DELETE /User/{id}/authenticators/{authenticator_id}`, `user mfa remove`; the TOTP
+//! factor takes the recovery code with it), so a user who lost their device can enrol again.
 
 use serde_json::{json, Value};
 
@@ -10,34 +10,48 @@ use crate::error::Error;
 use crate::mfa::{remove_factor, Authenticator};
 
 impl AdminService {
+    /// A user's factors; `NotFound` if there is no such user.
+    pub async fn factors(&self, username: &str) -> Result<Vec<Authenticator>, Error> {
+        let user = self.find_user(username).await?;
+        Ok(self.store.mfa_authenticators(&user.id).await?)
+    }
+
     /// `GET /User/{username}/authenticators`: a Bundle of the user's factors.
     pub async fn authenticators(&self, username: &str) -> Result<Value, Error> {
-        let user = self.find_user(username).await?;
-        let all = self.store.mfa_authenticators(&user.id).await?;
+        let all = self.factors(username).await?;
         Ok(bundle(all.iter().map(render).collect()))
+    }
+
+    /// Removes factor `id` of a user (and the recovery code with the TOTP factor); returns
+    /// what went, nothing when the user has no such factor.
+    pub async fn remove_factor(
+        &self,
+        ctx: &RequestContext,
+        username: &str,
+        id: &str,
+    ) -> Result<Vec<Authenticator>, Error> {
+        let user = self.find_user(username).await?;
+        let removed = remove_factor(self.store.as_ref(), &user.id, id).await?;
+        for factor in &removed {
+            let detail = json!({
+                "authenticator_id": factor.id,
+                "authenticator_type": factor.kind.as_str(),
+                "by": self.via.as_str(),
+            });
+            let name = Some(user.username.as_str());
+            self.record(EventKind::MfaRemoval, ctx, None, name, detail)
+                .await;
+        }
+        Ok(removed)
     }
 
     /// `DELETE /User/{username}/authenticators/{id}`: the factors removed, as a Bundle.
     pub async fn remove_authenticator(&self, username: &str, id: &str) -> Result<Value, Error> {
-        let user = self.find_user(username).await?;
-        let removed = remove_factor(self.store.as_ref(), &user.id, id).await?;
+        let removed = self
+            .remove_factor(&RequestContext::default(), username, id)
+            .await?;
         if removed.is_empty() {
             return Err(Error::NotFound("no such authenticator".into()));
-        }
-        for factor in &removed {
-            self.audit
-                .record(
-                    EventKind::MfaRemoval,
-                    &RequestContext::default(),
-                    None,
-                    Some(user.username.as_str()),
-                    json!({
-                        "authenticator_id": factor.id,
-                        "authenticator_type": factor.kind.as_str(),
-                        "by": "admin_api",
-                    }),
-                )
-                .await;
         }
         Ok(bundle(removed.iter().map(render).collect()))
     }

@@ -3,7 +3,7 @@
 //! [`AdminAuth`] extractor), reads the body as JSON or YAML and calls the core.
 
 use axum::extract::{Path, RawQuery};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use gatehouse_core::audit::EventFilter;
@@ -12,8 +12,13 @@ use serde_json::Value;
 
 use crate::client_address::Context;
 use crate::error::{ApiError, ErrorBody};
+use crate::openapi::responses::{
+    AdminApiOff, AdminTokenRejected, HashQueueFull, NoSuchClient, NoSuchUser, PayloadTooLarge,
+    ResourceConflict, ResourceInvalid, ResourceUnreadable, ServerError,
+};
 use crate::params::Params;
 use crate::resource::{AdminAuth, ResourceBody};
+use crate::response::NoStore;
 
 /// `PUT /Client/{id}`.
 #[utoipa::path(
@@ -36,21 +41,8 @@ use crate::resource::{AdminAuth, ResourceBody};
          headers(("Cache-Control" = String, description = "no-store"))),
         (status = 201, description = "The created client; never cached", body = Object,
          headers(("Cache-Control" = String, description = "no-store"))),
-        (status = 400, description = "invalid_request: an unsupported Content-Type, or a body \
-            that is not JSON or YAML", body = ErrorBody),
-        (status = 401, description = "invalid_token: the admin bearer token is missing or \
-            wrong", body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "Bearer error=\"invalid_token\""))),
-        (status = 404, description = "the admin API is off (no admin token configured)", body = ErrorBody),
-        (status = 409, description = "conflict: the resource exists, or a unique field is \
-            taken", body = ErrorBody),
-        (status = 413, description = "The body exceeds 64 KiB", body = ErrorBody),
-        (status = 422, description = "invalid_body: a field is missing or invalid",
-         body = ErrorBody),
-        (status = 500, description = "server_error; the cause is logged", body = ErrorBody),
-        (status = 503, description = "temporarily_unavailable: the password-hash queue is \
-            full", body = ErrorBody,
-         headers(("Retry-After" = u64, description = "seconds"))),
+        ResourceUnreadable, AdminTokenRejected, AdminApiOff, ResourceConflict, PayloadTooLarge,
+        ResourceInvalid, ServerError, HashQueueFull,
     )
 )]
 pub(crate) async fn put_client(
@@ -81,21 +73,8 @@ pub(crate) async fn put_client(
     responses(
         (status = 201, description = "The created client; never cached", body = Object,
          headers(("Cache-Control" = String, description = "no-store"))),
-        (status = 400, description = "invalid_request: an unsupported Content-Type, or a body \
-            that is not JSON or YAML", body = ErrorBody),
-        (status = 401, description = "invalid_token: the admin bearer token is missing or \
-            wrong", body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "Bearer error=\"invalid_token\""))),
-        (status = 404, description = "the admin API is off (no admin token configured)", body = ErrorBody),
-        (status = 409, description = "conflict: the resource exists, or a unique field is \
-            taken", body = ErrorBody),
-        (status = 413, description = "The body exceeds 64 KiB", body = ErrorBody),
-        (status = 422, description = "invalid_body: a field is missing or invalid",
-         body = ErrorBody),
-        (status = 500, description = "server_error; the cause is logged", body = ErrorBody),
-        (status = 503, description = "temporarily_unavailable: the password-hash queue is \
-            full", body = ErrorBody,
-         headers(("Retry-After" = u64, description = "seconds"))),
+        ResourceUnreadable, AdminTokenRejected, AdminApiOff, ResourceConflict, PayloadTooLarge,
+        ResourceInvalid, ServerError, HashQueueFull,
     )
 )]
 pub(crate) async fn post_client(
@@ -117,11 +96,7 @@ pub(crate) async fn post_client(
     responses(
         (status = 200, description = "The client; never cached", body = Object,
          headers(("Cache-Control" = String, description = "no-store"))),
-        (status = 401, description = "invalid_token: the admin bearer token is missing or \
-            wrong", body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "Bearer error=\"invalid_token\""))),
-        (status = 404, description = "no such client, or the admin API is off (no admin token configured)", body = ErrorBody),
-        (status = 500, description = "server_error; the cause is logged", body = ErrorBody),
+        AdminTokenRejected, NoSuchClient, ServerError,
     )
 )]
 pub(crate) async fn get_client(
@@ -141,11 +116,7 @@ pub(crate) async fn get_client(
     responses(
         (status = 200, description = "A Bundle of clients; never cached", body = Object,
          headers(("Cache-Control" = String, description = "no-store"))),
-        (status = 401, description = "invalid_token: the admin bearer token is missing or \
-            wrong", body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "Bearer error=\"invalid_token\""))),
-        (status = 404, description = "the admin API is off (no admin token configured)", body = ErrorBody),
-        (status = 500, description = "server_error; the cause is logged", body = ErrorBody),
+        AdminTokenRejected, AdminApiOff, ServerError,
     )
 )]
 pub(crate) async fn list_clients(AdminAuth(admin): AdminAuth) -> Result<Response, ApiError> {
@@ -163,11 +134,7 @@ pub(crate) async fn list_clients(AdminAuth(admin): AdminAuth) -> Result<Response
     responses(
         (status = 200, description = "The deleted client; never cached", body = Object,
          headers(("Cache-Control" = String, description = "no-store"))),
-        (status = 401, description = "invalid_token: the admin bearer token is missing or \
-            wrong", body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "Bearer error=\"invalid_token\""))),
-        (status = 404, description = "no such client, or the admin API is off (no admin token configured)", body = ErrorBody),
-        (status = 500, description = "server_error; the cause is logged", body = ErrorBody),
+        AdminTokenRejected, NoSuchClient, ServerError,
     )
 )]
 pub(crate) async fn delete_client(
@@ -199,21 +166,8 @@ pub(crate) async fn delete_client(
          headers(("Cache-Control" = String, description = "no-store"))),
         (status = 201, description = "The created user; never cached", body = Object,
          headers(("Cache-Control" = String, description = "no-store"))),
-        (status = 400, description = "invalid_request: an unsupported Content-Type, or a body \
-            that is not JSON or YAML", body = ErrorBody),
-        (status = 401, description = "invalid_token: the admin bearer token is missing or \
-            wrong", body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "Bearer error=\"invalid_token\""))),
-        (status = 404, description = "the admin API is off (no admin token configured)", body = ErrorBody),
-        (status = 409, description = "conflict: the resource exists, or a unique field is \
-            taken", body = ErrorBody),
-        (status = 413, description = "The body exceeds 64 KiB", body = ErrorBody),
-        (status = 422, description = "invalid_body: a field is missing or invalid",
-         body = ErrorBody),
-        (status = 500, description = "server_error; the cause is logged", body = ErrorBody),
-        (status = 503, description = "temporarily_unavailable: the password-hash queue is \
-            full", body = ErrorBody,
-         headers(("Retry-After" = u64, description = "seconds"))),
+        ResourceUnreadable, AdminTokenRejected, AdminApiOff, ResourceConflict, PayloadTooLarge,
+        ResourceInvalid, ServerError, HashQueueFull,
     )
 )]
 pub(crate) async fn put_user(
@@ -237,11 +191,7 @@ pub(crate) async fn put_user(
     responses(
         (status = 200, description = "The user; never cached", body = Object,
          headers(("Cache-Control" = String, description = "no-store"))),
-        (status = 401, description = "invalid_token: the admin bearer token is missing or \
-            wrong", body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "Bearer error=\"invalid_token\""))),
-        (status = 404, description = "no such user, or the admin API is off (no admin token configured)", body = ErrorBody),
-        (status = 500, description = "server_error; the cause is logged", body = ErrorBody),
+        AdminTokenRejected, NoSuchUser, ServerError,
     )
 )]
 pub(crate) async fn get_user(
@@ -261,11 +211,7 @@ pub(crate) async fn get_user(
     responses(
         (status = 200, description = "A Bundle of users; never cached", body = Object,
          headers(("Cache-Control" = String, description = "no-store"))),
-        (status = 401, description = "invalid_token: the admin bearer token is missing or \
-            wrong", body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "Bearer error=\"invalid_token\""))),
-        (status = 404, description = "the admin API is off (no admin token configured)", body = ErrorBody),
-        (status = 500, description = "server_error; the cause is logged", body = ErrorBody),
+        AdminTokenRejected, AdminApiOff, ServerError,
     )
 )]
 pub(crate) async fn list_users(AdminAuth(admin): AdminAuth) -> Result<Response, ApiError> {
@@ -283,11 +229,7 @@ pub(crate) async fn list_users(AdminAuth(admin): AdminAuth) -> Result<Response, 
     responses(
         (status = 200, description = "The deleted user; never cached", body = Object,
          headers(("Cache-Control" = String, description = "no-store"))),
-        (status = 401, description = "invalid_token: the admin bearer token is missing or \
-            wrong", body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "Bearer error=\"invalid_token\""))),
-        (status = 404, description = "no such user, or the admin API is off (no admin token configured)", body = ErrorBody),
-        (status = 500, description = "server_error; the cause is logged", body = ErrorBody),
+        AdminTokenRejected, NoSuchUser, ServerError,
     )
 )]
 pub(crate) async fn delete_user(
@@ -309,11 +251,7 @@ pub(crate) async fn delete_user(
     responses(
         (status = 200, description = "`{\"username\", \"unlocked\"}`; never cached", body = Object,
          headers(("Cache-Control" = String, description = "no-store"))),
-        (status = 401, description = "invalid_token: the admin bearer token is missing or \
-            wrong", body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "Bearer error=\"invalid_token\""))),
-        (status = 404, description = "no such user, or the admin API is off (no admin token configured)", body = ErrorBody),
-        (status = 500, description = "server_error; the cause is logged", body = ErrorBody),
+        AdminTokenRejected, NoSuchUser, ServerError,
     )
 )]
 pub(crate) async fn unlock_user(
@@ -336,11 +274,7 @@ pub(crate) async fn unlock_user(
         (status = 200, description = "A Bundle of Authenticator resources (never a secret); \
             never cached", body = Object,
          headers(("Cache-Control" = String, description = "no-store"))),
-        (status = 401, description = "invalid_token: the admin bearer token is missing or \
-            wrong", body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "Bearer error=\"invalid_token\""))),
-        (status = 404, description = "no such user, or the admin API is off (no admin token configured)", body = ErrorBody),
-        (status = 500, description = "server_error; the cause is logged", body = ErrorBody),
+        AdminTokenRejected, NoSuchUser, ServerError,
     )
 )]
 pub(crate) async fn list_authenticators(
@@ -365,11 +299,9 @@ pub(crate) async fn list_authenticators(
         (status = 200, description = "A Bundle of the removed factors; never cached",
          body = Object,
          headers(("Cache-Control" = String, description = "no-store"))),
-        (status = 401, description = "invalid_token: the admin bearer token is missing or \
-            wrong", body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "Bearer error=\"invalid_token\""))),
+        AdminTokenRejected,
         (status = 404, description = "no such user or factor, or the admin API is off (no admin token configured)", body = ErrorBody),
-        (status = 500, description = "server_error; the cause is logged", body = ErrorBody),
+        ServerError,
     )
 )]
 pub(crate) async fn delete_authenticator(
@@ -398,11 +330,7 @@ pub(crate) async fn delete_authenticator(
         (status = 200, description = "A Bundle of events; never cached", body = Object,
          headers(("Cache-Control" = String, description = "no-store"))),
         (status = 400, description = "invalid_request: a malformed query parameter", body = ErrorBody),
-        (status = 401, description = "invalid_token: the admin bearer token is missing or \
-            wrong", body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "Bearer error=\"invalid_token\""))),
-        (status = 404, description = "the admin API is off (no admin token configured)", body = ErrorBody),
-        (status = 500, description = "server_error; the cause is logged", body = ErrorBody),
+        AdminTokenRejected, AdminApiOff, ServerError,
     )
 )]
 pub(crate) async fn list_events(
@@ -445,9 +373,5 @@ fn reply(created: bool, resource: Value) -> Response {
     } else {
         StatusCode::OK
     };
-    let mut response = (status, Json(resource)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    NoStore::new((status, Json(resource))).into_response()
 }

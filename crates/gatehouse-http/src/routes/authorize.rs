@@ -4,11 +4,13 @@
 
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use gatehouse_core::Error;
 
 use crate::error::{ApiError, ErrorBody};
+use crate::openapi::responses::ServerError;
 use crate::params::Params;
+use crate::response::NoStore;
 use crate::AppState;
 
 /// `GET /auth/authorize?grant_type=password&client_id=..&state=..`.
@@ -29,13 +31,13 @@ use crate::AppState;
                  ("Cache-Control" = String, description = "no-store"))),
         (status = 400, description = "invalid_request (missing or repeated parameters, unknown \
             client) or unauthorized_client; never a redirect", body = ErrorBody),
-        (status = 500, description = "server_error; the cause is logged", body = ErrorBody),
+        ServerError,
     )
 )]
 pub(crate) async fn authorize(
     State(app): State<AppState>,
     RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     let params = Params::from_form(query.unwrap_or_default().as_bytes())?;
     let location = app
         .codes
@@ -47,9 +49,8 @@ pub(crate) async fn authorize(
         .await?;
     let location = HeaderValue::from_str(&location)
         .map_err(|_| Error::internal("redirect location is not a valid header"))?;
-    let mut response = StatusCode::FOUND.into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::LOCATION, location);
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    Ok(NoStore::new((
+        StatusCode::FOUND,
+        [(header::LOCATION, location)],
+    )))
 }

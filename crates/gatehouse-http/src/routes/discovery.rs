@@ -5,7 +5,8 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
+use crate::openapi::responses::ServerError;
 use crate::AppState;
 
 /// `GET /.well-known/oauth-authorization-server` and `/.well-known/openid-configuration`.
@@ -17,7 +18,7 @@ use crate::AppState;
     responses(
         (status = 200, description = "The metadata; cacheable for 300 s", body = ServerMetadata,
          headers(("Cache-Control" = String, description = "public, max-age=300"))),
-        (status = 500, description = "server_error; the cause is logged", body = ErrorBody),
+        ServerError,
     )
 )]
 pub(crate) async fn configuration(State(app): State<AppState>) -> Result<Response, ApiError> {

@@ -4,12 +4,13 @@ use std::any::Any;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use serde_json::json;
 
+use crate::response::NoStore;
 use crate::AppState;
 
 /// The body of `/healthz` and `/readyz`.
@@ -62,8 +63,7 @@ fn not_ready(err: &dyn std::fmt::Display) -> Response {
     let body = Json(Status {
         status: "unavailable",
     });
-    let no_store = [(header::CACHE_CONTROL, "no-store")];
-    (StatusCode::SERVICE_UNAVAILABLE, no_store, body).into_response()
+    NoStore::new((StatusCode::SERVICE_UNAVAILABLE, body)).into_response()
 }
 
 /// A panic is a bug: log it and answer like any internal error, without its text.
@@ -74,10 +74,6 @@ pub(crate) fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("unknown panic");
     tracing::error!(panic = msg, "handler panicked");
-    (
-        StatusCode::INTERNAL_SERVER_ERROR,
-        [(header::CACHE_CONTROL, "no-store")],
-        Json(json!({"error": "server_error"})),
-    )
-        .into_response()
+    let body = Json(json!({"error": "server_error"}));
+    NoStore::new((StatusCode::INTERNAL_SERVER_ERROR, body)).into_response()
 }

@@ -2,17 +2,17 @@
 //! answers `{"active": false}` for tokens that are not live or not the caller's.
 
 use axum::extract::State;
-use axum::http::{header, HeaderValue};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::Json;
 use gatehouse_core::error::AuthMethod;
-use gatehouse_core::introspection::TokenTypeHint;
 use gatehouse_core::Error;
 
-use super::token::client_credentials;
+use super::revoke::TokenOfClient;
 use crate::client_address::Context;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{BasicAuth, FormOrJson};
+use crate::extract::ClientRequest;
+use crate::openapi::responses::{HashQueueFull, PayloadTooLarge, ServerError};
+use crate::response::NoStore;
 use crate::AppState;
 
 /// `POST /oauth/introspect` and its aliases.
@@ -39,23 +39,21 @@ use crate::AppState;
         (status = 401, description = "invalid_client: client authentication failed, or the \
             client is public", body = ErrorBody,
          headers(("WWW-Authenticate" = String, description = "Basic challenge"))),
-        (status = 413, description = "The body exceeds 64 KiB", body = ErrorBody),
-        (status = 500, description = "server_error; the cause is logged", body = ErrorBody),
-        (status = 503, description = "temporarily_unavailable: the password-hash queue is \
-            full", body = ErrorBody,
-         headers(("Retry-After" = u64, description = "seconds"))),
+        PayloadTooLarge,
+        ServerError,
+        HashQueueFull,
     )
 )]
 pub(crate) async fn introspect(
     State(app): State<AppState>,
     Context(ctx): Context,
-    basic: Option<BasicAuth>,
-    FormOrJson(mut params): FormOrJson,
-) -> Result<Response, ApiError> {
-    let credentials = client_credentials(basic, &mut params)?;
-    let token = params.require("token")?;
-    let hint = params.take("token_type_hint");
-    let client = app.clients.authenticate_with(&ctx, credentials).await?;
+    request: ClientRequest,
+) -> Result<impl IntoResponse, ApiError> {
+    let TokenOfClient {
+        client,
+        token,
+        hint,
+    } = TokenOfClient::read(&app, &ctx, request).await?;
     if client.is_public() {
         return Err(Error::InvalidClient {
             method: AuthMethod::None,
@@ -63,13 +61,8 @@ pub(crate) async fn introspect(
         }
         .into());
     }
-    let hint = hint.as_deref().and_then(TokenTypeHint::parse);
     let answer = app.introspection.introspect(&client, &token, hint).await?;
-    let mut response = Json(answer).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    Ok(NoStore::new(Json(answer)))
 }
 
 /// The introspection request's parameters (RFC 7662 §2.1), as a form or a JSON object.

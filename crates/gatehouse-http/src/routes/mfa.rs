@@ -3,9 +3,8 @@
 //! `POST /mfa/challenge` authenticates the client like the token endpoint and takes the
 //! `mfa_token` in the body. Every answer is `no-store`: enrolment returns secrets.
 
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{FromRequest, Request, State};
+use axum::response::IntoResponse;
 use axum::Json;
 use gatehouse_core::Error;
 use secrecy::SecretString;
@@ -14,10 +13,12 @@ use serde_json::Value;
 
 use crate::client_address::Context;
 use crate::error::{ApiError, BearerError, ErrorBody};
-use crate::extract::{is_json, read_limited, BasicAuth, FormOrJson};
+use crate::extract::{is_json, read_limited, BearerToken, ClientRequest};
+use crate::openapi::responses::{
+    ClientAuthFailed, HashQueueFull, MfaTokenRejected, PayloadTooLarge, ServerError,
+};
 use crate::params::Params;
-use crate::routes::token::client_credentials;
-use crate::routes::userinfo::bearer_from_headers;
+use crate::response::NoStore;
 use crate::AppState;
 
 /// `GET /mfa/authenticators`.
@@ -33,17 +34,14 @@ use crate::AppState;
          headers(("Cache-Control" = String, description = "no-store"))),
         (status = 400, description = "invalid_request: a malformed Authorization header",
          body = ErrorBody),
-        (status = 401, description = "No bearer token (a bare `Bearer` challenge, no body), or \
-            invalid_token: the mfa_token is unknown, used or expired",
-         headers(("WWW-Authenticate" = String, description = "Bearer challenge"))),
-        (status = 500, description = "server_error; the cause is logged", body = ErrorBody),
+        MfaTokenRejected,
+        ServerError,
     )
 )]
 pub(crate) async fn authenticators(
     State(app): State<AppState>,
-    request: Request,
-) -> Result<Response, BearerError> {
-    let token = bearer_from_headers(request.headers())?.ok_or(BearerError::Missing)?;
+    BearerToken(token): BearerToken,
+) -> Result<impl IntoResponse, BearerError> {
     let all = app.mfa.authenticators(&token).await?;
     let body: Vec<AuthenticatorInfo> = all
         .iter()
@@ -53,7 +51,7 @@ pub(crate) async fn authenticators(
             active: a.active,
         })
         .collect();
-    Ok(no_store(Json(body).into_response()))
+    Ok(NoStore::new(Json(body)))
 }
 
 /// `POST /mfa/associate`.
@@ -76,30 +74,19 @@ pub(crate) async fn authenticators(
          headers(("Cache-Control" = String, description = "no-store"))),
         (status = 400, description = "invalid_request: a malformed header or body, or no `otp` \
             among `authenticator_types`", body = ErrorBody),
-        (status = 401, description = "No bearer token (a bare `Bearer` challenge, no body), or \
-            invalid_token: the mfa_token is unknown, used or expired",
-         headers(("WWW-Authenticate" = String, description = "Bearer challenge"))),
+        MfaTokenRejected,
         (status = 403, description = "access_denied: the user is already enrolled",
          body = ErrorBody),
-        (status = 413, description = "The body exceeds 64 KiB", body = ErrorBody),
-        (status = 500, description = "server_error; the cause is logged", body = ErrorBody),
+        PayloadTooLarge,
+        ServerError,
     )
 )]
 pub(crate) async fn associate(
     State(app): State<AppState>,
     Context(ctx): Context,
-    request: Request,
-) -> Result<Response, BearerError> {
-    let token = bearer_from_headers(request.headers())?.ok_or(BearerError::Missing)?;
-    let json = is_json(request.headers())?;
-    let body = read_limited(request.into_body()).await?;
-    let (types, client_id) = associate_body(json, &body)?;
-    if !types.iter().any(|t| t == "otp") {
-        return Err(Error::invalid_request(
-            "authenticator_types must include \"otp\", the one type gatehouse enrols",
-        )
-        .into());
-    }
+    BearerToken(token): BearerToken,
+    AssociateBody { client_id }: AssociateBody,
+) -> Result<impl IntoResponse, BearerError> {
     let e = app
         .mfa
         .associate(&ctx, &token, client_id.as_deref())
@@ -111,7 +98,7 @@ pub(crate) async fn associate(
         barcode_uri: e.barcode_uri,
         recovery_codes: e.recovery_codes,
     };
-    Ok(no_store(Json(body).into_response()))
+    Ok(NoStore::new(Json(body)))
 }
 
 /// `POST /mfa/challenge`.
@@ -135,26 +122,21 @@ pub(crate) async fn associate(
         (status = 400, description = "invalid_request, invalid_grant (unknown or used \
             mfa_token, or another client's), expired_token, unauthorized_client or \
             unsupported_challenge_type (the user has no active otp factor)", body = ErrorBody),
-        (status = 401, description = "invalid_client: client authentication failed",
-         body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "Basic challenge"))),
-        (status = 413, description = "The body exceeds 64 KiB", body = ErrorBody),
+        ClientAuthFailed,
+        PayloadTooLarge,
         (status = 429, description = "too_many_attempts: this client address failed too many \
             authentications", body = ErrorBody,
          headers(("Retry-After" = u64, description = "seconds"))),
-        (status = 500, description = "server_error; the cause is logged", body = ErrorBody),
-        (status = 503, description = "temporarily_unavailable: the password-hash queue is \
-            full", body = ErrorBody,
-         headers(("Retry-After" = u64, description = "seconds"))),
+        ServerError,
+        HashQueueFull,
     )
 )]
 pub(crate) async fn challenge(
     State(app): State<AppState>,
     Context(ctx): Context,
-    basic: Option<BasicAuth>,
-    FormOrJson(mut params): FormOrJson,
-) -> Result<Response, ApiError> {
-    let credentials = client_credentials(basic, &mut params)?;
+    request: ClientRequest,
+) -> Result<impl IntoResponse, ApiError> {
+    let (credentials, mut params) = request.into_parts()?;
     let mfa_token = SecretString::from(params.require("mfa_token")?);
     let challenge_type = params.require("challenge_type")?;
     let authenticator_id = params.take("authenticator_id");
@@ -171,7 +153,30 @@ pub(crate) async fn challenge(
     let body = ChallengeResponse {
         challenge_type: kind,
     };
-    Ok(no_store(Json(body).into_response()))
+    Ok(NoStore::new(Json(body)))
+}
+
+/// The body of `POST /mfa/associate`, which must ask for `otp`: the optional `client_id`. It
+/// rejects like the bearer token before it, with a `WWW-Authenticate: Bearer` challenge.
+pub(crate) struct AssociateBody {
+    client_id: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequest<S> for AssociateBody {
+    type Rejection = BearerError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, BearerError> {
+        let json = is_json(req.headers())?;
+        let body = read_limited(req.into_body()).await?;
+        let (types, client_id) = associate_body(json, &body)?;
+        if !types.iter().any(|t| t == "otp") {
+            return Err(Error::invalid_request(
+                "authenticator_types must include \"otp\", the one type gatehouse enrols",
+            )
+            .into());
+        }
+        Ok(AssociateBody { client_id })
+    }
 }
 
 /// `authenticator_types` (a JSON array or string, or a form value, space- or comma-separated)
@@ -205,13 +210,6 @@ fn associate_body(json: bool, body: &[u8]) -> Result<(Vec<String>, Option<String
         Some(_) => return Err(Error::invalid_request("client_id must be a string")),
     };
     Ok((types, client_id))
-}
-
-fn no_store(mut response: Response) -> Response {
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }
 
 /// One factor, as `/mfa/authenticators` lists it.

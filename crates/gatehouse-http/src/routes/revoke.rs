@@ -3,12 +3,15 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use gatehouse_core::audit::RequestContext;
+use gatehouse_core::client::Client;
 use gatehouse_core::introspection::TokenTypeHint;
+use gatehouse_core::Error;
 
-use super::token::client_credentials;
 use crate::client_address::Context;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{BasicAuth, FormOrJson};
+use crate::extract::ClientRequest;
+use crate::openapi::responses::{ClientAuthFailed, HashQueueFull, PayloadTooLarge, ServerError};
 use crate::AppState;
 
 /// `POST /oauth/revoke` and its aliases.
@@ -31,29 +34,52 @@ use crate::AppState;
             empty body"),
         (status = 400, description = "invalid_request (RFC 7009 §2.2.1, RFC 6749 §5.2)",
          body = ErrorBody),
-        (status = 401, description = "invalid_client: client authentication failed",
-         body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "Basic challenge"))),
-        (status = 413, description = "The body exceeds 64 KiB", body = ErrorBody),
-        (status = 500, description = "server_error; the cause is logged", body = ErrorBody),
-        (status = 503, description = "temporarily_unavailable: the password-hash queue is \
-            full", body = ErrorBody,
-         headers(("Retry-After" = u64, description = "seconds"))),
+        ClientAuthFailed,
+        PayloadTooLarge,
+        ServerError,
+        HashQueueFull,
     )
 )]
 pub(crate) async fn revoke(
     State(app): State<AppState>,
     Context(ctx): Context,
-    basic: Option<BasicAuth>,
-    FormOrJson(mut params): FormOrJson,
+    request: ClientRequest,
 ) -> Result<StatusCode, ApiError> {
-    let credentials = client_credentials(basic, &mut params)?;
-    let token = params.require("token")?;
-    let hint = params.take("token_type_hint");
-    let client = app.clients.authenticate_with(&ctx, credentials).await?;
-    let hint = hint.as_deref().and_then(TokenTypeHint::parse);
+    let TokenOfClient {
+        client,
+        token,
+        hint,
+    } = TokenOfClient::read(&app, &ctx, request).await?;
     app.revocation.revoke(&ctx, &client, &token, hint).await?;
     Ok(StatusCode::OK)
+}
+
+/// The request of revocation (RFC 7009 §2.1), which introspection shares (RFC 7662 §2.1): an
+/// authenticated client, a token and an optional hint of its type.
+pub(crate) struct TokenOfClient {
+    pub(crate) client: Client,
+    pub(crate) token: String,
+    pub(crate) hint: Option<TokenTypeHint>,
+}
+
+impl TokenOfClient {
+    /// Reads the parameters, then authenticates the client; an unknown hint is no hint.
+    pub(crate) async fn read(
+        app: &AppState,
+        ctx: &RequestContext,
+        request: ClientRequest,
+    ) -> Result<Self, Error> {
+        let (credentials, mut params) = request.into_parts()?;
+        let token = params.require("token")?;
+        let hint = params.take("token_type_hint");
+        let client = app.clients.authenticate_with(ctx, credentials).await?;
+        let hint = hint.as_deref().and_then(TokenTypeHint::parse);
+        Ok(TokenOfClient {
+            client,
+            token,
+            hint,
+        })
+    }
 }
 
 /// The revocation request's parameters (RFC 7009 §2.1), as a form or a JSON object.

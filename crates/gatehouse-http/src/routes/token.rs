@@ -1,12 +1,9 @@
 //! The token endpoint (RFC 6749 §3.2): parse, authenticate the client, run the grant.
 
 use axum::extract::State;
-use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use gatehouse_core::client::GrantType;
-use gatehouse_core::client_assertion;
-use gatehouse_core::client_auth::ClientCredentials;
 use gatehouse_core::grant::{GrantRequest, Tokens};
 use gatehouse_core::mfa;
 use gatehouse_core::scope::ScopeSet;
@@ -17,8 +14,10 @@ use serde::Serialize;
 
 use crate::client_address::Context;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{BasicAuth, FormOrJson};
+use crate::extract::ClientRequest;
+use crate::openapi::responses::{ClientAuthFailed, HashQueueFull, PayloadTooLarge, ServerError};
 use crate::params::Params;
+use crate::response::NoStore;
 use crate::AppState;
 
 /// `POST /oauth/token` and its aliases.
@@ -46,31 +45,26 @@ use crate::AppState;
             password, wrong or reused code, unknown mfa_token), expired_token (mfa_token), \
             unauthorized_client, unsupported_grant_type or invalid_scope (RFC 6749 §5.2)",
          body = ErrorBody),
-        (status = 401, description = "invalid_client: client authentication failed",
-         body = ErrorBody,
-         headers(("WWW-Authenticate" = String, description = "Basic challenge"))),
+        ClientAuthFailed,
         (status = 403, description = "mfa_required: the password was right and the client's \
             users need a second factor; the body carries the `mfa_token` that continues the \
             login (Auth0's MFA API)", body = ErrorBody),
-        (status = 413, description = "The body exceeds 64 KiB", body = ErrorBody),
+        PayloadTooLarge,
         (status = 429, description = "too_many_attempts: this client address failed too many \
             logins (credential stuffing throttle), or this user sent too many wrong \
             second-factor codes", body = ErrorBody,
          headers(("Retry-After" = u64, description = "seconds"))),
-        (status = 500, description = "server_error; the cause is logged", body = ErrorBody),
-        (status = 503, description = "temporarily_unavailable: the password-hash queue is \
-            full", body = ErrorBody,
-         headers(("Retry-After" = u64, description = "seconds"))),
+        ServerError,
+        HashQueueFull,
     )
 )]
 pub(crate) async fn token(
     State(app): State<AppState>,
     Context(ctx): Context,
-    basic: Option<BasicAuth>,
-    FormOrJson(mut params): FormOrJson,
+    request: ClientRequest,
 ) -> Result<TokenResponse, ApiError> {
-    let grant_type = grant_type_label(params.get("grant_type"));
-    let result = exchange(&app, &ctx, basic, &mut params).await;
+    let grant_type = grant_type_label(request.params().get("grant_type"));
+    let result = exchange(&app, &ctx, request).await;
     telemetry::record_token_request(grant_type, &result);
     Ok(TokenResponse(result?))
 }
@@ -78,12 +72,11 @@ pub(crate) async fn token(
 async fn exchange(
     app: &AppState,
     ctx: &gatehouse_core::audit::RequestContext,
-    basic: Option<BasicAuth>,
-    params: &mut Params,
+    request: ClientRequest,
 ) -> Result<Tokens, Error> {
-    let credentials = client_credentials(basic, params)?;
+    let (credentials, mut params) = request.into_parts()?;
     let code = params.take("code");
-    let request = grant_request(params)?;
+    let request = grant_request(&mut params)?;
     let client = app.clients.authenticate_with(ctx, credentials).await?;
     app.codes.redeem(&client, code.as_deref()).await?;
     app.grants.exchange(ctx, &client, request).await
@@ -164,70 +157,6 @@ pub(crate) struct TokenSuccess {
     recovery_code: Option<String>,
 }
 
-/// RFC 6749 §2.3: exactly one way of identifying the client.
-pub(crate) fn client_credentials(
-    basic: Option<BasicAuth>,
-    params: &mut Params,
-) -> Result<ClientCredentials, Error> {
-    if let Some(assertion) = assertion_credentials(basic.is_some(), params)? {
-        return Ok(assertion);
-    }
-    let id = params.take("client_id");
-    let secret = params.take("client_secret").map(SecretString::from);
-    match (basic, id, secret) {
-        (Some(_), _, Some(_)) => Err(Error::invalid_request(
-            "the client authenticated twice: use HTTP Basic or client_secret, not both",
-        )),
-        (Some(b), Some(id), None) if id != b.id => Err(Error::invalid_request(
-            "client_id in the body differs from the one in the Authorization header",
-        )),
-        (Some(b), _, None) => Ok(ClientCredentials::Basic {
-            id: b.id,
-            secret: b.secret,
-            undecoded: b.undecoded,
-        }),
-        (None, Some(id), Some(secret)) => Ok(ClientCredentials::Post { id, secret }),
-        (None, Some(id), None) => Ok(ClientCredentials::Public { id }),
-        (None, None, Some(_)) => Err(Error::invalid_request(
-            "client_secret was sent without client_id",
-        )),
-        (None, None, None) => Err(Error::InvalidClient {
-            method: gatehouse_core::error::AuthMethod::None,
-            description: "client authentication is required".into(),
-        }),
-    }
-}
-
-/// RFC 7521 §4.2: `client_assertion` with `client_assertion_type`, as the only credentials.
-fn assertion_credentials(
-    basic: bool,
-    params: &mut Params,
-) -> Result<Option<ClientCredentials>, Error> {
-    let kind = params.take("client_assertion_type");
-    let Some(assertion) = params.take("client_assertion") else {
-        return match kind {
-            Some(_) => Err(Error::invalid_request(
-                "client_assertion_type was sent without client_assertion",
-            )),
-            None => Ok(None),
-        };
-    };
-    if kind.as_deref() != Some(client_assertion::JWT_BEARER) {
-        return Err(Error::invalid_request(
-            "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-        ));
-    }
-    if basic || params.get("client_secret").is_some() {
-        return Err(Error::invalid_request(
-            "the client authenticated twice: use one of HTTP Basic, client_secret and client_assertion",
-        ));
-    }
-    Ok(Some(ClientCredentials::Assertion {
-        client_id: params.take("client_id"),
-        assertion,
-    }))
-}
-
 /// Parses the grant-specific parameters.
 fn grant_request(params: &mut Params) -> Result<GrantRequest, Error> {
     let grant_type = params.require("grant_type")?;
@@ -296,10 +225,6 @@ impl IntoResponse for TokenResponse {
             id_token: t.id_token,
             recovery_code: t.recovery_code,
         };
-        let mut response = Json(body).into_response();
-        let headers = response.headers_mut();
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-        response
+        NoStore::with_pragma(Json(body)).into_response()
     }
 }

@@ -1,0 +1,219 @@
+//! User operations of [`AdminService`]: add (the CLI's `user add`), import (already hashed
+//! passwords, `user import`), create-or-replace (PUT), read, list, remove, set a password, and
+//! unlock an account the brute-force defence locked.
+
+use secrecy::SecretString;
+use serde_json::{json, Value};
+
+use super::{bundle, user, AdminService};
+use crate::audit::{EventKind, RequestContext};
+use crate::error::Error;
+use crate::login_guard::user_key;
+use crate::random;
+use crate::scope::ScopeSet;
+use crate::store::StoreError;
+use crate::user::{User, Username};
+use crate::user_import::ImportedUser;
+
+/// A user to add.
+pub struct NewUser {
+    /// The (normalized) username.
+    pub username: Username,
+    /// The password, hashed with argon2id before it is stored.
+    pub password: SecretString,
+    /// Email address.
+    pub email: Option<String>,
+    /// Phone number.
+    pub phone: Option<String>,
+    /// The scopes the user may be granted; `None` for whatever the client allows.
+    pub scopes: Option<ScopeSet>,
+}
+
+/// What importing one user did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Imported {
+    /// The user was added.
+    Added,
+    /// A user of that name exists already; nothing changed.
+    Exists,
+}
+
+impl AdminService {
+    /// Adds a user; `Conflict` if the username is taken.
+    pub async fn add_user(&self, ctx: &RequestContext, new: NewUser) -> Result<User, Error> {
+        let user = User {
+            id: random::id(),
+            username: new.username,
+            password_hash: self.hasher.hash(&new.password).await?,
+            email: new.email,
+            phone: new.phone,
+            scopes: new.scopes,
+            created_at: self.clock.now(),
+        };
+        self.store.insert_user(&user).await.map_err(conflict)?;
+        self.changed(ctx, "create_user", None, Some(user.username.as_str()))
+            .await;
+        Ok(user)
+    }
+
+    /// Adds a user whose password hash comes from another system; an existing user of that
+    /// name is left alone, so that an import can be run again.
+    pub async fn import_user(
+        &self,
+        ctx: &RequestContext,
+        user: ImportedUser,
+    ) -> Result<Imported, Error> {
+        let record = User {
+            id: random::id(),
+            username: user.username,
+            password_hash: user.password_hash,
+            email: user.email,
+            phone: user.phone,
+            scopes: user.scopes,
+            created_at: self.clock.now(),
+        };
+        match self.store.insert_user(&record).await {
+            Ok(()) => {
+                let name = Some(record.username.as_str());
+                self.changed(ctx, "import_user", None, name).await;
+                Ok(Imported::Added)
+            }
+            Err(StoreError::Conflict) => Ok(Imported::Exists),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Replaces a user's password.
+    pub async fn set_password(
+        &self,
+        ctx: &RequestContext,
+        username: &str,
+        password: &SecretString,
+    ) -> Result<(), Error> {
+        let name = Username::parse(username)?;
+        let hash = self.hasher.hash(password).await?;
+        self.store
+            .set_password_hash(&name, &hash, self.clock.now())
+            .await?;
+        self.changed(ctx, "set_password", None, Some(name.as_str()))
+            .await;
+        Ok(())
+    }
+
+    /// `PUT /User/{username}`: creates or replaces; `true` when created.
+    pub async fn put_user(
+        &self,
+        ctx: &RequestContext,
+        username: &str,
+        body: &Value,
+    ) -> Result<(Value, bool), Error> {
+        let name = Username::parse(username)
+            .map_err(|e| Error::invalid_field("id", e.description().unwrap_or("invalid")))?;
+        let parsed = user::parse(&name, body)?;
+        let now = self.clock.now();
+        let existing = self.store.find_user(&name).await?;
+        let password_hash = match (&parsed.password, &existing) {
+            (Some(p), _) => self.hasher.hash(p).await?,
+            (None, Some(u)) => u.password_hash.clone(),
+            (None, None) => {
+                return Err(Error::invalid_field(
+                    "password",
+                    "is required for a new user",
+                ))
+            }
+        };
+        let created = existing.is_none();
+        let base = existing.unwrap_or(User {
+            id: random::id(),
+            username: name,
+            password_hash: String::new(),
+            email: None,
+            phone: None,
+            scopes: None,
+            created_at: now,
+        });
+        let updated = User {
+            password_hash,
+            email: user::apply(base.email.clone(), parsed.email),
+            phone: user::apply(base.phone.clone(), parsed.phone),
+            scopes: user::apply(base.scopes.clone(), parsed.scopes),
+            ..base
+        };
+        let action = if created {
+            self.store.insert_user(&updated).await?;
+            "create_user"
+        } else {
+            self.store.update_user(&updated, now).await?;
+            "update_user"
+        };
+        self.changed(ctx, action, None, Some(updated.username.as_str()))
+            .await;
+        Ok((user::render(&updated), created))
+    }
+
+    /// One user; `NotFound` if there is none of this name.
+    pub async fn find_user(&self, username: &str) -> Result<User, Error> {
+        let missing = || Error::NotFound("no such user".into());
+        let name = Username::parse(username).map_err(|_| missing())?;
+        self.store.find_user(&name).await?.ok_or_else(missing)
+    }
+
+    /// `GET /User/{username}`.
+    pub async fn user(&self, username: &str) -> Result<Value, Error> {
+        Ok(user::render(&self.find_user(username).await?))
+    }
+
+    /// Every user.
+    pub async fn list_users(&self) -> Result<Vec<User>, Error> {
+        Ok(self.store.list_users().await?)
+    }
+
+    /// `GET /User`: every user, as a search Bundle.
+    pub async fn users(&self) -> Result<Value, Error> {
+        let all = self.list_users().await?;
+        Ok(bundle(all.iter().map(user::render).collect()))
+    }
+
+    /// Removes a user; returns them as they were.
+    pub async fn remove_user(&self, ctx: &RequestContext, username: &str) -> Result<User, Error> {
+        let user = self.find_user(username).await?;
+        self.store.delete_user(&user.username).await?;
+        self.changed(ctx, "delete_user", None, Some(user.username.as_str()))
+            .await;
+        Ok(user)
+    }
+
+    /// `DELETE /User/{username}`: the resource as it was.
+    pub async fn delete_user(&self, ctx: &RequestContext, username: &str) -> Result<Value, Error> {
+        Ok(user::render(&self.remove_user(ctx, username).await?))
+    }
+
+    /// Forgets a user's failed logins and lifts any lockout; returns the user and whether there
+    /// was anything to forget.
+    pub async fn unlock(
+        &self,
+        ctx: &RequestContext,
+        username: &str,
+    ) -> Result<(User, bool), Error> {
+        let user = self.find_user(username).await?;
+        let had_failures = self.guard.unlock(&user_key(&user.id)).await?;
+        let detail = json!({ "had_failures": had_failures, "via": self.via.as_str() });
+        let name = Some(user.username.as_str());
+        self.record(EventKind::Unlock, ctx, None, name, detail)
+            .await;
+        Ok((user, had_failures))
+    }
+
+    /// Unlocks a user; `{"username", "unlocked"}` says whether there was anything to forget.
+    pub async fn unlock_user(&self, ctx: &RequestContext, username: &str) -> Result<Value, Error> {
+        let (user, unlocked) = self.unlock(ctx, username).await?;
+        Ok(json!({ "username": user.username.as_str(), "unlocked": unlocked }))
+    }
+}
+
+fn conflict(err: StoreError) -> Error {
+    match err {
+        StoreError::Conflict => Error::Conflict("a user with this name exists".into()),
+        other => other.into(),
+    }
+}

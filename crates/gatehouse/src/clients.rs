@@ -1,0 +1,176 @@
+//! `gatehouse client …`: register, list, show and remove clients in the configured database
+//! (created and migrated when new), through the core's admin service. Output is JSON without
+//! any secret or hash.
+
+use anyhow::{bail, Context, Result};
+use gatehouse_core::admin::NewClient;
+use gatehouse_core::client::{
+    AccessTokenAlg, Client, ClientId, ClientSettings, GrantType, MfaPolicy,
+    TokenEndpointAuthMethod, TokenFormat,
+};
+use gatehouse_core::random;
+use gatehouse_core::scope::ScopeSet;
+use secrecy::SecretString;
+use serde_json::{json, Value};
+
+use crate::admin::{or_missing, print_json, service, CLI};
+use crate::cli::{ClientAddArgs, ClientCommand};
+use crate::config::Config;
+use crate::secret_key::sealer;
+
+/// Runs a `client` subcommand.
+pub(crate) async fn run(config: &Config, cmd: ClientCommand) -> Result<()> {
+    match cmd {
+        ClientCommand::Add(args) => {
+            let (new, generated) = parse(args)?;
+            let id = new.id.clone();
+            // Only an HS256 client's secret is sealed; other commands leave the server key be.
+            let hs256 = new.settings.access_token_alg == AccessTokenAlg::Hs256;
+            let sealer = if hs256 { Some(sealer(config)?) } else { None };
+            let admin = service(config, sealer).await?;
+            let client = admin.add_client(&CLI, new).await.with_context(|| {
+                format!("adding client {id}: a client with this id may exist already")
+            })?;
+            let mut out = client_json(&client);
+            if let Some(secret) = generated {
+                out["client_secret"] = secret.into();
+            }
+            print_json(&out)
+        }
+        ClientCommand::List => {
+            let clients = service(config, None).await?.list_clients().await?;
+            print_json(&Value::Array(clients.iter().map(client_json).collect()))
+        }
+        ClientCommand::Show { id } => {
+            ClientId::parse(&id)?;
+            let admin = service(config, None).await?;
+            let client = admin
+                .find_client(&id)
+                .await
+                .map_err(|e| or_missing(e, || format!("no client {id}")))?;
+            print_json(&client_json(&client))
+        }
+        ClientCommand::Remove { id } => {
+            let id = ClientId::parse(&id)?;
+            let admin = service(config, None).await?;
+            admin
+                .remove_client(&CLI, id.as_str())
+                .await
+                .with_context(|| format!("removing client {id}"))?;
+            eprintln!("removed client {id}");
+            Ok(())
+        }
+    }
+}
+
+/// The client `client add` asks for, and the secret it generated, if any.
+fn parse(args: ClientAddArgs) -> Result<(NewClient, Option<String>)> {
+    let id = ClientId::parse(&args.id)?;
+    let settings = settings(&args)?;
+    settings.validate()?;
+    match settings.token_endpoint_auth_method {
+        Some(TokenEndpointAuthMethod::ClientSecretJwt) => {
+            bail!("client_secret_jwt clients are registered through the admin API (PUT /Client/ID), which seals the secret")
+        }
+        Some(TokenEndpointAuthMethod::PrivateKeyJwt) if settings.jwks.is_none() => {
+            bail!("private_key_jwt needs --jwks-file")
+        }
+        _ => {}
+    }
+    let generated = args.generate_secret.then(|| random::token(32));
+    let secret = args.secret.or_else(|| generated.clone());
+    match &secret {
+        Some(s) if s.is_empty() => bail!("the client secret must not be empty"),
+        None if settings.access_token_alg == AccessTokenAlg::Hs256 => {
+            bail!("--access-token-alg HS256 needs a client secret (--secret or --generate-secret)")
+        }
+        _ => {}
+    }
+    let new = NewClient {
+        id,
+        secret: secret.map(SecretString::from),
+        settings,
+    };
+    Ok((new, generated))
+}
+
+/// The settings named by the flags of `client add`, over the defaults.
+fn settings(args: &ClientAddArgs) -> Result<ClientSettings> {
+    let defaults = ClientSettings::default();
+    Ok(ClientSettings {
+        grant_types: grant_types(&args.grant_types)?,
+        scopes: scope_list(&args.scopes)?,
+        default_scopes: scope_list(&args.default_scopes)?,
+        access_token_ttl: args.access_token_ttl.unwrap_or(defaults.access_token_ttl),
+        refresh_token_ttl: args.refresh_token_ttl.unwrap_or(defaults.refresh_token_ttl),
+        refresh_token_idle_ttl: args
+            .refresh_token_idle_ttl
+            .unwrap_or(defaults.refresh_token_idle_ttl),
+        token_format: match args.token_format.as_deref() {
+            None | Some("jwt") => TokenFormat::Jwt,
+            Some("opaque") => TokenFormat::Opaque,
+            Some(other) => bail!("unknown token format {other:?}: use jwt or opaque"),
+        },
+        access_token_alg: match args.access_token_alg.as_deref() {
+            None => AccessTokenAlg::ServerKey,
+            Some("HS256") => AccessTokenAlg::Hs256,
+            Some(other) => bail!(
+                "--access-token-alg {other:?}: only HS256 can be chosen per client; the server \
+                 key's algorithm is set with --signing-alg"
+            ),
+        },
+        jwks: jwks(args)?,
+        redirect_uri: args.redirect_uri.clone(),
+        token_endpoint_auth_method: match &args.token_endpoint_auth_method {
+            Some(m) => Some(TokenEndpointAuthMethod::parse(m).with_context(|| {
+                format!("unknown token_endpoint_auth_method {m:?}: use client_secret_basic, client_secret_post, private_key_jwt or none")
+            })?),
+            None => None,
+        },
+        trust_forwarded_for: args.trust_forwarded_for,
+        mfa: match args.mfa.as_deref() {
+            None => MfaPolicy::Off,
+            Some(m) => MfaPolicy::parse(m)
+                .with_context(|| format!("unknown --mfa {m:?}: use off, optional or required"))?,
+        },
+        ..defaults
+    })
+}
+
+fn grant_types(raw: &[String]) -> Result<Vec<GrantType>> {
+    if raw.is_empty() {
+        return Ok(vec![GrantType::Password]);
+    }
+    raw.iter()
+        .map(|g| {
+            GrantType::parse(g.trim())
+                .with_context(|| format!("unknown grant type {g:?}: use password, refresh_token"))
+        })
+        .collect()
+}
+
+/// The JWK Set of `--jwks-file`, if given.
+fn jwks(args: &ClientAddArgs) -> Result<Option<Value>> {
+    let Some(path) = &args.jwks_file else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the JWK Set {}", path.display()))?;
+    let jwks = serde_json::from_str::<Value>(&text)
+        .with_context(|| format!("parsing the JWK Set {}", path.display()))?;
+    Ok(Some(jwks))
+}
+
+fn scope_list(raw: &str) -> Result<Vec<String>> {
+    Ok(ScopeSet::parse(raw)?.iter().map(str::to_owned).collect())
+}
+
+fn client_json(client: &Client) -> Value {
+    let mut settings = client.settings.clone();
+    settings.sealed_secret = None;
+    json!({
+        "client_id": client.id.as_str(),
+        "public": client.is_public(),
+        "settings": settings,
+    })
+}

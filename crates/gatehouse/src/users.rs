@@ -1,0 +1,182 @@
+//! `gatehouse user …`: add, import, list, show, remove, set a password, unlock, and list or
+//! remove second factors, through the core's admin service. Passwords are read from standard
+//! input; output is JSON without any hash.
+
+use std::io::Read;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use gatehouse_core::admin::mfa::render;
+use gatehouse_core::admin::{AdminService, Imported, NewUser};
+use gatehouse_core::scope::ScopeSet;
+use gatehouse_core::user::{User, Username, MAX_PASSWORD_LEN};
+use secrecy::SecretString;
+use serde_json::{json, Value};
+
+use crate::admin::{or_missing, print_json, service, CLI};
+use crate::cli::{UserAddArgs, UserCommand, UserMfaCommand};
+use crate::config::Config;
+
+/// Runs a `user` subcommand.
+pub(crate) async fn run(config: &Config, cmd: UserCommand) -> Result<()> {
+    let admin = service(config, None).await?;
+    match cmd {
+        UserCommand::Add(args) => add(&admin, args).await,
+        UserCommand::List => {
+            let users = admin.list_users().await?;
+            print_json(&Value::Array(users.iter().map(user_json).collect()))
+        }
+        UserCommand::Show { username } => {
+            let user = find(&admin, &username).await?;
+            print_json(&user_json(&user))
+        }
+        UserCommand::Remove { username } => {
+            let name = Username::parse(&username)?;
+            admin
+                .remove_user(&CLI, name.as_str())
+                .await
+                .with_context(|| format!("removing user {name}"))?;
+            eprintln!("removed user {name}");
+            Ok(())
+        }
+        UserCommand::Import { file } => import(&admin, &file).await,
+        UserCommand::Mfa(cmd) => mfa(&admin, cmd).await,
+        UserCommand::Unlock { username } => {
+            let user = find(&admin, &username).await?;
+            admin.unlock(&CLI, user.username.as_str()).await?;
+            eprintln!("unlocked user {}", user.username);
+            Ok(())
+        }
+        UserCommand::SetPassword { username, .. } => {
+            let name = Username::parse(&username)?;
+            admin
+                .set_password(&CLI, name.as_str(), &read_password()?)
+                .await
+                .with_context(|| format!("setting the password of {name}"))?;
+            eprintln!("password of {name} replaced");
+            Ok(())
+        }
+    }
+}
+
+async fn add(admin: &AdminService, args: UserAddArgs) -> Result<()> {
+    let username = Username::parse(&args.username)?;
+    let new = NewUser {
+        username: username.clone(),
+        scopes: args.scopes.as_deref().map(ScopeSet::parse).transpose()?,
+        password: read_password()?,
+        email: args.email,
+        phone: args.phone,
+    };
+    let user = admin.add_user(&CLI, new).await.with_context(|| {
+        format!("adding user {username}: a user with this name may exist already")
+    })?;
+    print_json(&user_json(&user))
+}
+
+/// The user named `username`, or an error saying there is none.
+async fn find(admin: &AdminService, username: &str) -> Result<User> {
+    let name = Username::parse(username)?;
+    admin
+        .find_user(name.as_str())
+        .await
+        .map_err(|e| or_missing(e, || format!("no user {name}")))
+}
+
+/// `user mfa list USERNAME` and `user mfa remove USERNAME ID`.
+async fn mfa(admin: &AdminService, cmd: UserMfaCommand) -> Result<()> {
+    let (username, remove) = match &cmd {
+        UserMfaCommand::List { username } => (username, None),
+        UserMfaCommand::Remove { username, id } => (username, Some(id)),
+    };
+    let name = find(admin, username).await?.username;
+    let Some(id) = remove else {
+        let all = admin.factors(name.as_str()).await?;
+        let list: Vec<_> = all.iter().map(render).collect();
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    };
+    let removed = admin.remove_factor(&CLI, name.as_str(), id).await?;
+    anyhow::ensure!(!removed.is_empty(), "user {name} has no authenticator {id}");
+    for factor in &removed {
+        eprintln!(
+            "removed {} authenticator {} of {name}",
+            factor.kind.as_str(),
+            factor.id
+        );
+    }
+    Ok(())
+}
+
+/// Imports a JSON-lines file: every good line is stored, every bad one reported with its
+/// number; a re-run skips users that exist. Fails (after importing the rest) if any line failed.
+async fn import(admin: &AdminService, file: &Path) -> Result<()> {
+    let text = if file.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("reading standard input")?;
+        s
+    } else {
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?
+    };
+    let (mut imported, mut skipped, mut failed) = (0usize, 0usize, 0usize);
+    for (n, line) in text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())) {
+        if line.is_empty() {
+            continue;
+        }
+        let user = match gatehouse_core::user_import::parse_line(line) {
+            Ok(u) => u,
+            Err(why) => {
+                eprintln!("line {n}: {why}");
+                failed += 1;
+                continue;
+            }
+        };
+        let name = user.username.clone();
+        let outcome = admin.import_user(&CLI, user).await;
+        match outcome.with_context(|| format!("line {n}: storing the user"))? {
+            Imported::Added => imported += 1,
+            Imported::Exists => {
+                eprintln!("line {n}: user {name} exists already, skipped");
+                skipped += 1;
+            }
+        }
+    }
+    print_json(&json!({"imported": imported, "skipped_existing": skipped, "failed": failed}))?;
+    if failed > 0 {
+        bail!("{failed} line(s) could not be imported");
+    }
+    Ok(())
+}
+
+/// Reads a password from standard input; one trailing newline (LF or CRLF) is not part of it.
+fn read_password() -> Result<SecretString> {
+    let mut raw = String::new();
+    std::io::stdin()
+        .read_to_string(&mut raw)
+        .context("reading the password from standard input")?;
+    let password = raw
+        .strip_suffix('\n')
+        .map(|p| p.strip_suffix('\r').unwrap_or(p))
+        .unwrap_or(&raw);
+    if password.is_empty() {
+        bail!("the password read from standard input is empty");
+    }
+    if password.len() > MAX_PASSWORD_LEN {
+        bail!("the password is longer than {MAX_PASSWORD_LEN} bytes");
+    }
+    Ok(SecretString::from(password.to_owned()))
+}
+
+fn user_json(user: &User) -> Value {
+    json!({
+        "id": user.id,
+        "username": user.username.as_str(),
+        "email": user.email,
+        "phone": user.phone,
+        "scopes": user.scopes.as_ref().map(|s| s.to_string()),
+        "created_at": user.created_at,
+        "password_scheme": gatehouse_core::legacy_hash::describe(&user.password_hash),
+    })
+}
