@@ -6,12 +6,12 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::clock::Clock;
 use crate::random;
 use crate::store::Store;
+pub use crate::store::{Event, EventFilter};
 
 /// Where a request came from, as computed by the HTTP layer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -91,38 +91,6 @@ impl EventKind {
     }
 }
 
-/// One stored event.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Event {
-    /// Random id.
-    pub id: String,
-    /// Unix seconds.
-    pub at: i64,
-    /// See [`EventKind::as_str`].
-    pub kind: String,
-    /// The client, when known.
-    pub client_id: Option<String>,
-    /// The username (as sent for failures, normalized otherwise), when known.
-    pub user: Option<String>,
-    /// The client address.
-    pub ip: Option<String>,
-    /// The request id.
-    pub request_id: Option<String>,
-    /// More, by kind: `reason`, `family_id`, `until`, `action`.
-    pub detail: Value,
-}
-
-/// Which events to list.
-#[derive(Debug, Clone, Default)]
-pub struct EventFilter {
-    /// Only this user's.
-    pub user: Option<String>,
-    /// Only those at or after this time.
-    pub since: Option<i64>,
-    /// At most this many, newest first.
-    pub limit: u32,
-}
-
 /// Writes events. A failed write is logged, never fails the request it describes.
 pub struct AuditLog {
     store: Arc<dyn Store>,
@@ -151,7 +119,7 @@ impl AuditLog {
     }
 
     /// Makes an event to store with the change it describes (see
-    /// [`Store::rotate_refresh_token_recorded`]).
+    /// [`TokenStore::rotate_refresh_token_recorded`](crate::store::TokenStore::rotate_refresh_token_recorded)).
     pub fn event(
         &self,
         kind: EventKind,

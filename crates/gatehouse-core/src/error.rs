@@ -179,17 +179,6 @@ impl Error {
     }
 }
 
-impl From<crate::store::StoreError> for Error {
-    fn from(err: crate::store::StoreError) -> Self {
-        use crate::store::StoreError;
-        match err {
-            StoreError::NotFound => Error::NotFound("no such resource".into()),
-            StoreError::Conflict => Error::Conflict("the resource already exists".into()),
-            StoreError::Unavailable(source) => Error::Internal(source),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,12 +1,18 @@
-//! gatehouse-store: the [`Store`] trait of gatehouse-core on SQLite (embedded, the default) and
-//! PostgreSQL (for many instances). Both run the same SQL, written once in the private `sql`
-//! module with `$n` placeholders that both databases accept; each has its own migrations folder.
+//! gatehouse-store: the storage traits of gatehouse-core (`gatehouse_core::store`) on SQLite
+//! (embedded, the default) and PostgreSQL (for many instances).
+//!
+//! - [`SqlStore`] (`sql/`, one file per capability) implements every trait once for both
+//!   databases, over the private `backend::Backend` trait (sqlx's bounds, spelled once): the
+//!   SQL is written once, with `$n` placeholders, `ON CONFLICT` and `RETURNING`, which both
+//!   databases accept.
+//! - The request hot path goes through [`HotPath`], one implementation per database:
+//!   [`sqlite::Direct`] (rusqlite reads inline, a group-commit writer thread) and
+//!   [`postgres::OnPool`] (the same pool, one transaction per write).
+//! - [`SqliteStore`] and [`PostgresStore`] connect and migrate (one migrations folder each).
 
+mod backend;
 pub mod postgres;
 mod sql;
-mod sql_mfa;
-mod sql_security;
-mod sql_tokens;
 pub mod sqlite;
 #[cfg(feature = "test-util")]
 pub mod testing;
@@ -16,6 +22,7 @@ use std::sync::Arc;
 use gatehouse_core::store::{Store, StoreError};
 
 pub use postgres::PostgresStore;
+pub use sql::{HotPath, Rotation, SqlStore};
 pub use sqlite::SqliteStore;
 
 /// Opens the database at `url` (`sqlite://…` or `postgres://…`), creating and migrating it.

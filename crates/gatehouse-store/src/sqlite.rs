@@ -7,21 +7,30 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gatehouse_core::store::StoreError;
+use gatehouse_core::client::{Client, ClientId};
+use gatehouse_core::store::{
+    AccessTokenRecord, Event, RefreshTokenRecord, StoreError, TokenFamily,
+};
+use gatehouse_core::user::User;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
+use sqlx::{Sqlite, SqlitePool};
 
+use crate::sql::{HotPath, Rotation, SqlStore};
 use crate::store_error;
 
 mod direct;
 mod writer;
 
-/// The store on an SQLite file: hot-path reads inline on rusqlite connections, hot-path writes
-/// through one group-committing writer thread (`sqlite/direct.rs`, `sqlite/writer.rs`), the
-/// rest on a sqlx pool.
+use writer::Write;
+
+/// The store on an SQLite file: the hot path on rusqlite ([`Direct`]), the rest (admin, the
+/// brute-force counters, MFA, listing events, migrations) on a sqlx pool.
+pub type SqliteStore = SqlStore<Sqlite, Direct>;
+
+/// SQLite's hot path: reads inline on rusqlite connections (`sqlite/direct.rs`), writes through
+/// one group-committing writer thread (`sqlite/writer.rs`).
 #[derive(Debug, Clone)]
-pub struct SqliteStore {
-    pub(crate) pool: SqlitePool,
+pub struct Direct {
     writer: writer::Writer,
     readers: Arc<direct::Readers>,
 }
@@ -89,10 +98,9 @@ impl SqliteStore {
         tx.commit().await.map_err(store_error)?;
         let writer = writer::Writer::start(&path)?;
         let readers = Arc::new(direct::Readers::new(&path)?);
-        Ok(SqliteStore {
+        Ok(SqlStore {
             pool,
-            writer,
-            readers,
+            hot: Direct { writer, readers },
         })
     }
 }
@@ -118,51 +126,91 @@ fn is_busy(err: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-crate::sql::impl_store!(SqliteStore, sqlx::Sqlite);
-crate::sql_tokens::impl_token_queries!(SqliteStore, sqlx::Sqlite);
-crate::sql_security::impl_security_queries!(SqliteStore, sqlx::Sqlite);
-crate::sql_mfa::impl_mfa_store!(SqliteStore, sqlx::Sqlite);
-
-/// The hot-path reads, inline on the rusqlite readers (see `sqlite/direct.rs`).
-impl SqliteStore {
-    async fn read_client(
+impl HotPath<Sqlite> for Direct {
+    async fn find_client(
         &self,
-        id: &gatehouse_core::client::ClientId,
-    ) -> Result<Option<gatehouse_core::client::Client>, StoreError> {
+        _: &SqlitePool,
+        id: &ClientId,
+    ) -> Result<Option<Client>, StoreError> {
         self.readers.client(id)
     }
 
-    async fn read_user_by_id(
-        &self,
-        id: &str,
-    ) -> Result<Option<gatehouse_core::user::User>, StoreError> {
+    async fn find_user_by_id(&self, _: &SqlitePool, id: &str) -> Result<Option<User>, StoreError> {
         self.readers.user_by_id(id)
     }
 
-    async fn read_refresh_token(
+    async fn record_issued_tokens(
         &self,
+        _: &SqlitePool,
+        family: Option<&TokenFamily>,
+        refresh: Option<&RefreshTokenRecord>,
+        access: &AccessTokenRecord,
+    ) -> Result<(), StoreError> {
+        let write = Write::Issue {
+            family: family.cloned(),
+            refresh: refresh.cloned(),
+            access: access.clone(),
+        };
+        self.writer.submit(write).await.map(drop)
+    }
+
+    async fn find_refresh_token(
+        &self,
+        _: &SqlitePool,
         token_hash: &str,
-    ) -> Result<
-        Option<(
-            gatehouse_core::store::RefreshTokenRecord,
-            gatehouse_core::store::TokenFamily,
-        )>,
-        StoreError,
-    > {
+    ) -> Result<Option<(RefreshTokenRecord, TokenFamily)>, StoreError> {
         self.readers.refresh_token(token_hash)
     }
 
-    async fn read_access_token(
+    async fn rotate_refresh_token(
         &self,
+        _: &SqlitePool,
+        rotation: Rotation<'_>,
+    ) -> Result<bool, StoreError> {
+        let write = Write::Rotate {
+            old_hash: rotation.old_hash.to_owned(),
+            now: rotation.now,
+            successor: rotation.successor.clone(),
+            access: rotation.access.clone(),
+            event: rotation.event.cloned(),
+        };
+        self.writer.submit(write).await
+    }
+
+    async fn revoke_token_family(
+        &self,
+        _: &SqlitePool,
+        family_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let family_id = family_id.to_owned();
+        let write = Write::RevokeFamily { family_id, now };
+        self.writer.submit(write).await.map(drop)
+    }
+
+    async fn find_access_token(
+        &self,
+        _: &SqlitePool,
         id: &str,
-    ) -> Result<Option<gatehouse_core::store::AccessTokenRecord>, StoreError> {
+    ) -> Result<Option<AccessTokenRecord>, StoreError> {
         self.readers.access_token(id)
     }
 
-    async fn read_access_token_with_username(
+    async fn find_access_token_with_username(
         &self,
+        _: &SqlitePool,
         id: &str,
-    ) -> Result<Option<(gatehouse_core::store::AccessTokenRecord, String)>, StoreError> {
+    ) -> Result<Option<(AccessTokenRecord, String)>, StoreError> {
         self.readers.access_token_with_username(id)
+    }
+
+    async fn revoke_access_token(&self, _: &SqlitePool, id: &str) -> Result<(), StoreError> {
+        let write = Write::RevokeAccess { id: id.to_owned() };
+        self.writer.submit(write).await.map(drop)
+    }
+
+    async fn insert_event(&self, _: &SqlitePool, event: &Event) -> Result<(), StoreError> {
+        let write = Write::Event(event.clone());
+        self.writer.submit(write).await.map(drop)
     }
 }

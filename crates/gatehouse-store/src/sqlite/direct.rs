@@ -1,7 +1,9 @@
-//! The SQLite hot path on rusqlite, beside sqlx. sqlx runs every SQLite statement on a worker
-//! thread of its connection and hands each one over through a channel: two thread switches per
-//! statement, and a profile of the refresh grant showed those switches (kernel scheduler time on
-//! the async workers and sqlx's threads) as more than half of the server's CPU. Here:
+//! The SQLite hot path on rusqlite, beside sqlx: the connections and statements behind
+//! [`super::Direct`], SQLite's [`HotPath`](crate::HotPath), the one way these operations run.
+//! sqlx runs every SQLite statement on a worker thread of its connection and hands each one over
+//! through a channel: two thread switches per statement, and a profile of the refresh grant
+//! showed those switches (kernel scheduler time on the async workers and sqlx's threads) as more
+//! than half of the server's CPU. Here:
 //!
 //! - the hot reads (a client, a user by id, a refresh token with its family, an access token)
 //!   run inline on the calling task, on a connection from a small pool. They are point lookups
@@ -11,7 +13,8 @@
 //! - the group-commit writer ([`super::writer`]) owns one connection on a thread of its own, so
 //!   a batch of any size costs one wake-up in and one per answer out.
 //!
-//! Everything else (admin, migrations, the lockout counters, events listing) stays on sqlx.
+//! Everything else (admin, migrations, the lockout counters, MFA, events listing) runs on the
+//! sqlx pool, through the shared SQL of `sql/`.
 //! Statements are prepared once per connection and cached.
 
 use std::path::{Path, PathBuf};
@@ -294,7 +297,7 @@ pub(crate) fn insert_access(c: &Connection, a: &AccessTokenRecord) -> rusqlite::
 
 pub(crate) fn insert_event(
     c: &Connection,
-    e: &gatehouse_core::audit::Event,
+    e: &gatehouse_core::store::Event,
 ) -> rusqlite::Result<()> {
     c.prepare_cached(
         "INSERT INTO events (id, at, kind, client_id, username, ip, request_id, detail) \

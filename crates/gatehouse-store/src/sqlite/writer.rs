@@ -25,13 +25,12 @@
 
 use std::path::Path;
 
-use gatehouse_core::audit::Event;
+use gatehouse_core::store::Event;
 use gatehouse_core::store::{AccessTokenRecord, RefreshTokenRecord, StoreError, TokenFamily};
 use rusqlite::{params, Connection};
 use tokio::sync::{mpsc, oneshot};
 
 use super::direct::{self, direct_error};
-use super::SqliteStore;
 
 /// The most jobs committed in one transaction.
 const MAX_BATCH: usize = 512;
@@ -292,63 +291,4 @@ fn apply(conn: &Connection, write: &Write) -> rusqlite::Result<bool> {
         Write::Event(event) => direct::insert_event(conn, event)?,
     }
     Ok(true)
-}
-
-/// The writes of the [`Store`](gatehouse_core::store::Store) implementation, through the writer.
-impl SqliteStore {
-    pub(crate) async fn write_issued_tokens(
-        &self,
-        family: Option<&TokenFamily>,
-        refresh: Option<&RefreshTokenRecord>,
-        access: &AccessTokenRecord,
-    ) -> Result<(), StoreError> {
-        let write = Write::Issue {
-            family: family.cloned(),
-            refresh: refresh.cloned(),
-            access: access.clone(),
-        };
-        self.writer.submit(write).await.map(drop)
-    }
-
-    pub(crate) async fn write_rotation(
-        &self,
-        old_hash: &str,
-        now: i64,
-        successor: &RefreshTokenRecord,
-        access: &AccessTokenRecord,
-        event: Option<&Event>,
-    ) -> Result<bool, StoreError> {
-        let write = Write::Rotate {
-            old_hash: old_hash.to_owned(),
-            now,
-            successor: successor.clone(),
-            access: access.clone(),
-            event: event.cloned(),
-        };
-        self.writer.submit(write).await
-    }
-
-    pub(crate) async fn write_family_revocation(
-        &self,
-        family_id: &str,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let write = Write::RevokeFamily {
-            family_id: family_id.to_owned(),
-            now,
-        };
-        self.writer.submit(write).await.map(drop)
-    }
-
-    pub(crate) async fn write_access_revocation(&self, id: &str) -> Result<(), StoreError> {
-        let write = Write::RevokeAccess { id: id.to_owned() };
-        self.writer.submit(write).await.map(drop)
-    }
-
-    pub(crate) async fn write_event(&self, event: &Event) -> Result<(), StoreError> {
-        self.writer
-            .submit(Write::Event(event.clone()))
-            .await
-            .map(drop)
-    }
 }

@@ -1,0 +1,30 @@
+//! [`UserStore`]: the resource owners who log in with the password grant (RFC 6749 §4.3).
+
+use async_trait::async_trait;
+
+use super::StoreError;
+use crate::user::{User, Username};
+
+/// The users.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// The user with this (normalized) username.
+    async fn find_user(&self, username: &Username) -> Result<Option<User>, StoreError>;
+    /// The user with this stable id.
+    async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError>;
+    /// Every user, ordered by username.
+    async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+    /// Adds a user; `Conflict` if the username is taken.
+    async fn insert_user(&self, user: &User) -> Result<(), StoreError>;
+    /// Removes a user; `NotFound` if there is none.
+    async fn delete_user(&self, username: &Username) -> Result<(), StoreError>;
+    /// Replaces a user's password hash; `NotFound` if there is none.
+    async fn set_password_hash(
+        &self,
+        username: &Username,
+        hash: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Replaces a user's password hash, email, phone and scopes; `NotFound` if there is none.
+    async fn update_user(&self, user: &User, now: i64) -> Result<(), StoreError>;
+}

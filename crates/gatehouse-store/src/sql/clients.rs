@@ -1,0 +1,52 @@
+//! [`ClientStore`] on SQL: the `clients` table. A client's settings are one JSON document.
+
+use async_trait::async_trait;
+use gatehouse_core::client::{Client, ClientId};
+use gatehouse_core::store::{ClientStore, StoreError};
+
+use super::{corrupt, execute, fetch_all, one_row, rows, HotPath, SqlStore};
+use crate::backend::Backend;
+
+#[async_trait]
+impl<DB: Backend, H: HotPath<DB>> ClientStore for SqlStore<DB, H> {
+    async fn find_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
+        self.hot.find_client(&self.pool, id).await
+    }
+
+    async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
+        let sql = "SELECT id, secret_hash, secret_sealed, settings FROM clients ORDER BY id";
+        fetch_all(&self.pool, sql, &[], rows::client::<DB>).await
+    }
+
+    async fn insert_client(&self, client: &Client, now: i64) -> Result<(), StoreError> {
+        let settings = serde_json::to_string(&client.settings).map_err(corrupt)?;
+        let sql = "INSERT INTO clients (id, secret_hash, secret_sealed, settings, created_at) \
+                   VALUES ($1, $2, $3, $4, $5)";
+        let params = [
+            client.id.as_str().into(),
+            client.secret_hash.as_deref().into(),
+            client.secret_sealed.as_deref().into(),
+            settings.as_str().into(),
+            now.into(),
+        ];
+        execute(&self.pool, sql, &params).await.map(drop)
+    }
+
+    async fn delete_client(&self, id: &ClientId) -> Result<(), StoreError> {
+        let sql = "DELETE FROM clients WHERE id = $1";
+        one_row(execute(&self.pool, sql, &[id.as_str().into()]).await?)
+    }
+
+    async fn update_client(&self, client: &Client) -> Result<(), StoreError> {
+        let settings = serde_json::to_string(&client.settings).map_err(corrupt)?;
+        let sql = "UPDATE clients SET secret_hash = $1, settings = $2, secret_sealed = $4 \
+                   WHERE id = $3";
+        let params = [
+            client.secret_hash.as_deref().into(),
+            settings.as_str().into(),
+            client.id.as_str().into(),
+            client.secret_sealed.as_deref().into(),
+        ];
+        one_row(execute(&self.pool, sql, &params).await?)
+    }
+}

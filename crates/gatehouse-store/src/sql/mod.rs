@@ -1,0 +1,213 @@
+//! [`SqlStore`]: one store on a sqlx pool, implementing every capability trait of
+//! [`gatehouse_core::store`] once for both databases (one file per capability, the SQL written
+//! once over `backend::Backend`). The few operations on the request hot path go through [`HotPath`],
+//! which each back end implements its own way: SQLite inline on rusqlite and through its
+//! group-commit writer (`sqlite/`), PostgreSQL on the same pool (`postgres.rs`).
+
+mod clients;
+mod codes;
+mod events;
+mod guard;
+mod keys;
+mod maintenance;
+mod mfa;
+pub(crate) mod rows;
+mod tokens;
+mod users;
+
+use std::future::Future;
+
+use gatehouse_core::client::{Client, ClientId};
+use gatehouse_core::store::{
+    AccessTokenRecord, Event, RefreshTokenRecord, StoreError, TokenFamily,
+};
+use gatehouse_core::user::User;
+use sqlx::Pool;
+
+use crate::backend::{Backend, Param};
+use crate::store_error;
+
+pub(crate) use events::insert_event;
+
+/// A store on one database: the shared SQL on `pool`, the hot path through `hot`.
+#[derive(Debug, Clone)]
+pub struct SqlStore<DB: sqlx::Database, H> {
+    pub(crate) pool: Pool<DB>,
+    pub(crate) hot: H,
+}
+
+/// Runs one statement on a connection from `pool`; the number of rows it changed.
+pub(crate) async fn execute<DB: Backend>(
+    pool: &Pool<DB>,
+    sql: &str,
+    params: &[Param<'_>],
+) -> Result<u64, StoreError> {
+    let mut conn = pool.acquire().await.map_err(store_error)?;
+    DB::execute(&mut conn, sql, params)
+        .await
+        .map_err(store_error)
+}
+
+/// Runs `first`, and `then` only when `first` changed exactly one row, in one transaction;
+/// `false`, with nothing changed, when it did not.
+pub(crate) async fn when_one_changes<DB: Backend>(
+    pool: &Pool<DB>,
+    first: (&str, &[Param<'_>]),
+    then: (&str, &[Param<'_>]),
+) -> Result<bool, StoreError> {
+    let mut tx = pool.begin().await.map_err(store_error)?;
+    let changed = DB::execute(&mut tx, first.0, first.1).await;
+    if changed.map_err(store_error)? != 1 {
+        tx.rollback().await.map_err(store_error)?;
+        return Ok(false);
+    }
+    DB::execute(&mut tx, then.0, then.1)
+        .await
+        .map_err(store_error)?;
+    tx.commit().await.map_err(store_error)?;
+    Ok(true)
+}
+
+/// Runs one query on a connection from `pool`; its first row, read by `read`.
+pub(crate) async fn fetch_optional<DB: Backend, T>(
+    pool: &Pool<DB>,
+    sql: &str,
+    params: &[Param<'_>],
+    read: fn(&DB::Row) -> Result<T, StoreError>,
+) -> Result<Option<T>, StoreError> {
+    let mut conn = pool.acquire().await.map_err(store_error)?;
+    let row = DB::fetch_optional(&mut conn, sql, params).await;
+    row.map_err(store_error)?.as_ref().map(read).transpose()
+}
+
+/// Runs one query on a connection from `pool`; all its rows, each read by `read`.
+pub(crate) async fn fetch_all<DB: Backend, T>(
+    pool: &Pool<DB>,
+    sql: &str,
+    params: &[Param<'_>],
+    read: fn(&DB::Row) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut conn = pool.acquire().await.map_err(store_error)?;
+    let rows = DB::fetch_all(&mut conn, sql, params).await;
+    rows.map_err(store_error)?.iter().map(read).collect()
+}
+
+/// The operations of the request hot path (a client, a user by id, the token records, audit
+/// events), which a back end runs its own way. Each has the contract of the
+/// [`gatehouse_core::store`] method of the same name.
+pub trait HotPath<DB: sqlx::Database>: Send + Sync + 'static {
+    /// [`ClientStore::find_client`](gatehouse_core::store::ClientStore::find_client).
+    fn find_client(
+        &self,
+        pool: &Pool<DB>,
+        id: &ClientId,
+    ) -> impl Future<Output = Result<Option<Client>, StoreError>> + Send;
+    /// [`UserStore::find_user_by_id`](gatehouse_core::store::UserStore::find_user_by_id).
+    fn find_user_by_id(
+        &self,
+        pool: &Pool<DB>,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
+    /// [`TokenStore::record_issued_tokens`](gatehouse_core::store::TokenStore::record_issued_tokens).
+    fn record_issued_tokens(
+        &self,
+        pool: &Pool<DB>,
+        family: Option<&TokenFamily>,
+        refresh: Option<&RefreshTokenRecord>,
+        access: &AccessTokenRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// [`TokenStore::find_refresh_token`](gatehouse_core::store::TokenStore::find_refresh_token).
+    fn find_refresh_token(
+        &self,
+        pool: &Pool<DB>,
+        token_hash: &str,
+    ) -> impl Future<Output = Result<Option<(RefreshTokenRecord, TokenFamily)>, StoreError>> + Send;
+    /// [`TokenStore::rotate_refresh_token`](gatehouse_core::store::TokenStore::rotate_refresh_token),
+    /// storing `event` with the rotation when there is one.
+    fn rotate_refresh_token(
+        &self,
+        pool: &Pool<DB>,
+        rotation: Rotation<'_>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// [`TokenStore::revoke_token_family`](gatehouse_core::store::TokenStore::revoke_token_family).
+    fn revoke_token_family(
+        &self,
+        pool: &Pool<DB>,
+        family_id: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// [`TokenStore::find_access_token`](gatehouse_core::store::TokenStore::find_access_token).
+    fn find_access_token(
+        &self,
+        pool: &Pool<DB>,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<AccessTokenRecord>, StoreError>> + Send;
+    /// [`TokenStore::find_access_token_with_username`](gatehouse_core::store::TokenStore::find_access_token_with_username).
+    fn find_access_token_with_username(
+        &self,
+        pool: &Pool<DB>,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<(AccessTokenRecord, String)>, StoreError>> + Send;
+    /// [`TokenStore::revoke_access_token`](gatehouse_core::store::TokenStore::revoke_access_token).
+    fn revoke_access_token(
+        &self,
+        pool: &Pool<DB>,
+        id: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// [`EventStore::insert_event`](gatehouse_core::store::EventStore::insert_event).
+    fn insert_event(
+        &self,
+        pool: &Pool<DB>,
+        event: &Event,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// One refresh-token rotation: the arguments of
+/// [`TokenStore::rotate_refresh_token_recorded`](gatehouse_core::store::TokenStore::rotate_refresh_token_recorded),
+/// the event optional.
+#[derive(Debug, Clone, Copy)]
+pub struct Rotation<'a> {
+    /// The hash of the token presented.
+    pub old_hash: &'a str,
+    /// The time of the rotation.
+    pub now: i64,
+    /// The token replacing it.
+    pub successor: &'a RefreshTokenRecord,
+    /// The access token issued with it.
+    pub access: &'a AccessTokenRecord,
+    /// The audit event stored with the rotation, if any.
+    pub event: Option<&'a Event>,
+}
+
+impl<'a> Rotation<'a> {
+    /// The rotation of `old_hash` into `successor` and `access` at `now`, with `event`.
+    pub fn new(
+        old_hash: &'a str,
+        now: i64,
+        successor: &'a RefreshTokenRecord,
+        access: &'a AccessTokenRecord,
+        event: Option<&'a Event>,
+    ) -> Self {
+        Rotation {
+            old_hash,
+            now,
+            successor,
+            access,
+            event,
+        }
+    }
+}
+
+/// `NotFound` unless a row changed.
+pub(crate) fn one_row(rows: u64) -> Result<(), StoreError> {
+    if rows == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+/// A value that could not be decoded from its column.
+pub(crate) fn corrupt(err: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Unavailable(Box::new(err))
+}

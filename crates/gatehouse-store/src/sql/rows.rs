@@ -1,0 +1,146 @@
+//! How each record is read from a row of the shared SQL, by column name. Every function takes a
+//! row of a `SELECT` that names the record's columns (see each one's doc).
+
+use gatehouse_core::client::{Client, ClientId};
+use gatehouse_core::scope::ScopeSet;
+use gatehouse_core::store::{
+    AccessTokenRecord, Authenticator, AuthenticatorKind, Event, MfaTokenRecord, RefreshTokenRecord,
+    StoreError, StoredKey, TokenFamily,
+};
+use gatehouse_core::user::{User, Username};
+
+use super::corrupt;
+use crate::backend::Backend;
+
+/// `id, secret_hash, secret_sealed, settings` of `clients`.
+pub(crate) fn client<DB: Backend>(row: &DB::Row) -> Result<Client, StoreError> {
+    let settings = DB::text(row, "settings")?;
+    Ok(Client {
+        id: ClientId::parse(&DB::text(row, "id")?).map_err(corrupt)?,
+        secret_hash: DB::opt_text(row, "secret_hash")?,
+        secret_sealed: DB::opt_bytes(row, "secret_sealed")?,
+        settings: serde_json::from_str(&settings).map_err(corrupt)?,
+    })
+}
+
+/// `id, username, password_hash, email, phone, scopes, created_at` of `users`; scopes are
+/// stored space-delimited.
+pub(crate) fn user<DB: Backend>(row: &DB::Row) -> Result<User, StoreError> {
+    let scopes = DB::opt_text(row, "scopes")?;
+    Ok(User {
+        id: DB::text(row, "id")?,
+        username: Username::from_trusted(DB::text(row, "username")?),
+        password_hash: DB::text(row, "password_hash")?,
+        email: DB::opt_text(row, "email")?,
+        phone: DB::opt_text(row, "phone")?,
+        scopes: scopes.map(|s| ScopeSet::from_trusted(s.split(' ').filter(|t| !t.is_empty()))),
+        created_at: DB::int(row, "created_at")?,
+    })
+}
+
+/// `kid, alg, private_der, created_at` of `signing_keys`.
+pub(crate) fn signing_key<DB: Backend>(row: &DB::Row) -> Result<StoredKey, StoreError> {
+    Ok(StoredKey {
+        kid: DB::text(row, "kid")?,
+        alg: DB::text(row, "alg")?,
+        private_der: DB::bytes(row, "private_der")?,
+        created_at: DB::int(row, "created_at")?,
+    })
+}
+
+/// A refresh token and its family: the columns of `refresh_tokens` and of `token_families`
+/// (`f.created_at AS family_created_at`).
+pub(crate) fn refresh_token<DB: Backend>(
+    row: &DB::Row,
+) -> Result<(RefreshTokenRecord, TokenFamily), StoreError> {
+    let family_id = DB::text(row, "family_id")?;
+    let refresh = RefreshTokenRecord {
+        token_hash: DB::text(row, "token_hash")?,
+        family_id: family_id.clone(),
+        parent_hash: DB::opt_text(row, "parent_hash")?,
+        scope: DB::text(row, "scope")?,
+        created_at: DB::int(row, "created_at")?,
+        idle_expires_at: DB::int(row, "idle_expires_at")?,
+        used_at: DB::opt_int(row, "used_at")?,
+    };
+    let family = TokenFamily {
+        id: family_id,
+        client_id: DB::text(row, "client_id")?,
+        user_id: DB::text(row, "user_id")?,
+        auth_time: DB::int(row, "auth_time")?,
+        created_at: DB::int(row, "family_created_at")?,
+        expires_at: DB::int(row, "expires_at")?,
+        revoked_at: DB::opt_int(row, "revoked_at")?,
+    };
+    Ok((refresh, family))
+}
+
+/// The columns of `access_tokens` and its family's `revoked_at`.
+pub(crate) fn access_token<DB: Backend>(row: &DB::Row) -> Result<AccessTokenRecord, StoreError> {
+    let revoked = DB::boolean(row, "revoked")?;
+    let family_revoked = DB::opt_int(row, "revoked_at")?;
+    Ok(AccessTokenRecord {
+        id: DB::text(row, "id")?,
+        family_id: DB::opt_text(row, "family_id")?,
+        client_id: DB::text(row, "client_id")?,
+        user_id: DB::text(row, "user_id")?,
+        scope: DB::text(row, "scope")?,
+        auth_time: DB::int(row, "auth_time")?,
+        issued_at: DB::int(row, "issued_at")?,
+        expires_at: DB::int(row, "expires_at")?,
+        revoked: revoked || family_revoked.is_some(),
+    })
+}
+
+/// The columns of `events`; a `detail` that is not JSON is kept as a string.
+pub(crate) fn event<DB: Backend>(row: &DB::Row) -> Result<Event, StoreError> {
+    let detail = DB::text(row, "detail")?;
+    Ok(Event {
+        id: DB::text(row, "id")?,
+        at: DB::int(row, "at")?,
+        kind: DB::text(row, "kind")?,
+        client_id: DB::opt_text(row, "client_id")?,
+        user: DB::opt_text(row, "username")?,
+        ip: DB::opt_text(row, "ip")?,
+        request_id: DB::opt_text(row, "request_id")?,
+        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::String(detail)),
+    })
+}
+
+/// The columns of `mfa_authenticators`.
+pub(crate) fn authenticator<DB: Backend>(row: &DB::Row) -> Result<Authenticator, StoreError> {
+    let kind = DB::text(row, "kind")?;
+    let kind = AuthenticatorKind::parse(&kind).ok_or_else(|| {
+        corrupt(sqlx::Error::Decode(
+            format!("unknown authenticator kind {kind:?}").into(),
+        ))
+    })?;
+    Ok(Authenticator {
+        id: DB::text(row, "id")?,
+        user_id: DB::text(row, "user_id")?,
+        kind,
+        secret_sealed: DB::opt_bytes(row, "secret_sealed")?,
+        code_hash: DB::opt_text(row, "code_hash")?,
+        active: DB::boolean(row, "active")?,
+        last_step: DB::int(row, "last_step")?,
+        created_at: DB::int(row, "created_at")?,
+    })
+}
+
+/// The columns of `mfa_tokens`.
+pub(crate) fn mfa_token<DB: Backend>(row: &DB::Row) -> Result<MfaTokenRecord, StoreError> {
+    Ok(MfaTokenRecord {
+        token_hash: DB::text(row, "token_hash")?,
+        user_id: DB::text(row, "user_id")?,
+        client_id: DB::text(row, "client_id")?,
+        scope: DB::text(row, "scope")?,
+        created_at: DB::int(row, "created_at")?,
+        expires_at: DB::int(row, "expires_at")?,
+        used_at: DB::opt_int(row, "used_at")?,
+    })
+}
+
+/// The `drained_at` column of a bucket (`source_failures`, `mfa_failures`).
+pub(crate) fn drained_at<DB: Backend>(row: &DB::Row) -> Result<i64, StoreError> {
+    DB::int(row, "drained_at")
+}

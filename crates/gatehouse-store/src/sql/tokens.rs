@@ -1,0 +1,77 @@
+//! [`TokenStore`] on SQL: every method is on the request hot path, so each goes through the back
+//! end's [`HotPath`].
+
+use async_trait::async_trait;
+use gatehouse_core::store::{
+    AccessTokenRecord, Event, RefreshTokenRecord, StoreError, TokenFamily, TokenStore,
+};
+
+use super::{HotPath, Rotation, SqlStore};
+use crate::backend::Backend;
+
+#[async_trait]
+impl<DB: Backend, H: HotPath<DB>> TokenStore for SqlStore<DB, H> {
+    async fn record_issued_tokens(
+        &self,
+        family: Option<&TokenFamily>,
+        refresh: Option<&RefreshTokenRecord>,
+        access: &AccessTokenRecord,
+    ) -> Result<(), StoreError> {
+        let hot = &self.hot;
+        hot.record_issued_tokens(&self.pool, family, refresh, access)
+            .await
+    }
+
+    async fn find_refresh_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(RefreshTokenRecord, TokenFamily)>, StoreError> {
+        self.hot.find_refresh_token(&self.pool, token_hash).await
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        now: i64,
+        successor: &RefreshTokenRecord,
+        access: &AccessTokenRecord,
+    ) -> Result<bool, StoreError> {
+        let rotation = Rotation::new(old_hash, now, successor, access, None);
+        self.hot.rotate_refresh_token(&self.pool, rotation).await
+    }
+
+    async fn rotate_refresh_token_recorded(
+        &self,
+        old_hash: &str,
+        now: i64,
+        successor: &RefreshTokenRecord,
+        access: &AccessTokenRecord,
+        event: &Event,
+    ) -> Result<bool, StoreError> {
+        let rotation = Rotation::new(old_hash, now, successor, access, Some(event));
+        self.hot.rotate_refresh_token(&self.pool, rotation).await
+    }
+
+    async fn revoke_token_family(&self, family_id: &str, now: i64) -> Result<(), StoreError> {
+        self.hot
+            .revoke_token_family(&self.pool, family_id, now)
+            .await
+    }
+
+    async fn find_access_token(&self, id: &str) -> Result<Option<AccessTokenRecord>, StoreError> {
+        self.hot.find_access_token(&self.pool, id).await
+    }
+
+    async fn find_access_token_with_username(
+        &self,
+        id: &str,
+    ) -> Result<Option<(AccessTokenRecord, String)>, StoreError> {
+        self.hot
+            .find_access_token_with_username(&self.pool, id)
+            .await
+    }
+
+    async fn revoke_access_token(&self, id: &str) -> Result<(), StoreError> {
+        self.hot.revoke_access_token(&self.pool, id).await
+    }
+}
