@@ -39,7 +39,8 @@ impl AdminService {
                 "by": self.via.as_str(),
             });
             let name = Some(user.username.as_str());
-            self.record(EventKind::MfaRemoval, ctx, None, name, detail)
+            self.audit
+                .record(EventKind::MfaRemoval, ctx, None, name, detail)
                 .await;
         }
         Ok(removed)

@@ -160,19 +160,9 @@ impl AdminService {
         user: Option<&str>,
     ) {
         let detail = json!({ "action": action, "via": self.via.as_str() });
-        self.record(EventKind::AdminChange, ctx, client_id, user, detail)
+        self.audit
+            .record(EventKind::AdminChange, ctx, client_id, user, detail)
             .await;
-    }
-
-    async fn record(
-        &self,
-        kind: EventKind,
-        ctx: &RequestContext,
-        client_id: Option<&str>,
-        user: Option<&str>,
-        detail: Value,
-    ) {
-        self.audit.record(kind, ctx, client_id, user, detail).await;
     }
 }
 

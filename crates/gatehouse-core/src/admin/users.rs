@@ -199,7 +199,8 @@ impl AdminService {
         let had_failures = self.guard.unlock(&user_key(&user.id)).await?;
         let detail = json!({ "had_failures": had_failures, "via": self.via.as_str() });
         let name = Some(user.username.as_str());
-        self.record(EventKind::Unlock, ctx, None, name, detail)
+        self.audit
+            .record(EventKind::Unlock, ctx, None, name, detail)
             .await;
         Ok((user, had_failures))
     }
