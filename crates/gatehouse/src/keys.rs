@@ -1,8 +1,9 @@
 //! `gatehouse keys rotate` and `gatehouse keys list`: signing keys in the configured database,
 //! through the core's [`SigningKeys`], which adds a key the same race-free way as `serve`. A
 //! rotation only adds a key; running servers reload their ring within a few seconds
-//! (gatehouse_core::grant::KEY_RELOAD_SECS), sign with the new key, and keep publishing the old
-//! one until every token it signed has expired (gatehouse_core::token::keys::RETIREMENT).
+//! (gatehouse_core::token::key_cache::KEY_RELOAD_SECS), sign with the new key, and keep
+//! publishing the old one until every token it signed has expired
+//! (gatehouse_core::token::keys::RETIREMENT).
 
 use std::sync::Arc;
 
