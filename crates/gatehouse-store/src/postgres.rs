@@ -14,10 +14,12 @@ use gatehouse_core::store::{
 use gatehouse_core::user::User;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, PgPool, Postgres, Row};
+use sqlx::{PgPool, Postgres, Row};
 
 use crate::backend::Backend;
-use crate::sql::{self, execute, fetch_optional, rows, HotPath, Rotation, SqlStore};
+use crate::sql::{
+    self, execute, fetch_optional, hot, rows, HotPath, IssuedTokens, Rotation, SqlStore,
+};
 use crate::store_error;
 
 /// The store on a PostgreSQL database.
@@ -36,125 +38,113 @@ impl PostgresStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
-        Ok(SqlStore { pool, hot: OnPool })
+        let hot = OnPool { pool: pool.clone() };
+        Ok(SqlStore { pool, hot })
     }
 }
 
 /// PostgreSQL's hot path: the same SQL on the same pool as everything else.
-#[derive(Debug, Clone, Copy)]
-pub struct OnPool;
+#[derive(Debug, Clone)]
+pub struct OnPool {
+    pool: PgPool,
+}
+
+impl OnPool {
+    /// The row `sql` selects for `key` (its one `$1`), read by `read`.
+    async fn row<T>(
+        &self,
+        sql: &str,
+        key: &str,
+        read: fn(&PgRow) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        fetch_optional(&self.pool, sql, &[key.into()], read).await
+    }
+}
 
 impl HotPath<Postgres> for OnPool {
-    async fn find_client(
-        &self,
-        pool: &PgPool,
-        id: &ClientId,
-    ) -> Result<Option<Client>, StoreError> {
-        let sql = "SELECT id, secret_hash, secret_sealed, settings FROM clients WHERE id = $1";
-        fetch_optional(pool, sql, &[id.as_str().into()], rows::client::<Postgres>).await
+    async fn find_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
+        self.row(hot::FIND_CLIENT, id.as_str(), rows::client::<Postgres>)
+            .await
     }
 
-    async fn find_user_by_id(&self, pool: &PgPool, id: &str) -> Result<Option<User>, StoreError> {
-        let sql = "SELECT id, username, password_hash, email, phone, scopes, created_at \
-                   FROM users WHERE id = $1";
-        fetch_optional(pool, sql, &[id.into()], rows::user::<Postgres>).await
+    async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
+        self.row(hot::FIND_USER_BY_ID, id, rows::user::<Postgres>)
+            .await
     }
 
-    async fn record_issued_tokens(
-        &self,
-        pool: &PgPool,
-        family: Option<&TokenFamily>,
-        refresh: Option<&RefreshTokenRecord>,
-        access: &AccessTokenRecord,
-    ) -> Result<(), StoreError> {
+    async fn record_issued_tokens(&self, tokens: IssuedTokens<'_>) -> Result<(), StoreError> {
+        let IssuedTokens {
+            family,
+            refresh,
+            access,
+        } = tokens;
         let Some(family) = family else {
-            let mut conn = pool.acquire().await.map_err(store_error)?;
-            return insert_access(&mut conn, access).await.map_err(store_error);
+            let mut conn = self.pool.acquire().await.map_err(store_error)?;
+            return sql::insert::<Postgres, 9>(&mut conn, hot::access(access))
+                .await
+                .map_err(store_error);
         };
-        let mut tx = pool.begin().await.map_err(store_error)?;
-        insert_family(&mut tx, family).await.map_err(store_error)?;
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        sql::insert::<Postgres, 6>(&mut tx, hot::family(family))
+            .await
+            .map_err(store_error)?;
         if let Some(refresh) = refresh {
-            insert_refresh(&mut tx, refresh)
+            sql::insert::<Postgres, 6>(&mut tx, hot::refresh(refresh))
                 .await
                 .map_err(store_error)?;
         }
-        insert_access(&mut tx, access).await.map_err(store_error)?;
+        sql::insert::<Postgres, 9>(&mut tx, hot::access(access))
+            .await
+            .map_err(store_error)?;
         tx.commit().await.map_err(store_error)
     }
 
     async fn find_refresh_token(
         &self,
-        pool: &PgPool,
         token_hash: &str,
     ) -> Result<Option<(RefreshTokenRecord, TokenFamily)>, StoreError> {
-        let sql = "SELECT r.token_hash, r.family_id, r.parent_hash, r.scope, r.created_at, \
-                   r.idle_expires_at, r.used_at, f.client_id, f.user_id, f.auth_time, \
-                   f.created_at AS family_created_at, f.expires_at, f.revoked_at \
-                   FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id \
-                   WHERE r.token_hash = $1";
-        let params = [token_hash.into()];
-        fetch_optional(pool, sql, &params, rows::refresh_token::<Postgres>).await
+        let read = rows::refresh_token::<Postgres>;
+        self.row(hot::FIND_REFRESH_TOKEN, token_hash, read).await
     }
 
-    async fn rotate_refresh_token(
-        &self,
-        pool: &PgPool,
-        rotation: Rotation<'_>,
-    ) -> Result<bool, StoreError> {
-        rotate(pool, rotation).await.map_err(store_error)
+    async fn rotate_refresh_token(&self, rotation: Rotation<'_>) -> Result<bool, StoreError> {
+        rotate(&self.pool, rotation).await.map_err(store_error)
     }
 
-    async fn revoke_token_family(
-        &self,
-        pool: &PgPool,
-        family_id: &str,
-        now: i64,
-    ) -> Result<(), StoreError> {
+    async fn revoke_token_family(&self, family_id: &str, now: i64) -> Result<(), StoreError> {
         // The family's access tokens are revoked with it: every read of an access token joins
         // its family's `revoked_at` (migration 0009 dropped the per-row marking and the index by
         // family it needed).
         let sql = "UPDATE token_families SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
-        execute(pool, sql, &[family_id.into(), now.into()])
+        execute(&self.pool, sql, &[family_id.into(), now.into()])
             .await
             .map(drop)
     }
 
-    async fn find_access_token(
-        &self,
-        pool: &PgPool,
-        id: &str,
-    ) -> Result<Option<AccessTokenRecord>, StoreError> {
-        let sql = "SELECT a.id, a.family_id, a.client_id, a.user_id, a.scope, a.auth_time, \
-                   a.issued_at, a.expires_at, a.revoked, f.revoked_at \
-                   FROM access_tokens a LEFT JOIN token_families f ON f.id = a.family_id \
-                   WHERE a.id = $1";
-        fetch_optional(pool, sql, &[id.into()], rows::access_token::<Postgres>).await
+    async fn find_access_token(&self, id: &str) -> Result<Option<AccessTokenRecord>, StoreError> {
+        let read = rows::access_token::<Postgres>;
+        self.row(hot::FIND_ACCESS_TOKEN, id, read).await
     }
 
     async fn find_access_token_with_username(
         &self,
-        pool: &PgPool,
         id: &str,
     ) -> Result<Option<(AccessTokenRecord, String)>, StoreError> {
-        let sql = "SELECT a.id, a.family_id, a.client_id, a.user_id, a.scope, a.auth_time, \
-                   a.issued_at, a.expires_at, a.revoked, f.revoked_at, u.username \
-                   FROM access_tokens a JOIN users u ON u.id = a.user_id \
-                   LEFT JOIN token_families f ON f.id = a.family_id \
-                   WHERE a.id = $1";
         let read = |row: &PgRow| {
             let access = rows::access_token::<Postgres>(row)?;
             Ok((access, Postgres::text(row, "username")?))
         };
-        fetch_optional(pool, sql, &[id.into()], read).await
+        self.row(hot::FIND_ACCESS_TOKEN_WITH_USERNAME, id, read)
+            .await
     }
 
-    async fn revoke_access_token(&self, pool: &PgPool, id: &str) -> Result<(), StoreError> {
+    async fn revoke_access_token(&self, id: &str) -> Result<(), StoreError> {
         let sql = "UPDATE access_tokens SET revoked = TRUE WHERE id = $1";
-        execute(pool, sql, &[id.into()]).await.map(drop)
+        execute(&self.pool, sql, &[id.into()]).await.map(drop)
     }
 
-    async fn insert_event(&self, pool: &PgPool, event: &Event) -> Result<(), StoreError> {
-        let mut conn = pool.acquire().await.map_err(store_error)?;
+    async fn insert_event(&self, event: &Event) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
         sql::insert_event::<Postgres>(&mut conn, event)
             .await
             .map_err(store_error)
@@ -187,72 +177,11 @@ async fn rotate(pool: &PgPool, r: Rotation<'_>) -> Result<bool, sqlx::Error> {
         tx.rollback().await?;
         return Ok(false);
     }
-    insert_refresh(&mut tx, r.successor).await?;
-    insert_access(&mut tx, r.access).await?;
+    sql::insert::<Postgres, 6>(&mut tx, hot::refresh(r.successor)).await?;
+    sql::insert::<Postgres, 9>(&mut tx, hot::access(r.access)).await?;
     if let Some(event) = r.event {
         sql::insert_event::<Postgres>(&mut tx, event).await?;
     }
     tx.commit().await?;
     Ok(true)
-}
-
-async fn insert_family(conn: &mut PgConnection, f: &TokenFamily) -> Result<(), sqlx::Error> {
-    Postgres::execute(
-        conn,
-        "INSERT INTO token_families (id, client_id, user_id, auth_time, created_at, \
-         expires_at, last_used_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL)",
-        &[
-            (&f.id).into(),
-            (&f.client_id).into(),
-            (&f.user_id).into(),
-            f.auth_time.into(),
-            f.created_at.into(),
-            f.expires_at.into(),
-        ],
-    )
-    .await
-    .map(drop)
-}
-
-async fn insert_refresh(
-    conn: &mut PgConnection,
-    r: &RefreshTokenRecord,
-) -> Result<(), sqlx::Error> {
-    Postgres::execute(
-        conn,
-        "INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, scope, \
-         created_at, idle_expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6, NULL)",
-        &[
-            (&r.token_hash).into(),
-            (&r.family_id).into(),
-            r.parent_hash.as_deref().into(),
-            (&r.scope).into(),
-            r.created_at.into(),
-            r.idle_expires_at.into(),
-        ],
-    )
-    .await
-    .map(drop)
-}
-
-async fn insert_access(conn: &mut PgConnection, a: &AccessTokenRecord) -> Result<(), sqlx::Error> {
-    Postgres::execute(
-        conn,
-        "INSERT INTO access_tokens (id, family_id, client_id, user_id, scope, \
-         auth_time, issued_at, expires_at, revoked) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        &[
-            (&a.id).into(),
-            a.family_id.as_deref().into(),
-            (&a.client_id).into(),
-            (&a.user_id).into(),
-            (&a.scope).into(),
-            a.auth_time.into(),
-            a.issued_at.into(),
-            a.expires_at.into(),
-            a.revoked.into(),
-        ],
-    )
-    .await
-    .map(drop)
 }

@@ -13,9 +13,9 @@ use gatehouse_core::store::{
 };
 use gatehouse_core::user::User;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool};
+use sqlx::Sqlite;
 
-use crate::sql::{HotPath, Rotation, SqlStore};
+use crate::sql::{HotPath, IssuedTokens, Rotation, SqlStore};
 use crate::store_error;
 
 mod direct;
@@ -127,46 +127,31 @@ fn is_busy(err: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 impl HotPath<Sqlite> for Direct {
-    async fn find_client(
-        &self,
-        _: &SqlitePool,
-        id: &ClientId,
-    ) -> Result<Option<Client>, StoreError> {
+    async fn find_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
         self.readers.client(id)
     }
 
-    async fn find_user_by_id(&self, _: &SqlitePool, id: &str) -> Result<Option<User>, StoreError> {
+    async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
         self.readers.user_by_id(id)
     }
 
-    async fn record_issued_tokens(
-        &self,
-        _: &SqlitePool,
-        family: Option<&TokenFamily>,
-        refresh: Option<&RefreshTokenRecord>,
-        access: &AccessTokenRecord,
-    ) -> Result<(), StoreError> {
+    async fn record_issued_tokens(&self, tokens: IssuedTokens<'_>) -> Result<(), StoreError> {
         let write = Write::Issue {
-            family: family.cloned(),
-            refresh: refresh.cloned(),
-            access: access.clone(),
+            family: tokens.family.cloned(),
+            refresh: tokens.refresh.cloned(),
+            access: tokens.access.clone(),
         };
         self.writer.submit(write).await.map(drop)
     }
 
     async fn find_refresh_token(
         &self,
-        _: &SqlitePool,
         token_hash: &str,
     ) -> Result<Option<(RefreshTokenRecord, TokenFamily)>, StoreError> {
         self.readers.refresh_token(token_hash)
     }
 
-    async fn rotate_refresh_token(
-        &self,
-        _: &SqlitePool,
-        rotation: Rotation<'_>,
-    ) -> Result<bool, StoreError> {
+    async fn rotate_refresh_token(&self, rotation: Rotation<'_>) -> Result<bool, StoreError> {
         let write = Write::Rotate {
             old_hash: rotation.old_hash.to_owned(),
             now: rotation.now,
@@ -177,39 +162,29 @@ impl HotPath<Sqlite> for Direct {
         self.writer.submit(write).await
     }
 
-    async fn revoke_token_family(
-        &self,
-        _: &SqlitePool,
-        family_id: &str,
-        now: i64,
-    ) -> Result<(), StoreError> {
+    async fn revoke_token_family(&self, family_id: &str, now: i64) -> Result<(), StoreError> {
         let family_id = family_id.to_owned();
         let write = Write::RevokeFamily { family_id, now };
         self.writer.submit(write).await.map(drop)
     }
 
-    async fn find_access_token(
-        &self,
-        _: &SqlitePool,
-        id: &str,
-    ) -> Result<Option<AccessTokenRecord>, StoreError> {
+    async fn find_access_token(&self, id: &str) -> Result<Option<AccessTokenRecord>, StoreError> {
         self.readers.access_token(id)
     }
 
     async fn find_access_token_with_username(
         &self,
-        _: &SqlitePool,
         id: &str,
     ) -> Result<Option<(AccessTokenRecord, String)>, StoreError> {
         self.readers.access_token_with_username(id)
     }
 
-    async fn revoke_access_token(&self, _: &SqlitePool, id: &str) -> Result<(), StoreError> {
+    async fn revoke_access_token(&self, id: &str) -> Result<(), StoreError> {
         let write = Write::RevokeAccess { id: id.to_owned() };
         self.writer.submit(write).await.map(drop)
     }
 
-    async fn insert_event(&self, _: &SqlitePool, event: &Event) -> Result<(), StoreError> {
+    async fn insert_event(&self, event: &Event) -> Result<(), StoreError> {
         let write = Write::Event(event.clone());
         self.writer.submit(write).await.map(drop)
     }

@@ -10,7 +10,7 @@ use crate::backend::Backend;
 #[async_trait]
 impl<DB: Backend, H: HotPath<DB>> ClientStore for SqlStore<DB, H> {
     async fn find_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
-        self.hot.find_client(&self.pool, id).await
+        self.hot.find_client(id).await
     }
 
     async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {

@@ -4,13 +4,13 @@
 use async_trait::async_trait;
 use gatehouse_core::store::{Event, EventFilter, EventStore, StoreError};
 
-use super::{execute, fetch_all, rows, HotPath, SqlStore};
+use super::{execute, fetch_all, hot, insert, rows, HotPath, SqlStore};
 use crate::backend::Backend;
 
 #[async_trait]
 impl<DB: Backend, H: HotPath<DB>> EventStore for SqlStore<DB, H> {
     async fn insert_event(&self, event: &Event) -> Result<(), StoreError> {
-        self.hot.insert_event(&self.pool, event).await
+        self.hot.insert_event(event).await
     }
 
     async fn list_events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError> {
@@ -38,21 +38,5 @@ pub(crate) async fn insert_event<DB: Backend>(
     event: &Event,
 ) -> Result<(), sqlx::Error> {
     let detail = event.detail.to_string();
-    DB::execute(
-        conn,
-        "INSERT INTO events (id, at, kind, client_id, username, ip, request_id, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        &[
-            (&event.id).into(),
-            event.at.into(),
-            (&event.kind).into(),
-            event.client_id.as_deref().into(),
-            event.user.as_deref().into(),
-            event.ip.as_deref().into(),
-            event.request_id.as_deref().into(),
-            detail.as_str().into(),
-        ],
-    )
-    .await?;
-    Ok(())
+    insert::<DB, 8>(conn, hot::event(event, &detail)).await
 }

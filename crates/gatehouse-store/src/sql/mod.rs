@@ -8,6 +8,7 @@ mod clients;
 mod codes;
 mod events;
 mod guard;
+pub(crate) mod hot;
 mod keys;
 mod maintenance;
 mod mfa;
@@ -46,6 +47,16 @@ pub(crate) async fn execute<DB: Backend>(
     DB::execute(&mut conn, sql, params)
         .await
         .map_err(store_error)
+}
+
+/// Runs one insert of the hot path on `conn`.
+pub(crate) async fn insert<DB: Backend, const N: usize>(
+    conn: &mut DB::Connection,
+    insert: hot::Insert<'_, N>,
+) -> Result<(), sqlx::Error> {
+    DB::execute(conn, insert.sql, &insert.params)
+        .await
+        .map(drop)
 }
 
 /// Runs `first`, and `then` only when `first` changed exactly one row, in one transaction;
@@ -93,73 +104,67 @@ pub(crate) async fn fetch_all<DB: Backend, T>(
 }
 
 /// The operations of the request hot path (a client, a user by id, the token records, audit
-/// events), which a back end runs its own way. Each has the contract of the
-/// [`gatehouse_core::store`] method of the same name.
+/// events), which a back end for database `DB` runs its own way, on connections it holds itself.
+/// Each has the contract of the [`gatehouse_core::store`] method of the same name.
 pub trait HotPath<DB: sqlx::Database>: Send + Sync + 'static {
     /// [`ClientStore::find_client`](gatehouse_core::store::ClientStore::find_client).
     fn find_client(
         &self,
-        pool: &Pool<DB>,
         id: &ClientId,
     ) -> impl Future<Output = Result<Option<Client>, StoreError>> + Send;
     /// [`UserStore::find_user_by_id`](gatehouse_core::store::UserStore::find_user_by_id).
     fn find_user_by_id(
         &self,
-        pool: &Pool<DB>,
         id: &str,
     ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
     /// [`TokenStore::record_issued_tokens`](gatehouse_core::store::TokenStore::record_issued_tokens).
     fn record_issued_tokens(
         &self,
-        pool: &Pool<DB>,
-        family: Option<&TokenFamily>,
-        refresh: Option<&RefreshTokenRecord>,
-        access: &AccessTokenRecord,
+        tokens: IssuedTokens<'_>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// [`TokenStore::find_refresh_token`](gatehouse_core::store::TokenStore::find_refresh_token).
     fn find_refresh_token(
         &self,
-        pool: &Pool<DB>,
         token_hash: &str,
     ) -> impl Future<Output = Result<Option<(RefreshTokenRecord, TokenFamily)>, StoreError>> + Send;
     /// [`TokenStore::rotate_refresh_token`](gatehouse_core::store::TokenStore::rotate_refresh_token),
     /// storing `event` with the rotation when there is one.
     fn rotate_refresh_token(
         &self,
-        pool: &Pool<DB>,
         rotation: Rotation<'_>,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// [`TokenStore::revoke_token_family`](gatehouse_core::store::TokenStore::revoke_token_family).
     fn revoke_token_family(
         &self,
-        pool: &Pool<DB>,
         family_id: &str,
         now: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// [`TokenStore::find_access_token`](gatehouse_core::store::TokenStore::find_access_token).
     fn find_access_token(
         &self,
-        pool: &Pool<DB>,
         id: &str,
     ) -> impl Future<Output = Result<Option<AccessTokenRecord>, StoreError>> + Send;
     /// [`TokenStore::find_access_token_with_username`](gatehouse_core::store::TokenStore::find_access_token_with_username).
     fn find_access_token_with_username(
         &self,
-        pool: &Pool<DB>,
         id: &str,
     ) -> impl Future<Output = Result<Option<(AccessTokenRecord, String)>, StoreError>> + Send;
     /// [`TokenStore::revoke_access_token`](gatehouse_core::store::TokenStore::revoke_access_token).
-    fn revoke_access_token(
-        &self,
-        pool: &Pool<DB>,
-        id: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn revoke_access_token(&self, id: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// [`EventStore::insert_event`](gatehouse_core::store::EventStore::insert_event).
-    fn insert_event(
-        &self,
-        pool: &Pool<DB>,
-        event: &Event,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn insert_event(&self, event: &Event) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// The tokens of one grant: the arguments of
+/// [`TokenStore::record_issued_tokens`](gatehouse_core::store::TokenStore::record_issued_tokens).
+#[derive(Debug, Clone, Copy)]
+pub struct IssuedTokens<'a> {
+    /// A new family, when a refresh token is issued.
+    pub family: Option<&'a TokenFamily>,
+    /// The family's first refresh token.
+    pub refresh: Option<&'a RefreshTokenRecord>,
+    /// The access token.
+    pub access: &'a AccessTokenRecord,
 }
 
 /// One refresh-token rotation: the arguments of

@@ -6,7 +6,7 @@ use gatehouse_core::store::{
     AccessTokenRecord, Event, RefreshTokenRecord, StoreError, TokenFamily, TokenStore,
 };
 
-use super::{HotPath, Rotation, SqlStore};
+use super::{HotPath, IssuedTokens, Rotation, SqlStore};
 use crate::backend::Backend;
 
 #[async_trait]
@@ -17,16 +17,19 @@ impl<DB: Backend, H: HotPath<DB>> TokenStore for SqlStore<DB, H> {
         refresh: Option<&RefreshTokenRecord>,
         access: &AccessTokenRecord,
     ) -> Result<(), StoreError> {
-        let hot = &self.hot;
-        hot.record_issued_tokens(&self.pool, family, refresh, access)
-            .await
+        let tokens = IssuedTokens {
+            family,
+            refresh,
+            access,
+        };
+        self.hot.record_issued_tokens(tokens).await
     }
 
     async fn find_refresh_token(
         &self,
         token_hash: &str,
     ) -> Result<Option<(RefreshTokenRecord, TokenFamily)>, StoreError> {
-        self.hot.find_refresh_token(&self.pool, token_hash).await
+        self.hot.find_refresh_token(token_hash).await
     }
 
     async fn rotate_refresh_token(
@@ -37,7 +40,7 @@ impl<DB: Backend, H: HotPath<DB>> TokenStore for SqlStore<DB, H> {
         access: &AccessTokenRecord,
     ) -> Result<bool, StoreError> {
         let rotation = Rotation::new(old_hash, now, successor, access, None);
-        self.hot.rotate_refresh_token(&self.pool, rotation).await
+        self.hot.rotate_refresh_token(rotation).await
     }
 
     async fn rotate_refresh_token_recorded(
@@ -49,29 +52,25 @@ impl<DB: Backend, H: HotPath<DB>> TokenStore for SqlStore<DB, H> {
         event: &Event,
     ) -> Result<bool, StoreError> {
         let rotation = Rotation::new(old_hash, now, successor, access, Some(event));
-        self.hot.rotate_refresh_token(&self.pool, rotation).await
+        self.hot.rotate_refresh_token(rotation).await
     }
 
     async fn revoke_token_family(&self, family_id: &str, now: i64) -> Result<(), StoreError> {
-        self.hot
-            .revoke_token_family(&self.pool, family_id, now)
-            .await
+        self.hot.revoke_token_family(family_id, now).await
     }
 
     async fn find_access_token(&self, id: &str) -> Result<Option<AccessTokenRecord>, StoreError> {
-        self.hot.find_access_token(&self.pool, id).await
+        self.hot.find_access_token(id).await
     }
 
     async fn find_access_token_with_username(
         &self,
         id: &str,
     ) -> Result<Option<(AccessTokenRecord, String)>, StoreError> {
-        self.hot
-            .find_access_token_with_username(&self.pool, id)
-            .await
+        self.hot.find_access_token_with_username(id).await
     }
 
     async fn revoke_access_token(&self, id: &str) -> Result<(), StoreError> {
-        self.hot.revoke_access_token(&self.pool, id).await
+        self.hot.revoke_access_token(id).await
     }
 }

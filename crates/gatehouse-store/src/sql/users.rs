@@ -17,7 +17,7 @@ impl<DB: Backend, H: HotPath<DB>> UserStore for SqlStore<DB, H> {
     }
 
     async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
-        self.hot.find_user_by_id(&self.pool, id).await
+        self.hot.find_user_by_id(id).await
     }
 
     async fn list_users(&self) -> Result<Vec<User>, StoreError> {

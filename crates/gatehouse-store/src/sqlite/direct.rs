@@ -23,9 +23,15 @@ use std::time::Duration;
 
 use gatehouse_core::client::{Client, ClientId};
 use gatehouse_core::scope::ScopeSet;
-use gatehouse_core::store::{AccessTokenRecord, RefreshTokenRecord, StoreError, TokenFamily};
+use gatehouse_core::store::{
+    AccessTokenRecord, Event, RefreshTokenRecord, StoreError, TokenFamily,
+};
 use gatehouse_core::user::{User, Username};
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
+use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, ToSql};
+
+use crate::backend::Param;
+use crate::sql::hot;
 
 /// How long a statement waits for a lock before failing, as on the sqlx connections.
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -106,20 +112,24 @@ impl Readers {
         result
     }
 
+    /// The row `sql` selects for `key` (its one `?1`), read by `read`, inline.
+    fn row<T>(
+        &self,
+        sql: &str,
+        key: &str,
+        read: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Option<T>, StoreError> {
+        self.with(|c| c.prepare_cached(sql)?.query_row([key], read).optional())
+    }
+
     pub(crate) fn client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
-        let row = self.with(|c| {
-            c.prepare_cached(
-                "SELECT id, secret_hash, secret_sealed, settings FROM clients WHERE id = ?1",
-            )?
-            .query_row([id.as_str()], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Option<String>>(1)?,
-                    r.get::<_, Option<Vec<u8>>>(2)?,
-                    r.get::<_, String>(3)?,
-                ))
-            })
-            .optional()
+        let row = self.row(hot::FIND_CLIENT, id.as_str(), |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, Option<Vec<u8>>>(2)?,
+                r.get::<_, String>(3)?,
+            ))
         })?;
         let Some((id, secret_hash, secret_sealed, settings)) = row else {
             return Ok(None);
@@ -134,25 +144,18 @@ impl Readers {
     }
 
     pub(crate) fn user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
-        self.with(|c| {
-            c.prepare_cached(
-                "SELECT id, username, password_hash, email, phone, scopes, created_at \
-                 FROM users WHERE id = ?1",
-            )?
-            .query_row([id], |r| {
-                let scopes: Option<String> = r.get(5)?;
-                Ok(User {
-                    id: r.get(0)?,
-                    username: Username::from_trusted(r.get(1)?),
-                    password_hash: r.get(2)?,
-                    email: r.get(3)?,
-                    phone: r.get(4)?,
-                    scopes: scopes
-                        .map(|s| ScopeSet::from_trusted(s.split(' ').filter(|t| !t.is_empty()))),
-                    created_at: r.get(6)?,
-                })
+        self.row(hot::FIND_USER_BY_ID, id, |r| {
+            let scopes: Option<String> = r.get(5)?;
+            Ok(User {
+                id: r.get(0)?,
+                username: Username::from_trusted(r.get(1)?),
+                password_hash: r.get(2)?,
+                email: r.get(3)?,
+                phone: r.get(4)?,
+                scopes: scopes
+                    .map(|s| ScopeSet::from_trusted(s.split(' ').filter(|t| !t.is_empty()))),
+                created_at: r.get(6)?,
             })
-            .optional()
         })
     }
 
@@ -160,68 +163,41 @@ impl Readers {
         &self,
         token_hash: &str,
     ) -> Result<Option<(RefreshTokenRecord, TokenFamily)>, StoreError> {
-        self.with(|c| {
-            c.prepare_cached(
-                "SELECT r.token_hash, r.family_id, r.parent_hash, r.scope, r.created_at, \
-                 r.idle_expires_at, r.used_at, f.client_id, f.user_id, f.auth_time, \
-                 f.created_at, f.expires_at, f.revoked_at \
-                 FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id \
-                 WHERE r.token_hash = ?1",
-            )?
-            .query_row([token_hash], |r| {
-                let family_id: String = r.get(1)?;
-                Ok((
-                    RefreshTokenRecord {
-                        token_hash: r.get(0)?,
-                        family_id: family_id.clone(),
-                        parent_hash: r.get(2)?,
-                        scope: r.get(3)?,
-                        created_at: r.get(4)?,
-                        idle_expires_at: r.get(5)?,
-                        used_at: r.get(6)?,
-                    },
-                    TokenFamily {
-                        id: family_id,
-                        client_id: r.get(7)?,
-                        user_id: r.get(8)?,
-                        auth_time: r.get(9)?,
-                        created_at: r.get(10)?,
-                        expires_at: r.get(11)?,
-                        revoked_at: r.get(12)?,
-                    },
-                ))
-            })
-            .optional()
+        self.row(hot::FIND_REFRESH_TOKEN, token_hash, |r| {
+            let family_id: String = r.get(1)?;
+            Ok((
+                RefreshTokenRecord {
+                    token_hash: r.get(0)?,
+                    family_id: family_id.clone(),
+                    parent_hash: r.get(2)?,
+                    scope: r.get(3)?,
+                    created_at: r.get(4)?,
+                    idle_expires_at: r.get(5)?,
+                    used_at: r.get(6)?,
+                },
+                TokenFamily {
+                    id: family_id,
+                    client_id: r.get(7)?,
+                    user_id: r.get(8)?,
+                    auth_time: r.get(9)?,
+                    created_at: r.get(10)?,
+                    expires_at: r.get(11)?,
+                    revoked_at: r.get(12)?,
+                },
+            ))
         })
     }
 
     pub(crate) fn access_token(&self, id: &str) -> Result<Option<AccessTokenRecord>, StoreError> {
-        self.with(|c| {
-            c.prepare_cached(
-                "SELECT a.id, a.family_id, a.client_id, a.user_id, a.scope, a.auth_time, \
-                 a.issued_at, a.expires_at, a.revoked, f.revoked_at \
-                 FROM access_tokens a LEFT JOIN token_families f ON f.id = a.family_id \
-                 WHERE a.id = ?1",
-            )?
-            .query_row([id], access_from_row)
-            .optional()
-        })
+        self.row(hot::FIND_ACCESS_TOKEN, id, access_from_row)
     }
 
     pub(crate) fn access_token_with_username(
         &self,
         id: &str,
     ) -> Result<Option<(AccessTokenRecord, String)>, StoreError> {
-        self.with(|c| {
-            c.prepare_cached(
-                "SELECT a.id, a.family_id, a.client_id, a.user_id, a.scope, a.auth_time, \
-                 a.issued_at, a.expires_at, a.revoked, f.revoked_at, u.username \
-                 FROM access_tokens a JOIN users u ON u.id = a.user_id \
-                 LEFT JOIN token_families f ON f.id = a.family_id \
-                 WHERE a.id = ?1",
-            )?
-            .query_row([id], |r| Ok((access_from_row(r)?, r.get(10)?)))
-            .optional()
+        self.row(hot::FIND_ACCESS_TOKEN_WITH_USERNAME, id, |r| {
+            Ok((access_from_row(r)?, r.get(10)?))
         })
     }
 }
@@ -242,76 +218,32 @@ fn access_from_row(r: &Row<'_>) -> rusqlite::Result<AccessTokenRecord> {
     })
 }
 
-/// The hot-path inserts, for the writer's connection.
-pub(crate) fn insert_family(c: &Connection, f: &TokenFamily) -> rusqlite::Result<()> {
-    c.prepare_cached(
-        "INSERT INTO token_families (id, client_id, user_id, auth_time, created_at, \
-         expires_at, last_used_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, NULL)",
-    )?
-    .execute(params![
-        f.id,
-        f.client_id,
-        f.user_id,
-        f.auth_time,
-        f.created_at,
-        f.expires_at
-    ])?;
-    Ok(())
-}
-
-pub(crate) fn insert_refresh(c: &Connection, r: &RefreshTokenRecord) -> rusqlite::Result<()> {
-    c.prepare_cached(
-        "INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, scope, \
-         created_at, idle_expires_at, used_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)",
-    )?
-    .execute(params![
-        r.token_hash,
-        r.family_id,
-        r.parent_hash,
-        r.scope,
-        r.created_at,
-        r.idle_expires_at
-    ])?;
-    Ok(())
-}
-
-pub(crate) fn insert_access(c: &Connection, a: &AccessTokenRecord) -> rusqlite::Result<()> {
-    c.prepare_cached(
-        "INSERT INTO access_tokens (id, family_id, client_id, user_id, scope, \
-         auth_time, issued_at, expires_at, revoked) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![
-        a.id,
-        a.family_id,
-        a.client_id,
-        a.user_id,
-        a.scope,
-        a.auth_time,
-        a.issued_at,
-        a.expires_at,
-        a.revoked
-    ])?;
-    Ok(())
-}
-
-pub(crate) fn insert_event(
+/// Runs one insert of the hot path on the writer's connection, prepared once per connection.
+pub(crate) fn insert<const N: usize>(
     c: &Connection,
-    e: &gatehouse_core::store::Event,
+    insert: hot::Insert<'_, N>,
 ) -> rusqlite::Result<()> {
-    c.prepare_cached(
-        "INSERT INTO events (id, at, kind, client_id, username, ip, request_id, detail) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![
-        e.id,
-        e.at,
-        e.kind,
-        e.client_id,
-        e.user,
-        e.ip,
-        e.request_id,
-        e.detail.to_string()
-    ])?;
-    Ok(())
+    let params = rusqlite::params_from_iter(insert.params);
+    c.prepare_cached(insert.sql)?.execute(params).map(drop)
+}
+
+/// Stores an audit event on the writer's connection.
+pub(crate) fn insert_event(c: &Connection, e: &Event) -> rusqlite::Result<()> {
+    let detail = e.detail.to_string();
+    insert(c, hot::event(e, &detail))
+}
+
+/// A value bound as rusqlite binds the same Rust value.
+impl ToSql for Param<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match *self {
+            Param::Int(v) | Param::OptInt(Some(v)) => ToSqlOutput::Owned(Value::Integer(v)),
+            Param::Bool(v) => ToSqlOutput::Owned(Value::Integer(i64::from(v))),
+            Param::Text(Some(v)) => ToSqlOutput::Borrowed(ValueRef::Text(v.as_bytes())),
+            Param::Bytes(Some(v)) => ToSqlOutput::Borrowed(ValueRef::Blob(v)),
+            Param::OptInt(None) | Param::Text(None) | Param::Bytes(None) => {
+                ToSqlOutput::Owned(Value::Null)
+            }
+        })
+    }
 }

@@ -31,6 +31,7 @@ use rusqlite::{params, Connection};
 use tokio::sync::{mpsc, oneshot};
 
 use super::direct::{self, direct_error};
+use crate::sql::hot;
 
 /// The most jobs committed in one transaction.
 const MAX_BATCH: usize = 512;
@@ -241,12 +242,12 @@ fn apply(conn: &Connection, write: &Write) -> rusqlite::Result<bool> {
             access,
         } => {
             if let Some(family) = family {
-                direct::insert_family(conn, family)?;
+                direct::insert(conn, hot::family(family))?;
                 if let Some(refresh) = refresh {
-                    direct::insert_refresh(conn, refresh)?;
+                    direct::insert(conn, hot::refresh(refresh))?;
                 }
             }
-            direct::insert_access(conn, access)?;
+            direct::insert(conn, hot::access(access))?;
         }
         Write::Rotate {
             old_hash,
@@ -271,8 +272,8 @@ fn apply(conn: &Connection, write: &Write) -> rusqlite::Result<bool> {
             // No `token_families.last_used_at` here: nothing reads it, and on SQLite it cost one
             // more page per rotation (PostgreSQL's rotation keeps it: that UPDATE is also its
             // check that the family is live).
-            direct::insert_refresh(conn, successor)?;
-            direct::insert_access(conn, access)?;
+            direct::insert(conn, hot::refresh(successor))?;
+            direct::insert(conn, hot::access(access))?;
             if let Some(event) = event {
                 direct::insert_event(conn, event)?;
             }
