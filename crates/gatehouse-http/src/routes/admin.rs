@@ -20,8 +20,7 @@ use crate::error_responses::{
 };
 use crate::openapi;
 use crate::params::Params;
-use crate::resource::resource_body_doc;
-use crate::resource::{AdminAuth, ResourceBody};
+use crate::resource::{resource_body_doc, AdminAuth, ResourceBody};
 use crate::response::NoStore;
 
 /// The OpenAPI side of an admin API write: the handler's annotation (pass its `__path_NAME`
