@@ -4,6 +4,12 @@
 //! operation lists exactly the ones it can answer, in status order.
 #![allow(dead_code)] // documentation only: these types are never built
 
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
+
+use utoipa::openapi::{RefOr, Response};
+use utoipa::IntoResponses;
+
 use crate::error::ErrorBody;
 
 /// 401 of the endpoints that authenticate a client like the token endpoint (RFC 6749 §2.3).
@@ -120,3 +126,43 @@ pub(crate) struct ServerError(ErrorBody);
     headers(("Retry-After" = u64, description = "seconds"))
 )]
 pub(crate) struct HashQueueFull(ErrorBody);
+
+/// Several of the answers above documented together (a tuple of them), for a family of
+/// operations that all answer the same errors: `responses(.., ClientErrors)`.
+pub(crate) struct Answers<T>(PhantomData<T>);
+
+/// `IntoResponses` for `Answers` of tuples of these arities: the union of the members' answers.
+macro_rules! answers_of_tuples {
+    ($(($($member:ident),+)),+) => {$(
+        impl<$($member: IntoResponses),+> IntoResponses for Answers<($($member,)+)> {
+            fn responses() -> BTreeMap<String, RefOr<Response>> {
+                let mut responses = BTreeMap::new();
+                $(responses.append(&mut $member::responses());)+
+                responses
+            }
+        }
+    )+};
+}
+
+answers_of_tuples!((A, B, C), (A, B, C, D, E, F, G, H));
+
+/// The errors of a write to the admin API (`PUT`, `POST`).
+pub(crate) type AdminWriteErrors = Answers<(
+    ResourceUnreadable,
+    AdminTokenRejected,
+    AdminApiOff,
+    ResourceConflict,
+    PayloadTooLarge,
+    ResourceInvalid,
+    ServerError,
+    HashQueueFull,
+)>;
+
+/// The errors of reading an admin API collection (`GET /Client`, `/User`, `/Event`).
+pub(crate) type CollectionErrors = Answers<(AdminTokenRejected, AdminApiOff, ServerError)>;
+
+/// The errors of an admin API operation on one client.
+pub(crate) type ClientErrors = Answers<(AdminTokenRejected, NoSuchClient, ServerError)>;
+
+/// The errors of an admin API operation on one user.
+pub(crate) type UserErrors = Answers<(AdminTokenRejected, NoSuchUser, ServerError)>;

@@ -9,6 +9,9 @@ use axum::http::request::Parts;
 use gatehouse_core::admin::AdminService;
 use gatehouse_core::Error;
 use serde_json::Value;
+use utoipa::openapi::request_body::{RequestBody, RequestBodyBuilder};
+use utoipa::openapi::schema::{Object, Type};
+use utoipa::openapi::{ContentBuilder, Required};
 
 use crate::error::ApiError;
 use crate::extract::read_limited;
@@ -37,6 +40,23 @@ impl FromRequestParts<AppState> for AdminAuth {
             _ => Err(Error::InvalidToken("a valid admin bearer token is required".into()).into()),
         }
     }
+}
+
+/// The OpenAPI description of a [`ResourceBody`].
+pub(crate) fn resource_body_doc() -> RequestBody {
+    let object = || {
+        ContentBuilder::new()
+            .schema(Some(Object::with_type(Type::Object)))
+            .build()
+    };
+    RequestBodyBuilder::new()
+        .description(Some(
+            "The resource, as JSON or YAML (also text/yaml, application/x-yaml). At most 64 KiB.",
+        ))
+        .content("application/json", object())
+        .content("application/yaml", object())
+        .required(Some(Required::True))
+        .build()
 }
 
 /// A resource body: YAML for `application/yaml`, `text/yaml` or `application/x-yaml`; JSON for

@@ -1,6 +1,8 @@
 //! The admin API (Aidbox-compatible resources): `PUT`/`GET`/`DELETE /Client/{id}`,
 //! `GET`/`POST /Client`, and the same for `/User`. Each handler checks the admin token (the
-//! [`AdminAuth`] extractor), reads the body as JSON or YAML and calls the core.
+//! [`AdminAuth`] extractor), reads the body as JSON or YAML and calls the core. The route
+//! table documents a write with [`write_doc`], which adds the resource body all writes share to
+//! the handler's annotation.
 
 use axum::extract::{Path, RawQuery};
 use axum::http::StatusCode;
@@ -9,16 +11,25 @@ use axum::Json;
 use gatehouse_core::audit::EventFilter;
 use gatehouse_core::Error;
 use serde_json::Value;
+use utoipa::openapi::path::{HttpMethod, Operation};
 
 use crate::client_address::Context;
 use crate::error::{ApiError, ErrorBody};
 use crate::error_responses::{
-    AdminApiOff, AdminTokenRejected, HashQueueFull, NoSuchClient, NoSuchUser, PayloadTooLarge,
-    ResourceConflict, ResourceInvalid, ResourceUnreadable, ServerError,
+    AdminTokenRejected, AdminWriteErrors, ClientErrors, CollectionErrors, ServerError, UserErrors,
 };
+use crate::openapi;
 use crate::params::Params;
-use crate::resource::{AdminAuth, ResourceBody};
+use crate::resource::{resource_body_doc, AdminAuth, ResourceBody};
 use crate::response::NoStore;
+
+/// The OpenAPI side of an admin API write: the handler's annotation (pass its `__path_NAME`
+/// type) and the resource it reads ([`ResourceBody`]), described once for all writes.
+pub(crate) fn write_doc<P: utoipa::Path>() -> (Vec<HttpMethod>, Operation) {
+    let (methods, mut operation) = openapi::doc::<P>();
+    operation.request_body = Some(resource_body_doc());
+    (methods, operation)
+}
 
 /// `PUT /Client/{id}`.
 #[utoipa::path(
@@ -27,22 +38,13 @@ use crate::response::NoStore;
     tag = "admin",
     summary = "Create or replace a client",
     params(("id" = String, Path, description = "The client id")),
-    request_body(
-        content(
-            (Object = "application/json"),
-            (Object = "application/yaml"),
-        ),
-        description = "The resource, as JSON or YAML (also text/yaml, application/x-yaml). At \
-                       most 64 KiB."
-    ),
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "The replaced client; never cached", body = Object,
          headers(("Cache-Control" = String, description = "no-store"))),
         (status = 201, description = "The created client; never cached", body = Object,
          headers(("Cache-Control" = String, description = "no-store"))),
-        ResourceUnreadable, AdminTokenRejected, AdminApiOff, ResourceConflict, PayloadTooLarge,
-        ResourceInvalid, ServerError, HashQueueFull,
+        AdminWriteErrors,
     )
 )]
 pub(crate) async fn put_client(
@@ -61,20 +63,11 @@ pub(crate) async fn put_client(
     path = "/Client",
     tag = "admin",
     summary = "Create a client (its id in the body)",
-    request_body(
-        content(
-            (Object = "application/json"),
-            (Object = "application/yaml"),
-        ),
-        description = "The resource, as JSON or YAML (also text/yaml, application/x-yaml). At \
-                       most 64 KiB."
-    ),
     security(("admin_token" = [])),
     responses(
         (status = 201, description = "The created client; never cached", body = Object,
          headers(("Cache-Control" = String, description = "no-store"))),
-        ResourceUnreadable, AdminTokenRejected, AdminApiOff, ResourceConflict, PayloadTooLarge,
-        ResourceInvalid, ServerError, HashQueueFull,
+        AdminWriteErrors,
     )
 )]
 pub(crate) async fn post_client(
@@ -96,7 +89,7 @@ pub(crate) async fn post_client(
     responses(
         (status = 200, description = "The client; never cached", body = Object,
          headers(("Cache-Control" = String, description = "no-store"))),
-        AdminTokenRejected, NoSuchClient, ServerError,
+        ClientErrors,
     )
 )]
 pub(crate) async fn get_client(
@@ -116,7 +109,7 @@ pub(crate) async fn get_client(
     responses(
         (status = 200, description = "A Bundle of clients; never cached", body = Object,
          headers(("Cache-Control" = String, description = "no-store"))),
-        AdminTokenRejected, AdminApiOff, ServerError,
+        CollectionErrors,
     )
 )]
 pub(crate) async fn list_clients(AdminAuth(admin): AdminAuth) -> Result<Response, ApiError> {
@@ -134,7 +127,7 @@ pub(crate) async fn list_clients(AdminAuth(admin): AdminAuth) -> Result<Response
     responses(
         (status = 200, description = "The deleted client; never cached", body = Object,
          headers(("Cache-Control" = String, description = "no-store"))),
-        AdminTokenRejected, NoSuchClient, ServerError,
+        ClientErrors,
     )
 )]
 pub(crate) async fn delete_client(
@@ -152,22 +145,13 @@ pub(crate) async fn delete_client(
     tag = "admin",
     summary = "Create or replace a user",
     params(("id" = String, Path, description = "The username")),
-    request_body(
-        content(
-            (Object = "application/json"),
-            (Object = "application/yaml"),
-        ),
-        description = "The resource, as JSON or YAML (also text/yaml, application/x-yaml). At \
-                       most 64 KiB."
-    ),
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "The replaced user; never cached", body = Object,
          headers(("Cache-Control" = String, description = "no-store"))),
         (status = 201, description = "The created user; never cached", body = Object,
          headers(("Cache-Control" = String, description = "no-store"))),
-        ResourceUnreadable, AdminTokenRejected, AdminApiOff, ResourceConflict, PayloadTooLarge,
-        ResourceInvalid, ServerError, HashQueueFull,
+        AdminWriteErrors,
     )
 )]
 pub(crate) async fn put_user(
@@ -191,7 +175,7 @@ pub(crate) async fn put_user(
     responses(
         (status = 200, description = "The user; never cached", body = Object,
          headers(("Cache-Control" = String, description = "no-store"))),
-        AdminTokenRejected, NoSuchUser, ServerError,
+        UserErrors,
     )
 )]
 pub(crate) async fn get_user(
@@ -211,7 +195,7 @@ pub(crate) async fn get_user(
     responses(
         (status = 200, description = "A Bundle of users; never cached", body = Object,
          headers(("Cache-Control" = String, description = "no-store"))),
-        AdminTokenRejected, AdminApiOff, ServerError,
+        CollectionErrors,
     )
 )]
 pub(crate) async fn list_users(AdminAuth(admin): AdminAuth) -> Result<Response, ApiError> {
@@ -229,7 +213,7 @@ pub(crate) async fn list_users(AdminAuth(admin): AdminAuth) -> Result<Response, 
     responses(
         (status = 200, description = "The deleted user; never cached", body = Object,
          headers(("Cache-Control" = String, description = "no-store"))),
-        AdminTokenRejected, NoSuchUser, ServerError,
+        UserErrors,
     )
 )]
 pub(crate) async fn delete_user(
@@ -251,7 +235,7 @@ pub(crate) async fn delete_user(
     responses(
         (status = 200, description = "`{\"username\", \"unlocked\"}`; never cached", body = Object,
          headers(("Cache-Control" = String, description = "no-store"))),
-        AdminTokenRejected, NoSuchUser, ServerError,
+        UserErrors,
     )
 )]
 pub(crate) async fn unlock_user(
@@ -274,7 +258,7 @@ pub(crate) async fn unlock_user(
         (status = 200, description = "A Bundle of Authenticator resources (never a secret); \
             never cached", body = Object,
          headers(("Cache-Control" = String, description = "no-store"))),
-        AdminTokenRejected, NoSuchUser, ServerError,
+        UserErrors,
     )
 )]
 pub(crate) async fn list_authenticators(
@@ -330,7 +314,7 @@ pub(crate) async fn delete_authenticator(
         (status = 200, description = "A Bundle of events; never cached", body = Object,
          headers(("Cache-Control" = String, description = "no-store"))),
         (status = 400, description = "invalid_request: a malformed query parameter", body = ErrorBody),
-        AdminTokenRejected, AdminApiOff, ServerError,
+        CollectionErrors,
     )
 )]
 pub(crate) async fn list_events(

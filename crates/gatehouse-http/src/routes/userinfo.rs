@@ -22,9 +22,7 @@ use crate::AppState;
     summary = "UserInfo (OpenID Connect Core §5.3), the bearer token in the header",
     security((), ("bearer" = [])),
     responses(
-        (status = 200, description = "The user's claims (OpenID Connect Core §5.3.2); never \
-            cached", body = UserinfoClaims,
-         headers(("Cache-Control" = String, description = "no-store"))),
+        ClaimsAnswer,
         (status = 400, description = "invalid_request: a malformed Authorization header \
             (RFC 6750 §3.1)", body = ErrorBody,
          headers(("WWW-Authenticate" = String, description = "Bearer error=\"invalid_request\""))),
@@ -56,9 +54,7 @@ pub(crate) async fn userinfo_get(
     ),
     security((), ("bearer" = [])),
     responses(
-        (status = 200, description = "The user's claims (OpenID Connect Core §5.3.2); never \
-            cached", body = UserinfoClaims,
-         headers(("Cache-Control" = String, description = "no-store"))),
+        ClaimsAnswer,
         (status = 400, description = "invalid_request: a malformed Authorization header, a malformed body, or the token sent twice \
             (RFC 6750 §3.1)", body = ErrorBody,
          headers(("WWW-Authenticate" = String, description = "Bearer error=\"invalid_request\""))),
@@ -80,6 +76,16 @@ async fn claims(app: &AppState, token: &str) -> Result<impl IntoResponse, Bearer
     let claims = app.userinfo.claims(token).await?;
     Ok(NoStore::new(Json(claims)))
 }
+
+/// 200 of both forms of `/userinfo`: what [`claims`] answers.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 200,
+    description = "The user's claims (OpenID Connect Core §5.3.2); never cached",
+    headers(("Cache-Control" = String, description = "no-store"))
+)]
+#[allow(dead_code)] // documentation only: never built
+struct ClaimsAnswer(UserinfoClaims);
 
 /// The body of `POST /userinfo` (RFC 6750 §2.2).
 #[derive(utoipa::ToSchema)]
