@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::client::Client;
 use crate::clock::Clock;
 use crate::error::Error;
-use crate::store::Store;
+use crate::store::{TokenStore, UserStore};
 use crate::token::opaque;
 use crate::token::resolve::AccessTokens;
 
@@ -82,7 +82,8 @@ struct Found {
 /// Answers introspection requests (RFC 7662).
 #[derive(derive_new::new)]
 pub struct Introspection {
-    store: Arc<dyn Store>,
+    tokens: Arc<dyn TokenStore>,
+    users: Arc<dyn UserStore>,
     clock: Arc<dyn Clock>,
     access_tokens: Arc<AccessTokens>,
 }
@@ -111,7 +112,7 @@ impl Introspection {
         };
         let username = match found.username {
             Some(username) => username,
-            None => match self.store.find_user_by_id(&found.user_id).await? {
+            None => match self.users.find_user_by_id(&found.user_id).await? {
                 Some(user) => user.username.as_str().to_owned(),
                 None => return Ok(IntrospectionResponse::default()),
             },
@@ -148,7 +149,7 @@ impl Introspection {
 
     async fn live_refresh_token(&self, token: &str) -> Result<Option<Found>, Error> {
         let now = self.clock.now();
-        let Some((record, family)) = self.store.find_refresh_token(&opaque::hash(token)).await?
+        let Some((record, family)) = self.tokens.find_refresh_token(&opaque::hash(token)).await?
         else {
             return Ok(None);
         };

@@ -13,24 +13,21 @@ use crate::clock::Clock;
 use crate::error::Error;
 use crate::random;
 use crate::scope::ScopeSet;
-use crate::sealing::Sealer;
-use crate::store::{AccessTokenRecord, RefreshTokenRecord, Store, TokenFamily};
+use crate::store::{AccessTokenRecord, RefreshTokenRecord, TokenFamily, TokenStore};
 use crate::token::id_token::id_token_claims;
+use crate::token::identity::IssuerIdentity;
 use crate::token::jwt::AccessTokenClaims;
-use crate::token::jwt::{hs256_secret, sign_access_token, sign_access_token_hs256, sign_id_token};
-use crate::token::key_cache::Keys;
+use crate::token::jwt::{sign_access_token, sign_access_token_hs256, sign_id_token};
 use crate::token::opaque;
 use crate::user::User;
 
-/// Makes and stores the tokens of grants as `issuer`: signed with the newest key of `keys`, or
-/// (HS256 clients) with the client's secret, which `sealer` opens.
+/// Makes and stores the tokens of grants as `identity`: signed with its newest key, or (HS256
+/// clients) with the client's secret, which it opens.
 #[derive(derive_new::new)]
 pub struct TokenIssuer {
-    store: Arc<dyn Store>,
+    store: Arc<dyn TokenStore>,
     clock: Arc<dyn Clock>,
-    keys: Arc<Keys>,
-    sealer: Arc<Sealer>,
-    issuer: String,
+    identity: Arc<IssuerIdentity>,
 }
 
 /// The tokens of a grant before they are stored.
@@ -107,7 +104,7 @@ impl TokenIssuer {
             }
             TokenFormat::Jwt => {
                 let claims = AccessTokenClaims {
-                    iss: self.issuer.clone(),
+                    iss: self.identity.issuer().to_owned(),
                     sub: user.id.clone(),
                     aud: client.id.to_string(),
                     client_id: client.id.to_string(),
@@ -118,10 +115,10 @@ impl TokenIssuer {
                 };
                 let token = match client.settings.access_token_alg {
                     AccessTokenAlg::ServerKey => {
-                        sign_access_token(self.keys.ring().await.current(), &claims)?
+                        sign_access_token(self.identity.ring().await.current(), &claims)?
                     }
                     AccessTokenAlg::Hs256 => {
-                        let secret = hs256_secret(&self.sealer, client)?;
+                        let secret = self.identity.hs256_secret(client)?;
                         sign_access_token_hs256(secret.expose_secret().as_bytes(), &claims)?
                     }
                 };
@@ -129,8 +126,19 @@ impl TokenIssuer {
             }
         };
         let id_token = if scope.contains("openid") {
-            let claims = id_token_claims(&self.issuer, client, user, &scope, now, exp, auth_time);
-            Some(sign_id_token(self.keys.ring().await.current(), &claims)?)
+            let claims = id_token_claims(
+                self.identity.issuer(),
+                client,
+                user,
+                &scope,
+                now,
+                exp,
+                auth_time,
+            );
+            Some(sign_id_token(
+                self.identity.ring().await.current(),
+                &claims,
+            )?)
         } else {
             None
         };

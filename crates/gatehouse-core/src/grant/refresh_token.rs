@@ -64,7 +64,7 @@ impl Grants {
         let now = self.clock.now();
         let hash = opaque::hash(token.expose_secret());
         let (record, family) = self
-            .store
+            .tokens
             .find_refresh_token(&hash)
             .await?
             .ok_or_else(invalid)?;
@@ -75,14 +75,14 @@ impl Grants {
         }
         let scope = narrowed(&record.scope, requested)?;
         let user = self
-            .store
+            .users
             .find_user_by_id(&family.user_id)
             .await?
             .ok_or_else(invalid)?;
         // The client or user may have lost scopes since the login.
         let scope = user.entitled(&scope.intersection(&client.allowed_scopes()));
         let mut minted = self
-            .tokens
+            .issuer
             .mint(client, &user, scope, family.auth_time, Some(&family.id))
             .await?;
         let new_token = opaque::new_token();
@@ -107,7 +107,7 @@ impl Grants {
         );
         // The rotation and its event share one commit.
         let rotated = self
-            .store
+            .tokens
             .rotate_refresh_token_recorded(&hash, now, &successor, &minted.record, &event)
             .await?;
         if !rotated {
@@ -132,7 +132,7 @@ impl Grants {
         );
         crate::telemetry::refresh_reuse_detected();
         let user = self
-            .store
+            .users
             .find_user_by_id(&family.user_id)
             .await
             .ok()
@@ -150,7 +150,7 @@ impl Grants {
                 serde_json::json!({ "family_id": family_id, "revoked": true }),
             )
             .await;
-        match self.store.revoke_token_family(family_id, now).await {
+        match self.tokens.revoke_token_family(family_id, now).await {
             Ok(()) => Error::InvalidGrant(INVALID.into()),
             Err(err) => err.into(),
         }

@@ -43,7 +43,7 @@ pub const INVALID_RECOVERY_CODE: &str = "Invalid recovery code.";
 /// Removes the user's factor `id`, and with the TOTP factor the recovery code too (it stands in
 /// for TOTP only). Returns what went: nothing when the user has no factor `id`.
 pub async fn remove_factor(
-    store: &dyn crate::store::Store,
+    store: &dyn crate::store::MfaStore,
     user_id: &str,
     id: &str,
 ) -> Result<Vec<Authenticator>, crate::Error> {
