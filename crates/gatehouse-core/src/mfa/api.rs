@@ -12,8 +12,8 @@ use crate::client::Client;
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::mfa::{
-    new_authenticator_id, new_recovery_code, otp_seal_context, recovery_code_hash, totp,
-    Authenticator, AuthenticatorKind, SecondFactor,
+    active_otp, new_authenticator_id, new_recovery_code, otp_seal_context, recovery_code_hash,
+    totp, Authenticator, AuthenticatorKind, SecondFactor,
 };
 use crate::store::MfaStore;
 use crate::token::identity::IssuerIdentity;
@@ -126,15 +126,9 @@ impl Mfa {
                 "only the otp challenge type is supported".into(),
             ));
         }
-        let factor = self
-            .store
-            .mfa_authenticators(&user.id)
-            .await?
-            .into_iter()
-            .find(|a| a.kind == AuthenticatorKind::Otp && a.active)
-            .ok_or_else(|| {
-                Error::UnsupportedChallengeType("User is not enrolled with otp".into())
-            })?;
+        let factor = active_otp(&*self.store, &user.id).await?.ok_or_else(|| {
+            Error::UnsupportedChallengeType("User is not enrolled with otp".into())
+        })?;
         if authenticator_id.is_some_and(|id| id != factor.id) {
             return Err(Error::invalid_request(
                 "authenticator_id is not an otp authenticator of this user",

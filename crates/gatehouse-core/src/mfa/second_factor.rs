@@ -18,7 +18,7 @@ use crate::clock::Clock;
 use crate::error::Error;
 use crate::login_guard::{user_key, Admission, Attempt, LoginGuard};
 use crate::mfa::{
-    new_recovery_code, otp_seal_context, recovery_code_hash, totp, Authenticator,
+    active_otp, new_recovery_code, otp_seal_context, recovery_code_hash, totp, Authenticator,
     AuthenticatorKind, MfaTokenRecord, CODE_BUCKET_INTERVAL, CODE_BUCKET_LIMIT,
     DEFAULT_MFA_TOKEN_TTL, GRANT_MFA_OTP, GRANT_MFA_RECOVERY_CODE, INVALID_OTP,
     INVALID_RECOVERY_CODE,
@@ -64,12 +64,7 @@ impl SecondFactor {
         if client.settings.mfa == MfaPolicy::Off {
             return Ok(());
         }
-        let factor = self
-            .mfa
-            .mfa_authenticators(&user.id)
-            .await?
-            .into_iter()
-            .find(|a| a.kind == AuthenticatorKind::Otp && a.active);
+        let factor = active_otp(&*self.mfa, &user.id).await?;
         match (factor, otp) {
             (None, _) if client.settings.mfa == MfaPolicy::Optional => Ok(()),
             // Keycloak's single request: the code next to the password.
