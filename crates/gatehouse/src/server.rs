@@ -288,7 +288,6 @@ impl Shared {
         );
         Arc::new(Grants::new(
             self.store.clone(),
-            self.store.clone(),
             self.clock.clone(),
             hasher,
             self.guard.clone(),

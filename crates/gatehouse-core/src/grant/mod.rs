@@ -20,7 +20,7 @@ use crate::login_guard::LoginGuard;
 use crate::mfa::SecondFactor;
 use crate::password::PasswordHasher;
 use crate::scope::ScopeSet;
-use crate::store::{TokenStore, UserStore};
+use crate::store::UserStore;
 use crate::user::User;
 
 pub use issue::TokenIssuer;
@@ -80,12 +80,11 @@ pub struct Tokens {
 }
 
 /// Runs token requests for clients that are already authenticated: passwords checked on
-/// `hasher` behind `guard`, tokens made by `tokens`, second factors checked by `second_factor`,
+/// `hasher` behind `guard`, tokens made and kept by `issuer`, second factors checked by `second_factor`,
 /// events recorded in `audit`.
 #[derive(derive_new::new)]
 pub struct Grants {
     users: Arc<dyn UserStore>,
-    tokens: Arc<dyn TokenStore>,
     clock: Arc<dyn Clock>,
     hasher: Arc<PasswordHasher>,
     guard: Arc<LoginGuard>,
