@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::clock::Clock;
 use crate::random;
-use crate::store::Store;
+use crate::store::EventStore;
 pub use crate::store::{Event, EventFilter};
 
 /// Where a request came from, as computed by the HTTP layer.
@@ -93,13 +93,13 @@ impl EventKind {
 
 /// Writes events. A failed write is logged, never fails the request it describes.
 pub struct AuditLog {
-    store: Arc<dyn Store>,
+    store: Arc<dyn EventStore>,
     clock: Arc<dyn Clock>,
 }
 
 impl AuditLog {
     /// An audit log over `store`.
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(store: Arc<dyn EventStore>, clock: Arc<dyn Clock>) -> Self {
         AuditLog { store, clock }
     }
 

@@ -14,24 +14,35 @@ use crate::client::{Client, ClientId, GrantType};
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::random;
-use crate::store::Store;
+use crate::store::{ClientStore, CodeStore};
 
 /// Default lifetime of a code, in seconds.
 pub const DEFAULT_CODE_TTL: i64 = 60;
 /// The longest `state` echoed back, in bytes.
 pub const MAX_STATE_LEN: usize = 2048;
 
-/// Issues and redeems one-time password codes.
+/// Issues and redeems one-time password codes (kept in `codes`) for clients of `clients`.
 pub struct PasswordCodes {
-    store: Arc<dyn Store>,
+    clients: Arc<dyn ClientStore>,
+    codes: Arc<dyn CodeStore>,
     clock: Arc<dyn Clock>,
     ttl: i64,
 }
 
 impl PasswordCodes {
     /// Codes living `ttl` seconds.
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, ttl: i64) -> Self {
-        PasswordCodes { store, clock, ttl }
+    pub fn new(
+        clients: Arc<dyn ClientStore>,
+        codes: Arc<dyn CodeStore>,
+        clock: Arc<dyn Clock>,
+        ttl: i64,
+    ) -> Self {
+        PasswordCodes {
+            clients,
+            codes,
+            clock,
+            ttl,
+        }
     }
 
     /// Runs `GET /auth/authorize?grant_type=password&client_id=..&state=..`: the `Location` to
@@ -55,7 +66,7 @@ impl PasswordCodes {
         }
         let unknown = || Error::invalid_request("unknown client_id");
         let id = ClientId::parse(client_id).map_err(|_| unknown())?;
-        let client = self.store.find_client(&id).await?.ok_or_else(unknown)?;
+        let client = self.clients.find_client(&id).await?.ok_or_else(unknown)?;
         let Some(redirect_uri) = client.settings.redirect_uri.as_deref() else {
             return Err(Error::UnauthorizedClient(
                 "this client has no registered redirect_uri".into(),
@@ -68,7 +79,7 @@ impl PasswordCodes {
         }
         let code = random::token(32);
         let now = self.clock.now();
-        self.store
+        self.codes
             .insert_password_code(&digest(&code), &client.id, now + self.ttl, now)
             .await?;
         Ok(location(redirect_uri, &code, state))
@@ -84,7 +95,7 @@ impl PasswordCodes {
             "this client must send the code from /auth/authorize",
         ))?;
         let spent = self
-            .store
+            .codes
             .consume_password_code(&digest(code), &client.id, self.clock.now())
             .await?;
         if spent {

@@ -22,7 +22,7 @@ use crate::error::{AuthMethod, Error};
 use crate::login_guard::{client_key, Admission, Attempt, LoginGuard};
 use crate::password::PasswordHasher;
 use crate::sealing::Sealer;
-use crate::store::Store;
+use crate::store::ClientStore;
 
 /// The longest client secret accepted, in bytes.
 pub const MAX_SECRET_LEN: usize = 512;
@@ -75,7 +75,7 @@ impl ClientCredentials {
 
 /// Authenticates clients against the store.
 pub struct ClientAuthenticator {
-    store: Arc<dyn Store>,
+    store: Arc<dyn ClientStore>,
     hasher: Arc<PasswordHasher>,
     verified: Mutex<HashMap<String, Verified>>,
     assertions: Option<Arc<AssertionVerifier>>,
@@ -91,7 +91,7 @@ struct Verified {
 
 impl ClientAuthenticator {
     /// An authenticator over `store`, hashing on `hasher`'s pool.
-    pub fn new(store: Arc<dyn Store>, hasher: Arc<PasswordHasher>) -> Self {
+    pub fn new(store: Arc<dyn ClientStore>, hasher: Arc<PasswordHasher>) -> Self {
         ClientAuthenticator {
             store,
             hasher,

@@ -11,7 +11,7 @@ use crate::client::{GrantType, OFFLINE_ACCESS};
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::scope::ScopeSet;
-use crate::store::Store;
+use crate::store::ClientStore;
 use crate::token::key_cache::KEY_RELOAD_SECS;
 use crate::token::keys::SigningAlg;
 
@@ -21,7 +21,7 @@ pub const STANDARD_SCOPES: [&str; 5] = ["openid", "profile", "email", "phone", O
 /// Serves the server metadata of one issuer.
 #[derive(derive_new::new)]
 pub struct Discovery {
-    store: Arc<dyn Store>,
+    store: Arc<dyn ClientStore>,
     clock: Arc<dyn Clock>,
     issuer: String,
     /// The document as JSON text and when it was rendered.

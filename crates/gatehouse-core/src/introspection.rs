@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::client::Client;
 use crate::clock::Clock;
 use crate::error::Error;
-use crate::store::Store;
+use crate::store::{TokenStore, UserStore};
 use crate::token::opaque;
 use crate::token::resolve::AccessTokens;
 
@@ -33,38 +33,38 @@ impl TokenTypeHint {
     }
 }
 
-/// An introspection response (RFC 7662 §2.2).
+/// An introspection response (RFC 7662 §2.2): `{"active": false}`, or `active: true` with what
+/// the live token is.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct IntrospectionResponse {
     /// Whether the token is live.
     pub active: bool,
+    /// The live token's claims; `None` when it is not active.
+    #[serde(flatten)]
+    pub token: Option<ActiveToken>,
+}
+
+/// What an introspection response says of a live token (RFC 7662 §2.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActiveToken {
     /// Its scope.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scope: Option<String>,
+    pub scope: String,
     /// The client it was issued to.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
+    pub client_id: String,
     /// The user's normalized username.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub username: Option<String>,
+    pub username: String,
     /// The user's stable id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sub: Option<String>,
+    pub sub: String,
     /// Expiry.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exp: Option<i64>,
+    pub exp: i64,
     /// Issue time.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub iat: Option<i64>,
+    pub iat: i64,
     /// `Bearer` for access tokens, `refresh_token` for refresh tokens.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub token_type: Option<String>,
+    pub token_type: &'static str,
     /// The audience: the client.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
+    pub aud: String,
     /// The issuer.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub iss: Option<String>,
+    pub iss: String,
 }
 
 /// What a token was found to be, before the caller is checked.
@@ -82,7 +82,8 @@ struct Found {
 /// Answers introspection requests (RFC 7662).
 #[derive(derive_new::new)]
 pub struct Introspection {
-    store: Arc<dyn Store>,
+    tokens: Arc<dyn TokenStore>,
+    users: Arc<dyn UserStore>,
     clock: Arc<dyn Clock>,
     access_tokens: Arc<AccessTokens>,
 }
@@ -111,22 +112,25 @@ impl Introspection {
         };
         let username = match found.username {
             Some(username) => username,
-            None => match self.store.find_user_by_id(&found.user_id).await? {
+            None => match self.users.find_user_by_id(&found.user_id).await? {
                 Some(user) => user.username.as_str().to_owned(),
                 None => return Ok(IntrospectionResponse::default()),
             },
         };
+        let token = ActiveToken {
+            scope: found.scope,
+            aud: found.client_id.clone(),
+            client_id: found.client_id,
+            username,
+            sub: found.user_id,
+            exp: found.exp,
+            iat: found.iat,
+            token_type: found.token_type,
+            iss: self.access_tokens.issuer().to_owned(),
+        };
         Ok(IntrospectionResponse {
             active: true,
-            scope: Some(found.scope),
-            aud: Some(found.client_id.clone()),
-            client_id: Some(found.client_id),
-            username: Some(username),
-            sub: Some(found.user_id),
-            exp: Some(found.exp),
-            iat: Some(found.iat),
-            token_type: Some(found.token_type.to_owned()),
-            iss: Some(self.access_tokens.issuer().to_owned()),
+            token: Some(token),
         })
     }
 
@@ -148,7 +152,7 @@ impl Introspection {
 
     async fn live_refresh_token(&self, token: &str) -> Result<Option<Found>, Error> {
         let now = self.clock.now();
-        let Some((record, family)) = self.store.find_refresh_token(&opaque::hash(token)).await?
+        let Some((record, family)) = self.tokens.find_refresh_token(&opaque::hash(token)).await?
         else {
             return Ok(None);
         };
@@ -162,5 +166,39 @@ impl Introspection {
             exp: record.idle_expires_at.min(family.expires_at),
             token_type: "refresh_token",
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 7662 §2.2: an inactive token is `{"active": false}` and nothing else.
+    #[test]
+    fn an_inactive_response_says_only_active_false() {
+        let json = serde_json::to_string(&IntrospectionResponse::default()).unwrap();
+        assert_eq!(json, r#"{"active":false}"#);
+    }
+
+    #[test]
+    fn an_active_response_lists_the_claims_in_order() {
+        let response = IntrospectionResponse {
+            active: true,
+            token: Some(ActiveToken {
+                scope: "openid".into(),
+                client_id: "app".into(),
+                username: "alice".into(),
+                sub: "u1".into(),
+                exp: 200,
+                iat: 100,
+                token_type: "Bearer",
+                aud: "app".into(),
+                iss: "http://issuer".into(),
+            }),
+        };
+        assert_eq!(
+            serde_json::to_string(&response).unwrap(),
+            r#"{"active":true,"scope":"openid","client_id":"app","username":"alice","sub":"u1","exp":200,"iat":100,"token_type":"Bearer","aud":"app","iss":"http://issuer"}"#
+        );
     }
 }

@@ -144,14 +144,7 @@ pub fn from_keycloak(
         "argon2" => return keycloak_argon2(credential, iterations, &salt, &hash),
         other => return Err(format!("unsupported Keycloak algorithm {other:?}")),
     };
-    let p = Pbkdf2Hash {
-        digest,
-        iterations,
-        salt,
-        hash,
-    };
-    p.check()?;
-    Ok(p.to_phc())
+    Ok(Pbkdf2Hash::new(digest, iterations, salt, hash)?.to_phc())
 }
 
 fn keycloak_argon2(
@@ -244,26 +237,26 @@ impl Pbkdf2Hash {
         };
         let salt = decode(salt).ok_or("PBKDF2 salt is not base64")?;
         let hash = decode(hash).ok_or("PBKDF2 hash is not base64")?;
-        let p = Pbkdf2Hash {
-            digest,
-            iterations,
-            salt,
-            hash,
-        };
-        p.check()?;
-        Ok(p)
+        Pbkdf2Hash::new(digest, iterations, salt, hash)
     }
 
-    fn check(&self) -> Result<(), String> {
-        if self.iterations == 0 || self.iterations > MAX_PBKDF2_ITERATIONS {
+    /// The hash, when its parameters are plausible: iterations within bounds, a salt, and a
+    /// hash of 16 to 128 bytes.
+    fn new(digest: Digest, iterations: u32, salt: Vec<u8>, hash: Vec<u8>) -> Result<Self, String> {
+        if iterations == 0 || iterations > MAX_PBKDF2_ITERATIONS {
             return Err(format!(
                 "PBKDF2 iterations must be 1 to {MAX_PBKDF2_ITERATIONS}"
             ));
         }
-        if self.hash.len() < 16 || self.hash.len() > 128 || self.salt.is_empty() {
+        if hash.len() < 16 || hash.len() > 128 || salt.is_empty() {
             return Err("PBKDF2 hash or salt has an implausible length".into());
         }
-        Ok(())
+        Ok(Pbkdf2Hash {
+            digest,
+            iterations,
+            salt,
+            hash,
+        })
     }
 
     fn derive(&self, password: &[u8]) -> Vec<u8> {

@@ -19,8 +19,9 @@
 //! - [`lockout`], [`throttle`], [`login_guard`]: the brute-force defence (per account, per
 //!   address); [`audit`]: the audit log it and the services record events in.
 //!
-//! The services, each holding only what it needs (the store, the clock, and `Arc`s of the
-//! shared [`token::key_cache::Keys`], [`audit::AuditLog`] and [`login_guard::LoginGuard`]):
+//! The services, each holding only what it needs (the store capabilities it uses, the clock,
+//! and `Arc`s of the shared [`token::identity::IssuerIdentity`] — issuer, key ring, sealer —,
+//! [`audit::AuditLog`] and [`login_guard::LoginGuard`]):
 //!
 //! - [`grant::Grants`] runs token requests (one module per grant), making tokens with
 //!   [`grant::TokenIssuer`]; [`mfa::SecondFactor`] checks second factors of password logins.

@@ -14,7 +14,7 @@ use crate::audit::{AuditLog, EventKind, RequestContext};
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::lockout::{AttemptState, LockoutPolicy, Reservation};
-use crate::store::Store;
+use crate::store::GuardStore;
 use crate::throttle::ThrottlePolicy;
 
 /// Compare-and-swap rounds before an attempt is shed as overload; each lost round means another
@@ -55,7 +55,7 @@ pub enum Admission {
 /// The brute-force defence, shared by the password grant, the second factor, client
 /// authentication and the admin service.
 pub struct LoginGuard {
-    store: Arc<dyn Store>,
+    store: Arc<dyn GuardStore>,
     clock: Arc<dyn Clock>,
     lockout: Option<LockoutPolicy>,
     throttle: Option<ThrottlePolicy>,
@@ -65,7 +65,7 @@ pub struct LoginGuard {
 impl LoginGuard {
     /// A guard with both defences off (see [`LoginGuard::with_lockout`] and
     /// [`LoginGuard::with_throttle`]), recording the lockouts it sets in `audit`.
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, audit: Arc<AuditLog>) -> Self {
+    pub fn new(store: Arc<dyn GuardStore>, clock: Arc<dyn Clock>, audit: Arc<AuditLog>) -> Self {
         LoginGuard {
             audit,
             store,

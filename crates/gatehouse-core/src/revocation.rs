@@ -12,14 +12,14 @@ use crate::client::Client;
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::introspection::TokenTypeHint;
-use crate::store::Store;
+use crate::store::TokenStore;
 use crate::token::opaque;
 use crate::token::resolve::AccessTokens;
 
 /// Answers revocation requests (RFC 7009), recording each one in `audit`.
 #[derive(derive_new::new)]
 pub struct Revocation {
-    store: Arc<dyn Store>,
+    store: Arc<dyn TokenStore>,
     clock: Arc<dyn Clock>,
     access_tokens: Arc<AccessTokens>,
     audit: Arc<AuditLog>,

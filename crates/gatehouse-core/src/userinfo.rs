@@ -8,14 +8,14 @@ use serde_json::Value;
 
 use crate::error::Error;
 use crate::scope::ScopeSet;
-use crate::store::Store;
+use crate::store::UserStore;
 use crate::token::id_token::user_claims;
 use crate::token::resolve::AccessTokens;
 
 /// Answers UserInfo requests.
 #[derive(derive_new::new)]
 pub struct UserInfo {
-    store: Arc<dyn Store>,
+    store: Arc<dyn UserStore>,
     access_tokens: Arc<AccessTokens>,
 }
 

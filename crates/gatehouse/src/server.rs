@@ -22,6 +22,7 @@ use gatehouse_core::password::PasswordHasher;
 use gatehouse_core::revocation::Revocation;
 use gatehouse_core::sealing::Sealer;
 use gatehouse_core::store::Store;
+use gatehouse_core::token::identity::IssuerIdentity;
 use gatehouse_core::token::key_cache::Keys;
 use gatehouse_core::token::keys::{KeyRing, SigningAlg};
 use gatehouse_core::token::resolve::AccessTokens;
@@ -159,33 +160,36 @@ fn app_state(
 ) -> Result<AppState> {
     let audit = Arc::new(AuditLog::new(store.clone(), clock.clone()));
     let guard = guard(config, &store, &clock, audit.clone());
-    let shared = Shared {
-        store,
-        clock,
-        sealer,
-        audit,
-        guard: Arc::new(guard),
-        issuer: issuer.to_owned(),
-    };
-    let (store, clock, sealer) = (&shared.store, &shared.clock, &shared.sealer);
     let keys = Arc::new(Keys::new(
         store.clone(),
         clock.clone(),
         sealer.clone(),
         ring,
     ));
-    let access_tokens = shared.access_tokens(keys.clone());
+    let identity = IssuerIdentity::new(issuer.to_owned(), keys.clone(), sealer.clone());
+    let shared = Shared {
+        store,
+        clock,
+        sealer,
+        audit,
+        guard: Arc::new(guard),
+        identity: Arc::new(identity),
+    };
+    let (store, clock) = (&shared.store, &shared.clock);
+    let access_tokens = shared.access_tokens();
     let second_factor = shared.second_factor(config);
     Ok(AppState {
         clients: shared.clients(config, hasher.clone()),
         codes: Arc::new(PasswordCodes::new(
             store.clone(),
+            store.clone(),
             clock.clone(),
             config.password_code_ttl,
         )),
         admin: shared.admin(config, hasher.clone()),
-        grants: shared.grants(hasher, keys.clone(), second_factor.clone()),
+        grants: shared.grants(hasher, second_factor.clone()),
         introspection: Arc::new(Introspection::new(
+            store.clone(),
             store.clone(),
             clock.clone(),
             access_tokens.clone(),
@@ -200,15 +204,14 @@ fn app_state(
         mfa: Arc::new(Mfa::new(
             store.clone(),
             clock.clone(),
-            sealer.clone(),
+            shared.identity.clone(),
             shared.audit.clone(),
-            shared.issuer.clone(),
             second_factor,
         )),
         discovery: Arc::new(Discovery::new(
             store.clone(),
             clock.clone(),
-            shared.issuer.clone(),
+            issuer.to_owned(),
         )),
         keys,
         store: store.clone(),
@@ -223,7 +226,7 @@ struct Shared {
     sealer: Arc<Sealer>,
     audit: Arc<AuditLog>,
     guard: Arc<LoginGuard>,
-    issuer: String,
+    identity: Arc<IssuerIdentity>,
 }
 
 impl Shared {
@@ -231,8 +234,9 @@ impl Shared {
         let sealer: Arc<dyn SecretSealer> = self.sealer.clone();
         let assertions = AssertionVerifier::new(
             self.store.clone(),
+            self.store.clone(),
             self.clock.clone(),
-            &self.issuer,
+            self.identity.issuer(),
             config.assertions,
         );
         Arc::new(
@@ -255,18 +259,18 @@ impl Shared {
         ))
     }
 
-    fn access_tokens(&self, keys: Arc<Keys>) -> Arc<AccessTokens> {
+    fn access_tokens(&self) -> Arc<AccessTokens> {
         Arc::new(AccessTokens::new(
             self.store.clone(),
+            self.store.clone(),
             self.clock.clone(),
-            keys,
-            self.sealer.clone(),
-            self.issuer.clone(),
+            self.identity.clone(),
         ))
     }
 
     fn second_factor(&self, config: &Config) -> Arc<SecondFactor> {
         let second_factor = SecondFactor::new(
+            self.store.clone(),
             self.store.clone(),
             self.clock.clone(),
             self.sealer.clone(),
@@ -276,18 +280,11 @@ impl Shared {
         Arc::new(second_factor.with_mfa_token_ttl(config.mfa_token_ttl))
     }
 
-    fn grants(
-        &self,
-        hasher: Arc<PasswordHasher>,
-        keys: Arc<Keys>,
-        second_factor: Arc<SecondFactor>,
-    ) -> Arc<Grants> {
-        let tokens = TokenIssuer::new(
+    fn grants(&self, hasher: Arc<PasswordHasher>, second_factor: Arc<SecondFactor>) -> Arc<Grants> {
+        let issuer = TokenIssuer::new(
             self.store.clone(),
             self.clock.clone(),
-            keys,
-            self.sealer.clone(),
-            self.issuer.clone(),
+            self.identity.clone(),
         );
         Arc::new(Grants::new(
             self.store.clone(),
@@ -295,7 +292,7 @@ impl Shared {
             hasher,
             self.guard.clone(),
             self.audit.clone(),
-            tokens,
+            issuer,
             second_factor,
         ))
     }

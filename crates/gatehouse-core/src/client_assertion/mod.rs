@@ -25,7 +25,7 @@ use crate::client::{Client, ClientId, TokenEndpointAuthMethod};
 use crate::clock::Clock;
 use crate::error::{AuthMethod, Error};
 use crate::jwks;
-use crate::store::Store;
+use crate::store::{ClientStore, CodeStore};
 
 /// The `client_assertion_type` of RFC 7523 §2.2.
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -83,7 +83,8 @@ pub trait SecretSealer: Send + Sync {
 
 /// Verifies client assertions.
 pub struct AssertionVerifier {
-    store: Arc<dyn Store>,
+    clients: Arc<dyn ClientStore>,
+    codes: Arc<dyn CodeStore>,
     clock: Arc<dyn Clock>,
     audiences: Vec<String>,
     policy: AssertionPolicy,
@@ -110,15 +111,18 @@ enum Audience {
 }
 
 impl AssertionVerifier {
-    /// A verifier for assertions addressed to `issuer`.
+    /// A verifier for assertions addressed to `issuer` from clients of `clients`, each `jti`
+    /// used once (remembered in `codes`).
     pub fn new(
-        store: Arc<dyn Store>,
+        clients: Arc<dyn ClientStore>,
+        codes: Arc<dyn CodeStore>,
         clock: Arc<dyn Clock>,
         issuer: &str,
         policy: AssertionPolicy,
     ) -> Self {
         AssertionVerifier {
-            store,
+            clients,
+            codes,
             clock,
             audiences: audiences(issuer, policy.audience),
             policy,
@@ -164,7 +168,7 @@ impl AssertionVerifier {
         }
         let id = ClientId::parse(sub).map_err(|_| fail("client authentication failed"))?;
         let client = self
-            .store
+            .clients
             .find_client(&id)
             .await?
             .ok_or(fail("client authentication failed"))?;
@@ -187,7 +191,7 @@ impl AssertionVerifier {
         let now = self.clock.now();
         let expires = exp + self.policy.clock_skew;
         if !self
-            .store
+            .codes
             .consume_assertion_jti(&client.id, jti, expires, now)
             .await?
         {

@@ -13,24 +13,22 @@ use crate::clock::Clock;
 use crate::error::Error;
 use crate::random;
 use crate::scope::ScopeSet;
-use crate::sealing::Sealer;
-use crate::store::{AccessTokenRecord, RefreshTokenRecord, Store, TokenFamily};
+use crate::store::{AccessTokenRecord, Event, RefreshTokenRecord, TokenFamily, TokenStore};
 use crate::token::id_token::id_token_claims;
+use crate::token::identity::IssuerIdentity;
 use crate::token::jwt::AccessTokenClaims;
-use crate::token::jwt::{hs256_secret, sign_access_token, sign_access_token_hs256, sign_id_token};
-use crate::token::key_cache::Keys;
+use crate::token::jwt::{sign_access_token, sign_access_token_hs256, sign_id_token};
 use crate::token::opaque;
 use crate::user::User;
 
-/// Makes and stores the tokens of grants as `issuer`: signed with the newest key of `keys`, or
-/// (HS256 clients) with the client's secret, which `sealer` opens.
+/// Makes and stores the tokens of grants as `identity` (signed with its newest key, or, for HS256
+/// clients, with the client's secret, which it opens), and keeps their refresh-token families in
+/// `store`: headed by a login, rotated by each refresh, revoked on reuse.
 #[derive(derive_new::new)]
 pub struct TokenIssuer {
-    store: Arc<dyn Store>,
+    store: Arc<dyn TokenStore>,
     clock: Arc<dyn Clock>,
-    keys: Arc<Keys>,
-    sealer: Arc<Sealer>,
-    issuer: String,
+    identity: Arc<IssuerIdentity>,
 }
 
 /// The tokens of a grant before they are stored.
@@ -65,17 +63,8 @@ impl TokenIssuer {
             expires_at: now + i64::from(client.settings.refresh_token_ttl),
             revoked_at: None,
         };
-        let refresh_token = opaque::new_token();
-        let refresh = RefreshTokenRecord {
-            token_hash: opaque::hash(&refresh_token),
-            family_id: family.id.clone(),
-            parent_hash: None,
-            scope: granted.to_string(),
-            created_at: now,
-            idle_expires_at: (now + i64::from(client.settings.refresh_token_idle_ttl))
-                .min(family.expires_at),
-            used_at: None,
-        };
+        let (refresh_token, refresh) =
+            new_refresh_token(client, &family, None, granted.to_string(), now);
         let mut minted = self
             .mint(client, user, granted, now, Some(&family.id))
             .await?;
@@ -84,6 +73,44 @@ impl TokenIssuer {
             .await?;
         minted.tokens.refresh_token = Some(refresh_token);
         Ok(minted.tokens)
+    }
+
+    /// The refresh token whose SHA-256 is `hash`, with its family.
+    pub(super) async fn find_refresh_token(
+        &self,
+        hash: &str,
+    ) -> Result<Option<(RefreshTokenRecord, TokenFamily)>, Error> {
+        Ok(self.store.find_refresh_token(hash).await?)
+    }
+
+    /// Replaces the refresh token `used` of `family` by a fresh one with the same `scope`, and
+    /// stores `minted` and `event` in the same commit. `None`, changing nothing, when another
+    /// request used the token (or revoked the family) since it was read.
+    pub(super) async fn rotate(
+        &self,
+        client: &Client,
+        family: &TokenFamily,
+        used: RefreshTokenRecord,
+        mut minted: Minted,
+        event: &Event,
+        now: i64,
+    ) -> Result<Option<Tokens>, Error> {
+        let old_hash = used.token_hash;
+        let (token, successor) =
+            new_refresh_token(client, family, Some(old_hash.clone()), used.scope, now);
+        let rotated = self
+            .store
+            .rotate_refresh_token_recorded(&old_hash, now, &successor, &minted.record, event)
+            .await?;
+        Ok(rotated.then(|| {
+            minted.tokens.refresh_token = Some(token);
+            minted.tokens
+        }))
+    }
+
+    /// Revokes `family`: its refresh tokens stop working and its access tokens are revoked.
+    pub(super) async fn revoke_family(&self, family_id: &str, now: i64) -> Result<(), Error> {
+        Ok(self.store.revoke_token_family(family_id, now).await?)
     }
 
     /// Makes the access token (and id_token) of one grant for `user`; the caller stores
@@ -107,7 +134,7 @@ impl TokenIssuer {
             }
             TokenFormat::Jwt => {
                 let claims = AccessTokenClaims {
-                    iss: self.issuer.clone(),
+                    iss: self.identity.issuer().to_owned(),
                     sub: user.id.clone(),
                     aud: client.id.to_string(),
                     client_id: client.id.to_string(),
@@ -118,10 +145,10 @@ impl TokenIssuer {
                 };
                 let token = match client.settings.access_token_alg {
                     AccessTokenAlg::ServerKey => {
-                        sign_access_token(self.keys.ring().await.current(), &claims)?
+                        sign_access_token(self.identity.ring().await.current(), &claims)?
                     }
                     AccessTokenAlg::Hs256 => {
-                        let secret = hs256_secret(&self.sealer, client)?;
+                        let secret = self.identity.hs256_secret(client)?;
                         sign_access_token_hs256(secret.expose_secret().as_bytes(), &claims)?
                     }
                 };
@@ -129,8 +156,19 @@ impl TokenIssuer {
             }
         };
         let id_token = if scope.contains("openid") {
-            let claims = id_token_claims(&self.issuer, client, user, &scope, now, exp, auth_time);
-            Some(sign_id_token(self.keys.ring().await.current(), &claims)?)
+            let claims = id_token_claims(
+                self.identity.issuer(),
+                client,
+                user,
+                &scope,
+                now,
+                exp,
+                auth_time,
+            );
+            Some(sign_id_token(
+                self.identity.ring().await.current(),
+                &claims,
+            )?)
         } else {
             None
         };
@@ -157,4 +195,27 @@ impl TokenIssuer {
             record,
         })
     }
+}
+
+/// A new refresh token of `family` and its record: the child of `parent` (none for the first),
+/// idle-expiring per `client`'s settings but never after the family.
+fn new_refresh_token(
+    client: &Client,
+    family: &TokenFamily,
+    parent_hash: Option<String>,
+    scope: String,
+    now: i64,
+) -> (String, RefreshTokenRecord) {
+    let token = opaque::new_token();
+    let record = RefreshTokenRecord {
+        token_hash: opaque::hash(&token),
+        family_id: family.id.clone(),
+        parent_hash,
+        scope,
+        created_at: now,
+        idle_expires_at: (now + i64::from(client.settings.refresh_token_idle_ttl))
+            .min(family.expires_at),
+        used_at: None,
+    };
+    (token, record)
 }

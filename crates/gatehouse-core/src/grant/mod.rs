@@ -20,7 +20,7 @@ use crate::login_guard::LoginGuard;
 use crate::mfa::SecondFactor;
 use crate::password::PasswordHasher;
 use crate::scope::ScopeSet;
-use crate::store::Store;
+use crate::store::UserStore;
 use crate::user::User;
 
 pub use issue::TokenIssuer;
@@ -80,16 +80,16 @@ pub struct Tokens {
 }
 
 /// Runs token requests for clients that are already authenticated: passwords checked on
-/// `hasher` behind `guard`, tokens made by `tokens`, second factors checked by `second_factor`,
+/// `hasher` behind `guard`, tokens made and kept by `issuer`, second factors checked by `second_factor`,
 /// events recorded in `audit`.
 #[derive(derive_new::new)]
 pub struct Grants {
-    store: Arc<dyn Store>,
+    users: Arc<dyn UserStore>,
     clock: Arc<dyn Clock>,
     hasher: Arc<PasswordHasher>,
     guard: Arc<LoginGuard>,
     audit: Arc<AuditLog>,
-    tokens: TokenIssuer,
+    issuer: TokenIssuer,
     second_factor: Arc<SecondFactor>,
 }
 
@@ -141,7 +141,7 @@ impl Grants {
         granted: ScopeSet,
         grant_type: &str,
     ) -> Result<Tokens, Error> {
-        let tokens = self.tokens.issue_login(client, user, granted).await?;
+        let tokens = self.issuer.issue_login(client, user, granted).await?;
         let detail = json!({ "grant_type": grant_type, "scope": tokens.scope.to_string() });
         self.audit
             .record(

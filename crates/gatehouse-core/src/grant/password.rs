@@ -84,7 +84,7 @@ impl Grants {
         };
         // A username that cannot be normalized cannot exist; it costs a hash all the same.
         let user = match Username::parse(username) {
-            Ok(name) => self.store.find_user(&name).await?,
+            Ok(name) => self.users.find_user(&name).await?,
             Err(_) => None,
         };
         // Only existing accounts are counted, so guessing names grows no table. A locked
@@ -149,7 +149,7 @@ impl Grants {
         let password = SecretString::from(String::from_utf8_lossy(password).into_owned());
         let result = match self.hasher.hash(&password).await {
             Ok(hash) => self
-                .store
+                .users
                 .set_password_hash(&user.username, &hash, self.clock.now())
                 .await
                 .map_err(Error::from),

@@ -64,7 +64,7 @@ impl Grants {
         let now = self.clock.now();
         let hash = opaque::hash(token.expose_secret());
         let (record, family) = self
-            .store
+            .issuer
             .find_refresh_token(&hash)
             .await?
             .ok_or_else(invalid)?;
@@ -75,27 +75,16 @@ impl Grants {
         }
         let scope = narrowed(&record.scope, requested)?;
         let user = self
-            .store
+            .users
             .find_user_by_id(&family.user_id)
             .await?
             .ok_or_else(invalid)?;
         // The client or user may have lost scopes since the login.
         let scope = user.entitled(&scope.intersection(&client.allowed_scopes()));
-        let mut minted = self
-            .tokens
+        let minted = self
+            .issuer
             .mint(client, &user, scope, family.auth_time, Some(&family.id))
             .await?;
-        let new_token = opaque::new_token();
-        let successor = RefreshTokenRecord {
-            token_hash: opaque::hash(&new_token),
-            family_id: family.id.clone(),
-            parent_hash: Some(hash.clone()),
-            scope: record.scope,
-            created_at: now,
-            idle_expires_at: (now + i64::from(client.settings.refresh_token_idle_ttl))
-                .min(family.expires_at),
-            used_at: None,
-        };
         let detail =
             serde_json::json!({ "family_id": family.id, "scope": minted.tokens.scope.to_string() });
         let event = self.audit.event(
@@ -107,15 +96,14 @@ impl Grants {
         );
         // The rotation and its event share one commit.
         let rotated = self
-            .store
-            .rotate_refresh_token_recorded(&hash, now, &successor, &minted.record, &event)
+            .issuer
+            .rotate(client, &family, record, minted, &event, now)
             .await?;
-        if !rotated {
-            // Another request used this token (or revoked the family) since it was read.
-            return Err(self.reused(ctx, &family, now).await);
+        // None: another request used this token (or revoked the family) since it was read.
+        match rotated {
+            Some(tokens) => Ok(tokens),
+            None => Err(self.reused(ctx, &family, now).await),
         }
-        minted.tokens.refresh_token = Some(new_token);
-        Ok(minted.tokens)
     }
 
     /// Revokes a family whose used refresh token came back, and returns the error to answer.
@@ -132,7 +120,7 @@ impl Grants {
         );
         crate::telemetry::refresh_reuse_detected();
         let user = self
-            .store
+            .users
             .find_user_by_id(&family.user_id)
             .await
             .ok()
@@ -150,9 +138,9 @@ impl Grants {
                 serde_json::json!({ "family_id": family_id, "revoked": true }),
             )
             .await;
-        match self.store.revoke_token_family(family_id, now).await {
+        match self.issuer.revoke_family(family_id, now).await {
             Ok(()) => Error::InvalidGrant(INVALID.into()),
-            Err(err) => err.into(),
+            Err(err) => err,
         }
     }
 }

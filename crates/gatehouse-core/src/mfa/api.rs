@@ -12,21 +12,20 @@ use crate::client::Client;
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::mfa::{
-    new_authenticator_id, new_recovery_code, otp_seal_context, recovery_code_hash, totp,
-    Authenticator, AuthenticatorKind, SecondFactor,
+    active_otp, new_authenticator_id, new_recovery_code, otp_seal_context, recovery_code_hash,
+    totp, Authenticator, AuthenticatorKind, SecondFactor,
 };
-use crate::sealing::Sealer;
-use crate::store::Store;
+use crate::store::MfaStore;
+use crate::token::identity::IssuerIdentity;
 
 /// Runs the MFA API's requests for the logins `second_factor` keeps; new TOTP secrets are
-/// sealed by `sealer` and named after `issuer` in authenticator apps.
+/// sealed by `identity`'s sealer and named after its issuer in authenticator apps.
 #[derive(derive_new::new)]
 pub struct Mfa {
-    store: Arc<dyn Store>,
+    store: Arc<dyn MfaStore>,
     clock: Arc<dyn Clock>,
-    sealer: Arc<Sealer>,
+    identity: Arc<IssuerIdentity>,
     audit: Arc<AuditLog>,
-    issuer: String,
     second_factor: Arc<SecondFactor>,
 }
 
@@ -70,7 +69,8 @@ impl Mfa {
         let secret = totp::new_secret();
         let otp_id = new_authenticator_id(AuthenticatorKind::Otp);
         let sealed = self
-            .sealer
+            .identity
+            .sealer()
             .seal(&otp_seal_context(&user.id, &otp_id), &secret)?;
         let recovery_code = new_recovery_code();
         let otp = Authenticator {
@@ -105,7 +105,7 @@ impl Mfa {
         let secret = totp::base32(&secret);
         Ok(Enrolment {
             id: otp_id,
-            barcode_uri: barcode_uri(&self.issuer, user.username.as_str(), &secret),
+            barcode_uri: barcode_uri(self.identity.issuer(), user.username.as_str(), &secret),
             secret,
             recovery_codes: vec![recovery_code],
         })
@@ -126,15 +126,9 @@ impl Mfa {
                 "only the otp challenge type is supported".into(),
             ));
         }
-        let factor = self
-            .store
-            .mfa_authenticators(&user.id)
-            .await?
-            .into_iter()
-            .find(|a| a.kind == AuthenticatorKind::Otp && a.active)
-            .ok_or_else(|| {
-                Error::UnsupportedChallengeType("User is not enrolled with otp".into())
-            })?;
+        let factor = active_otp(&*self.store, &user.id).await?.ok_or_else(|| {
+            Error::UnsupportedChallengeType("User is not enrolled with otp".into())
+        })?;
         if authenticator_id.is_some_and(|id| id != factor.id) {
             return Err(Error::invalid_request(
                 "authenticator_id is not an otp authenticator of this user",

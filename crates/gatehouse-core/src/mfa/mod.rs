@@ -40,10 +40,22 @@ pub const INVALID_OTP: &str = "Invalid otp_code.";
 /// Said for a wrong or used recovery code.
 pub const INVALID_RECOVERY_CODE: &str = "Invalid recovery code.";
 
+/// The user's active TOTP factor, if any.
+pub(crate) async fn active_otp(
+    store: &dyn MfaStore,
+    user_id: &str,
+) -> Result<Option<Authenticator>, crate::Error> {
+    Ok(store
+        .mfa_authenticators(user_id)
+        .await?
+        .into_iter()
+        .find(|a| a.kind == AuthenticatorKind::Otp && a.active))
+}
+
 /// Removes the user's factor `id`, and with the TOTP factor the recovery code too (it stands in
 /// for TOTP only). Returns what went: nothing when the user has no factor `id`.
 pub async fn remove_factor(
-    store: &dyn crate::store::Store,
+    store: &dyn crate::store::MfaStore,
     user_id: &str,
     id: &str,
 ) -> Result<Vec<Authenticator>, crate::Error> {

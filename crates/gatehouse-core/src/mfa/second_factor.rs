@@ -18,14 +18,14 @@ use crate::clock::Clock;
 use crate::error::Error;
 use crate::login_guard::{user_key, Admission, Attempt, LoginGuard};
 use crate::mfa::{
-    new_recovery_code, otp_seal_context, recovery_code_hash, totp, Authenticator,
+    active_otp, new_recovery_code, otp_seal_context, recovery_code_hash, totp, Authenticator,
     AuthenticatorKind, MfaTokenRecord, CODE_BUCKET_INTERVAL, CODE_BUCKET_LIMIT,
     DEFAULT_MFA_TOKEN_TTL, GRANT_MFA_OTP, GRANT_MFA_RECOVERY_CODE, INVALID_OTP,
     INVALID_RECOVERY_CODE,
 };
 use crate::scope::ScopeSet;
 use crate::sealing::Sealer;
-use crate::store::Store;
+use crate::store::{MfaStore, UserStore};
 use crate::throttle::ThrottlePolicy;
 use crate::token::opaque;
 use crate::user::User;
@@ -34,7 +34,8 @@ use crate::user::User;
 /// lockout, events recorded in `audit`) and keeps the `mfa_token`s of logins waiting for one.
 #[derive(derive_new::new)]
 pub struct SecondFactor {
-    store: Arc<dyn Store>,
+    mfa: Arc<dyn MfaStore>,
+    users: Arc<dyn UserStore>,
     clock: Arc<dyn Clock>,
     sealer: Arc<Sealer>,
     guard: Arc<LoginGuard>,
@@ -63,12 +64,7 @@ impl SecondFactor {
         if client.settings.mfa == MfaPolicy::Off {
             return Ok(());
         }
-        let factor = self
-            .store
-            .mfa_authenticators(&user.id)
-            .await?
-            .into_iter()
-            .find(|a| a.kind == AuthenticatorKind::Otp && a.active);
+        let factor = active_otp(&*self.mfa, &user.id).await?;
         match (factor, otp) {
             (None, _) if client.settings.mfa == MfaPolicy::Optional => Ok(()),
             // Keycloak's single request: the code next to the password.
@@ -95,7 +91,7 @@ impl SecondFactor {
         otp: &SecretString,
     ) -> Result<(), Error> {
         let factor = self
-            .store
+            .mfa
             .mfa_authenticators(&user.id)
             .await?
             .into_iter()
@@ -128,7 +124,7 @@ impl SecondFactor {
         let fresh = new_recovery_code();
         let new_hash = recovery_code_hash(&fresh);
         if !self
-            .store
+            .mfa
             .rotate_recovery_code(&user.id, &old_hash, &new_hash)
             .await?
         {
@@ -141,7 +137,7 @@ impl SecondFactor {
         if let Err(err) = self.consume_mfa_token(record).await {
             // Another request completed this login first: give the user their code back, so
             // that the one they hold keeps working.
-            self.store
+            self.mfa
                 .rotate_recovery_code(&user.id, &new_hash, &old_hash)
                 .await?;
             return Err(err);
@@ -167,7 +163,7 @@ impl SecondFactor {
         }
         let hash = opaque::hash(token.expose_secret());
         let record = self
-            .store
+            .mfa
             .find_mfa_token(&hash)
             .await?
             .filter(|r| r.client_id == client.id.as_str())
@@ -179,7 +175,7 @@ impl SecondFactor {
             return Err(Error::ExpiredToken("mfa_token is expired".into()));
         }
         let user = self
-            .store
+            .users
             .find_user_by_id(&record.user_id)
             .await?
             .ok_or_else(|| Error::InvalidGrant("Malformed mfa_token".into()))?;
@@ -191,13 +187,13 @@ impl SecondFactor {
     pub(crate) async fn session(&self, token: &str) -> Result<(MfaTokenRecord, User), Error> {
         let invalid = || Error::InvalidToken("the mfa_token is unknown, used or expired".into());
         let record = self
-            .store
+            .mfa
             .find_mfa_token(&opaque::hash(token))
             .await?
             .filter(|r| r.used_at.is_none() && r.expires_at > self.clock.now())
             .ok_or_else(invalid)?;
         let user = self
-            .store
+            .users
             .find_user_by_id(&record.user_id)
             .await?
             .ok_or_else(invalid)?;
@@ -227,7 +223,7 @@ impl SecondFactor {
             None => "wrong_code",
             Some(step) => {
                 if self
-                    .store
+                    .mfa
                     .accept_totp_step(&user.id, &factor.id, step)
                     .await?
                 {
@@ -256,7 +252,7 @@ impl SecondFactor {
             interval: CODE_BUCKET_INTERVAL,
             allowlist: Vec::new(),
         };
-        let drained_at = self.store.mfa_drained_at(&user.id).await?;
+        let drained_at = self.mfa.mfa_drained_at(&user.id).await?;
         if let Some(retry_after) = bucket.retry_after(drained_at, self.clock.now()) {
             self.code_failed(ctx, client, user, factor, "throttled", None)
                 .await;
@@ -288,7 +284,7 @@ impl SecondFactor {
         if reason != "throttled" {
             let now = self.clock.now();
             let added = self
-                .store
+                .mfa
                 .add_mfa_failure(&user.id, now, CODE_BUCKET_INTERVAL)
                 .await;
             if let Err(err) = added {
@@ -360,13 +356,13 @@ impl SecondFactor {
             expires_at: now + self.mfa_token_ttl,
             used_at: None,
         };
-        self.store.insert_mfa_token(&record).await?;
+        self.mfa.insert_mfa_token(&record).await?;
         Ok(token)
     }
 
     async fn consume_mfa_token(&self, record: &MfaTokenRecord) -> Result<(), Error> {
         if self
-            .store
+            .mfa
             .consume_mfa_token(&record.token_hash, self.clock.now())
             .await?
         {

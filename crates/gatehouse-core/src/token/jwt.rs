@@ -87,10 +87,8 @@ pub fn verify_access_token_hs256(
     token: &str,
     now: i64,
 ) -> Result<AccessTokenClaims, Error> {
-    let invalid = || Error::InvalidToken("the access token is invalid".into());
-    let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
-    if header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) || header.alg != Algorithm::HS256 {
-        return Err(invalid());
+    if access_token_header(token)?.alg != Algorithm::HS256 {
+        return Err(invalid_access_token());
     }
     check_claims(
         token,
@@ -109,20 +107,30 @@ pub fn verify_access_token(
     token: &str,
     now: i64,
 ) -> Result<AccessTokenClaims, Error> {
-    let invalid = || Error::InvalidToken("the access token is invalid".into());
-    let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
-    if header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
-        return Err(invalid());
-    }
+    let header = access_token_header(token)?;
     let key = header
         .kid
         .as_deref()
         .and_then(|kid| ring.find(kid))
-        .ok_or_else(invalid)?;
+        .ok_or_else(invalid_access_token)?;
     if key.alg.jwt() != header.alg {
-        return Err(invalid());
+        return Err(invalid_access_token());
     }
     check_claims(token, key.decoding_key(), key.alg.jwt(), issuer, now)
+}
+
+/// The refusal of every access token that does not verify, whatever the reason.
+fn invalid_access_token() -> Error {
+    Error::InvalidToken("the access token is invalid".into())
+}
+
+/// The header of `token`, when it is an access token's (`typ` of RFC 9068 §2.1).
+fn access_token_header(token: &str) -> Result<jsonwebtoken::Header, Error> {
+    let header = jsonwebtoken::decode_header(token).map_err(|_| invalid_access_token())?;
+    if header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
+        return Err(invalid_access_token());
+    }
+    Ok(header)
 }
 
 fn check_claims(
@@ -132,14 +140,13 @@ fn check_claims(
     issuer: &str,
     now: i64,
 ) -> Result<AccessTokenClaims, Error> {
-    let invalid = || Error::InvalidToken("the access token is invalid".into());
     let mut validation = Validation::new(alg);
     validation.set_issuer(&[issuer]);
     validation.validate_aud = false;
     validation.validate_exp = false;
     validation.set_required_spec_claims(&["iss", "exp", "sub"]);
     let data = jsonwebtoken::decode::<AccessTokenClaims>(token, key, &validation)
-        .map_err(|_| invalid())?;
+        .map_err(|_| invalid_access_token())?;
     if data.claims.exp <= now {
         return Err(Error::InvalidToken("the access token has expired".into()));
     }

@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::clock::Clock;
 use crate::sealing::Sealer;
-use crate::store::Store;
+use crate::store::KeyStore;
 use crate::token::keys::KeyRing;
 
 /// How long a loaded key ring is trusted before it is read again from the store; also the bound
@@ -15,7 +15,7 @@ pub const KEY_RELOAD_SECS: i64 = 5;
 
 /// The key ring in force, reloaded from the store when older than [`KEY_RELOAD_SECS`].
 pub struct Keys {
-    store: Arc<dyn Store>,
+    store: Arc<dyn KeyStore>,
     clock: Arc<dyn Clock>,
     sealer: Arc<Sealer>,
     loaded: RwLock<Loaded>,
@@ -29,7 +29,7 @@ struct Loaded {
 impl Keys {
     /// The keys of `ring`, loaded now; later reloads read the store and open keys with `sealer`.
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn KeyStore>,
         clock: Arc<dyn Clock>,
         sealer: Arc<Sealer>,
         ring: KeyRing,

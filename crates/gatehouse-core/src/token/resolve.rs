@@ -11,12 +11,11 @@ use secrecy::ExposeSecret;
 use crate::client::{AccessTokenAlg, ClientId};
 use crate::clock::Clock;
 use crate::error::Error;
-use crate::sealing::Sealer;
-use crate::store::{AccessTokenRecord, Store};
+use crate::store::{AccessTokenRecord, ClientStore, TokenStore};
+use crate::token::identity::IssuerIdentity;
 use crate::token::jwt::{
-    hs256_secret, is_hs256, unverified_client_id, verify_access_token, verify_access_token_hs256,
+    is_hs256, unverified_client_id, verify_access_token, verify_access_token_hs256,
 };
-use crate::token::key_cache::Keys;
 use crate::token::opaque;
 use crate::token::verified::{self, VerifiedTokens};
 
@@ -39,15 +38,14 @@ impl Presented {
     }
 }
 
-/// Resolves presented access tokens to their records: tokens `issuer` issued, signed with a key
-/// of `keys` or (HS256) with a client secret that `sealer` opens.
+/// Resolves presented access tokens to their records (in `tokens`): tokens `identity` issued,
+/// signed with one of its keys or (HS256) with the secret of a client found in `clients`.
 #[derive(derive_new::new)]
 pub struct AccessTokens {
-    store: Arc<dyn Store>,
+    tokens: Arc<dyn TokenStore>,
+    clients: Arc<dyn ClientStore>,
     clock: Arc<dyn Clock>,
-    keys: Arc<Keys>,
-    sealer: Arc<Sealer>,
-    issuer: String,
+    identity: Arc<IssuerIdentity>,
     #[new(default)]
     verified: VerifiedTokens,
 }
@@ -55,7 +53,7 @@ pub struct AccessTokens {
 impl AccessTokens {
     /// The issuer identifier tokens must name.
     pub fn issuer(&self) -> &str {
-        &self.issuer
+        self.identity.issuer()
     }
 
     /// The record of a live access token: issued here, unexpired and unrevoked. `None` for
@@ -67,7 +65,7 @@ impl AccessTokens {
         let Some(presented) = self.presented_access_token(token).await? else {
             return Ok(None);
         };
-        let record = self.store.find_access_token(&presented.id).await?;
+        let record = self.tokens.find_access_token(&presented.id).await?;
         Ok(record.filter(|r| presented.is_live(r)))
     }
 
@@ -81,7 +79,7 @@ impl AccessTokens {
             return Ok(None);
         };
         let found = self
-            .store
+            .tokens
             .find_access_token_with_username(&presented.id)
             .await?;
         Ok(found.filter(|(r, _)| presented.is_live(r)))
@@ -114,7 +112,7 @@ impl AccessTokens {
         let claims = if is_hs256(token) {
             let Some(client) = unverified_client_id(token)
                 .and_then(|id| ClientId::parse(&id).ok())
-                .map(|id| async move { self.store.find_client(&id).await })
+                .map(|id| async move { self.clients.find_client(&id).await })
             else {
                 return Ok(None);
             };
@@ -124,15 +122,16 @@ impl AccessTokens {
             if client.settings.access_token_alg != AccessTokenAlg::Hs256 {
                 return Ok(None);
             }
-            let secret = hs256_secret(&self.sealer, &client)?;
-            verify_access_token_hs256(secret.expose_secret().as_bytes(), &self.issuer, token, now)
+            let secret = self.identity.hs256_secret(&client)?;
+            let key = secret.expose_secret().as_bytes();
+            verify_access_token_hs256(key, self.identity.issuer(), token, now)
         } else {
-            let ring = self.keys.ring().await;
+            let ring = self.identity.ring().await;
             let digest = verified::digest(token);
             if let Some((jti, client_id)) = self.verified.get(&digest, &ring, now) {
                 return Ok(Some((jti, Some(client_id))));
             }
-            let claims = verify_access_token(&ring, &self.issuer, token, now);
+            let claims = verify_access_token(&ring, self.identity.issuer(), token, now);
             if let (Ok(c), Ok(header)) = (&claims, jsonwebtoken::decode_header(token)) {
                 if let Some(kid) = header.kid {
                     self.verified
