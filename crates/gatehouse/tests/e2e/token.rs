@@ -9,18 +9,10 @@ const SCOPES: &str = "openid email phone contacts.read";
 
 fn server_with_app() -> TestServer {
     let s = TestServer::spawn();
-    s.add_client(
+    s.add_refreshing_client(
         "app",
-        &[
-            "--secret",
-            "app-secret",
-            "--scopes",
-            SCOPES,
-            "--default-scopes",
-            "openid",
-            "--grant-types",
-            "password,refresh_token",
-        ],
+        "app-secret",
+        &["--scopes", SCOPES, "--default-scopes", "openid"],
     );
     s.add_user(
         "alice@example.com",
