@@ -29,16 +29,39 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# start NAME PID_VAR COMMAND...: runs COMMAND with cheap argon2 (keeps the run short) in the
+# background, its stdout on a fifo and its log in $work/NAME.log; stores its pid in PID_VAR (for
+# `cleanup`) and, once it prints its listening line, its base URL in `started_base`.
+start() {
+  local name=$1 pid_var=$2 fd line
+  shift 2
+  mkfifo "$work/$name-stdout"
+  GATEHOUSE_ARGON2_MEMORY_KIB=256 GATEHOUSE_ARGON2_ITERATIONS=1 \
+    "$@" >"$work/$name-stdout" 2>"$work/$name.log" &
+  printf -v "$pid_var" '%s' "$!"
+  exec {fd}<"$work/$name-stdout"
+  read -r -t 60 line <&"$fd" || { echo "the $name server did not start:"; cat "$work/$name.log"; exit 1; }
+  cat <&"$fd" >/dev/null &
+  started_base="${line#gatehouse listening on }"
+}
+
+# fuzz BASE [ST-OPTIONS...]: schemathesis against the document the server at BASE serves.
+fuzz() {
+  local base=$1
+  shift
+  timeout "$TIME_LIMIT" "$VENV/bin/st" run "$base/openapi.json" \
+    --url "$base" \
+    "$@" \
+    --checks "$CHECKS" \
+    --max-examples "$MAX_EXAMPLES" \
+    --seed "$SEED" \
+    --no-color
+}
+
 # `gatehouse demo` seeds a throwaway SQLite database with the client and user that the
-# document's examples name, and serves it on a free port; cheap argon2 keeps the run short.
-mkfifo "$work/stdout"
-GATEHOUSE_ARGON2_MEMORY_KIB=256 GATEHOUSE_ARGON2_ITERATIONS=1 \
-  "$bin" demo --listen 127.0.0.1:0 >"$work/stdout" 2>"$work/server.log" &
-server_pid=$!
-exec 3<"$work/stdout"
-read -r -t 60 first <&3 || { echo "the server did not start:"; cat "$work/server.log"; exit 1; }
-cat <&3 >/dev/null &
-base="${first#gatehouse listening on }"
+# document's examples name, and serves it on a free port.
+start server server_pid "$bin" demo --listen 127.0.0.1:0
+base=$started_base
 echo "server at $base"
 
 # A fixed seed, as for fuzzing (.ci/fuzz.sh): the same commit generates the same cases, so a red
@@ -49,12 +72,7 @@ status=0
 # Run from the temporary directory: schemathesis keeps a cache of past failures in the working
 # directory, and each CI run should start clean.
 cd "$work"
-timeout "$TIME_LIMIT" "$VENV/bin/st" run "$base/openapi.json" \
-  --url "$base" \
-  --checks "$CHECKS" \
-  --max-examples "$MAX_EXAMPLES" \
-  --seed "$SEED" \
-  --no-color || status=$?
+fuzz "$base" || status=$?
 if [[ $status -ne 0 ]]; then
   echo "schemathesis failed ($status); server log:"
   tail -50 "$work/server.log"
@@ -64,25 +82,14 @@ fi
 # The demo has no admin token, so its admin API answers 404 only. A second server on a fresh
 # SQLite file turns it on, and schemathesis fuzzes /Client and /User with the token.
 admin_token="schemathesis-admin-token-$RANDOM$RANDOM"
-mkfifo "$work/admin-stdout"
-GATEHOUSE_ARGON2_MEMORY_KIB=256 GATEHOUSE_ARGON2_ITERATIONS=1 GATEHOUSE_ADMIN_TOKEN="$admin_token" \
+start admin admin_pid env GATEHOUSE_ADMIN_TOKEN="$admin_token" \
   "$bin" serve --listen 127.0.0.1:0 \
-  --database "sqlite://$work/admin.db" --secret-key-file "$work/admin.key" \
-  >"$work/admin-stdout" 2>"$work/admin.log" &
-admin_pid=$!
-exec 4<"$work/admin-stdout"
-read -r -t 60 first <&4 || { echo "the admin server did not start:"; cat "$work/admin.log"; exit 1; }
-cat <&4 >/dev/null &
-admin_base="${first#gatehouse listening on }"
+  --database "sqlite://$work/admin.db" --secret-key-file "$work/admin.key"
+admin_base=$started_base
 echo "admin API server at $admin_base"
-timeout "$TIME_LIMIT" "$VENV/bin/st" run "$admin_base/openapi.json" \
-  --url "$admin_base" \
+fuzz "$admin_base" \
   -H "Authorization: Bearer $admin_token" \
-  --include-path-regex '^/(Client|User)' \
-  --checks "$CHECKS" \
-  --max-examples "$MAX_EXAMPLES" \
-  --seed "$SEED" \
-  --no-color || status=$?
+  --include-path-regex '^/(Client|User)' || status=$?
 kill "$admin_pid" 2>/dev/null || true
 wait "$admin_pid" 2>/dev/null || true
 admin_pid=""

@@ -7,6 +7,7 @@
 //! rows of accounts whose failures are forgotten (no failure for `--brute-force-reset` seconds,
 //! and not locked), so that neither brute-force table grows without bound.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,29 +57,12 @@ pub(crate) fn spawn(
 /// Deletes everything that expired before `now`, batch after batch until a batch comes back
 /// short; returns how many rows went.
 pub(crate) async fn sweep(store: &dyn Store, now: i64) -> Result<u64, StoreError> {
-    let mut total = 0;
-    loop {
-        let deleted = store.delete_expired(now, BATCH_SIZE).await?;
-        total += deleted;
-        if deleted < u64::from(BATCH_SIZE) {
-            return Ok(total);
-        }
-        // Let requests at the database between batches.
-        tokio::task::yield_now().await;
-    }
+    in_batches(|limit| store.delete_expired(now, limit)).await
 }
 
 /// Deletes audit events older than `before`, batch after batch; returns how many went.
 pub(crate) async fn prune_events(store: &dyn Store, before: i64) -> Result<u64, StoreError> {
-    let mut total = 0;
-    loop {
-        let deleted = store.delete_events_before(before, BATCH_SIZE).await?;
-        total += deleted;
-        if deleted < u64::from(BATCH_SIZE) {
-            return Ok(total);
-        }
-        tokio::task::yield_now().await;
-    }
+    in_batches(|limit| store.delete_events_before(before, limit)).await
 }
 
 /// Deletes the lockout rows whose last failure is before `forgotten_before` and that are not
@@ -88,15 +72,24 @@ pub(crate) async fn prune_login_attempts(
     forgotten_before: i64,
     now: i64,
 ) -> Result<u64, StoreError> {
+    in_batches(|limit| store.delete_forgotten_login_attempts(forgotten_before, now, limit)).await
+}
+
+/// Runs `delete_batch` with a limit of [`BATCH_SIZE`] rows until a batch comes back short;
+/// returns how many rows went in all.
+async fn in_batches<F, Fut>(mut delete_batch: F) -> Result<u64, StoreError>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<u64, StoreError>>,
+{
     let mut total = 0;
     loop {
-        let deleted = store
-            .delete_forgotten_login_attempts(forgotten_before, now, BATCH_SIZE)
-            .await?;
+        let deleted = delete_batch(BATCH_SIZE).await?;
         total += deleted;
         if deleted < u64::from(BATCH_SIZE) {
             return Ok(total);
         }
+        // Let requests at the database between batches.
         tokio::task::yield_now().await;
     }
 }

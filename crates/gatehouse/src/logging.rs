@@ -60,24 +60,32 @@ pub(crate) fn init(level: Option<&str>, format: LogFormat) {
 /// span holds only the request id, method and path, so capping these targets at `info` keeps
 /// every level free of credentials. Anything else is left to the user's filter.
 fn ceiling() -> Targets {
-    Targets::new()
-        .with_default(LevelFilter::TRACE)
-        .with_target("hyper", LevelFilter::INFO)
-        .with_target("hyper_util", LevelFilter::INFO)
-        .with_target("h2", LevelFilter::INFO)
-        .with_target("h1", LevelFilter::INFO)
-        .with_target("rustls", LevelFilter::INFO)
-        .with_target("tokio_rustls", LevelFilter::INFO)
-        .with_target("axum_server", LevelFilter::INFO)
-        .with_target("axum", LevelFilter::INFO)
-        .with_target("sqlx", LevelFilter::INFO)
-        .with_target("reqwest", LevelFilter::INFO)
-        .with_target("tower", LevelFilter::INFO)
+    CAPPED_AT_INFO
+        .iter()
+        .fold(
+            Targets::new().with_default(LevelFilter::TRACE),
+            |targets, &target| targets.with_target(target, LevelFilter::INFO),
+        )
         // tower_http's trace layer is ours and logs only status and latency; other parts
         // (e.g. a future body-logging layer) stay capped.
         .with_target("tower_http::trace", LevelFilter::TRACE)
-        .with_target("tower_http", LevelFilter::INFO)
 }
+
+/// The dependencies capped at `info` by [`ceiling`].
+const CAPPED_AT_INFO: &[&str] = &[
+    "hyper",
+    "hyper_util",
+    "h2",
+    "h1",
+    "rustls",
+    "tokio_rustls",
+    "axum_server",
+    "axum",
+    "sqlx",
+    "reqwest",
+    "tower",
+    "tower_http",
+];
 
 #[cfg(test)]
 mod tests {

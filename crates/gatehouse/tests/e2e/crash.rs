@@ -153,10 +153,7 @@ async fn kill_9_during_group_commits_keeps_every_unused_refresh_token() {
 
 async fn kill_9_during_a_grant_stream(workers: usize) {
     let mut s = TestServer::spawn();
-    s.add_client(
-        "app",
-        &["--secret", "s", "--grant-types", "password,refresh_token"],
-    );
+    s.add_refreshing_client("app", "s", &[]);
     s.add_user("ivy", "pw", &[]);
     let held = Arc::new(Mutex::new(Held::default()));
     let ok = Arc::new(AtomicUsize::new(0));

@@ -28,15 +28,7 @@ async fn events_are_recorded_without_secrets() {
     let s = TestServer::builder()
         .args(&["--admin-token", "admin-token-0123456789"])
         .spawn();
-    s.add_client(
-        "app",
-        &[
-            "--secret",
-            "app-secret-xyz",
-            "--grant-types",
-            "password,refresh_token",
-        ],
-    );
+    s.add_refreshing_client("app", "app-secret-xyz", &[]);
     s.add_user("alice", "alice-password-xyz", &[]);
     let resp = s
         .post_raw(
@@ -128,15 +120,7 @@ async fn events_are_recorded_without_secrets() {
 #[tokio::test]
 async fn revocations_are_recorded_without_the_token() {
     let s = TestServer::spawn();
-    s.add_client(
-        "app",
-        &[
-            "--secret",
-            "app-secret",
-            "--grant-types",
-            "password,refresh_token",
-        ],
-    );
+    s.add_refreshing_client("app", "app-secret", &[]);
     s.add_user("erin", "erins-password", &[]);
     let tokens = s
         .login(("app", "app-secret"), "erin", "erins-password", None)

@@ -24,17 +24,7 @@ fn server_with(extra: &[&str]) -> TestServer {
         .env("GATEHOUSE_ADMIN_TOKEN", ADMIN_TOKEN)
         .args(extra)
         .spawn();
-    s.add_client(
-        "app",
-        &[
-            "--secret",
-            "app-secret",
-            "--mfa",
-            "required",
-            "--grant-types",
-            "password,refresh_token",
-        ],
-    );
+    s.add_refreshing_client("app", "app-secret", &["--mfa", "required"]);
     s.add_client("other", &["--secret", "other-secret", "--mfa", "required"]);
     s.add_client(
         "relaxed",

@@ -109,17 +109,7 @@ fn shared_pair() -> (TestServer, TestServer) {
             .spawn()
     };
     let (a, b) = (spawn(), spawn());
-    a.add_client(
-        "app",
-        &[
-            "--secret",
-            APP.1,
-            "--grant-types",
-            "password,refresh_token",
-            "--scopes",
-            "read write",
-        ],
-    );
+    a.add_refreshing_client("app", APP.1, &["--scopes", "read write"]);
     a.add_user("ivy", "pw", &[]);
     (a, b)
 }

@@ -13,16 +13,10 @@ pub const USER: (&str, &str) = ("alice@example.com", "correct horse");
 pub fn server() -> TestServer {
     let s = TestServer::spawn();
     for (id, secret) in [APP, OTHER] {
-        s.add_client(
+        s.add_refreshing_client(
             id,
-            &[
-                "--secret",
-                secret,
-                "--scopes",
-                "openid email phone profile contacts.read",
-                "--grant-types",
-                "password,refresh_token",
-            ],
+            secret,
+            &["--scopes", "openid email phone profile contacts.read"],
         );
     }
     s.add_user(
@@ -237,17 +231,7 @@ async fn unknown_and_missing_refresh_tokens_are_refused() {
 async fn refresh_tokens_follow_the_grant_and_offline_access() {
     let s = server();
     s.add_client("no-refresh", &["--secret", "s1", "--scopes", "openid"]);
-    s.add_client(
-        "offline",
-        &[
-            "--secret",
-            "s2",
-            "--scopes",
-            "openid offline_access",
-            "--grant-types",
-            "password,refresh_token",
-        ],
-    );
+    s.add_refreshing_client("offline", "s2", &["--scopes", "openid offline_access"]);
     let body = s
         .login(("no-refresh", "s1"), USER.0, USER.1, Some("openid"))
         .await;
@@ -275,17 +259,7 @@ async fn refresh_tokens_follow_the_grant_and_offline_access() {
 #[tokio::test]
 async fn refresh_tokens_are_stored_only_hashed() {
     let s = server();
-    s.add_client(
-        "opaque",
-        &[
-            "--secret",
-            "s3",
-            "--token-format",
-            "opaque",
-            "--grant-types",
-            "password,refresh_token",
-        ],
-    );
+    s.add_refreshing_client("opaque", "s3", &["--token-format", "opaque"]);
     let body = s.login(("opaque", "s3"), USER.0, USER.1, None).await;
     let rt = body["refresh_token"].as_str().unwrap();
     let at = body["access_token"].as_str().unwrap();

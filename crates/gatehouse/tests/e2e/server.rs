@@ -215,13 +215,29 @@ impl TestServer {
     }
 
     /// `client add ID` with extra arguments.
+    #[track_caller]
     pub fn add_client(&self, id: &str, extra: &[&str]) -> Value {
         let mut args = vec!["client", "add", id];
         args.extend_from_slice(extra);
         self.cli_ok(&args, None)
     }
 
+    /// `client add ID --secret SECRET --grant-types password,refresh_token` with extra
+    /// arguments: a confidential client of the password grant that also gets refresh tokens.
+    #[track_caller]
+    pub fn add_refreshing_client(&self, id: &str, secret: &str, extra: &[&str]) -> Value {
+        let mut args = vec![
+            "--secret",
+            secret,
+            "--grant-types",
+            "password,refresh_token",
+        ];
+        args.extend_from_slice(extra);
+        self.add_client(id, &args)
+    }
+
     /// `user add USERNAME --password-stdin` with extra arguments.
+    #[track_caller]
     pub fn add_user(&self, username: &str, password: &str, extra: &[&str]) -> Value {
         let mut args = vec!["user", "add", username, "--password-stdin"];
         args.extend_from_slice(extra);

@@ -9,18 +9,10 @@ const SCOPES: &str = "openid email phone contacts.read";
 
 fn server_with_app() -> TestServer {
     let s = TestServer::spawn();
-    s.add_client(
+    s.add_refreshing_client(
         "app",
-        &[
-            "--secret",
-            "app-secret",
-            "--scopes",
-            SCOPES,
-            "--default-scopes",
-            "openid",
-            "--grant-types",
-            "password,refresh_token",
-        ],
+        "app-secret",
+        &["--scopes", SCOPES, "--default-scopes", "openid"],
     );
     s.add_user(
         "alice@example.com",
@@ -296,60 +288,33 @@ async fn body_encodings_and_limits() {
     let s = server_with_app();
     let auth = ("Authorization", "Basic YXBwOmFwcC1zZWNyZXQ=");
     let form = "grant_type=password&username=alice%40example.com&password=correct+horse";
+    let token = async |content_type: &str, body: String| {
+        let headers = [auth, ("Content-Type", content_type)];
+        reply(s.post_raw("/oauth/token", &headers, body).await).await
+    };
     for ct in [
         "application/x-www-form-urlencoded",
         "application/x-www-form-urlencoded; charset=UTF-8",
     ] {
-        reply(
-            s.post_raw("/oauth/token", &[auth, ("Content-Type", ct)], form)
-                .await,
-        )
-        .await
-        .ok();
+        token(ct, form.into()).await.ok();
     }
     let json_body =
         r#"{"grant_type":"password","username":"alice@example.com","password":"correct horse"}"#;
-    reply(
-        s.post_raw(
-            "/oauth/token",
-            &[auth, ("Content-Type", "application/json")],
-            json_body,
-        )
-        .await,
-    )
-    .await
-    .ok();
+    token("application/json", json_body.into()).await.ok();
 
-    reply(
-        s.post_raw(
-            "/oauth/token",
-            &[auth, ("Content-Type", "text/plain")],
-            form,
-        )
-        .await,
-    )
-    .await
-    .oauth_error(400, "invalid_request");
+    token("text/plain", form.into())
+        .await
+        .oauth_error(400, "invalid_request");
 
     let dup = r#"{"grant_type":"password","grant_type":"password"}"#;
-    reply(
-        s.post_raw(
-            "/oauth/token",
-            &[auth, ("Content-Type", "application/json")],
-            dup,
-        )
-        .await,
-    )
-    .await
-    .oauth_error(400, "invalid_request");
+    token("application/json", dup.into())
+        .await
+        .oauth_error(400, "invalid_request");
 
     let huge = format!("{form}&pad={}", "x".repeat(70 * 1024));
-    reply(
-        s.post_raw("/oauth/token", &[auth, crate::server::FORM], huge)
-            .await,
-    )
-    .await
-    .oauth_error(413, "invalid_request");
+    token(crate::server::FORM.1, huge)
+        .await
+        .oauth_error(413, "invalid_request");
 }
 
 /// No input produces a 500: a sweep of hostile bodies and headers.
