@@ -41,7 +41,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 pub use error::ApiError;
 pub use telemetry::Metrics;
 
-use crate::openapi::{doc, Doc};
+use crate::openapi::{doc, write_doc, Doc};
 use crate::routes::{
     admin, authorize, discovery, health, introspect, mfa, ops, revoke, token, userinfo,
 };
@@ -127,12 +127,12 @@ fn routes() -> Vec<Route> {
         route("/auth/authorize", get(authorize::authorize), doc::<authorize::__path_authorize>),
         // The admin API: Aidbox-compatible Client and User resources.
         route("/Client", get(admin::list_clients), doc::<admin::__path_list_clients>),
-        route("/Client", post(admin::post_client), admin::write_doc::<admin::__path_post_client>),
-        route("/Client/{id}", put(admin::put_client), admin::write_doc::<admin::__path_put_client>),
+        route("/Client", post(admin::post_client), write_doc::<admin::__path_post_client>),
+        route("/Client/{id}", put(admin::put_client), write_doc::<admin::__path_put_client>),
         route("/Client/{id}", get(admin::get_client), doc::<admin::__path_get_client>),
         route("/Client/{id}", delete(admin::delete_client), doc::<admin::__path_delete_client>),
         route("/User", get(admin::list_users), doc::<admin::__path_list_users>),
-        route("/User/{id}", put(admin::put_user), admin::write_doc::<admin::__path_put_user>),
+        route("/User/{id}", put(admin::put_user), write_doc::<admin::__path_put_user>),
         route("/User/{id}", get(admin::get_user), doc::<admin::__path_get_user>),
         route("/User/{id}", delete(admin::delete_user), doc::<admin::__path_delete_user>),
         route("/User/{id}/unlock", post(admin::unlock_user), doc::<admin::__path_unlock_user>),

@@ -31,6 +31,14 @@ pub(crate) fn doc<P: utoipa::Path>() -> (Vec<HttpMethod>, Operation) {
     (P::methods(), P::operation())
 }
 
+/// The [`Doc`] of an admin API write: the handler's annotation (pass its `__path_NAME` type)
+/// and the resource it reads ([`crate::resource::ResourceBody`]), described once for all writes.
+pub(crate) fn write_doc<P: utoipa::Path>() -> (Vec<HttpMethod>, Operation) {
+    let (methods, mut operation) = doc::<P>();
+    operation.request_body = Some(crate::resource::resource_body_doc());
+    (methods, operation)
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(

@@ -1,8 +1,8 @@
 //! The admin API (Aidbox-compatible resources): `PUT`/`GET`/`DELETE /Client/{id}`,
 //! `GET`/`POST /Client`, and the same for `/User`. Each handler checks the admin token (the
 //! [`AdminAuth`] extractor), reads the body as JSON or YAML and calls the core. The route
-//! table documents a write with [`write_doc`], which adds the resource body all writes share to
-//! the handler's annotation.
+//! table documents a write with `openapi::write_doc`, which adds the resource body all writes
+//! share to the handler's annotation.
 
 use axum::extract::{Path, RawQuery};
 use axum::http::StatusCode;
@@ -11,25 +11,15 @@ use axum::Json;
 use gatehouse_core::audit::EventFilter;
 use gatehouse_core::Error;
 use serde_json::Value;
-use utoipa::openapi::path::{HttpMethod, Operation};
 
 use crate::client_address::Context;
 use crate::error::{ApiError, ErrorBody};
 use crate::error_responses::{
     AdminTokenRejected, AdminWriteErrors, ClientErrors, CollectionErrors, ServerError, UserErrors,
 };
-use crate::openapi;
 use crate::params::Params;
-use crate::resource::{resource_body_doc, AdminAuth, ResourceBody};
+use crate::resource::{AdminAuth, ResourceBody};
 use crate::response::NoStore;
-
-/// The OpenAPI side of an admin API write: the handler's annotation (pass its `__path_NAME`
-/// type) and the resource it reads ([`ResourceBody`]), described once for all writes.
-pub(crate) fn write_doc<P: utoipa::Path>() -> (Vec<HttpMethod>, Operation) {
-    let (methods, mut operation) = openapi::doc::<P>();
-    operation.request_body = Some(resource_body_doc());
-    (methods, operation)
-}
 
 /// `PUT /Client/{id}`.
 #[utoipa::path(
