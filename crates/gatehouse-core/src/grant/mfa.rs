@@ -12,42 +12,46 @@ use crate::mfa::{MfaTokenRecord, GRANT_MFA_OTP, GRANT_MFA_RECOVERY_CODE};
 use crate::scope::ScopeSet;
 use crate::user::User;
 
-impl Grants {
-    /// `grant_type=http://auth0.com/oauth/grant-type/mfa-otp`.
-    pub(super) async fn mfa_otp(
-        &self,
-        ctx: &RequestContext,
-        client: &Client,
-        mfa_token: &SecretString,
-        otp: &SecretString,
-    ) -> Result<Tokens, Error> {
-        let (record, user) = self.second_factor.redeemable(client, mfa_token).await?;
-        self.second_factor
-            .redeem_otp(ctx, client, &user, &record, otp)
-            .await?;
-        self.complete_login(ctx, client, &user, &record, GRANT_MFA_OTP)
-            .await
-    }
+/// What a client sends, with its `mfa_token`, to complete a login.
+pub(super) enum MfaProof<'a> {
+    /// `grant_type=http://auth0.com/oauth/grant-type/mfa-otp`: a code from the user's
+    /// authenticator.
+    Otp(&'a SecretString),
+    /// `grant_type=http://auth0.com/oauth/grant-type/mfa-recovery-code`: one of the user's
+    /// recovery codes, replaced by a fresh one returned with the tokens.
+    RecoveryCode(&'a SecretString),
+}
 
-    /// `grant_type=http://auth0.com/oauth/grant-type/mfa-recovery-code`: the code is replaced by
-    /// a fresh one, returned with the tokens.
-    pub(super) async fn mfa_recovery_code(
+impl Grants {
+    /// The `mfa-otp` and `mfa-recovery-code` grants: redeems `mfa_token` with `proof`.
+    pub(super) async fn mfa(
         &self,
         ctx: &RequestContext,
         client: &Client,
         mfa_token: &SecretString,
-        code: &SecretString,
+        proof: MfaProof<'_>,
     ) -> Result<Tokens, Error> {
         let (record, user) = self.second_factor.redeemable(client, mfa_token).await?;
-        let fresh = self
-            .second_factor
-            .redeem_recovery_code(ctx, client, &user, &record, code)
-            .await?;
-        let mut tokens = self
-            .complete_login(ctx, client, &user, &record, GRANT_MFA_RECOVERY_CODE)
-            .await?;
-        tokens.recovery_code = Some(fresh);
-        Ok(tokens)
+        match proof {
+            MfaProof::Otp(otp) => {
+                self.second_factor
+                    .redeem_otp(ctx, client, &user, &record, otp)
+                    .await?;
+                self.complete_login(ctx, client, &user, &record, GRANT_MFA_OTP)
+                    .await
+            }
+            MfaProof::RecoveryCode(code) => {
+                let fresh = self
+                    .second_factor
+                    .redeem_recovery_code(ctx, client, &user, &record, code)
+                    .await?;
+                let mut tokens = self
+                    .complete_login(ctx, client, &user, &record, GRANT_MFA_RECOVERY_CODE)
+                    .await?;
+                tokens.recovery_code = Some(fresh);
+                Ok(tokens)
+            }
+        }
     }
 
     /// Issues the tokens of the login the `mfa_token` stood for, as the password grant would.

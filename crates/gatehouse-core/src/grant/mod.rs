@@ -22,6 +22,7 @@ use crate::password::PasswordHasher;
 use crate::scope::ScopeSet;
 use crate::store::UserStore;
 use crate::user::User;
+use mfa::MfaProof;
 
 pub use issue::TokenIssuer;
 
@@ -116,14 +117,15 @@ impl Grants {
                     .await
             }
             GrantRequest::MfaOtp { mfa_token, otp } => {
-                self.mfa_otp(&ctx, client, &mfa_token, &otp).await
+                self.mfa(&ctx, client, &mfa_token, MfaProof::Otp(&otp))
+                    .await
             }
             GrantRequest::MfaRecoveryCode {
                 mfa_token,
                 recovery_code,
             } => {
-                self.mfa_recovery_code(&ctx, client, &mfa_token, &recovery_code)
-                    .await
+                let proof = MfaProof::RecoveryCode(&recovery_code);
+                self.mfa(&ctx, client, &mfa_token, proof).await
             }
             GrantRequest::RefreshToken { token, scope } => {
                 self.refresh(&ctx, client, &token, scope).await
