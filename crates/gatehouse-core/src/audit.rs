@@ -91,6 +91,33 @@ impl EventKind {
     }
 }
 
+/// Whom an event is about: the client of the request and the end user, where known.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EventSubject<'a> {
+    /// The client's `client_id`.
+    pub client_id: Option<&'a str>,
+    /// The end user's username.
+    pub user: Option<&'a str>,
+}
+
+impl<'a> EventSubject<'a> {
+    /// An event about `client_id` alone.
+    pub fn client(client_id: &'a str) -> Self {
+        EventSubject {
+            client_id: Some(client_id),
+            user: None,
+        }
+    }
+
+    /// An event about `user`'s login through `client_id`.
+    pub fn login(client_id: &'a str, user: &'a str) -> Self {
+        EventSubject {
+            user: Some(user),
+            ..Self::client(client_id)
+        }
+    }
+}
+
 /// Writes events. A failed write is logged, never fails the request it describes.
 pub struct AuditLog {
     store: Arc<dyn EventStore>,
@@ -108,11 +135,10 @@ impl AuditLog {
         &self,
         kind: EventKind,
         ctx: &RequestContext,
-        client_id: Option<&str>,
-        user: Option<&str>,
+        about: EventSubject<'_>,
         detail: Value,
     ) {
-        let event = self.event(kind, ctx, client_id, user, detail);
+        let event = self.event(kind, ctx, about, detail);
         if let Err(err) = self.store.insert_event(&event).await {
             tracing::warn!(%err, kind = kind.as_str(), "could not record an audit event");
         }
@@ -124,16 +150,15 @@ impl AuditLog {
         &self,
         kind: EventKind,
         ctx: &RequestContext,
-        client_id: Option<&str>,
-        user: Option<&str>,
+        about: EventSubject<'_>,
         detail: Value,
     ) -> Event {
         Event {
             id: random::sortable_id(),
             at: self.clock.now(),
             kind: kind.as_str().to_owned(),
-            client_id: client_id.map(str::to_owned),
-            user: user.map(str::to_owned),
+            client_id: about.client_id.map(str::to_owned),
+            user: about.user.map(str::to_owned),
             ip: ctx.ip.map(|ip| ip.to_string()),
             request_id: ctx.request_id.clone(),
             detail,

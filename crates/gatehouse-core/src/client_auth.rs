@@ -15,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::audit::{AuditLog, EventKind, RequestContext};
+use crate::audit::{AuditLog, EventKind, EventSubject, RequestContext};
 use crate::client::{Client, ClientId, TokenEndpointAuthMethod};
 use crate::client_assertion::AssertionVerifier;
 use crate::error::{AuthMethod, Error};
@@ -292,7 +292,7 @@ impl ClientAuthenticator {
         }
         self.client_failed(ctx, &client, "bad_client").await;
         guard
-            .failed(attempt, ctx, Some(client.id.as_str()), None)
+            .failed(attempt, ctx, EventSubject::client(client.id.as_str()))
             .await;
         Ok(None)
     }
@@ -304,8 +304,7 @@ impl ClientAuthenticator {
                 .record(
                     EventKind::LoginFailure,
                     ctx,
-                    Some(client.id.as_str()),
-                    None,
+                    EventSubject::client(client.id.as_str()),
                     detail,
                 )
                 .await;

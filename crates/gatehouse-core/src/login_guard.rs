@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::audit::{AuditLog, EventKind, RequestContext};
+use crate::audit::{AuditLog, EventKind, EventSubject, RequestContext};
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::lockout::{AttemptState, LockoutPolicy, Reservation};
@@ -169,13 +169,7 @@ impl LoginGuard {
 
     /// The attempt failed (it keeps its count): records the lockout it set, if it set one, as
     /// an event of `client_id` and `user` in the request `ctx`.
-    pub async fn failed(
-        &self,
-        attempt: Attempt,
-        ctx: &RequestContext,
-        client_id: Option<&str>,
-        user: Option<&str>,
-    ) {
+    pub async fn failed(&self, attempt: Attempt, ctx: &RequestContext, about: EventSubject<'_>) {
         if !attempt.locks {
             return;
         }
@@ -183,7 +177,7 @@ impl LoginGuard {
         let kind = attempt.key.as_deref().and_then(|k| k.split_once(':'));
         let detail = json!({ "until": attempt.until, "key": kind.map(|(kind, _)| kind) });
         self.audit
-            .record(EventKind::Lockout, ctx, client_id, user, detail)
+            .record(EventKind::Lockout, ctx, about, detail)
             .await;
     }
 

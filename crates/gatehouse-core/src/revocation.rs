@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use crate::audit::{AuditLog, EventKind, RequestContext};
+use crate::audit::{AuditLog, EventKind, EventSubject, RequestContext};
 use crate::client::Client;
 use crate::clock::Clock;
 use crate::error::Error;
@@ -52,8 +52,7 @@ impl Revocation {
             .record(
                 EventKind::Revocation,
                 ctx,
-                Some(caller.id.as_str()),
-                None,
+                EventSubject::client(caller.id.as_str()),
                 detail,
             )
             .await;

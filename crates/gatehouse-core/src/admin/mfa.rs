@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use super::{bundle, AdminService};
-use crate::audit::{EventKind, RequestContext};
+use crate::audit::{EventKind, EventSubject, RequestContext};
 use crate::error::Error;
 use crate::mfa::{remove_factor, Authenticator};
 
@@ -38,9 +38,12 @@ impl AdminService {
                 "authenticator_type": factor.kind.as_str(),
                 "by": self.via.as_str(),
             });
-            let name = Some(user.username.as_str());
+            let about = EventSubject {
+                client_id: None,
+                user: Some(user.username.as_str()),
+            };
             self.audit
-                .record(EventKind::MfaRemoval, ctx, None, name, detail)
+                .record(EventKind::MfaRemoval, ctx, about, detail)
                 .await;
         }
         Ok(removed)

@@ -26,7 +26,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::audit::{AuditLog, Event, EventFilter, EventKind, RequestContext};
+use crate::audit::{AuditLog, Event, EventFilter, EventKind, EventSubject, RequestContext};
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::login_guard::LoginGuard;
@@ -161,7 +161,12 @@ impl AdminService {
     ) {
         let detail = json!({ "action": action, "via": self.via.as_str() });
         self.audit
-            .record(EventKind::AdminChange, ctx, client_id, user, detail)
+            .record(
+                EventKind::AdminChange,
+                ctx,
+                EventSubject { client_id, user },
+                detail,
+            )
             .await;
     }
 }

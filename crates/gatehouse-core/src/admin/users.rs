@@ -6,7 +6,7 @@ use secrecy::SecretString;
 use serde_json::{json, Value};
 
 use super::{bundle, user, AdminService};
-use crate::audit::{EventKind, RequestContext};
+use crate::audit::{EventKind, EventSubject, RequestContext};
 use crate::error::Error;
 use crate::login_guard::user_key;
 use crate::random;
@@ -198,9 +198,12 @@ impl AdminService {
         let user = self.find_user(username).await?;
         let had_failures = self.guard.unlock(&user_key(&user.id)).await?;
         let detail = json!({ "had_failures": had_failures, "via": self.via.as_str() });
-        let name = Some(user.username.as_str());
+        let about = EventSubject {
+            client_id: None,
+            user: Some(user.username.as_str()),
+        };
         self.audit
-            .record(EventKind::Unlock, ctx, None, name, detail)
+            .record(EventKind::Unlock, ctx, about, detail)
             .await;
         Ok((user, had_failures))
     }

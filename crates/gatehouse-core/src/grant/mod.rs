@@ -12,7 +12,7 @@ use std::sync::Arc;
 use secrecy::SecretString;
 use serde_json::json;
 
-use crate::audit::{AuditLog, EventKind, RequestContext};
+use crate::audit::{AuditLog, EventKind, EventSubject, RequestContext};
 use crate::client::Client;
 use crate::clock::Clock;
 use crate::error::Error;
@@ -149,8 +149,7 @@ impl Grants {
             .record(
                 EventKind::LoginSuccess,
                 ctx,
-                Some(client.id.as_str()),
-                Some(user.username.as_str()),
+                EventSubject::login(client.id.as_str(), user.username.as_str()),
                 detail,
             )
             .await;

@@ -5,7 +5,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
 use super::{Grants, Tokens};
-use crate::audit::{EventKind, RequestContext};
+use crate::audit::{EventKind, EventSubject, RequestContext};
 use crate::client::{Client, GrantType};
 use crate::error::Error;
 use crate::login_guard::{user_key, Admission};
@@ -114,10 +114,8 @@ impl Grants {
             _ => {
                 failed("bad_credentials").await;
                 if let Some(attempt) = attempt {
-                    let client_id = Some(client.id.as_str());
-                    self.guard
-                        .failed(attempt, ctx, client_id, Some(username))
-                        .await;
+                    let about = EventSubject::login(client.id.as_str(), username);
+                    self.guard.failed(attempt, ctx, about).await;
                 }
                 return Err(Error::InvalidGrant(BAD_CREDENTIALS.into()));
             }
@@ -135,8 +133,7 @@ impl Grants {
             .record(
                 EventKind::LoginFailure,
                 ctx,
-                Some(client.id.as_str()),
-                Some(user),
+                EventSubject::login(client.id.as_str(), user),
                 detail,
             )
             .await;

@@ -9,6 +9,7 @@
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{Grants, Tokens};
+use crate::audit::EventSubject;
 use crate::client::{Client, GrantType};
 use crate::error::Error;
 use crate::scope::ScopeSet;
@@ -90,8 +91,7 @@ impl Grants {
         let event = self.audit.event(
             crate::audit::EventKind::Refresh,
             ctx,
-            Some(client.id.as_str()),
-            Some(user.username.as_str()),
+            EventSubject::login(client.id.as_str(), user.username.as_str()),
             detail,
         );
         // The rotation and its event share one commit.
@@ -133,8 +133,7 @@ impl Grants {
             .record(
                 crate::audit::EventKind::RefreshReuse,
                 ctx,
-                Some(&family.client_id),
-                Some(&user),
+                EventSubject::login(&family.client_id, &user),
                 serde_json::json!({ "family_id": family_id, "revoked": true }),
             )
             .await;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use secrecy::SecretString;
 use serde_json::json;
 
-use crate::audit::{AuditLog, EventKind, RequestContext};
+use crate::audit::{AuditLog, EventKind, EventSubject, RequestContext};
 use crate::client::Client;
 use crate::clock::Clock;
 use crate::error::Error;
@@ -97,8 +97,7 @@ impl Mfa {
             .record(
                 EventKind::MfaEnrolment,
                 ctx,
-                Some(record.client_id.as_str()),
-                Some(user.username.as_str()),
+                EventSubject::login(record.client_id.as_str(), user.username.as_str()),
                 json!({ "authenticator_id": otp_id, "authenticator_type": "otp" }),
             )
             .await;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
-use crate::audit::{AuditLog, EventKind, RequestContext};
+use crate::audit::{AuditLog, EventKind, EventSubject, RequestContext};
 use crate::client::{Client, GrantType, MfaPolicy};
 use crate::clock::Clock;
 use crate::error::Error;
@@ -295,8 +295,8 @@ impl SecondFactor {
         self.record(EventKind::MfaFailure, ctx, client, user, detail)
             .await;
         if let Some(attempt) = attempt {
-            let (client_id, username) = (Some(client.id.as_str()), Some(user.username.as_str()));
-            self.guard.failed(attempt, ctx, client_id, username).await;
+            let about = EventSubject::login(client.id.as_str(), user.username.as_str());
+            self.guard.failed(attempt, ctx, about).await;
         }
     }
 
@@ -331,8 +331,7 @@ impl SecondFactor {
             .record(
                 kind,
                 ctx,
-                Some(client.id.as_str()),
-                Some(user.username.as_str()),
+                EventSubject::login(client.id.as_str(), user.username.as_str()),
                 detail,
             )
             .await;
