@@ -109,6 +109,14 @@ impl<'a> EventSubject<'a> {
         }
     }
 
+    /// An event about `user` alone.
+    pub fn user(user: &'a str) -> Self {
+        EventSubject {
+            user: Some(user),
+            ..Self::default()
+        }
+    }
+
     /// An event about `user`'s login through `client_id`.
     pub fn login(client_id: &'a str, user: &'a str) -> Self {
         EventSubject {

@@ -300,13 +300,9 @@ impl ClientAuthenticator {
     async fn client_failed(&self, ctx: &RequestContext, client: &Client, reason: &str) {
         if let Some(audit) = &self.audit {
             let detail = serde_json::json!({ "reason": reason });
+            let about = EventSubject::client(client.id.as_str());
             audit
-                .record(
-                    EventKind::LoginFailure,
-                    ctx,
-                    EventSubject::client(client.id.as_str()),
-                    detail,
-                )
+                .record(EventKind::LoginFailure, ctx, about, detail)
                 .await;
         }
     }

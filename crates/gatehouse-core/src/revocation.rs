@@ -48,13 +48,9 @@ impl Revocation {
             }
         };
         let detail = outcome.unwrap_or_else(|| json!({ "token_type": "unknown" }));
+        let about = EventSubject::client(caller.id.as_str());
         self.audit
-            .record(
-                EventKind::Revocation,
-                ctx,
-                EventSubject::client(caller.id.as_str()),
-                detail,
-            )
+            .record(EventKind::Revocation, ctx, about, detail)
             .await;
         Ok(())
     }

@@ -38,10 +38,7 @@ impl AdminService {
                 "authenticator_type": factor.kind.as_str(),
                 "by": self.via.as_str(),
             });
-            let about = EventSubject {
-                client_id: None,
-                user: Some(user.username.as_str()),
-            };
+            let about = EventSubject::user(user.username.as_str());
             self.audit
                 .record(EventKind::MfaRemoval, ctx, about, detail)
                 .await;

@@ -198,10 +198,7 @@ impl AdminService {
         let user = self.find_user(username).await?;
         let had_failures = self.guard.unlock(&user_key(&user.id)).await?;
         let detail = json!({ "had_failures": had_failures, "via": self.via.as_str() });
-        let about = EventSubject {
-            client_id: None,
-            user: Some(user.username.as_str()),
-        };
+        let about = EventSubject::user(user.username.as_str());
         self.audit
             .record(EventKind::Unlock, ctx, about, detail)
             .await;
