@@ -9,6 +9,12 @@ use crate::jwt_parts;
 use crate::refresh::{logged_in, login, server, APP, USER};
 use crate::server::{reply, TestServer};
 
+/// The two metadata documents: RFC 8414 §3 and OpenID Connect Discovery §4.
+const METADATA_PATHS: [&str; 2] = [
+    "/.well-known/oauth-authorization-server",
+    "/.well-known/openid-configuration",
+];
+
 async fn get_json(s: &TestServer, path: &str) -> serde_json::Value {
     reply(s.get(path, &[]).await).await.ok()
 }
@@ -18,10 +24,7 @@ async fn get_json(s: &TestServer, path: &str) -> serde_json::Value {
 #[tokio::test]
 async fn metadata_lists_everything_served() {
     let s = server();
-    for path in [
-        "/.well-known/oauth-authorization-server",
-        "/.well-known/openid-configuration",
-    ] {
+    for path in METADATA_PATHS {
         let m = get_json(&s, path).await;
         assert_eq!(m["issuer"], s.base);
         for (key, endpoint) in [

@@ -1,8 +1,9 @@
 //! Token introspection (RFC 7662) over HTTP.
 
 use crate::refresh::{logged_in, login, server, APP, OTHER, USER};
+use crate::reply::Reply;
 use crate::revoke::revoke_access_token_and_see_it_refused;
-use crate::server::{json, reply};
+use crate::server::{json, reply, TestServer};
 
 /// RFC 7662 §2.2: a live access token's metadata.
 #[tokio::test]
@@ -75,6 +76,15 @@ async fn unknown_revoked_and_foreign_tokens_are_inactive() {
     assert_eq!(s.introspect(APP, &tampered).await, inactive);
 }
 
+/// `/oauth/introspect` with `form`, and Basic credentials when `basic` is given.
+async fn introspect_with(
+    s: &TestServer,
+    basic: Option<(&str, &str)>,
+    form: &[(&str, &str)],
+) -> Reply {
+    reply(s.post_form("/oauth/introspect", basic, form).await).await
+}
+
 /// Introspection is for authenticated clients only.
 #[tokio::test]
 async fn introspection_requires_client_authentication() {
@@ -82,28 +92,19 @@ async fn introspection_requires_client_authentication() {
     s.add_client("pub", &[]);
     let tokens = login(&s, "openid").await;
     let at = tokens["access_token"].as_str().unwrap();
-    let resp = s
-        .post_form("/oauth/introspect", None, &[("token", at)])
-        .await;
-    reply(resp).await.oauth_error(401, "invalid_client");
-    let resp = s
-        .post_form(
-            "/oauth/introspect",
-            Some(("app", "wrong")),
-            &[("token", at)],
-        )
-        .await;
-    reply(resp).await.basic_invalid_client();
-    let resp = s
-        .post_form(
-            "/oauth/introspect",
-            None,
-            &[("token", at), ("client_id", "pub")],
-        )
-        .await;
-    reply(resp).await.oauth_error(401, "invalid_client");
-    let resp = s.post_form("/oauth/introspect", Some(APP), &[]).await;
-    reply(resp).await.oauth_error(400, "invalid_request");
+    introspect_with(&s, None, &[("token", at)])
+        .await
+        .oauth_error(401, "invalid_client");
+    introspect_with(&s, Some(("app", "wrong")), &[("token", at)])
+        .await
+        .basic_invalid_client();
+    let public = [("token", at), ("client_id", "pub")];
+    introspect_with(&s, None, &public)
+        .await
+        .oauth_error(401, "invalid_client");
+    introspect_with(&s, Some(APP), &[])
+        .await
+        .oauth_error(400, "invalid_request");
 }
 
 /// Opaque access tokens (Aidbox's default) are resolved by introspection and revocable at once.

@@ -10,12 +10,18 @@ use tokio::net::TcpStream;
 
 use crate::server::TestServer;
 
-/// The `host:port` of a test server.
-fn addr(s: &TestServer) -> String {
-    s.base
+/// A raw TCP connection to a test server's `host:port`.
+async fn connect(s: &TestServer) -> TcpStream {
+    let addr = s
+        .base
         .trim_start_matches("http://")
-        .trim_start_matches("https://")
-        .to_owned()
+        .trim_start_matches("https://");
+    TcpStream::connect(addr).await.unwrap()
+}
+
+/// A server whose `timeout` option (`--header-timeout`, `--request-timeout`) is 1 s.
+fn one_second(timeout: &str) -> TestServer {
+    TestServer::builder().args(&[timeout, "1"]).spawn()
 }
 
 /// Reads until the server closes the connection (or `within` passes: `None`); returns what it
@@ -75,10 +81,8 @@ async fn dribble(conn: &mut TcpStream, bytes: &[u8], gap: Duration) -> Option<Du
 /// same server is served.
 #[tokio::test]
 async fn a_client_dribbling_its_headers_is_cut_off() {
-    let s = TestServer::builder()
-        .args(&["--header-timeout", "1"])
-        .spawn();
-    let mut conn = TcpStream::connect(addr(&s)).await.unwrap();
+    let s = one_second("--header-timeout");
+    let mut conn = connect(&s).await;
     conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
         .await
         .unwrap();
@@ -97,14 +101,12 @@ async fn a_client_dribbling_its_headers_is_cut_off() {
 /// connection slots.
 #[tokio::test]
 async fn an_idle_connection_is_closed_after_the_header_timeout() {
-    let s = TestServer::builder()
-        .args(&["--header-timeout", "1"])
-        .spawn();
-    let mut conn = TcpStream::connect(addr(&s)).await.unwrap();
+    let s = one_second("--header-timeout");
+    let mut conn = connect(&s).await;
     closed_soon(&mut conn, "an idle connection stayed open for 10 s").await;
 
     // A keep-alive connection idle after its first response is closed the same way.
-    let mut conn = TcpStream::connect(addr(&s)).await.unwrap();
+    let mut conn = connect(&s).await;
     conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
         .unwrap();
@@ -118,11 +120,9 @@ async fn an_idle_connection_is_closed_after_the_header_timeout() {
 /// connection is closed.
 #[tokio::test]
 async fn a_client_dribbling_its_body_gets_408_and_is_disconnected() {
-    let s = TestServer::builder()
-        .args(&["--request-timeout", "1"])
-        .spawn();
+    let s = one_second("--request-timeout");
     s.add_client("app", &["--secret", "app-secret"]);
-    let conn = TcpStream::connect(addr(&s)).await.unwrap();
+    let conn = connect(&s).await;
     let body = "grant_type=password&username=alice&password=".to_owned() + &"p".repeat(40);
     let head = format!(
         "POST /oauth/token HTTP/1.1\r\nHost: x\r\nAuthorization: Basic YXBwOmFwcC1zZWNyZXQ=\r\n\
@@ -200,11 +200,11 @@ async fn the_connection_cap_makes_further_connections_wait_for_a_free_slot() {
     let s = TestServer::builder()
         .args(&["--max-connections", "2", "--header-timeout", "30"])
         .spawn();
-    let idle1 = TcpStream::connect(addr(&s)).await.unwrap();
-    let _idle2 = TcpStream::connect(addr(&s)).await.unwrap();
+    let idle1 = connect(&s).await;
+    let _idle2 = connect(&s).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let mut third = TcpStream::connect(addr(&s)).await.unwrap();
+    let mut third = connect(&s).await;
     let waited = health_on(&mut third, Duration::from_millis(1500)).await;
     assert_eq!(
         waited, None,
@@ -231,7 +231,7 @@ async fn over_tls_the_handshake_timeout_frees_the_slot_held_by_a_silent_client()
         .tls(&cert_file, &key_file)
         .args(&["--max-connections", "1", "--header-timeout", "2"])
         .spawn();
-    let mut silent = TcpStream::connect(addr(&s)).await.unwrap();
+    let mut silent = connect(&s).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let start = Instant::now();
     let client = crate::tls::trusting(&cert);
@@ -270,7 +270,7 @@ async fn over_tls_the_handshake_timeout_frees_the_slot_held_by_a_silent_client()
 #[tokio::test]
 async fn oversized_request_headers_get_431() {
     let s = TestServer::spawn();
-    let mut conn = TcpStream::connect(addr(&s)).await.unwrap();
+    let mut conn = connect(&s).await;
     let big = "a".repeat(100 * 1024);
     let req = format!("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {big}\r\n\r\n");
     // The server may close before reading everything: a failed write is fine.

@@ -39,11 +39,28 @@ pub async fn logged_in(scope: &str) -> (TestServer, Value) {
 }
 
 /// [`logged_in`], then one refresh: the first and the second token response of one family.
-pub async fn refreshed_once(scope: &str) -> (TestServer, Value, Value) {
+pub async fn refreshed_once(scope: &str) -> (TestServer, TokenPair, TokenPair) {
     let (s, first) = logged_in(scope).await;
     let rt1 = first["refresh_token"].as_str().unwrap();
     let (_, _, second) = json(s.refresh(APP, rt1, None).await).await;
-    (s, first, second)
+    (s, TokenPair::of(&first), TokenPair::of(&second))
+}
+
+/// The access and refresh token of one token response (RFC 6749 §5.1).
+pub struct TokenPair {
+    pub access: String,
+    pub refresh: String,
+}
+
+impl TokenPair {
+    #[track_caller]
+    fn of(body: &Value) -> Self {
+        let token = |name: &str| body[name].as_str().unwrap().to_owned();
+        TokenPair {
+            access: token("access_token"),
+            refresh: token("refresh_token"),
+        }
+    }
 }
 
 /// RFC 6749 §6: a refresh returns a new access and refresh token; the old one is dead.
@@ -74,21 +91,17 @@ async fn each_refresh_rotates_both_tokens() {
 #[tokio::test]
 async fn reused_refresh_token_revokes_the_family() {
     let (s, first, second) = refreshed_once("openid").await;
-    let rt1 = first["refresh_token"].as_str().unwrap();
-    let rt2 = second["refresh_token"].as_str().unwrap();
-    let at2 = second["access_token"].as_str().unwrap();
-    assert_eq!(s.introspect(APP, at2).await["active"], true);
+    assert_eq!(s.introspect(APP, &second.access).await["active"], true);
 
-    reply(s.refresh(APP, rt1, None).await)
+    reply(s.refresh(APP, &first.refresh, None).await)
         .await
         .oauth_error(400, "invalid_grant");
     // The successor and its access token died with the family.
-    reply(s.refresh(APP, rt2, None).await)
+    reply(s.refresh(APP, &second.refresh, None).await)
         .await
         .oauth_error(400, "invalid_grant");
-    assert_eq!(s.introspect(APP, at2).await["active"], false);
-    let at1 = first["access_token"].as_str().unwrap();
-    assert_eq!(s.introspect(APP, at1).await["active"], false);
+    assert_eq!(s.introspect(APP, &second.access).await["active"], false);
+    assert_eq!(s.introspect(APP, &first.access).await["active"], false);
     // Another login is another family and is unaffected.
     let fresh = login(&s, "openid").await;
     s.refresh_ok(APP, fresh["refresh_token"].as_str().unwrap(), None)

@@ -65,15 +65,12 @@ impl TestServer {
         password: &str,
         scope: Option<&str>,
     ) -> reqwest::Response {
-        let mut form = vec![
+        let form = [
             ("grant_type", "password"),
             ("username", username),
             ("password", password),
         ];
-        if let Some(scope) = scope {
-            form.push(("scope", scope));
-        }
-        self.post_form("/oauth/token", Some(client), &form).await
+        self.token_request(client, &form, scope).await
     }
 
     /// A refresh_token grant with Basic client authentication, built but not sent (for
@@ -98,13 +95,22 @@ impl TestServer {
         refresh_token: &str,
         scope: Option<&str>,
     ) -> reqwest::Response {
-        let mut form = vec![
+        let form = [
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token),
         ];
-        if let Some(scope) = scope {
-            form.push(("scope", scope));
-        }
+        self.token_request(client, &form, scope).await
+    }
+
+    /// A grant at `/oauth/token` with Basic client authentication: `form` plus the optional
+    /// `scope` (RFC 6749 §3.3).
+    async fn token_request(
+        &self,
+        client: (&str, &str),
+        form: &[(&str, &str)],
+        scope: Option<&str>,
+    ) -> reqwest::Response {
+        let form = with_optional(form, "scope", scope);
         self.post_form("/oauth/token", Some(client), &form).await
     }
 
@@ -119,10 +125,7 @@ impl TestServer {
 
     /// RFC 7009 revocation with Basic client authentication; asserts 200.
     pub async fn revoke(&self, client: (&str, &str), token: &str, hint: Option<&str>) {
-        let mut form = vec![("token", token)];
-        if let Some(hint) = hint {
-            form.push(("token_type_hint", hint));
-        }
+        let form = with_optional(&[("token", token)], "token_type_hint", hint);
         let resp = self.post_form("/oauth/revoke", Some(client), &form).await;
         assert_eq!(
             resp.status().as_u16(),
@@ -155,4 +158,16 @@ impl TestServer {
             .await
             .ok()
     }
+}
+
+/// `form` followed by `(name, value)` when an optional parameter's `value` is given.
+fn with_optional<'a>(
+    form: &[(&'a str, &'a str)],
+    name: &'a str,
+    value: Option<&'a str>,
+) -> Vec<(&'a str, &'a str)> {
+    form.iter()
+        .copied()
+        .chain(value.map(|v| (name, v)))
+        .collect()
 }

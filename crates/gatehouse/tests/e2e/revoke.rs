@@ -21,15 +21,12 @@ pub async fn revoke_access_token_and_see_it_refused(
 #[tokio::test]
 async fn revoking_a_refresh_token_revokes_its_family_and_access_tokens() {
     let (s, first, second) = refreshed_once("openid").await;
-    let rt2 = second["refresh_token"].as_str().unwrap();
-    let at2 = second["access_token"].as_str().unwrap();
-    let at1 = first["access_token"].as_str().unwrap();
-    s.revoke(APP, rt2, Some("refresh_token")).await;
-    reply(s.refresh(APP, rt2, None).await)
+    s.revoke(APP, &second.refresh, Some("refresh_token")).await;
+    reply(s.refresh(APP, &second.refresh, None).await)
         .await
         .oauth_error(400, "invalid_grant");
-    assert_eq!(s.introspect(APP, at1).await["active"], false);
-    assert_eq!(s.introspect(APP, at2).await["active"], false);
+    assert_eq!(s.introspect(APP, &first.access).await["active"], false);
+    assert_eq!(s.introspect(APP, &second.access).await["active"], false);
 }
 
 /// Revoking a JWT access token: introspection reports it inactive and /userinfo refuses it,

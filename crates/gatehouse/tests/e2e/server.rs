@@ -214,6 +214,14 @@ impl TestServer {
         serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
     }
 
+    /// Runs the CLI and asserts it was refused (a non-zero exit); returns its output.
+    #[track_caller]
+    pub fn cli_refused(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let out = self.cli(args, stdin);
+        assert!(!out.status.success(), "gatehouse {args:?} succeeded");
+        out
+    }
+
     /// `client add ID` with extra arguments.
     #[track_caller]
     pub fn add_client(&self, id: &str, extra: &[&str]) -> Value {

@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use crate::jwt_parts;
+use crate::reply::Reply;
 use crate::server::{assert_oauth_error, assert_status, json, reply, TestServer};
 
 const SCOPES: &str = "openid email phone contacts.read";
@@ -20,6 +21,15 @@ fn server_with_app() -> TestServer {
         &["--email", "alice@example.com"],
     );
     s
+}
+
+/// Alice's password grant (no scope) with `client`'s Basic credentials.
+async fn alice_via(s: &TestServer, client: (&str, &str)) -> Reply {
+    reply(
+        s.password_grant(client, "alice@example.com", "correct horse", None)
+            .await,
+    )
+    .await
 }
 
 /// RFC 6749 §4.3.3 and §5.1: a JWT access token (RFC 9068), `Cache-Control: no-store`.
@@ -114,27 +124,26 @@ async fn clients_authenticate_by_basic_body_or_as_public() {
         ("password", "correct horse"),
     ];
 
-    let mut body_auth = creds.to_vec();
-    body_auth.extend([("client_id", "app"), ("client_secret", "app-secret")]);
-    reply(s.post_form("/token", None, &body_auth).await)
-        .await
-        .ok();
+    // The password grant at `/token` with `client_auth` in the body and no Basic header.
+    let grant_with = |client_auth: &[(&'static str, &'static str)]| {
+        let form = [creds.as_slice(), client_auth].concat();
+        let s = &s;
+        async move { reply(s.post_form("/token", None, &form).await).await }
+    };
 
-    let mut public = creds.to_vec();
-    public.push(("client_id", "spa"));
-    reply(s.post_form("/token", None, &public).await).await.ok();
+    let body_auth = [("client_id", "app"), ("client_secret", "app-secret")];
+    grant_with(&body_auth).await.ok();
+
+    grant_with(&[("client_id", "spa")]).await.ok();
 
     // A confidential client cannot pass for public.
-    let mut no_secret = creds.to_vec();
-    no_secret.push(("client_id", "app"));
-    reply(s.post_form("/token", None, &no_secret).await)
+    grant_with(&[("client_id", "app")])
         .await
         .oauth_error(401, "invalid_client");
 
     // A public client that sends a secret is refused.
-    let mut spa_secret = creds.to_vec();
-    spa_secret.extend([("client_id", "spa"), ("client_secret", "x")]);
-    reply(s.post_form("/token", None, &spa_secret).await)
+    let spa_secret = [("client_id", "spa"), ("client_secret", "x")];
+    grant_with(&spa_secret)
         .await
         .oauth_error(401, "invalid_client");
 }
@@ -164,19 +173,10 @@ async fn basic_credentials_are_form_decoded() {
 #[tokio::test]
 async fn wrong_client_secret_is_401_with_a_basic_challenge() {
     let s = server_with_app();
-    let resp = s
-        .password_grant(("app", "nope"), "alice@example.com", "correct horse", None)
-        .await;
-    reply(resp).await.basic_invalid_client();
-    let resp = s
-        .password_grant(
-            ("ghost", "nope"),
-            "alice@example.com",
-            "correct horse",
-            None,
-        )
-        .await;
-    reply(resp).await.oauth_error(401, "invalid_client");
+    alice_via(&s, ("app", "nope")).await.basic_invalid_client();
+    alice_via(&s, ("ghost", "nope"))
+        .await
+        .oauth_error(401, "invalid_client");
 }
 
 /// RFC 6749 §2.3: a client must not use more than one authentication method.
@@ -234,17 +234,9 @@ async fn a_client_without_the_password_grant_is_unauthorized_client() {
         "refresher",
         &["--secret", "x", "--grant-types", "refresh_token"],
     );
-    reply(
-        s.password_grant(
-            ("refresher", "x"),
-            "alice@example.com",
-            "correct horse",
-            None,
-        )
-        .await,
-    )
-    .await
-    .oauth_error(400, "unauthorized_client");
+    alice_via(&s, ("refresher", "x"))
+        .await
+        .oauth_error(400, "unauthorized_client");
 }
 
 /// RFC 6749 §5.2: missing parameters, unknown grants, repeated parameters.
