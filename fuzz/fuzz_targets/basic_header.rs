@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
     match count {
         0 => assert!(matches!(result, Ok(None)), "no header, no credentials"),
         1 => {
-            if let Ok(Some(basic)) = result {
+            if let Ok(Some(BasicAuth(basic))) = result {
                 if let Some(raw) = &basic.undecoded {
                     assert_ne!(raw.expose_secret(), basic.secret.expose_secret());
                 }

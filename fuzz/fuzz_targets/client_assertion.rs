@@ -8,8 +8,8 @@
 
 #![no_main]
 
-use gatehouse_core::client_assertion::keys::{candidates, ASYMMETRIC_ALGS, HMAC_ALGS};
 use gatehouse_core::client_assertion::{inspect_unverified, parse_jwks};
+use gatehouse_core::jwks::{candidates, ASYMMETRIC_ALGS, HMAC_ALGS};
 use gatehouse_core::token::jwt::{is_hs256, unverified_client_id};
 use jsonwebtoken::Validation;
 use libfuzzer_sys::fuzz_target;
