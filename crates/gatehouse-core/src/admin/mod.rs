@@ -7,7 +7,8 @@
 //! audit event whose `detail.via` says where it came from.
 //!
 //! - `clients.rs`, `users.rs`, `mfa.rs`: the operations, each in a domain form (returning a
-//!   [`Client`], a [`User`]…) and, for the admin API, a rendered one.
+//!   [`Client`](crate::client::Client), a [`User`](crate::user::User)…) and, for the admin API,
+//!   a rendered one.
 //! - `keys.rs`: [`keys::SigningKeys`], the race-free addition of signing keys that `serve` and
 //!   `keys rotate` share.
 
