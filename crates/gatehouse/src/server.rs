@@ -121,6 +121,7 @@ pub(crate) async fn serve(
             gatehouse_http::request_timeout::enforce,
         ));
 
+    let shutdown = shutdown_signal();
     tracing::info!(%addr, %issuer, database = %config.database, "gatehouse listening");
     println!("gatehouse listening on {scheme}://{addr}");
     if let Some(tx) = on_ready {
@@ -134,7 +135,7 @@ pub(crate) async fn serve(
         app,
         tls.map(|(tls, _)| tls),
         config.connections,
-        shutdown_signal(),
+        shutdown,
     )
     .await
     .with_context(|| format!("serving {scheme}"));
@@ -359,30 +360,52 @@ pub(crate) async fn load_keys(
 /// Attempts at agreeing on a signing key before giving up.
 const KEY_ROUNDS: usize = 4;
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Completes on SIGTERM or Ctrl-C. The handlers are installed here, before the server
+/// announces its address, not when the future is first polled: a signal sent as soon as the
+/// server answers must stop it gracefully, never kill it with the default action.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(sig) => Some(sig),
+            Err(err) => {
+                tracing::error!(%err, "cannot listen for SIGTERM");
+                None
+            }
+        };
+    #[cfg(unix)]
+    let mut interrupt =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) {
+            Ok(sig) => Some(sig),
+            Err(err) => {
+                tracing::error!(%err, "cannot listen for Ctrl-C");
+                None
+            }
+        };
+    async move {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                () = received(terminate.as_mut()) => {},
+                () = received(interrupt.as_mut()) => {},
+            }
+        }
+        #[cfg(not(unix))]
         if let Err(err) = tokio::signal::ctrl_c().await {
             tracing::error!(%err, "cannot listen for Ctrl-C");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut sig) => {
-                sig.recv().await;
-            }
-            Err(err) => {
-                tracing::error!(%err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+        tracing::info!("shutting down: finishing in-flight requests");
     }
-    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// Completes when `signal` arrives; never, if its handler could not be installed.
+#[cfg(unix)]
+async fn received(signal: Option<&mut tokio::signal::unix::Signal>) {
+    match signal {
+        Some(signal) => {
+            signal.recv().await;
+        }
+        None => std::future::pending::<()>().await,
+    }
 }
