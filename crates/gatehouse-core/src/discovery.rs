@@ -62,7 +62,10 @@ impl Discovery {
 /// The metadata document for `issuer`. `scopes` are the clients' scopes, listed after the
 /// standard ones.
 pub fn metadata(issuer: &str, scopes: &ScopeSet) -> Value {
-    let issuer = issuer.trim_end_matches('/');
+    // The issuer is published byte for byte as configured, as tokens carry it (RFC 8414 §3.3
+    // and OpenID Discovery §4.3 require the two to be identical); only the endpoint URLs are
+    // built on it without a trailing slash.
+    let base = issuer.trim_end_matches('/');
     let mut all = ScopeSet::from_trusted(STANDARD_SCOPES);
     all = ScopeSet::from_trusted(all.iter().chain(scopes.iter()));
     // Every endpoint that authenticates clients takes the same credentials, JWT assertions
@@ -78,11 +81,11 @@ pub fn metadata(issuer: &str, scopes: &ScopeSet) -> Value {
     access_algs.push("HS256");
     json!({
         "issuer": issuer,
-        "token_endpoint": format!("{issuer}/oauth/token"),
-        "revocation_endpoint": format!("{issuer}/oauth/revoke"),
-        "introspection_endpoint": format!("{issuer}/oauth/introspect"),
-        "userinfo_endpoint": format!("{issuer}/userinfo"),
-        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "token_endpoint": format!("{base}/oauth/token"),
+        "revocation_endpoint": format!("{base}/oauth/revoke"),
+        "introspection_endpoint": format!("{base}/oauth/introspect"),
+        "userinfo_endpoint": format!("{base}/userinfo"),
+        "jwks_uri": format!("{base}/.well-known/jwks.json"),
         "grant_types_supported": GrantType::ALL
             .iter()
             .map(|g| g.as_str())
@@ -122,7 +125,8 @@ mod tests {
             "https://auth.example.com/",
             &ScopeSet::parse("contacts.read").unwrap(),
         );
-        assert_eq!(m["issuer"], "https://auth.example.com");
+        // The issuer as configured, byte for byte; endpoints without a double slash.
+        assert_eq!(m["issuer"], "https://auth.example.com/");
         assert_eq!(m["token_endpoint"], "https://auth.example.com/oauth/token");
         let scopes = m["scopes_supported"].as_array().unwrap();
         assert!(scopes.iter().any(|s| s == "contacts.read"));

@@ -164,7 +164,7 @@ pub(crate) struct ServeOptions {
     #[arg(long, env = "GATEHOUSE_ASSERTION_AUDIENCE", value_name = "POLICY")]
     pub(crate) assertion_audience: Option<String>,
 
-    /// Longest accepted client-assertion lifetime (exp - now) in seconds [default: 300]
+    /// Longest accepted client-assertion lifetime (exp - iat, and exp - now) in seconds [default: 3600]
     #[arg(long, env = "GATEHOUSE_ASSERTION_MAX_LIFETIME", value_name = "SECS")]
     pub(crate) assertion_max_lifetime: Option<u32>,
 

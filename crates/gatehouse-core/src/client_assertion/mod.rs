@@ -4,8 +4,10 @@
 //!
 //! Checks, in order: the header's `alg` is on the allow-list for the key type; `iss` = `sub` =
 //! the client id (and = `client_id` when the request sends one); the signature; `aud` names the
-//! issuer (or, unless configured issuer-only, a token endpoint URL); `exp` is present, not past
-//! and not further ahead than the maximum lifetime; `nbf` and `iat` are not in the future; `jti`
+//! issuer (or, unless configured issuer-only, a token endpoint URL); `exp` is present, not past,
+//! and neither `exp - iat` nor `exp - now` exceeds the maximum lifetime (one hour by default,
+//! Okta's rule: RFC 7523 sets no cap, and client libraries such as Authlib sign assertions
+//! valid for an hour); `nbf` and `iat` are not in the future; `jti`
 //! is present and never seen before for this client while the assertion lives. Every clock
 //! comparison allows the configured skew.
 
@@ -29,8 +31,9 @@ use crate::store::{ClientStore, CodeStore};
 
 /// The `client_assertion_type` of RFC 7523 §2.2.
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-/// Default longest accepted assertion lifetime (`exp` - now), in seconds.
-pub const DEFAULT_MAX_LIFETIME: i64 = 300;
+/// Default longest accepted assertion lifetime (`exp - iat`, and `exp` - now), in seconds. The
+/// `jti` is remembered until `exp`, so the replay window lasts as long.
+pub const DEFAULT_MAX_LIFETIME: i64 = 3600;
 /// Default clock skew allowed on every time comparison, in seconds.
 pub const DEFAULT_CLOCK_SKEW: i64 = 30;
 /// The token endpoint paths, each a valid audience unless the policy is issuer-only.
@@ -55,7 +58,7 @@ pub enum AudiencePolicy {
 pub struct AssertionPolicy {
     /// Accepted audiences.
     pub audience: AudiencePolicy,
-    /// Longest accepted `exp` - now, in seconds.
+    /// Longest accepted `exp - iat` and `exp` - now, in seconds.
     pub max_lifetime: i64,
     /// Skew allowed on every time comparison, in seconds.
     pub clock_skew: i64,
@@ -320,8 +323,13 @@ fn check_claims(
     if exp + skew <= now {
         return Err("the assertion has expired");
     }
-    if exp - now > policy.max_lifetime + skew {
-        return Err("the assertion's exp is too far in the future");
+    let lifetime_from_iat = c.iat.map_or(0, |iat| exp.saturating_sub(iat));
+    if exp.saturating_sub(now) > policy.max_lifetime + skew
+        || lifetime_from_iat > policy.max_lifetime
+    {
+        return Err(
+            "the assertion lives longer than this server accepts (exp is too far after iat or now)",
+        );
     }
     if c.nbf.is_some_and(|nbf| nbf > now + skew) || c.iat.is_some_and(|iat| iat > now + skew) {
         return Err("the assertion is not valid yet");

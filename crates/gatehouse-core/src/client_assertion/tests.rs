@@ -102,7 +102,15 @@ fn claim_rules() {
         Ok(())
     );
     assert!(check_claims(&parse(claims(ISSUER, NOW - 30)), &auds, &policy, NOW).is_err());
-    assert!(check_claims(&parse(claims(ISSUER, NOW + 400)), &auds, &policy, NOW).is_err());
+    // Up to an hour (plus the skew) ahead passes by default; further does not.
+    assert_eq!(
+        check_claims(&parse(claims(ISSUER, NOW + 3600)), &auds, &policy, NOW),
+        Ok(())
+    );
+    assert!(check_claims(&parse(claims(ISSUER, NOW + 3700)), &auds, &policy, NOW).is_err());
+    // exp - iat is capped too, even when exp is close to now.
+    let old = json!({"iss":"app","sub":"app","aud":ISSUER,"iat":NOW-3600,"exp":NOW+60,"jti":"j"});
+    assert!(check_claims(&parse(old), &auds, &policy, NOW).is_err());
     assert!(check_claims(
         &parse(claims("https://other", NOW + 60)),
         &auds,

@@ -104,8 +104,12 @@ async fn wrong_audience_expired_and_malformed_claims_are_refused() {
             claims("oracle-app", "https://elsewhere.example", 60),
         ),
         ("expired", claims("oracle-app", &s.base, -120)),
-        ("too long", claims("oracle-app", &s.base, 3600)),
+        ("too long", claims("oracle-app", &s.base, 3600 + 120)),
     ];
+    // exp within an hour of now, but more than an hour after iat.
+    let mut old_iat = claims("oracle-app", &s.base, 60);
+    old_iat["iat"] = (old_iat["exp"].as_i64().unwrap() - 3601).into();
+    cases.push(("exp - iat over an hour", old_iat));
     let mut no_jti = claims("oracle-app", &s.base, 60);
     no_jti.as_object_mut().unwrap().remove("jti");
     cases.push(("no jti", no_jti));
@@ -124,6 +128,41 @@ async fn wrong_audience_expired_and_malformed_claims_are_refused() {
     let stranger = ClientKey::ed25519("k1");
     let (status, body) = send(&s, &stranger.sign(&claims("oracle-app", &s.base, 60))).await;
     assert_oauth_error(status, &body, 401, "invalid_client");
+}
+
+/// Client libraries sign assertions valid for an hour (Authlib's `ClientSecretJWT` and
+/// `PrivateKeyJWT` set `exp = iat + 3600`): accepted by default, as Okta does; a server
+/// configured with a shorter `--assertion-max-lifetime` refuses them with a description that
+/// says why, and accepts what fits.
+#[tokio::test]
+async fn an_hour_long_assertion_is_accepted_unless_configured_shorter() {
+    let key = ClientKey::ed25519("k1");
+    let s = oracle_server(&key);
+    let (status, body) = send(&s, &key.sign(&claims("oracle-app", &s.base, 3600))).await;
+    assert_status(status, &body, 200);
+
+    let short = TestServer::builder()
+        .args(&["--assertion-max-lifetime", "300"])
+        .spawn();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jwks.json");
+    std::fs::write(&path, key.jwks().to_string()).unwrap();
+    short.add_client(
+        "oracle-app",
+        &["--jwks-file", path.to_str().unwrap(), "--scopes", SCOPE],
+    );
+    short.add_user("user-name", "example-password", &[]);
+    let (status, body) = send(&short, &key.sign(&claims("oracle-app", &short.base, 3600))).await;
+    assert_oauth_error(status, &body, 401, "invalid_client");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("lives longer"),
+        "{body}"
+    );
+    let (status, body) = send(&short, &key.sign(&claims("oracle-app", &short.base, 300))).await;
+    assert_status(status, &body, 200);
 }
 
 /// RFC 7518 §3.6 / RFC 8725 §3.1: an unsigned assertion is never accepted.

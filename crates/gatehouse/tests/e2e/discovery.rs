@@ -289,3 +289,44 @@ async fn the_server_key_is_generated_for_sqlite_and_required_for_postgres() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("GATEHOUSE_SECRET_KEY"), "{stderr}");
 }
+
+/// The issuer is one string, byte for byte as configured, with or without a trailing slash (as
+/// Auth0's SDKs expect it): the metadata's `issuer`, the access token's and ID token's `iss`,
+/// and the audience a client assertion may name all carry it, so openid-client and jose, which
+/// compare them exactly, accept the tokens. The endpoints are built without a double slash.
+#[tokio::test]
+async fn the_issuer_is_the_configured_string_everywhere() {
+    for issuer in ["https://auth.example.test", "https://auth.example.test/"] {
+        let s = TestServer::builder().args(&["--issuer", issuer]).spawn();
+        s.add_refreshing_client("app", "s3cret", &["--scopes", "openid profile"]);
+        s.add_user("alice", "pw", &[]);
+        for path in METADATA_PATHS {
+            let m = get_json(&s, path).await;
+            assert_eq!(m["issuer"], issuer, "{path}");
+            assert_eq!(
+                m["token_endpoint"], "https://auth.example.test/oauth/token",
+                "{path}"
+            );
+            assert_eq!(
+                m["jwks_uri"],
+                "https://auth.example.test/.well-known/jwks.json"
+            );
+        }
+        let body = s
+            .login(("app", "s3cret"), "alice", "pw", Some("openid profile"))
+            .await;
+        for token in ["access_token", "id_token"] {
+            let (_, claims) = jwt_parts(body[token].as_str().unwrap());
+            assert_eq!(claims["iss"], issuer, "{token}");
+        }
+        let info = reply(s.userinfo(body["access_token"].as_str().unwrap()).await)
+            .await
+            .ok();
+        assert!(info["sub"].as_str().is_some(), "{info}");
+        let introspected = s
+            .introspect(("app", "s3cret"), body["access_token"].as_str().unwrap())
+            .await;
+        assert_eq!(introspected["active"], true);
+        assert_eq!(introspected["iss"], issuer);
+    }
+}
