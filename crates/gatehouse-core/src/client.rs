@@ -271,7 +271,7 @@ impl ClientSettings {
         let defaults = ScopeSet::parse(&self.default_scopes.join(" "))?;
         if let Some(s) = defaults.first_missing_from(&allowed) {
             return Err(Error::invalid_request(format!(
-                "default scope {s:?} is not among the client's scopes"
+                "default scope {s} is not among the client's scopes"
             )));
         }
         if self.access_token_ttl == 0
@@ -310,7 +310,7 @@ pub fn validate_redirect_uri(uri: &str) -> Result<(), Error> {
         return bad("must be at most 2048 characters without whitespace");
     }
     if uri.contains('#') {
-        return bad("must not contain a fragment (RFC 6749 §3.1.2)");
+        return bad("must not contain a fragment (RFC 6749 section 3.1.2)");
     }
     let rest = if let Some(rest) = uri.strip_prefix("https://") {
         rest

@@ -168,9 +168,10 @@ impl Error {
         Error::Internal(source.into())
     }
 
-    /// An `InvalidBody` naming `field`.
+    /// An `InvalidBody` naming `field`, which may be a name the client sent: it is echoed
+    /// within the description's character set.
     pub fn invalid_field(field: &str, what: impl std::fmt::Display) -> Self {
-        Error::InvalidBody(format!("{field}: {what}").into())
+        Error::InvalidBody(format!("{}: {what}", echo(field)).into())
     }
 
     /// Shorthand for `InvalidRequest`.
@@ -179,9 +180,63 @@ impl Error {
     }
 }
 
+/// Whether `text` keeps to the characters RFC 6749 §5.2 allows in `error_description`:
+/// %x20-21 / %x23-5B / %x5D-7E, printable ASCII without `"` and `\`.
+pub fn is_description_text(text: &str) -> bool {
+    text.bytes().all(description_byte)
+}
+
+fn description_byte(b: u8) -> bool {
+    matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E)
+}
+
+/// `text` with every character outside the `error_description` set replaced by `?`.
+pub fn mend(text: &str) -> String {
+    text.chars()
+        .map(|c| match u8::try_from(c) {
+            Ok(b) if description_byte(b) => c,
+            _ => '?',
+        })
+        .collect()
+}
+
+/// The longest client-sent value echoed in a description, in characters.
+const ECHO_MAX: usize = 64;
+
+/// A value the client sent, to be named inside an `error_description`: characters outside the
+/// RFC 6749 §5.2 set become `?` and a long value is cut to 64 characters followed by `...`.
+pub fn echo(value: &str) -> String {
+    let mut out = mend(&value.chars().take(ECHO_MAX).collect::<String>());
+    if value.chars().nth(ECHO_MAX).is_some() {
+        out.push_str("...");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn descriptions_keep_to_the_rfc_6749_character_set() {
+        assert!(is_description_text(
+            "the scope admin is not allowed (RFC 6749 section 3.3)"
+        ));
+        for bad in [
+            "a \"quoted\" value",
+            "back\\slash",
+            "section \u{a7}3.2",
+            "tab\t",
+            "\u{7f}",
+        ] {
+            assert!(!is_description_text(bad), "{bad:?}");
+            assert!(is_description_text(&mend(bad)), "{bad:?}");
+        }
+        assert_eq!(echo("\"x\\é"), "?x??");
+        let long = "a".repeat(100);
+        assert_eq!(echo(&long), format!("{}...", "a".repeat(64)));
+        assert_eq!(echo(&"a".repeat(64)), "a".repeat(64));
+    }
 
     #[test]
     fn internal_errors_carry_no_description() {

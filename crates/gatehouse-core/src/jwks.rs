@@ -42,7 +42,7 @@ pub fn parse_jwks(value: &Value) -> Result<JwkSet, Error> {
     let raw_keys = value
         .get("keys")
         .and_then(Value::as_array)
-        .ok_or_else(|| bad("must be a JWK Set: an object with a \"keys\" array".into()))?;
+        .ok_or_else(|| bad("must be a JWK Set: an object with a keys array".into()))?;
     if raw_keys.is_empty() || raw_keys.len() > MAX_KEYS {
         return Err(bad(format!("must hold 1 to {MAX_KEYS} keys")));
     }
@@ -56,8 +56,12 @@ pub fn parse_jwks(value: &Value) -> Result<JwkSet, Error> {
             )));
         }
     }
-    let set: JwkSet = serde_json::from_value(value.clone())
-        .map_err(|e| bad(format!("not a valid JWK Set: {e}")))?;
+    let set: JwkSet = serde_json::from_value(value.clone()).map_err(|e| {
+        bad(format!(
+            "not a valid JWK Set: {}",
+            crate::error::echo(&e.to_string())
+        ))
+    })?;
     for (i, jwk) in set.keys.iter().enumerate() {
         if !ASYMMETRIC_ALGS.iter().any(|alg| fits(jwk, *alg)) {
             return Err(bad(format!(

@@ -99,16 +99,16 @@ fn is_scope_char(c: char) -> bool {
 
 fn describe_bad_char(c: char) -> String {
     match c {
-        '"' => "scope must not be quoted: a scope token may not contain '\"' (RFC 6749 §3.3); \
-                send the space-delimited tokens without quotes"
+        '"' => "scope must not be quoted: a scope token may not contain a double quote (RFC 6749 \
+                section 3.3); send the space-delimited tokens without quotes"
             .to_owned(),
-        '\\' => "a scope token may not contain '\\' (RFC 6749 §3.3)".to_owned(),
+        '\\' => "a scope token may not contain a backslash (RFC 6749 section 3.3)".to_owned(),
         c if c.is_control() || c.is_whitespace() => format!(
-            "scope tokens are separated by single spaces; U+{:04X} is not allowed (RFC 6749 §3.3)",
+            "scope tokens are separated by single spaces; U+{:04X} is not allowed (RFC 6749 section 3.3)",
             c as u32
         ),
         c => format!(
-            "a scope token may contain only printable ASCII; U+{:04X} is not allowed (RFC 6749 §3.3)",
+            "a scope token may contain only printable ASCII; U+{:04X} is not allowed (RFC 6749 section 3.3)",
             c as u32
         ),
     }

@@ -5,6 +5,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use gatehouse_core::error::{is_description_text, mend};
 use gatehouse_core::Error;
 use serde::Serialize;
 
@@ -61,6 +62,20 @@ impl ApiError {
     }
 }
 
+/// A description as sent: every message gatehouse writes keeps to RFC 6749 §5.2's character
+/// set, and client-sent values are echoed through [`gatehouse_core::error::echo`]. A debug build
+/// (every test run) panics on a message that does not, so the test that reaches it fails; a
+/// release build mends it rather than break the client's parser.
+fn checked_description(text: &str) -> String {
+    if is_description_text(text) {
+        return text.to_owned();
+    }
+    if cfg!(debug_assertions) {
+        panic!("error_description outside RFC 6749 section 5.2's characters: {text:?}");
+    }
+    mend(text)
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let err = &self.0;
@@ -69,7 +84,7 @@ impl IntoResponse for ApiError {
         }
         let body = ErrorBody {
             error: err.code(),
-            error_description: err.description().map(str::to_owned),
+            error_description: err.description().map(checked_description),
             mfa_token: match err {
                 Error::MfaRequired { mfa_token } => Some(mfa_token.clone()),
                 _ => None,

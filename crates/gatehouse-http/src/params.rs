@@ -1,5 +1,5 @@
 //! Request parameters from `application/x-www-form-urlencoded` or `application/json` bodies,
-//! parsed strictly: every parameter at most once (RFC 6749 §3.2), valid UTF-8 and percent
+//! parsed strictly: every parameter at most once (RFC 6749 section 3.2), valid UTF-8 and percent
 //! encoding, no NUL bytes; an empty value counts as absent (RFC 6749 §3.1).
 
 use std::collections::HashMap;
@@ -41,7 +41,7 @@ impl Params {
         }
         if self.0.contains_key(&name) {
             return Err(Error::invalid_request(format!(
-                "the {name} parameter is repeated (RFC 6749 §3.2)"
+                "the {name} parameter is repeated (RFC 6749 section 3.2)"
             )));
         }
         self.0.insert(name, value);

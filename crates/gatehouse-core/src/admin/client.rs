@@ -147,7 +147,10 @@ fn grant_types(list: &[String]) -> Result<Vec<GrantType>, Error> {
     let mut out = Vec::new();
     for raw in list {
         let g = GrantType::parse(raw).ok_or_else(|| {
-            Error::invalid_field("grant_types", format!("unsupported grant type {raw:?}"))
+            Error::invalid_field(
+                "grant_types",
+                format!("unsupported grant type {}", crate::error::echo(raw)),
+            )
         })?;
         if !out.contains(&g) {
             out.push(g);

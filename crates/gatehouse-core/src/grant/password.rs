@@ -169,7 +169,7 @@ fn resolve_scope(client: &Client, requested: Option<ScopeSet>) -> Result<ScopeSe
     };
     match requested.first_missing_from(&client.allowed_scopes()) {
         Some(s) => Err(Error::InvalidScope(
-            format!("the client is not allowed the scope {s:?}").into(),
+            format!("the client is not allowed the scope {s}").into(),
         )),
         None => Ok(requested),
     }

@@ -153,7 +153,7 @@ fn narrowed(granted: &str, requested: Option<ScopeSet>) -> Result<ScopeSet, Erro
     };
     match requested.first_missing_from(&original) {
         Some(s) => Err(Error::InvalidScope(
-            format!("the scope {s:?} was not granted to this refresh token").into(),
+            format!("the scope {s} was not granted to this refresh token").into(),
         )),
         None => Ok(requested),
     }

@@ -57,7 +57,8 @@ impl SigningAlg {
             .find(|a| a.as_str() == raw)
             .ok_or_else(|| {
                 Error::invalid_request(format!(
-                    "unknown signing algorithm {raw:?}: use EdDSA, ES256 or RS256"
+                    "unknown signing algorithm {}: use EdDSA, ES256 or RS256",
+                    crate::error::echo(raw)
                 ))
             })
     }

@@ -46,9 +46,10 @@ impl<S: Send + Sync> FromRequest<S> for BearerTokenOrBody {
         };
         match (from_header, from_body) {
             (Some(token), None) | (None, Some(token)) => Ok(BearerTokenOrBody(token)),
-            (Some(_), Some(_)) => {
-                Err(Error::invalid_request("the access token was sent twice (RFC 6750 §2)").into())
-            }
+            (Some(_), Some(_)) => Err(Error::invalid_request(
+                "the access token was sent twice (RFC 6750 section 2)",
+            )
+            .into()),
             (None, None) => Err(BearerError::Missing),
         }
     }
@@ -76,7 +77,7 @@ fn from_headers(headers: &HeaderMap) -> Result<Option<String>, Error> {
             Ok(Some(token.trim().to_owned()))
         }
         _ => Err(Error::invalid_request(
-            "the Authorization header must be \"Bearer <access token>\"",
+            "the Authorization header must be Bearer followed by the access token",
         )),
     }
 }

@@ -171,7 +171,7 @@ impl<S: Send + Sync> FromRequest<S> for AssociateBody {
         let (types, client_id) = associate_body(json, &body)?;
         if !types.iter().any(|t| t == "otp") {
             return Err(Error::invalid_request(
-                "authenticator_types must include \"otp\", the one type gatehouse enrols",
+                "authenticator_types must include otp, the one type gatehouse enrols",
             )
             .into());
         }

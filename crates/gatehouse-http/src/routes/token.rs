@@ -188,7 +188,11 @@ fn grant_request(params: &mut Params) -> Result<GrantRequest, Error> {
             scope: scope(params)?,
         }),
         _ => Err(Error::UnsupportedGrantType(
-            format!("grant_type {grant_type:?} is not supported").into(),
+            format!(
+                "grant_type {} is not supported",
+                gatehouse_core::error::echo(&grant_type)
+            )
+            .into(),
         )),
     }
 }

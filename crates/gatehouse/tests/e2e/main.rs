@@ -13,6 +13,7 @@ mod cli;
 mod crash;
 mod database;
 mod discovery;
+mod error_descriptions;
 mod events;
 mod hardened_input;
 mod import;

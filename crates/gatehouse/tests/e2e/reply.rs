@@ -97,7 +97,59 @@ pub async fn json(resp: reqwest::Response) -> (StatusCode, HeaderMap, Value) {
     let text = resp.text().await.unwrap();
     let body =
         serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text:?}"));
+    check_error_body(&body);
     (status, headers, body)
+}
+
+/// The `error` codes gatehouse may answer with: RFC 6749 section 5.2, RFC 6750 section 3.1,
+/// RFC 7009 section 2.2.1, the temporarily_unavailable and server_error of section 4.1.2.1,
+/// Auth0's MFA API codes, and the admin API's not_found and conflict.
+const REGISTERED_ERRORS: [&str; 18] = [
+    "invalid_request",
+    "invalid_client",
+    "invalid_grant",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "invalid_scope",
+    "invalid_token",
+    "insufficient_scope",
+    "unsupported_token_type",
+    "temporarily_unavailable",
+    "server_error",
+    "too_many_attempts",
+    "mfa_required",
+    "expired_token",
+    "access_denied",
+    "unsupported_challenge_type",
+    "not_found",
+    "conflict",
+];
+
+/// Every error body any test reads (they all pass through [`json`]) keeps to RFC 6749 section
+/// 5.2: `error` is a registered code and `error_description` uses only %x20-21 / %x23-5B /
+/// %x5D-7E.
+#[track_caller]
+fn check_error_body(body: &Value) {
+    let Some(code) = body.get("error") else {
+        return;
+    };
+    let code = code
+        .as_str()
+        .unwrap_or_else(|| panic!("error is not a string: {body}"));
+    assert!(
+        REGISTERED_ERRORS.contains(&code),
+        "unregistered error code {code:?}: {body}"
+    );
+    if let Some(description) = body.get("error_description") {
+        let text = description
+            .as_str()
+            .unwrap_or_else(|| panic!("error_description is not a string: {body}"));
+        assert!(
+            text.bytes()
+                .all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E)),
+            "error_description outside RFC 6749 section 5.2's characters: {body}"
+        );
+    }
 }
 
 /// Asserts an RFC 6749 §5.2 error: status and `error` code, with a description.
