@@ -53,7 +53,7 @@ pub enum Admission {
 }
 
 /// The brute-force defence, shared by the password grant, the second factor, client
-/// authentication and the admin service.
+/// authentication (the per-address throttle only) and the admin service.
 pub struct LoginGuard {
     store: Arc<dyn GuardStore>,
     clock: Arc<dyn Clock>,
@@ -98,14 +98,9 @@ impl LoginGuard {
     /// `limit` of them get past here. Give the attempt back with [`LoginGuard::refund_source`]
     /// when the login succeeds; a failed one keeps it.
     pub async fn reserve_source(&self, ip: Option<IpAddr>) -> Result<SourceAttempt, Error> {
-        let none = SourceAttempt { ip: None };
-        let (Some(policy), Some(ip)) = (&self.throttle, ip) else {
-            return Ok(none);
+        let Some((policy, ip)) = self.bucket(ip) else {
+            return Ok(SourceAttempt { ip: None });
         };
-        if policy.is_allowed(&ip) {
-            return Ok(none);
-        }
-        let ip = ip.to_string();
         let now = self.clock.now();
         let taken = self
             .store
@@ -120,6 +115,28 @@ impl LoginGuard {
         Err(Error::TooManyRequests { retry_after })
     }
 
+    /// `Err(TooManyRequests)` while `ip`'s bucket is full, without taking an attempt: for a
+    /// credential that is known to be right without checking it (a remembered client secret),
+    /// so that a throttled address is refused whatever it presents.
+    pub async fn check_source(&self, ip: Option<IpAddr>) -> Result<(), Error> {
+        let Some((policy, ip)) = self.bucket(ip) else {
+            return Ok(());
+        };
+        let drained_at = self.store.source_drained_at(&ip).await?;
+        match policy.retry_after(drained_at, self.clock.now()) {
+            Some(retry_after) => Err(Error::TooManyRequests { retry_after }),
+            None => Ok(()),
+        }
+    }
+
+    /// The throttle and the key of `ip`'s bucket; `None` when `ip` is not throttled.
+    fn bucket(&self, ip: Option<IpAddr>) -> Option<(&ThrottlePolicy, String)> {
+        let (Some(policy), Some(ip)) = (&self.throttle, ip) else {
+            return None;
+        };
+        (!policy.is_allowed(&ip)).then(|| (policy, ip.to_string()))
+    }
+
     /// Gives back an attempt of [`LoginGuard::reserve_source`]: the credential was right (or was
     /// never judged), so it is not a failure of the address.
     pub async fn refund_source(&self, attempt: SourceAttempt) {
@@ -131,7 +148,7 @@ impl LoginGuard {
         }
     }
 
-    /// Counts one attempt on the account `key` (`user:<id>`, `client:<id>`) before its
+    /// Counts one attempt on the account `key` (`user:<id>`) before its
     /// credential is checked, or finds the account locked.
     pub async fn reserve(&self, key: &str) -> Result<Admission, Error> {
         let Some(policy) = &self.lockout else {
@@ -173,7 +190,7 @@ impl LoginGuard {
         if !attempt.locks {
             return;
         }
-        // The account's kind is the prefix of its key (see `user_key`, `client_key`).
+        // The account's kind is the prefix of its key (see `user_key`).
         let kind = attempt.key.as_deref().and_then(|k| k.split_once(':'));
         let detail = json!({ "until": attempt.until, "key": kind.map(|(kind, _)| kind) });
         self.audit
@@ -195,9 +212,4 @@ impl LoginGuard {
 /// The lockout key of a user.
 pub fn user_key(user_id: &str) -> String {
     format!("user:{user_id}")
-}
-
-/// The lockout key of a client.
-pub fn client_key(client_id: &str) -> String {
-    format!("client:{client_id}")
 }
