@@ -98,9 +98,14 @@ impl LoginGuard {
     /// `limit` of them get past here. Give the attempt back with [`LoginGuard::refund_source`]
     /// when the login succeeds; a failed one keeps it.
     pub async fn reserve_source(&self, ip: Option<IpAddr>) -> Result<SourceAttempt, Error> {
-        let Some((policy, ip)) = self.bucket(ip) else {
-            return Ok(SourceAttempt { ip: None });
+        let none = SourceAttempt { ip: None };
+        let (Some(policy), Some(ip)) = (&self.throttle, ip) else {
+            return Ok(none);
         };
+        if policy.is_allowed(&ip) {
+            return Ok(none);
+        }
+        let ip = ip.to_string();
         let now = self.clock.now();
         let taken = self
             .store
@@ -113,28 +118,6 @@ impl LoginGuard {
         // The bucket may have drained between the two statements; ask again later all the same.
         let retry_after = policy.retry_after(drained_at, now).unwrap_or(1);
         Err(Error::TooManyRequests { retry_after })
-    }
-
-    /// `Err(TooManyRequests)` while `ip`'s bucket is full, without taking an attempt: for a
-    /// credential that is known to be right without checking it (a remembered client secret),
-    /// so that a throttled address is refused whatever it presents.
-    pub async fn check_source(&self, ip: Option<IpAddr>) -> Result<(), Error> {
-        let Some((policy, ip)) = self.bucket(ip) else {
-            return Ok(());
-        };
-        let drained_at = self.store.source_drained_at(&ip).await?;
-        match policy.retry_after(drained_at, self.clock.now()) {
-            Some(retry_after) => Err(Error::TooManyRequests { retry_after }),
-            None => Ok(()),
-        }
-    }
-
-    /// The throttle and the key of `ip`'s bucket; `None` when `ip` is not throttled.
-    fn bucket(&self, ip: Option<IpAddr>) -> Option<(&ThrottlePolicy, String)> {
-        let (Some(policy), Some(ip)) = (&self.throttle, ip) else {
-            return None;
-        };
-        (!policy.is_allowed(&ip)).then(|| (policy, ip.to_string()))
     }
 
     /// Gives back an attempt of [`LoginGuard::reserve_source`]: the credential was right (or was

@@ -10,8 +10,8 @@
 //! Failures count on the per-address throttle of the [`LoginGuard`], never on the client: a
 //! secret or assertion that is not known to be right takes an attempt from the address's bucket
 //! before it is checked (given back when it was right), and an unknown client id keeps one, so a
-//! guesser gets 429 while the client, from its own address, keeps working. A throttled address
-//! is refused whatever it presents. Each failure is logged and recorded, aggregated
+//! guesser gets 429 while the client, from its own address, keeps working. A remembered secret
+//! is not a guess and takes nothing. Each failure is logged and recorded, aggregated
 //! ([`failures`]).
 
 mod failures;
@@ -153,7 +153,7 @@ impl ClientAuthenticator {
     }
 
     /// The client the credentials prove, for a request from `ctx`, or `invalid_client`; 429
-    /// `TooManyRequests` while the address's bucket is full.
+    /// `TooManyRequests` when a credential would need a check and the address's bucket is full.
     pub async fn authenticate_with(
         &self,
         ctx: &RequestContext,
@@ -219,8 +219,10 @@ impl ClientAuthenticator {
                 )));
             }
         };
+        // A secret that verified before is not a guess: it needs no check, so it takes nothing
+        // from the address's bucket (and a throttled address may still use it; its password
+        // logins meet the password grant's own throttle).
         if self.verified.knows(client.id.as_str(), &stored, secrets) {
-            self.check_source(ctx).await?;
             return Ok(Ok((client, true)));
         }
         let source = self.reserve_source(ctx).await?;
@@ -347,13 +349,6 @@ impl ClientAuthenticator {
     async fn refund_source(&self, source: Option<SourceAttempt>) {
         if let (Some(guard), Some(source)) = (&self.guard, source) {
             guard.refund_source(source).await;
-        }
-    }
-
-    async fn check_source(&self, ctx: &RequestContext) -> Result<(), Error> {
-        match &self.guard {
-            Some(guard) => guard.check_source(ctx.ip).await,
-            None => Ok(()),
         }
     }
 }
