@@ -5,14 +5,14 @@
 //! only that method. Secrets are stored as argon2id hashes; a client whose access tokens are
 //! signed with HS256 keyed by its secret keeps the secret sealed ([`crate::sealing`]) instead,
 //! opened and compared in constant time. Either way a secret that verified once is remembered
-//! ([`verified`]), so a client pays for one check per secret and process, not one per request.
+//! (`verified.rs`), so a client pays for one check per secret and process, not one per request.
 //!
 //! Failures count on the per-address throttle of the [`LoginGuard`], never on the client: a
 //! secret or assertion that is not known to be right takes an attempt from the address's bucket
 //! before it is checked (given back when it was right), and an unknown client id keeps one, so a
 //! guesser gets 429 while the client, from its own address, keeps working. A remembered secret
 //! is not a guess and takes nothing. Each failure is logged and recorded, aggregated
-//! ([`failures`]).
+//! (`failures.rs`).
 
 mod failures;
 mod verified;
