@@ -27,8 +27,10 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
-    /// The context in which `client`'s request is judged: the address it vouches for with
-    /// `auth0-forwarded-for` when it is confidential and its settings trust it, else unchanged.
+    /// The context in which `client`'s request is judged once the request proved the client with
+    /// a secret or an assertion: the address it vouches for with `auth0-forwarded-for` when it
+    /// is confidential and its settings trust it, else unchanged. The client authenticator
+    /// calls it, only for such requests ([`crate::client_auth::Authenticated`]).
     pub fn for_client(&self, client: &crate::client::Client) -> RequestContext {
         let mut ctx = self.clone();
         let confidential = !client.is_public() || client.settings.jwks.is_some();
@@ -47,8 +49,11 @@ impl RequestContext {
 pub enum EventKind {
     /// A password login that issued tokens.
     LoginSuccess,
-    /// A refused login or client authentication; `detail.reason` says why.
+    /// A refused login; `detail.reason` says why.
     LoginFailure,
+    /// A refused client authentication (`detail.reason`, `detail.repeats`), at most one per
+    /// address and reason a minute (see [`crate::client_auth`]).
+    ClientAuthFailure,
     /// A refresh token was exchanged.
     Refresh,
     /// A used refresh token came back: its family was revoked (`detail.family_id`).
@@ -77,6 +82,7 @@ impl EventKind {
         match self {
             EventKind::LoginSuccess => "login_success",
             EventKind::LoginFailure => "login_failure",
+            EventKind::ClientAuthFailure => "client_auth_failure",
             EventKind::Refresh => "refresh",
             EventKind::RefreshReuse => "refresh_reuse",
             EventKind::Revocation => "revocation",

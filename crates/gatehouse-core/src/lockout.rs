@@ -1,5 +1,5 @@
 //! Per-account brute-force detection, with Keycloak's numbers by default: failures are counted
-//! per account (a user, or a client id for client secrets); every `threshold`-th failure locks
+//! per account (a user; client secrets count on the per-address throttle instead); every `threshold`-th failure locks
 //! the account for `wait` seconds, growing by `wait` at each further multiple, at most
 //! `max_wait`; the count is forgotten after `reset_after` seconds without a failure. Permanent
 //! lockout does not exist.

@@ -53,7 +53,7 @@ pub enum Admission {
 }
 
 /// The brute-force defence, shared by the password grant, the second factor, client
-/// authentication and the admin service.
+/// authentication (the per-address throttle only) and the admin service.
 pub struct LoginGuard {
     store: Arc<dyn GuardStore>,
     clock: Arc<dyn Clock>,
@@ -131,7 +131,7 @@ impl LoginGuard {
         }
     }
 
-    /// Counts one attempt on the account `key` (`user:<id>`, `client:<id>`) before its
+    /// Counts one attempt on the account `key` (`user:<id>`) before its
     /// credential is checked, or finds the account locked.
     pub async fn reserve(&self, key: &str) -> Result<Admission, Error> {
         let Some(policy) = &self.lockout else {
@@ -173,7 +173,7 @@ impl LoginGuard {
         if !attempt.locks {
             return;
         }
-        // The account's kind is the prefix of its key (see `user_key`, `client_key`).
+        // The account's kind is the prefix of its key (see `user_key`).
         let kind = attempt.key.as_deref().and_then(|k| k.split_once(':'));
         let detail = json!({ "until": attempt.until, "key": kind.map(|(kind, _)| kind) });
         self.audit
@@ -195,9 +195,4 @@ impl LoginGuard {
 /// The lockout key of a user.
 pub fn user_key(user_id: &str) -> String {
     format!("user:{user_id}")
-}
-
-/// The lockout key of a client.
-pub fn client_key(client_id: &str) -> String {
-    format!("client:{client_id}")
 }

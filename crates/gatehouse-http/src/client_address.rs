@@ -2,7 +2,8 @@
 //! address is the TCP peer's, unless the peer is a trusted proxy ([`TrustedProxies`], added to
 //! the router as an `Extension` by the server): then it is the right-most `X-Forwarded-For`
 //! entry that is not itself a trusted proxy. A client's `auth0-forwarded-for` header is passed
-//! on as `forwarded_for`; the core honours it only for a client whose settings allow it.
+//! on as `forwarded_for`; the core honours it only for a client whose settings allow it, in a
+//! request that proved the client with a secret or an assertion.
 
 use std::net::{IpAddr, SocketAddr};
 

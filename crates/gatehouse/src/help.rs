@@ -111,5 +111,5 @@ EXAMPLES:
         gatehouse events --limit 20
 
     Each line is one JSON object: time, kind (login_success, login_failure with its reason,
-    refresh, refresh_reuse, lockout, unlock, admin_change), client, user, source address and
+    client_auth_failure with its reason, refresh, refresh_reuse, lockout, unlock, admin_change), client, user, source address and
     request id. No password, secret or token is ever recorded.";

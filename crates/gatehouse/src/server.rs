@@ -245,7 +245,7 @@ impl Shared {
                 .with_sealer(self.sealer.clone())
                 .with_assertions(Arc::new(assertions.with_sealer(sealer)))
                 .with_guard(self.guard.clone())
-                .with_audit(self.audit.clone()),
+                .with_audit(self.audit.clone(), self.clock.clone()),
         )
     }
 

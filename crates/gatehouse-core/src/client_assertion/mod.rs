@@ -144,37 +144,37 @@ impl AssertionVerifier {
         self.opener.is_some()
     }
 
-    /// Returns the client the assertion proves, or `invalid_client`.
+    /// The client the assertion proves, or why it was [`Refused`]; `Err` only when the
+    /// assertion could not be judged (the store failed).
     pub async fn authenticate(
         &self,
         client_id: Option<&str>,
         assertion: &str,
-    ) -> Result<Client, Error> {
-        let (header, claims) = peek(assertion)?;
+    ) -> Result<Result<Client, Refused>, Error> {
+        let (header, claims) = match peek(assertion) {
+            Ok(peeked) => peeked,
+            Err(_) => return Ok(Err(Refused::new(AssertionFailure::Malformed, None, None))),
+        };
         let method = if jwks::HMAC_ALGS.contains(&header.alg) {
             AuthMethod::ClientSecretJwt
         } else {
             AuthMethod::PrivateKeyJwt
         };
-        let fail = |d: &'static str| Error::InvalidClient {
-            method,
-            description: d.into(),
+        let sub = claims.sub.as_deref();
+        let fail = |failure| Ok(Err(Refused::new(failure, Some(method), sub)));
+        let Some(sub) = sub else {
+            return fail(AssertionFailure::NoSubject);
         };
-        let sub = claims
-            .sub
-            .as_deref()
-            .ok_or(fail("the assertion has no sub"))?;
         if claims.iss.as_deref() != Some(sub) || client_id.is_some_and(|id| id != sub) {
-            return Err(fail(
-                "iss and sub of the assertion must both be the client_id",
-            ));
+            return fail(AssertionFailure::SubjectMismatch);
         }
-        let id = ClientId::parse(sub).map_err(|_| fail("client authentication failed"))?;
-        let client = self
-            .clients
-            .find_client(&id)
-            .await?
-            .ok_or(fail("client authentication failed"))?;
+        let client = match ClientId::parse(sub) {
+            Ok(id) => self.clients.find_client(&id).await?,
+            Err(_) => None,
+        };
+        let Some(client) = client else {
+            return fail(AssertionFailure::UnknownClient);
+        };
         let opener = self.opener.as_deref();
         let verified = verify_signature(
             &client,
@@ -184,12 +184,16 @@ impl AssertionVerifier {
             opener,
         )?;
         let Some(verified) = verified else {
-            return Err(fail("client authentication failed"));
+            return fail(AssertionFailure::BadSignature);
         };
-        check_claims(&verified, &self.audiences, &self.policy, self.clock.now()).map_err(fail)?;
+        if let Err(failure) =
+            check_claims(&verified, &self.audiences, &self.policy, self.clock.now())
+        {
+            return fail(failure);
+        }
         let (jti, exp) = match (&verified.jti, verified.exp) {
             (Some(jti), Some(exp)) => (jti, exp),
-            _ => return Err(fail("the assertion needs jti and exp")),
+            _ => return fail(AssertionFailure::NoJti),
         };
         let now = self.clock.now();
         let expires = exp + self.policy.clock_skew;
@@ -198,9 +202,108 @@ impl AssertionVerifier {
             .consume_assertion_jti(&client.id, jti, expires, now)
             .await?
         {
-            return Err(fail("the assertion was used before (jti replay)"));
+            return fail(AssertionFailure::Replayed);
         }
-        Ok(client)
+        Ok(Ok(client))
+    }
+}
+
+/// Which check an assertion failed: a fixed set, named in audit events and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssertionFailure {
+    /// Not a JWT of an allowed alg, or too long.
+    Malformed,
+    /// No `sub`.
+    NoSubject,
+    /// `iss`, `sub` and `client_id` differ.
+    SubjectMismatch,
+    /// `sub` names no client.
+    UnknownClient,
+    /// No key of the client (or method it may use) verifies the signature.
+    BadSignature,
+    /// `aud` is not this server.
+    Audience,
+    /// No `exp`.
+    NoExpiry,
+    /// `exp` is past.
+    Expired,
+    /// `exp - iat` or `exp` - now is longer than the maximum lifetime.
+    TooLong,
+    /// `nbf` or `iat` is in the future.
+    NotYetValid,
+    /// No `jti`.
+    NoJti,
+    /// The `jti` was used before.
+    Replayed,
+}
+
+impl AssertionFailure {
+    /// The name recorded in events (`detail.reason`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AssertionFailure::Malformed => "assertion_malformed",
+            AssertionFailure::NoSubject => "assertion_no_sub",
+            AssertionFailure::SubjectMismatch => "assertion_sub_mismatch",
+            AssertionFailure::UnknownClient => "unknown_client",
+            AssertionFailure::BadSignature => "assertion_bad_signature",
+            AssertionFailure::Audience => "assertion_audience",
+            AssertionFailure::NoExpiry => "assertion_no_exp",
+            AssertionFailure::Expired => "assertion_expired",
+            AssertionFailure::TooLong => "assertion_lifetime",
+            AssertionFailure::NotYetValid => "assertion_not_yet_valid",
+            AssertionFailure::NoJti => "assertion_no_jti",
+            AssertionFailure::Replayed => "assertion_replayed",
+        }
+    }
+
+    /// The `error_description` sent to the client.
+    fn description(self) -> &'static str {
+        match self {
+            AssertionFailure::Malformed => {
+                "the client assertion is not a well-formed JWT with an allowed alg"
+            }
+            AssertionFailure::NoSubject => "the assertion has no sub",
+            AssertionFailure::SubjectMismatch => {
+                "iss and sub of the assertion must both be the client_id"
+            }
+            AssertionFailure::UnknownClient | AssertionFailure::BadSignature => {
+                "client authentication failed"
+            }
+            AssertionFailure::Audience => "the assertion's aud is not this server",
+            AssertionFailure::NoExpiry => "the assertion has no exp",
+            AssertionFailure::Expired => "the assertion has expired",
+            AssertionFailure::TooLong => {
+                "the assertion lives longer than this server accepts (exp is too far after iat or now)"
+            }
+            AssertionFailure::NotYetValid => "the assertion is not valid yet",
+            AssertionFailure::NoJti => "the assertion has no jti",
+            AssertionFailure::Replayed => "the assertion was used before (jti replay)",
+        }
+    }
+}
+
+/// A refused assertion: which check failed, the unverified `sub` it claimed, and the
+/// `invalid_client` answer.
+#[derive(Debug)]
+pub struct Refused {
+    /// The check that failed.
+    pub failure: AssertionFailure,
+    /// The `sub` the assertion claimed, unverified.
+    pub subject: Option<String>,
+    /// The answer to send.
+    pub error: Error,
+}
+
+impl Refused {
+    fn new(failure: AssertionFailure, method: Option<AuthMethod>, sub: Option<&str>) -> Self {
+        Refused {
+            failure,
+            subject: sub.map(str::to_owned),
+            error: Error::InvalidClient {
+                method: method.unwrap_or(AuthMethod::PrivateKeyJwt),
+                description: failure.description().into(),
+            },
+        }
     }
 }
 
@@ -309,7 +412,7 @@ fn check_claims(
     audiences: &[String],
     policy: &AssertionPolicy,
     now: i64,
-) -> Result<(), &'static str> {
+) -> Result<(), AssertionFailure> {
     let skew = policy.clock_skew;
     let aud_ok = match &c.aud {
         Some(Audience::One(a)) => audiences.contains(a),
@@ -317,25 +420,23 @@ fn check_claims(
         None => false,
     };
     if !aud_ok {
-        return Err("the assertion's aud is not this server");
+        return Err(AssertionFailure::Audience);
     }
-    let exp = c.exp.ok_or("the assertion has no exp")?;
+    let exp = c.exp.ok_or(AssertionFailure::NoExpiry)?;
     if exp + skew <= now {
-        return Err("the assertion has expired");
+        return Err(AssertionFailure::Expired);
     }
     let lifetime_from_iat = c.iat.map_or(0, |iat| exp.saturating_sub(iat));
     if exp.saturating_sub(now) > policy.max_lifetime + skew
         || lifetime_from_iat > policy.max_lifetime
     {
-        return Err(
-            "the assertion lives longer than this server accepts (exp is too far after iat or now)",
-        );
+        return Err(AssertionFailure::TooLong);
     }
     if c.nbf.is_some_and(|nbf| nbf > now + skew) || c.iat.is_some_and(|iat| iat > now + skew) {
-        return Err("the assertion is not valid yet");
+        return Err(AssertionFailure::NotYetValid);
     }
     if c.jti.as_deref().is_none_or(str::is_empty) {
-        return Err("the assertion has no jti");
+        return Err(AssertionFailure::NoJti);
     }
     Ok(())
 }

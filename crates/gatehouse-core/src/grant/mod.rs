@@ -96,16 +96,15 @@ pub struct Grants {
 
 impl Grants {
     /// Runs one token request (RFC 6749 §4.3 or §6) for an authenticated client, from `ctx`:
-    /// its address is throttled and recorded in the events. A confidential client allowed
-    /// `trust_forwarded_for` may name its end user's address instead (see
-    /// [`RequestContext::for_client`]).
+    /// its address is throttled and recorded in the events. `ctx` is the context the client
+    /// authenticator judged the request in ([`crate::client_auth::Authenticated`]): a client
+    /// allowed `trust_forwarded_for` that proved itself may name its end user's address.
     pub async fn exchange(
         &self,
         ctx: &RequestContext,
         client: &Client,
         req: GrantRequest,
     ) -> Result<Tokens, Error> {
-        let ctx = ctx.for_client(client);
         match req {
             GrantRequest::Password {
                 username,
@@ -113,22 +112,21 @@ impl Grants {
                 scope,
                 otp,
             } => {
-                self.password(&ctx, client, &username, &password, scope, otp)
+                self.password(ctx, client, &username, &password, scope, otp)
                     .await
             }
             GrantRequest::MfaOtp { mfa_token, otp } => {
-                self.mfa(&ctx, client, &mfa_token, MfaProof::Otp(&otp))
-                    .await
+                self.mfa(ctx, client, &mfa_token, MfaProof::Otp(&otp)).await
             }
             GrantRequest::MfaRecoveryCode {
                 mfa_token,
                 recovery_code,
             } => {
                 let proof = MfaProof::RecoveryCode(&recovery_code);
-                self.mfa(&ctx, client, &mfa_token, proof).await
+                self.mfa(ctx, client, &mfa_token, proof).await
             }
             GrantRequest::RefreshToken { token, scope } => {
-                self.refresh(&ctx, client, &token, scope).await
+                self.refresh(ctx, client, &token, scope).await
             }
         }
     }

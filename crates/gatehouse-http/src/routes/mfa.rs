@@ -140,7 +140,11 @@ pub(crate) async fn challenge(
     let mfa_token = SecretString::from(params.require("mfa_token")?);
     let challenge_type = params.require("challenge_type")?;
     let authenticator_id = params.take("authenticator_id");
-    let client = app.clients.authenticate_with(&ctx, credentials).await?;
+    let client = app
+        .clients
+        .authenticate_with(&ctx, credentials)
+        .await?
+        .client;
     let kind = app
         .mfa
         .challenge(

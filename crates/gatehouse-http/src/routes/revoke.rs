@@ -72,7 +72,11 @@ impl TokenOfClient {
         let (credentials, mut params) = request.into_parts()?;
         let token = params.require("token")?;
         let hint = params.take("token_type_hint");
-        let client = app.clients.authenticate_with(ctx, credentials).await?;
+        let client = app
+            .clients
+            .authenticate_with(ctx, credentials)
+            .await?
+            .client;
         let hint = hint.as_deref().and_then(TokenTypeHint::parse);
         Ok(TokenOfClient {
             client,

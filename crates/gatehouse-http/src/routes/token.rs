@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use gatehouse_core::client::GrantType;
+use gatehouse_core::client_auth::Authenticated;
 use gatehouse_core::grant::{GrantRequest, Tokens};
 use gatehouse_core::mfa;
 use gatehouse_core::scope::ScopeSet;
@@ -77,9 +78,9 @@ async fn exchange(
     let (credentials, mut params) = request.into_parts()?;
     let code = params.take("code");
     let request = grant_request(&mut params)?;
-    let client = app.clients.authenticate_with(ctx, credentials).await?;
+    let Authenticated { client, ctx } = app.clients.authenticate_with(ctx, credentials).await?;
     app.codes.redeem(&client, code.as_deref()).await?;
-    app.grants.exchange(ctx, &client, request).await
+    app.grants.exchange(&ctx, &client, request).await
 }
 
 /// A fixed `grant_type` label for metrics: a known grant's name, never the raw input.

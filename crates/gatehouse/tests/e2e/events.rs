@@ -93,7 +93,9 @@ async fn events_are_recorded_without_secrets() {
     assert_eq!(failure["detail"]["reason"], "bad_credentials");
     assert_eq!(failure["ip"], "127.0.0.1");
     assert_eq!(failure["user"], "alice");
-    assert!(all.iter().any(|e| e["detail"]["reason"] == "bad_client"));
+    assert!(all
+        .iter()
+        .any(|e| e["kind"] == "client_auth_failure" && e["detail"]["reason"] == "wrong_secret"));
     let reuse = all.iter().find(|e| e["kind"] == "refresh_reuse").unwrap();
     assert!(reuse["detail"]["family_id"].is_string());
     let text = serde_json::to_string(&all).unwrap();

@@ -137,23 +137,23 @@ async fn user_unlock_lifts_the_lock() {
         .any(|e| e["kind"] == "unlock"));
 }
 
-/// The same limiter guards client secrets: a locked client gets the same `invalid_client`.
+/// Issue 15 finding 8: client secrets are not locked like accounts (anyone who knows a client_id
+/// could lock the application out); wrong secrets count on the guessing address's throttle
+/// instead (`client_auth.rs`). Past the threshold, the right secret still works.
 #[tokio::test]
-async fn a_client_secret_locks_like_an_account() {
+async fn a_client_secret_is_never_locked() {
     let s = server("3", "30");
     let bad = ("app", "nope");
-    let first = json(s.password_grant(bad, "alice", "right-password", None).await).await;
-    assert_eq!(first.0.as_u16(), 401);
-    for _ in 0..2 {
-        s.password_grant(bad, "alice", "right-password", None).await;
+    for _ in 0..5 {
+        let (status, ..) = json(s.password_grant(bad, "alice", "right-password", None).await).await;
+        assert_eq!(status.as_u16(), 401);
     }
     let (status, _, body) = json(
         s.password_grant(CLIENT, "alice", "right-password", None)
             .await,
     )
     .await;
-    assert_eq!(status.as_u16(), 401);
-    assert_eq!(body, first.2);
+    assert_eq!(status.as_u16(), 200, "{body}");
 }
 
 /// `--brute-force off` turns the lockout off.

@@ -10,6 +10,7 @@ mod authorize;
 mod backends;
 mod cleanup;
 mod cli;
+mod client_auth;
 mod crash;
 mod database;
 mod discovery;
