@@ -76,6 +76,19 @@ pub fn verify(password: &[u8], stored: &str) -> Option<bool> {
     }
 }
 
+/// The cost of a bcrypt hash (log2 of its rounds), when it is bcrypt and the cost is readable.
+pub fn bcrypt_cost(stored: &str) -> Option<u32> {
+    if scheme(stored) != Some(Scheme::Bcrypt) {
+        return None;
+    }
+    stored.get(4..6).and_then(|c| c.parse().ok())
+}
+
+/// The iterations of a PBKDF2 hash, when it is one gatehouse can read.
+pub fn pbkdf2_iterations(stored: &str) -> Option<u32> {
+    Pbkdf2Hash::parse(stored).ok().map(|p| p.iterations)
+}
+
 /// Checks an imported hash and returns the form to store: argon2 PHC and bcrypt as they are,
 /// PBKDF2 from PHC (`i=`) or passlib MCF (`$pbkdf2-sha256$ROUNDS$salt$hash`) as gatehouse's PHC.
 pub fn normalize(hash: &str) -> Result<String, String> {
@@ -98,7 +111,7 @@ pub fn normalize(hash: &str) -> Result<String, String> {
         }
         Some(Scheme::Bcrypt) => {
             // A bcrypt string is 60 characters; its cost is at most 31.
-            let cost: Option<u32> = hash.get(4..6).and_then(|c| c.parse().ok());
+            let cost = bcrypt_cost(hash);
             if hash.len() == 60 && cost.is_some_and(|c| (4..=31).contains(&c)) {
                 Ok(hash.to_owned())
             } else {

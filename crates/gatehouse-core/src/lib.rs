@@ -7,7 +7,8 @@
 //! - [`error`]: the one error type, mapped onto RFC 6749 §5.2 by the HTTP layer.
 //! - [`clock`]: the only place that reads the time.
 //! - [`scope`], [`client`], [`user`]: validated newtypes and the records gatehouse keeps.
-//! - [`password`]: argon2id hashing on a bounded pool of blocking threads.
+//! - [`password`]: argon2id hashing on a bounded pool of blocking threads; [`hash_ceiling`]: the
+//!   highest cost of a stored hash that is ever computed.
 //! - [`client_auth`]: client authentication (RFC 6749 §2.3); [`client_assertion`]: RFC 7523 JWT
 //!   client assertions, checked against the JWK Sets of [`jwks`].
 //! - [`authorize`]: one-time codes of Aidbox's secure code flow.
@@ -45,6 +46,7 @@ pub mod clock;
 pub mod discovery;
 pub mod error;
 pub mod grant;
+pub mod hash_ceiling;
 pub mod introspection;
 pub mod jwks;
 pub mod legacy_hash;

@@ -15,7 +15,7 @@ use crate::clock::Clock;
 use crate::error::Error;
 use crate::lockout::{AttemptState, LockoutPolicy, Reservation};
 use crate::store::GuardStore;
-use crate::throttle::ThrottlePolicy;
+use crate::throttle::{source_key, ThrottlePolicy, DEFAULT_IPV6_PREFIX};
 
 /// Compare-and-swap rounds before an attempt is shed as overload; each lost round means another
 /// attempt on the same account was counted, so only a flood of them gets this far.
@@ -59,6 +59,8 @@ pub struct LoginGuard {
     clock: Arc<dyn Clock>,
     lockout: Option<LockoutPolicy>,
     throttle: Option<ThrottlePolicy>,
+    /// The IPv6 prefix length that keys the throttle's buckets (see [`source_key`]).
+    ipv6_prefix: u8,
     audit: Arc<AuditLog>,
 }
 
@@ -72,6 +74,7 @@ impl LoginGuard {
             clock,
             lockout: None,
             throttle: None,
+            ipv6_prefix: DEFAULT_IPV6_PREFIX,
         }
     }
 
@@ -87,6 +90,12 @@ impl LoginGuard {
         self
     }
 
+    /// Keys the throttle's IPv6 buckets by this prefix length instead of `/64`.
+    pub fn with_ipv6_prefix(mut self, prefix: u8) -> Self {
+        self.ipv6_prefix = prefix;
+        self
+    }
+
     /// The current time.
     pub fn now(&self) -> i64 {
         self.clock.now()
@@ -96,7 +105,8 @@ impl LoginGuard {
     /// `Err(TooManyRequests)` while the bucket is full. The check and the take are one atomic
     /// store statement, so concurrent guesses from one address cannot overrun the limit: at most
     /// `limit` of them get past here. Give the attempt back with [`LoginGuard::refund_source`]
-    /// when the login succeeds; a failed one keeps it.
+    /// when the login succeeds; a failed one keeps it. The bucket is the address's
+    /// [`source_key`]: an IPv6 address shares it with its prefix.
     pub async fn reserve_source(&self, ip: Option<IpAddr>) -> Result<SourceAttempt, Error> {
         let none = SourceAttempt { ip: None };
         let (Some(policy), Some(ip)) = (&self.throttle, ip) else {
@@ -105,7 +115,7 @@ impl LoginGuard {
         if policy.is_allowed(&ip) {
             return Ok(none);
         }
-        let ip = ip.to_string();
+        let ip = source_key(ip, self.ipv6_prefix);
         let now = self.clock.now();
         let taken = self
             .store

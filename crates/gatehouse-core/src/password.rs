@@ -15,6 +15,7 @@ use subtle::ConstantTimeEq;
 
 use crate::clock::Stopwatch;
 use crate::error::Error;
+use crate::hash_ceiling::HashCeiling;
 use crate::legacy_hash::Scheme;
 use crate::telemetry;
 
@@ -77,6 +78,19 @@ pub struct PasswordHasher {
     in_flight: AtomicUsize,
     capacity: usize,
     dummy_hash: String,
+    ceiling: HashCeiling,
+}
+
+/// What checking a password against a stored hash found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The password is right.
+    Match,
+    /// The password is wrong, there is no stored hash, or the stored hash is unreadable.
+    Mismatch,
+    /// The stored hash costs more than the [`HashCeiling`]: it was not computed (a dummy hash
+    /// of the configured cost was, so the answer takes as long as a wrong password's).
+    OverCeiling,
 }
 
 /// A place in the hash pool's bounded queue, taken by [`PasswordHasher::admit`] before a request
@@ -99,7 +113,19 @@ impl PasswordHasher {
             in_flight: AtomicUsize::new(0),
             capacity: workers + queue,
             dummy_hash,
+            ceiling: HashCeiling::DEFAULT.admitting(params),
         })
+    }
+
+    /// Sets the cost ceiling of stored hashes (never below the configured parameters).
+    pub fn with_ceiling(mut self, ceiling: HashCeiling) -> Self {
+        self.ceiling = ceiling.admitting(self.params);
+        self
+    }
+
+    /// The cost ceiling of stored hashes in force.
+    pub fn ceiling(&self) -> HashCeiling {
+        self.ceiling
     }
 
     /// The default queue depth for `workers` hash workers ([`DEFAULT_QUEUE_PER_WORKER`]).
@@ -194,10 +220,20 @@ impl HashPermit<'_> {
     /// [`PasswordHasher::verify`] in the place this permit holds; the place is given back when
     /// the hash is done.
     pub async fn verify(self, password: &[u8], stored: Option<&str>) -> Result<bool, Error> {
+        Ok(self.check(password, stored).await? == Verdict::Match)
+    }
+
+    /// Like [`HashPermit::verify`], and says why a password did not match when the stored hash
+    /// is over the cost ceiling: that hash is never computed, the dummy hash is instead.
+    pub async fn check(self, password: &[u8], stored: Option<&str>) -> Result<Verdict, Error> {
         let hasher = self.0;
+        let over = stored.and_then(|h| hasher.ceiling.check(h).err());
+        if let Some(reason) = &over {
+            tracing::warn!(%reason, "stored password hash is over the cost ceiling; refusing the login");
+        }
         let (hash, real) = match stored {
-            Some(h) => (h.to_owned(), true),
-            None => (hasher.dummy_hash.clone(), false),
+            Some(h) if over.is_none() => (h.to_owned(), true),
+            _ => (hasher.dummy_hash.clone(), false),
         };
         let password = password.to_vec();
         let dummy = hasher.dummy_hash.clone();
@@ -216,7 +252,11 @@ impl HashPermit<'_> {
                 }
             })
             .await?;
-        Ok(ok && real)
+        Ok(match (ok && real, over) {
+            (true, _) => Verdict::Match,
+            (false, Some(_)) => Verdict::OverCeiling,
+            (false, None) => Verdict::Mismatch,
+        })
     }
 }
 
@@ -367,6 +407,31 @@ mod tests {
         )
         .unwrap();
         assert!(stronger.needs_rehash(&ours));
+    }
+
+    /// A stored hash over the ceiling is never computed: the right password does not match it,
+    /// the verdict says why, and a bcrypt hash of cost 31 (about a day and a half of work) is
+    /// answered as fast as the dummy hash, which is the test's bound (it would not finish).
+    #[tokio::test]
+    async fn a_hash_over_the_ceiling_is_refused_without_computing_it() {
+        let hasher = PasswordHasher::new(CHEAP, 1, 4).unwrap();
+        let bcrypt4 = bcrypt::hash("pw", 4).unwrap();
+        let bcrypt31 = format!("$2b$31${}", &bcrypt4[7..]);
+        let verdict = hasher.admit().unwrap().check(b"pw", Some(&bcrypt31)).await;
+        assert_eq!(verdict.unwrap(), Verdict::OverCeiling);
+        let lowered = hasher.with_ceiling(HashCeiling {
+            bcrypt_cost: 3,
+            ..HashCeiling::DEFAULT
+        });
+        let verdict = lowered.admit().unwrap().check(b"pw", Some(&bcrypt4)).await;
+        assert_eq!(verdict.unwrap(), Verdict::OverCeiling);
+        assert!(!lowered.verify(b"pw", Some(&bcrypt4)).await.unwrap());
+        // The server's own hashes are always under its ceiling, however low it is set.
+        let own = lowered.hash(&SecretString::from("x")).await.unwrap();
+        let verdict = lowered.admit().unwrap().check(b"x", Some(&own)).await;
+        assert_eq!(verdict.unwrap(), Verdict::Match);
+        let verdict = lowered.admit().unwrap().check(b"x", None).await;
+        assert_eq!(verdict.unwrap(), Verdict::Mismatch);
     }
 
     #[test]

@@ -7,10 +7,34 @@
 //! scheduling" form of a leaky bucket): an attempt sets it to `max(drained_at, now) + interval`
 //! if the backlog leaves [`ThrottlePolicy::room`], which the store checks and does in one
 //! statement before the password is checked; a successful login gives the attempt back.
+//!
+//! Buckets are keyed by [`source_key`]: an IPv4 address (IPv4-mapped IPv6 included) is its own
+//! bucket, an IPv6 address shares its bucket with its whole prefix (`/64` by default), since one
+//! subscriber or one cloud instance is given a whole `/64` and can rotate through it at will.
 
 use std::net::IpAddr;
 
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv6Net};
+
+/// The IPv6 prefix length that keys a throttle bucket by default: one `/64`, what a subscriber
+/// or an instance is usually given (RFC 6177).
+pub const DEFAULT_IPV6_PREFIX: u8 = 64;
+
+/// The shortest IPv6 prefix accepted; a shorter one would throttle whole providers together.
+pub const MIN_IPV6_PREFIX: u8 = 32;
+
+/// The bucket of `ip`: the address itself for IPv4 (and IPv4-mapped IPv6, as IPv4), its
+/// network of `ipv6_prefix` bits for IPv6 (`2001:db8:1:2::/64`); the full address at `/128`.
+pub fn source_key(ip: IpAddr, ipv6_prefix: u8) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) if ipv6_prefix >= 128 => v6.to_string(),
+        IpAddr::V6(v6) => match Ipv6Net::new(v6, ipv6_prefix) {
+            Ok(net) => net.trunc().to_string(),
+            Err(_) => v6.to_string(),
+        },
+    }
+}
 
 /// The throttle's numbers. `None` where it is held means the throttle is off.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,9 +59,10 @@ impl Default for ThrottlePolicy {
 }
 
 impl ThrottlePolicy {
-    /// Whether `ip` is exempt.
+    /// Whether `ip` is exempt; an IPv4-mapped address is matched as IPv4.
     pub fn is_allowed(&self, ip: &IpAddr) -> bool {
-        self.allowlist.iter().any(|net| net.contains(ip))
+        let ip = ip.to_canonical();
+        self.allowlist.iter().any(|net| net.contains(&ip))
     }
 
     /// The backlog, in seconds, below which an address may try once more: `(limit - 1) *
@@ -92,5 +117,25 @@ mod tests {
         assert!(p.is_allowed(&"10.1.2.3".parse().unwrap()));
         assert!(p.is_allowed(&"::1".parse().unwrap()));
         assert!(!p.is_allowed(&"11.0.0.1".parse().unwrap()));
+        assert!(p.is_allowed(&"::ffff:10.1.2.3".parse().unwrap()));
+    }
+
+    #[test]
+    fn ipv6_addresses_share_a_bucket_per_prefix() {
+        let key = |ip: &str, prefix| source_key(ip.parse().unwrap(), prefix);
+        assert_eq!(key("2001:db8:1:2:aaaa::1", 64), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:ffff:1:2:3", 64), "2001:db8:1:2::/64");
+        assert_ne!(key("2001:db8:1:3::1", 64), key("2001:db8:1:2::1", 64));
+        assert_eq!(key("2001:db8:1:3::1", 48), key("2001:db8:1:2::1", 48));
+        assert_eq!(key("2001:db8::1", 128), "2001:db8::1");
+        assert_eq!(key("2001:db8::1", 56), "2001:db8::/56");
+    }
+
+    #[test]
+    fn ipv4_is_keyed_per_address_mapped_or_not() {
+        let key = |ip: &str| source_key(ip.parse().unwrap(), 64);
+        assert_eq!(key("198.51.100.7"), "198.51.100.7");
+        assert_eq!(key("::ffff:198.51.100.7"), "198.51.100.7");
+        assert_ne!(key("198.51.100.7"), key("198.51.100.8"));
     }
 }

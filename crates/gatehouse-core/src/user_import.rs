@@ -14,6 +14,7 @@
 
 use serde_json::Value;
 
+use crate::hash_ceiling::HashCeiling;
 use crate::legacy_hash;
 use crate::scope::ScopeSet;
 use crate::user::Username;
@@ -33,8 +34,9 @@ pub struct ImportedUser {
     pub password_hash: String,
 }
 
-/// Parses one line; the error says what is wrong, without echoing any hash.
-pub fn parse_line(line: &str) -> Result<ImportedUser, String> {
+/// Parses one line; the error says what is wrong, without echoing any hash. A hash that costs
+/// more than `ceiling` is refused: it could never be used to log in.
+pub fn parse_line(line: &str, ceiling: &HashCeiling) -> Result<ImportedUser, String> {
     let v: Value = serde_json::from_str(line).map_err(|e| format!("not a JSON object: {e}"))?;
     let obj = v.as_object().ok_or("not a JSON object")?;
     let text = |k: &str| -> Result<Option<String>, String> {
@@ -70,6 +72,7 @@ pub fn parse_line(line: &str) -> Result<ImportedUser, String> {
         }
         (None, None) => return Err("password_hash or credentials is missing".into()),
     };
+    ceiling.check(&password_hash)?;
     Ok(ImportedUser {
         username,
         email: text("email")?,
@@ -107,12 +110,12 @@ mod tests {
     fn reads_hash_lines_and_keycloak_lines() {
         let bcrypt = bcrypt::hash("pw", 4).unwrap();
         let line = serde_json::json!({"username": "Ann", "email": "a@x", "scopes": ["openid", "email"], "password_hash": bcrypt}).to_string();
-        let u = parse_line(&line).unwrap();
+        let u = parse_line(&line, &HashCeiling::DEFAULT).unwrap();
         assert_eq!(u.username.as_str(), "ann");
         assert_eq!(u.scopes.unwrap().to_string(), "openid email");
 
         let kc = r#"{"username":"bob","credentials":[{"type":"password","secretData":"{\"value\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\",\"salt\":\"c2FsdA==\"}","credentialData":"{\"hashIterations\":27500,\"algorithm\":\"pbkdf2-sha256\"}"}]}"#;
-        assert!(parse_line(kc)
+        assert!(parse_line(kc, &HashCeiling::DEFAULT)
             .unwrap()
             .password_hash
             .starts_with("$pbkdf2-sha256$i=27500,l=32$"));
@@ -120,13 +123,42 @@ mod tests {
 
     #[test]
     fn bad_lines_say_why() {
-        assert!(parse_line("[]").unwrap_err().contains("object"));
-        assert!(parse_line(r#"{"username":"x"}"#)
+        assert!(parse_line("[]", &HashCeiling::DEFAULT)
+            .unwrap_err()
+            .contains("object"));
+        assert!(parse_line(r#"{"username":"x"}"#, &HashCeiling::DEFAULT)
             .unwrap_err()
             .contains("missing"));
-        assert!(parse_line(r#"{"username":"x","password_hash":"plain"}"#)
-            .unwrap_err()
-            .contains("unsupported"));
-        assert!(parse_line(r#"{"username":"a b","password_hash":"x"}"#).is_err());
+        assert!(parse_line(
+            r#"{"username":"x","password_hash":"plain"}"#,
+            &HashCeiling::DEFAULT
+        )
+        .unwrap_err()
+        .contains("unsupported"));
+        assert!(parse_line(
+            r#"{"username":"a b","password_hash":"x"}"#,
+            &HashCeiling::DEFAULT
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn hashes_over_the_ceiling_are_refused() {
+        let bcrypt = bcrypt::hash("pw", 4).unwrap();
+        let line = |h: String| serde_json::json!({"username": "x", "password_hash": h}).to_string();
+        let c = HashCeiling::DEFAULT;
+        assert!(parse_line(&line(bcrypt.clone()), &c).is_ok());
+        let why = parse_line(&line(format!("$2b$31${}", &bcrypt[7..])), &c).unwrap_err();
+        assert_eq!(
+            why,
+            "bcrypt cost 31 is over the ceiling of 15 (--max-bcrypt-cost)"
+        );
+        // Keycloak's argon2 export with 4 TiB of memory.
+        let kc = serde_json::json!({"username": "kc", "credentials": [{"type": "password",
+            "secretData": {"value": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "salt": "c2FsdHNhbHRzYWx0"},
+            "credentialData": {"hashIterations": 3, "algorithm": "argon2",
+                "additionalParameters": {"memory": ["4294967295"]}}}]});
+        let why = parse_line(&kc.to_string(), &c).unwrap_err();
+        assert!(why.contains("--max-argon2-memory-kib"), "{why}");
     }
 }

@@ -4,6 +4,11 @@
 //! entry that is not itself a trusted proxy. A client's `auth0-forwarded-for` header is passed
 //! on as `forwarded_for`; the core honours it only for a client whose settings allow it, in a
 //! request that proved the client with a secret or an assertion.
+//!
+//! Every address is made canonical here, once, before it is matched or kept: an IPv4-mapped
+//! IPv6 address (`::ffff:192.0.2.1`, how a dual-stack `[::]` listener sees IPv4 peers) becomes
+//! the IPv4 address, so IPv4 entries of `--trusted-proxies` and `--ip-allowlist` match it and
+//! events record it as IPv4.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -26,7 +31,7 @@ impl TrustedProxies {
 
     /// The client address of a request from `peer` with these headers.
     pub fn client_address(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> Option<IpAddr> {
-        let peer = peer?;
+        let peer = peer?.to_canonical();
         if !self.contains(&peer) {
             return Some(peer);
         }
@@ -95,11 +100,12 @@ fn request_id(headers: &HeaderMap) -> String {
     }
 }
 
-/// An address, bare or as `ip:port` / `[v6]:port`.
+/// An address, bare or as `ip:port` / `[v6]:port`, canonical (IPv4-mapped IPv6 as IPv4).
 fn parse_ip(raw: &str) -> Option<IpAddr> {
     raw.parse::<IpAddr>()
         .ok()
         .or_else(|| raw.parse::<SocketAddr>().ok().map(|s| s.ip()))
+        .map(|ip| ip.to_canonical())
 }
 
 #[cfg(test)]
@@ -126,5 +132,20 @@ mod tests {
         let got = p.client_address(peer, &headers("6.6.6.6, 198.51.100.7, 10.0.0.2"));
         assert_eq!(got, "198.51.100.7".parse().ok());
         assert_eq!(p.client_address(peer, &HeaderMap::new()), peer);
+    }
+
+    /// A dual-stack listener sees an IPv4 proxy as `::ffff:10.0.0.1`: it still matches the
+    /// IPv4 entry, and mapped addresses in the header come out as IPv4.
+    #[test]
+    fn ipv4_mapped_addresses_are_matched_and_kept_as_ipv4() {
+        let p = TrustedProxies(vec!["10.0.0.0/8".parse().unwrap()]);
+        let mapped = "::ffff:10.0.0.1".parse().ok();
+        let got = p.client_address(mapped, &headers("::ffff:198.51.100.7, ::ffff:10.0.0.2"));
+        assert_eq!(got, "198.51.100.7".parse().ok());
+        let untrusted = "::ffff:203.0.113.9".parse().ok();
+        let got = p.client_address(untrusted, &headers("1.2.3.4"));
+        assert_eq!(got, "203.0.113.9".parse().ok());
+        assert_eq!(parse_ip("[::ffff:192.0.2.1]:443"), "192.0.2.1".parse().ok());
+        assert_eq!(parse_ip("2001:db8::1"), "2001:db8::1".parse().ok());
     }
 }

@@ -11,6 +11,7 @@ use gatehouse_core::authorize::DEFAULT_CODE_TTL;
 use gatehouse_core::client_assertion::{
     AssertionPolicy, AudiencePolicy, DEFAULT_CLOCK_SKEW, DEFAULT_MAX_LIFETIME,
 };
+use gatehouse_core::hash_ceiling::HashCeiling;
 use gatehouse_core::password::{HashParams, PasswordHasher};
 use gatehouse_core::token::keys::SigningAlg;
 use secrecy::{ExposeSecret, SecretString};
@@ -99,6 +100,8 @@ pub(crate) struct Config {
     pub(crate) issuer: Option<String>,
     pub(crate) signing_alg: SigningAlg,
     pub(crate) hash: HashParams,
+    /// The highest cost of a stored password hash (never below `hash`).
+    pub(crate) hash_ceiling: HashCeiling,
     pub(crate) hash_workers: usize,
     pub(crate) hash_queue: usize,
     /// Nice value added to the async runtime's threads (0: unchanged).
@@ -145,6 +148,7 @@ impl Config {
 
     fn validate(g: GlobalOptions, s: ServeOptions, secret_key: SecretKeySource) -> Result<Self> {
         let (hash, hash_workers, hash_queue) = hash_settings(&g, &s);
+        let hash_ceiling = hash_ceiling(&g)?;
         let runtime_nice = s.runtime_nice.unwrap_or(DEFAULT_RUNTIME_NICE);
         anyhow::ensure!(
             (0..=19).contains(&runtime_nice),
@@ -193,6 +197,7 @@ impl Config {
             signing_alg: SigningAlg::parse(s.signing_alg.as_deref().unwrap_or("EdDSA"))
                 .map_err(|e| anyhow::anyhow!("signing_alg: {e}"))?,
             hash,
+            hash_ceiling,
             hash_workers,
             hash_queue,
             runtime_nice,
@@ -238,6 +243,30 @@ fn hash_settings(g: &GlobalOptions, s: &ServeOptions) -> (HashParams, usize, usi
         .queue
         .unwrap_or_else(|| PasswordHasher::default_queue(workers));
     (hash, workers, queue)
+}
+
+/// The cost ceiling of stored and imported password hashes.
+fn hash_ceiling(g: &GlobalOptions) -> Result<HashCeiling> {
+    let (o, d) = (&g.password_hash, HashCeiling::DEFAULT);
+    let ceiling = HashCeiling {
+        argon2_memory_kib: o.max_argon2_memory_kib.unwrap_or(d.argon2_memory_kib),
+        argon2_iterations: o.max_argon2_iterations.unwrap_or(d.argon2_iterations),
+        argon2_parallelism: o.max_argon2_parallelism.unwrap_or(d.argon2_parallelism),
+        bcrypt_cost: o.max_bcrypt_cost.unwrap_or(d.bcrypt_cost),
+        pbkdf2_iterations: o.max_pbkdf2_iterations.unwrap_or(d.pbkdf2_iterations),
+    };
+    anyhow::ensure!(
+        (4..=31).contains(&ceiling.bcrypt_cost),
+        "max_bcrypt_cost must be between 4 and 31"
+    );
+    anyhow::ensure!(
+        ceiling.argon2_memory_kib >= 8
+            && ceiling.argon2_iterations >= 1
+            && ceiling.argon2_parallelism >= 1
+            && ceiling.pbkdf2_iterations >= 1,
+        "the argon2 and PBKDF2 ceilings must be at least 8 KiB, 1 pass, 1 lane, 1 iteration"
+    );
+    Ok(ceiling)
 }
 
 /// RFC 7523 client-assertion limits.

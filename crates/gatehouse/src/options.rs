@@ -85,7 +85,8 @@ pub(crate) struct GlobalOptions {
     pub(crate) log_format: Option<LogFormat>,
 }
 
-/// The argon2id cost, in the file's `[password_hash]` table.
+/// The argon2id cost and the cost ceiling of stored hashes, in the file's `[password_hash]`
+/// table.
 #[derive(Args, Clone, Default, Deserialize, Serialize)]
 pub(crate) struct Argon2Options {
     /// argon2id memory cost in KiB [default: 19456, OWASP's minimum]
@@ -114,6 +115,52 @@ pub(crate) struct Argon2Options {
         value_name = "N"
     )]
     pub(crate) parallelism: Option<u32>,
+
+    /// Highest argon2 memory cost (KiB) of a stored or imported hash; a hash over any ceiling
+    /// is refused at import and fails its logins [default: 262144]
+    #[arg(
+        long = "max-argon2-memory-kib",
+        env = "GATEHOUSE_MAX_ARGON2_MEMORY_KIB",
+        global = true,
+        value_name = "KIB"
+    )]
+    pub(crate) max_argon2_memory_kib: Option<u32>,
+
+    /// Highest argon2 passes of a stored or imported hash [default: 10]
+    #[arg(
+        long = "max-argon2-iterations",
+        env = "GATEHOUSE_MAX_ARGON2_ITERATIONS",
+        global = true,
+        value_name = "N"
+    )]
+    pub(crate) max_argon2_iterations: Option<u32>,
+
+    /// Highest argon2 lanes of a stored or imported hash [default: 16]
+    #[arg(
+        long = "max-argon2-parallelism",
+        env = "GATEHOUSE_MAX_ARGON2_PARALLELISM",
+        global = true,
+        value_name = "N"
+    )]
+    pub(crate) max_argon2_parallelism: Option<u32>,
+
+    /// Highest bcrypt cost of a stored or imported hash [default: 15]
+    #[arg(
+        long = "max-bcrypt-cost",
+        env = "GATEHOUSE_MAX_BCRYPT_COST",
+        global = true,
+        value_name = "N"
+    )]
+    pub(crate) max_bcrypt_cost: Option<u32>,
+
+    /// Highest PBKDF2 iterations of a stored or imported hash [default: 2000000]
+    #[arg(
+        long = "max-pbkdf2-iterations",
+        env = "GATEHOUSE_MAX_PBKDF2_ITERATIONS",
+        global = true,
+        value_name = "N"
+    )]
+    pub(crate) max_pbkdf2_iterations: Option<u32>,
 }
 
 /// Options of `serve`.

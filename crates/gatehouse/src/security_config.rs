@@ -6,7 +6,7 @@
 use anyhow::Result;
 use clap::Args;
 use gatehouse_core::lockout::LockoutPolicy;
-use gatehouse_core::throttle::ThrottlePolicy;
+use gatehouse_core::throttle::{ThrottlePolicy, DEFAULT_IPV6_PREFIX, MIN_IPV6_PREFIX};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
@@ -71,6 +71,9 @@ pub(crate) struct SecurityOptions {
         value_name = "CIDRS"
     )]
     pub(crate) ip_allowlist: Option<Vec<IpNet>>,
+    /// IPv6 prefix length (32 to 128) whose addresses share one throttle bucket [default: 64]
+    #[arg(long, env = "GATEHOUSE_THROTTLE_IPV6_PREFIX", value_name = "BITS")]
+    pub(crate) throttle_ipv6_prefix: Option<u8>,
     /// Proxies whose X-Forwarded-For is believed, comma-separated CIDRs [default: none]
     #[arg(
         long,
@@ -93,6 +96,8 @@ pub(crate) struct SecurityOptions {
 pub(crate) struct SecurityConfig {
     pub(crate) lockout: Option<LockoutPolicy>,
     pub(crate) throttle: Option<ThrottlePolicy>,
+    /// The IPv6 prefix length that keys the throttle's buckets.
+    pub(crate) throttle_ipv6_prefix: u8,
     pub(crate) trusted_proxies: Vec<IpNet>,
     pub(crate) event_retention_days: u32,
 }
@@ -127,6 +132,11 @@ impl SecurityConfig {
             interval >= 1,
             "ip_failure_interval must be at least 1 second"
         );
+        let throttle_ipv6_prefix = sec.throttle_ipv6_prefix.unwrap_or(DEFAULT_IPV6_PREFIX);
+        anyhow::ensure!(
+            (MIN_IPV6_PREFIX..=128).contains(&throttle_ipv6_prefix),
+            "throttle_ipv6_prefix must be between {MIN_IPV6_PREFIX} and 128"
+        );
         let event_retention_days = sec
             .event_retention_days
             .unwrap_or(DEFAULT_EVENT_RETENTION_DAYS);
@@ -141,6 +151,7 @@ impl SecurityConfig {
                 interval,
                 allowlist: sec.ip_allowlist.clone().unwrap_or_default(),
             }),
+            throttle_ipv6_prefix,
             trusted_proxies: sec.trusted_proxies.clone().unwrap_or_default(),
             event_retention_days,
         })
@@ -167,6 +178,20 @@ mod tests {
         assert_eq!(c.throttle, Some(ThrottlePolicy::default()));
         assert!(c.trusted_proxies.is_empty());
         assert_eq!(c.event_retention_days, 90);
+        assert_eq!(c.throttle_ipv6_prefix, 64);
+    }
+
+    #[test]
+    fn the_ipv6_prefix_is_bounded() {
+        let with = |bits| SecurityOptions {
+            throttle_ipv6_prefix: Some(bits),
+            ..SecurityOptions::default()
+        };
+        let config = |bits| SecurityConfig::from_options(&Default::default(), &with(bits));
+        assert_eq!(config(48).unwrap().throttle_ipv6_prefix, 48);
+        assert!(config(128).is_ok());
+        assert!(config(31).is_err());
+        assert!(config(129).is_err());
     }
 
     #[test]

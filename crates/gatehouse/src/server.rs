@@ -47,11 +47,8 @@ pub(crate) fn hasher(config: &Config) -> Result<Arc<PasswordHasher>> {
             "argon2id parameters are below OWASP's minimum (19456 KiB, t=2, p=1)"
         );
     }
-    Ok(Arc::new(PasswordHasher::new(
-        config.hash,
-        config.hash_workers,
-        config.hash_queue,
-    )?))
+    let hasher = PasswordHasher::new(config.hash, config.hash_workers, config.hash_queue)?;
+    Ok(Arc::new(hasher.with_ceiling(config.hash_ceiling)))
 }
 
 /// The login guard `serve` and the CLI share: the configured policies over `store`, recording
@@ -65,6 +62,7 @@ pub(crate) fn guard(
     gatehouse_core::login_guard::LoginGuard::new(store.clone(), clock.clone(), audit)
         .with_lockout(config.security.lockout)
         .with_throttle(config.security.throttle.clone())
+        .with_ipv6_prefix(config.security.throttle_ipv6_prefix)
 }
 
 /// Serves on the configured address. `on_ready` is told the bound address once requests are

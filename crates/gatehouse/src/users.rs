@@ -108,8 +108,8 @@ async fn mfa(admin: &AdminService, cmd: UserMfaCommand) -> Result<()> {
     Ok(())
 }
 
-/// Imports a JSON-lines file: every good line is stored, every bad one reported with its
-/// number; a re-run skips users that exist. Fails (after importing the rest) if any line failed.
+/// Imports a JSON-lines file: every good line is stored, every bad one (a hash over the cost
+/// ceiling included) reported with its number; a re-run skips users that exist. Fails (after importing the rest) if any line failed.
 async fn import(admin: &AdminService, file: &Path) -> Result<()> {
     let text = if file.as_os_str() == "-" {
         let mut s = String::new();
@@ -120,12 +120,13 @@ async fn import(admin: &AdminService, file: &Path) -> Result<()> {
     } else {
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?
     };
+    let ceiling = admin.hash_ceiling();
     let (mut imported, mut skipped, mut failed) = (0usize, 0usize, 0usize);
     for (n, line) in text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())) {
         if line.is_empty() {
             continue;
         }
-        let user = match gatehouse_core::user_import::parse_line(line) {
+        let user = match gatehouse_core::user_import::parse_line(line, &ceiling) {
             Ok(u) => u,
             Err(why) => {
                 eprintln!("line {n}: {why}");

@@ -56,6 +56,12 @@ impl AdminService {
         Ok(user)
     }
 
+    /// The highest cost of a stored password hash that logins will compute; an import refuses
+    /// hashes over it.
+    pub fn hash_ceiling(&self) -> crate::hash_ceiling::HashCeiling {
+        self.hasher.ceiling()
+    }
+
     /// Adds a user whose password hash comes from another system; an existing user of that
     /// name is left alone, so that an import can be run again.
     pub async fn import_user(
@@ -63,6 +69,12 @@ impl AdminService {
         ctx: &RequestContext,
         user: ImportedUser,
     ) -> Result<Imported, Error> {
+        // `parse_line` refuses these already; a caller that built the user itself is held to
+        // the same ceiling.
+        self.hasher
+            .ceiling()
+            .check(&user.password_hash)
+            .map_err(Error::invalid_request)?;
         let record = User {
             id: random::id(),
             username: user.username,

@@ -9,7 +9,7 @@ use crate::audit::{EventKind, EventSubject, RequestContext};
 use crate::client::{Client, GrantType};
 use crate::error::Error;
 use crate::login_guard::{user_key, Admission};
-use crate::password::HashPermit;
+use crate::password::{HashPermit, Verdict};
 use crate::scope::ScopeSet;
 use crate::user::{User, Username, MAX_PASSWORD_LEN};
 
@@ -101,8 +101,8 @@ impl Grants {
             None => None,
         };
         let stored = user.as_ref().map(|u| u.password_hash.as_str());
-        let verified = match permit.verify(password, stored).await {
-            Ok(verified) => verified,
+        let verdict = match permit.check(password, stored).await {
+            Ok(verdict) => verdict,
             // Failed before judging the password: not a failure of the address.
             Err(err) => {
                 self.guard.refund_source(source).await;
@@ -110,9 +110,15 @@ impl Grants {
             }
         };
         let user = match user {
-            Some(user) if verified => user,
+            Some(user) if verdict == Verdict::Match => user,
             _ => {
-                failed("bad_credentials").await;
+                // A stored hash over the cost ceiling fails like a wrong password; only the
+                // event says why, for the operator.
+                failed(match verdict {
+                    Verdict::OverCeiling => "hash_over_ceiling",
+                    _ => "bad_credentials",
+                })
+                .await;
                 if let Some(attempt) = attempt {
                     let about = EventSubject::login(client.id.as_str(), username);
                     self.guard.failed(attempt, ctx, about).await;

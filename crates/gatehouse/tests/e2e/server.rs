@@ -31,6 +31,7 @@ pub struct TestServer {
     pub db: TestDatabase,
     env: Vec<(String, String)>,
     args: Vec<String>,
+    listen: String,
     log_file: Option<std::path::PathBuf>,
     /// Keeps the directory of a `capture_logs` file alive.
     _log_dir: Option<tempfile::TempDir>,
@@ -43,6 +44,7 @@ pub struct Builder {
     env: Vec<(String, String)>,
     args: Vec<String>,
     db: Option<TestDatabase>,
+    listen: Option<String>,
     log_file: Option<std::path::PathBuf>,
     capture_logs: bool,
 }
@@ -75,6 +77,12 @@ impl Builder {
     /// Extra `serve` arguments.
     pub fn args(mut self, args: &[&str]) -> Self {
         self.args.extend(args.iter().map(|a| a.to_string()));
+        self
+    }
+
+    /// Listens on this address (`[::1]:0`, `[::]:0`) instead of `127.0.0.1:0`.
+    pub fn listen(mut self, addr: &str) -> Self {
+        self.listen = Some(addr.into());
         self
     }
 
@@ -117,13 +125,15 @@ impl Builder {
             log_file = Some(dir.path().join("server.log"));
             log_dir = Some(dir);
         }
-        let (child, base) = launch(&env, &self.args, log_file.as_deref());
+        let listen = self.listen.unwrap_or_else(|| "127.0.0.1:0".into());
+        let (child, base) = launch(&listen, &env, &self.args, log_file.as_deref());
         TestServer {
             child,
             base,
             db,
             env,
             args: self.args,
+            listen,
             log_file,
             _log_dir: log_dir,
             http: reqwest::Client::new(),
@@ -131,17 +141,16 @@ impl Builder {
     }
 }
 
-/// Starts `gatehouse serve` on an ephemeral port and waits until it accepts requests.
+/// Starts `gatehouse serve` on an ephemeral port of `listen` and waits until it accepts
+/// requests.
 fn launch(
+    listen: &str,
     env: &[(String, String)],
     args: &[String],
     log_file: Option<&std::path::Path>,
 ) -> (Child, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
-    cmd.arg("serve")
-        .arg("--listen")
-        .arg("127.0.0.1:0")
-        .args(args);
+    cmd.arg("serve").arg("--listen").arg(listen).args(args);
     cmd.env_remove("GATEHOUSE_LISTEN")
         .env_remove("GATEHOUSE_ISSUER")
         .envs(env.iter().cloned());
@@ -262,7 +271,12 @@ impl TestServer {
     pub fn restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let (child, base) = launch(&self.env, &self.args, self.log_file.as_deref());
+        let (child, base) = launch(
+            &self.listen,
+            &self.env,
+            &self.args,
+            self.log_file.as_deref(),
+        );
         self.child = child;
         self.base = base;
     }

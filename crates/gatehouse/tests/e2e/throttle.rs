@@ -235,3 +235,158 @@ async fn successful_logins_do_not_use_up_the_address_limit() {
     assert_eq!(login(&s, app, "u1", "wrong", &[]).await.0, 400);
     assert_eq!(login(&s, app, "u1", "right-password", &[]).await.0, 429);
 }
+
+/// Whether this machine can listen on `addr` and, for `[::]`, reach it over 127.0.0.1 (a
+/// dual-stack socket); the IPv6 tests say loudly when they are skipped.
+fn can_serve(addr: &str, reach_over_ipv4: bool) -> bool {
+    let Ok(listener) = std::net::TcpListener::bind(addr) else {
+        eprintln!("SKIPPED: this machine cannot listen on {addr} (no IPv6)");
+        return false;
+    };
+    let port = listener.local_addr().unwrap().port();
+    if reach_over_ipv4 && std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        eprintln!("SKIPPED: {addr} is not dual-stack here (net.ipv6.bindv6only=1?)");
+        return false;
+    }
+    true
+}
+
+/// Issue 15, finding 7: an IPv6 client given a /64 rotates its address on every guess. The
+/// throttle keys IPv6 by its /64 (`--throttle-ipv6-prefix`), so the rotation is throttled after
+/// the limit, while another /64 is not; events keep each full address. The server listens on
+/// `[::1]`, behind a trusted proxy `::1/128` that forwards the rotating addresses.
+#[tokio::test]
+async fn rotating_through_one_ipv6_64_is_throttled() {
+    if !can_serve("[::1]:0", false) {
+        return;
+    }
+    let s = TestServer::builder()
+        .listen("[::1]:0")
+        .args(&["--ip-failure-limit", "3", "--trusted-proxies", "::1/128"])
+        .spawn();
+    assert!(s.base.starts_with("http://[::1]:"), "{}", s.base);
+    s.add_client("app", &["--secret", "app-secret"]);
+    for u in ["u1", "u2", "u3", "u4"] {
+        s.add_user(u, "right-password", &[]);
+    }
+    let app = ("app", "app-secret");
+    for (i, u) in ["u1", "u2", "u3"].iter().enumerate() {
+        let ip = format!("2001:db8:1:2::{:x}", 0x100 + i);
+        let (status, _, body) = login(&s, app, u, "wrong", &[("x-forwarded-for", &ip)]).await;
+        assert_eq!(status, 400, "{ip}: {body}");
+    }
+    // A fresh address of the same /64, with the right password: throttled all the same.
+    let fresh = [("x-forwarded-for", "2001:db8:1:2:ffff:ffff:ffff:1")];
+    let (status, headers, body) = login(&s, app, "u4", "right-password", &fresh).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"], "too_many_attempts");
+    assert!(headers.contains_key("retry-after"));
+    // The neighbouring /64 is somebody else.
+    let other = [("x-forwarded-for", "2001:db8:1:3::100")];
+    let (status, _, body) = login(&s, app, "u4", "right-password", &other).await;
+    assert_eq!(status, 200, "{body}");
+
+    let all = events(&s, &[]);
+    let ips: Vec<&str> = all
+        .iter()
+        .filter(|e| e["kind"] == "login_failure")
+        .filter_map(|e| e["ip"].as_str())
+        .collect();
+    for full in [
+        "2001:db8:1:2::100",
+        "2001:db8:1:2::102",
+        "2001:db8:1:2:ffff:ffff:ffff:1",
+    ] {
+        assert!(
+            ips.contains(&full),
+            "events keep the full address {full}: {ips:?}"
+        );
+    }
+}
+
+/// A wider `--throttle-ipv6-prefix` puts neighbouring /64s in one bucket; 128 restores one
+/// bucket per address.
+#[tokio::test]
+async fn the_ipv6_prefix_is_configurable() {
+    if !can_serve("[::1]:0", false) {
+        return;
+    }
+    for (prefix, expected) in [("48", 429), ("128", 200)] {
+        let s = TestServer::builder()
+            .listen("[::1]:0")
+            .args(&["--ip-failure-limit", "2", "--trusted-proxies", "::1/128"])
+            .args(&["--throttle-ipv6-prefix", prefix])
+            .spawn();
+        s.add_client("app", &["--secret", "app-secret"]);
+        s.add_user("u1", "right-password", &[]);
+        let app = ("app", "app-secret");
+        for ip in ["2001:db8:1:2::1", "2001:db8:1:3::1"] {
+            let (status, ..) = login(&s, app, "u1", "wrong", &[("x-forwarded-for", ip)]).await;
+            assert_eq!(status, 400);
+        }
+        let next = [("x-forwarded-for", "2001:db8:1:4::1")];
+        let (status, _, body) = login(&s, app, "u1", "right-password", &next).await;
+        assert_eq!(status, expected, "/{prefix}: {body}");
+    }
+}
+
+/// Issue 15, finding 7: on a dual-stack listener (`[::]`) an IPv4 peer is seen as
+/// `::ffff:127.0.0.1`. It still matches the IPv4 entries of `--trusted-proxies` (so each
+/// forwarded client has its own bucket instead of everyone sharing the proxy's) and of
+/// `--ip-allowlist`, and events record it as IPv4.
+#[tokio::test]
+async fn a_dual_stack_listener_matches_ipv4_proxies_and_allowlist() {
+    if !can_serve("[::]:0", true) {
+        return;
+    }
+    let dual_stack = |extra: &[&str]| {
+        let mut s = TestServer::builder()
+            .listen("[::]:0")
+            .args(&["--ip-failure-limit", "3"])
+            .args(extra)
+            .spawn();
+        assert!(s.base.starts_with("http://[::]:"), "{}", s.base);
+        s.base = s.base.replace("[::]", "127.0.0.1");
+        s.add_client("app", &["--secret", "app-secret"]);
+        for u in ["u1", "u2", "u3", "u4"] {
+            s.add_user(u, "right-password", &[]);
+        }
+        s
+    };
+    let app = ("app", "app-secret");
+
+    let s = dual_stack(&["--trusted-proxies", "127.0.0.1/32"]);
+    let from = |ip: &'static str| [("x-forwarded-for", ip)];
+    for u in ["u1", "u2", "u3"] {
+        let (status, ..) = login(&s, app, u, "wrong", &from("198.51.100.1")).await;
+        assert_eq!(status, 400);
+    }
+    let (status, _, body) = login(&s, app, "u4", "right-password", &from("198.51.100.1")).await;
+    assert_eq!(status, 429, "{body}");
+    let (status, _, body) = login(&s, app, "u4", "right-password", &from("198.51.100.2")).await;
+    assert_eq!(status, 200, "another client behind the proxy: {body}");
+    let all = events(&s, &[]);
+    assert!(
+        all.iter()
+            .filter(|e| e["kind"] == "login_failure")
+            .all(|e| e["ip"] == "198.51.100.1"),
+        "{all:?}"
+    );
+
+    let s = dual_stack(&["--ip-allowlist", "127.0.0.1/32"]);
+    for u in ["u1", "u2", "u3", "u1"] {
+        let (status, ..) = login(&s, app, u, "wrong", &[]).await;
+        assert_eq!(status, 400);
+    }
+    let (status, _, body) = login(&s, app, "u4", "right-password", &[]).await;
+    assert_eq!(
+        status, 200,
+        "the allowlisted peer is never throttled: {body}"
+    );
+    let all = events(&s, &[]);
+    let failure = all
+        .iter()
+        .find(|e| e["kind"] == "login_failure")
+        .expect("a failure");
+    assert_eq!(failure["ip"], "127.0.0.1", "recorded as IPv4: {failure}");
+}
