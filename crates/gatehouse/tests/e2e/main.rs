@@ -15,6 +15,7 @@ mod database;
 mod discovery;
 mod events;
 mod hardened_input;
+mod http2;
 mod import;
 mod introspect;
 mod jose;
