@@ -279,10 +279,7 @@ fn connection_settings(s: &ServeOptions) -> Result<(Duration, ConnectionLimits)>
         header_timeout >= 1,
         "header_timeout must be at least 1 second"
     );
-    anyhow::ensure!(
-        idle_timeout >= 1,
-        "idle_timeout must be at least 1 second"
-    );
+    anyhow::ensure!(idle_timeout >= 1, "idle_timeout must be at least 1 second");
     // Tokio's semaphore holds at most usize::MAX >> 3 permits; a million is plenty.
     anyhow::ensure!(
         (1..=1_000_000).contains(&max_connections),

@@ -69,9 +69,7 @@ impl AddressCap {
     #[cfg(test)]
     fn open_from(&self, peer: IpAddr) -> u32 {
         let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        open.get(&bucket(peer.to_canonical()))
-            .copied()
-            .unwrap_or(0)
+        open.get(&bucket(peer.to_canonical())).copied().unwrap_or(0)
     }
 
     fn release(&self, key: IpAddr) {

@@ -179,9 +179,7 @@ impl Conn {
             let response = app.clone().oneshot(req);
             async move {
                 let response = response.await?;
-                Ok::<_, std::convert::Infallible>(
-                    response.map(|body| tracked(body, in_flight)),
-                )
+                Ok::<_, std::convert::Infallible>(response.map(|body| tracked(body, in_flight)))
             }
         });
         let builder = builder(limits);

@@ -231,11 +231,7 @@ pub(crate) struct ServeOptions {
 
     /// Connections one client address (IPv6: one /64) may hold open at once; more are closed
     /// at once. Peers in --trusted-proxies are exempt; 0 turns the cap off [default: 64]
-    #[arg(
-        long,
-        env = "GATEHOUSE_MAX_CONNECTIONS_PER_ADDRESS",
-        value_name = "N"
-    )]
+    #[arg(long, env = "GATEHOUSE_MAX_CONNECTIONS_PER_ADDRESS", value_name = "N")]
     pub(crate) max_connections_per_address: Option<u32>,
 
     /// Also serve /metrics over plain HTTP on this address [default: none]

@@ -282,7 +282,9 @@ async fn a_stream_flood_is_refused_beyond_100_streams() {
     let s = TestServer::spawn();
     let mut h2 = H2::open(&s).await;
     let settings = h2
-        .until(Duration::from_secs(5), |f| f.kind == SETTINGS && f.flags & ACK == 0)
+        .until(Duration::from_secs(5), |f| {
+            f.kind == SETTINGS && f.flags & ACK == 0
+        })
         .await;
     let max_streams = settings.payload.chunks(6).find_map(|p| {
         (u16::from_be_bytes([p[0], p[1]]) == SETTINGS_MAX_CONCURRENT_STREAMS)
@@ -298,9 +300,7 @@ async fn a_stream_flood_is_refused_beyond_100_streams() {
     while refused < 50 && Instant::now() < deadline {
         let left = deadline.saturating_duration_since(Instant::now());
         match tokio::time::timeout(left, h2.frames.recv()).await {
-            Ok(Some(f)) if f.kind == RST_STREAM && f.error_code() == REFUSED_STREAM => {
-                refused += 1
-            }
+            Ok(Some(f)) if f.kind == RST_STREAM && f.error_code() == REFUSED_STREAM => refused += 1,
             Ok(Some(_)) => {}
             Ok(None) => panic!("the server closed the connection"),
             Err(_) => break,
@@ -471,7 +471,12 @@ async fn one_address_gets_at_most_its_cap_of_connections() {
 #[tokio::test]
 async fn the_default_cap_is_64_and_trusted_proxies_are_exempt() {
     let s = TestServer::builder()
-        .args(&["--trusted-proxies", "127.0.0.2/32", "--header-timeout", "30"])
+        .args(&[
+            "--trusted-proxies",
+            "127.0.0.2/32",
+            "--header-timeout",
+            "30",
+        ])
         .spawn();
     let (open, closed) = hold(&s, "127.0.0.1", 65).await;
     assert_eq!((open.len(), closed), (64, 1));

@@ -379,8 +379,13 @@ async fn invented_methods_and_paths_add_no_metric_series() {
     }
     let after = scrape(&s).await;
     assert!(!after.contains("INVENTED"), "an invented method is a label");
-    assert!(!after.contains("invented-path"), "an invented path is a label");
-    let fixed = ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "other"];
+    assert!(
+        !after.contains("invented-path"),
+        "an invented path is a label"
+    );
+    let fixed = [
+        "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "other",
+    ];
     let series: Vec<&str> = after
         .lines()
         .filter(|l| l.starts_with("gatehouse_http_requests_total{"))
