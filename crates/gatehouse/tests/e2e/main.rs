@@ -27,6 +27,7 @@ mod mfa;
 mod multi_instance;
 mod ops;
 mod overload;
+mod per_address;
 #[cfg(target_os = "linux")]
 mod priority;
 mod refresh;
