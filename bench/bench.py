@@ -63,7 +63,10 @@ class Gatehouse:
     """A `gatehouse serve` process on its own database."""
 
     def __init__(self, database, env):
-        self.database, self.env = database, dict(os.environ, **env, GATEHOUSE_DATABASE_URL=database)
+        # Every benchmark connection comes from 127.0.0.1: the per-address cap (64 by default)
+        # would close those beyond it at c=64 and up, so it is off here.
+        self.database, self.env = database, dict(os.environ, **env, GATEHOUSE_DATABASE_URL=database,
+                                                 GATEHOUSE_MAX_CONNECTIONS_PER_ADDRESS="0")
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
 

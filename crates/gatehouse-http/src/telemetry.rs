@@ -3,7 +3,7 @@
 //! every log line of a request carries through its tracing span.
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderName, HeaderValue};
+use axum::http::{HeaderName, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use gatehouse_core::clock::Stopwatch;
@@ -67,19 +67,38 @@ fn builder() -> Result<PrometheusBuilder, MetricsError> {
 }
 
 /// Route middleware: counts each request and records its latency under the route's pattern
-/// (`/oauth/token`, never the raw path, so labels stay few) and the response status.
+/// (`/oauth/token`, never the raw path), its method from a fixed set ([`method_label`]) and the
+/// response status, a number the server chose: every label is drawn from a small fixed set, so
+/// no request can add series of its own. Requests that match no route never get here (the
+/// router's fallback answers them outside this layer) and add no series at all.
 pub(crate) async fn track(path: MatchedPath, req: Request, next: Next) -> Response {
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method());
     let watch = Stopwatch::start();
     let response = next.run(req).await;
     let labels = [
         ("endpoint", path.as_str().to_owned()),
-        ("method", method),
+        ("method", method.to_owned()),
         ("status", response.status().as_u16().to_string()),
     ];
     metrics::counter!(telemetry::HTTP_REQUESTS, &labels).increment(1);
     metrics::histogram!(telemetry::HTTP_DURATION, &labels).record(watch.elapsed_secs());
     response
+}
+
+/// The `method` label: one of the methods the routes use or HTTP clients commonly send, else
+/// `other`. Any token is a valid HTTP method, so the raw method would let each request invent
+/// a series (issue 15: 3,000 invented methods made 51,000 series and a 107 MB scrape).
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    }
 }
 
 /// Keeps a client's `X-Request-Id` only when it is short printable ASCII (so it cannot forge
@@ -124,4 +143,19 @@ pub(crate) fn request_span<B>(req: &axum::http::Request<B>) -> tracing::Span {
         method = %req.method(),
         path = %req.uri().path(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_outside_the_fixed_set_share_one_label() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        for invented in ["FOO", "get", "PROPFIND", "CONNECT", "TRACE"] {
+            let method = Method::from_bytes(invented.as_bytes()).unwrap();
+            assert_eq!(method_label(&method), "other", "{invented}");
+        }
+    }
 }

@@ -297,6 +297,9 @@ fn connection_settings(s: &ServeOptions) -> Result<(Duration, ConnectionLimits)>
     let max_connections = s
         .max_connections
         .unwrap_or(crate::connections::DEFAULT_MAX_CONNECTIONS);
+    let idle_timeout = s
+        .idle_timeout_secs
+        .unwrap_or(crate::connections::DEFAULT_IDLE_TIMEOUT_SECS);
     anyhow::ensure!(
         request_timeout >= 1,
         "request_timeout must be at least 1 second"
@@ -305,6 +308,7 @@ fn connection_settings(s: &ServeOptions) -> Result<(Duration, ConnectionLimits)>
         header_timeout >= 1,
         "header_timeout must be at least 1 second"
     );
+    anyhow::ensure!(idle_timeout >= 1, "idle_timeout must be at least 1 second");
     // Tokio's semaphore holds at most usize::MAX >> 3 permits; a million is plenty.
     anyhow::ensure!(
         (1..=1_000_000).contains(&max_connections),
@@ -313,6 +317,11 @@ fn connection_settings(s: &ServeOptions) -> Result<(Duration, ConnectionLimits)>
     let limits = ConnectionLimits {
         max_connections,
         header_timeout: Duration::from_secs(header_timeout.into()),
+        idle_timeout: Duration::from_secs(idle_timeout.into()),
+        drain_timeout: Duration::from_secs(request_timeout.into()),
+        max_per_address: s
+            .max_connections_per_address
+            .unwrap_or(crate::connection_cap::DEFAULT_MAX_PER_ADDRESS),
     };
     Ok((Duration::from_secs(request_timeout.into()), limits))
 }

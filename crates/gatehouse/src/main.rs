@@ -3,8 +3,9 @@
 //!
 //! - `cli.rs` declares the commands, `options.rs` every configuration option (flag, variable and
 //!   file key at once), `config.rs` validates them into [`config::Config`].
-//! - `server.rs` wires the core services and serves (with `connections.rs`, `tls.rs`,
-//!   `cleanup.rs`, `priority.rs`); `secret_key.rs` loads the server key.
+//! - `server.rs` wires the core services and serves (with `connections.rs` and its
+//!   `connection_activity.rs` and `connection_cap.rs`, `tls.rs`, `cleanup.rs`, `priority.rs`);
+//!   `secret_key.rs` loads the server key.
 //! - `clients.rs`, `users.rs`, `keys.rs`, `events.rs`, `demo.rs` are the management commands:
 //!   they parse, call the core's admin services (wired in `admin.rs`) and print.
 
@@ -13,6 +14,8 @@ mod cleanup;
 mod cli;
 mod clients;
 mod config;
+mod connection_activity;
+mod connection_cap;
 mod connections;
 mod demo;
 #[cfg(test)]

@@ -267,6 +267,20 @@ pub(crate) struct ServeOptions {
     #[arg(long, env = "GATEHOUSE_MAX_CONNECTIONS", value_name = "N")]
     pub(crate) max_connections: Option<u32>,
 
+    /// Seconds a connection (HTTP/2 included) may stay open with no request in flight before it
+    /// is closed (GOAWAY on HTTP/2); pings do not count as requests [default: 75]
+    #[arg(
+        long = "idle-timeout",
+        env = "GATEHOUSE_IDLE_TIMEOUT",
+        value_name = "SECS"
+    )]
+    pub(crate) idle_timeout_secs: Option<u32>,
+
+    /// Connections one client address (IPv6: one /64) may hold open at once; more are closed
+    /// at once. Peers in --trusted-proxies are exempt; 0 turns the cap off [default: 64]
+    #[arg(long, env = "GATEHOUSE_MAX_CONNECTIONS_PER_ADDRESS", value_name = "N")]
+    pub(crate) max_connections_per_address: Option<u32>,
+
     /// Also serve /metrics over plain HTTP on this address [default: none]
     #[arg(long, env = "GATEHOUSE_METRICS_LISTEN", value_name = "ADDR")]
     pub(crate) metrics_listen: Option<SocketAddr>,

@@ -133,6 +133,10 @@ pub(crate) async fn serve(
         app,
         tls.map(|(tls, _)| tls),
         config.connections,
+        crate::connection_cap::AddressCap::new(
+            config.connections.max_per_address,
+            config.security.trusted_proxies.clone(),
+        ),
         shutdown,
     )
     .await

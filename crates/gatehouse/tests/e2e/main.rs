@@ -17,6 +17,7 @@ mod discovery;
 mod error_descriptions;
 mod events;
 mod hardened_input;
+mod http2;
 mod import;
 mod introspect;
 mod jose;
@@ -28,6 +29,7 @@ mod mfa;
 mod multi_instance;
 mod ops;
 mod overload;
+mod per_address;
 #[cfg(target_os = "linux")]
 mod priority;
 mod refresh;
