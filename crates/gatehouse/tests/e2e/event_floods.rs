@@ -88,7 +88,7 @@ async fn a_throttled_flood_with_huge_usernames_adds_one_aggregated_event() {
     // Nothing of the flood's usernames is stored.
     let stored: i64 = s
         .db
-        .scalar("SELECT coalesce(max(length(username)), 0) FROM events")
+        .scalar("SELECT CAST(coalesce(max(length(username)), 0) AS BIGINT) FROM events")
         .await;
     assert!(stored <= MAX_USERNAME_LEN as i64, "{stored}");
     let counted = metric(
@@ -126,14 +126,20 @@ async fn aggregated_events_count_every_rejection_since_the_previous_one() {
 async fn revoking_unknown_tokens_writes_no_event() {
     let s = server(&[]);
     let rows_before = event_rows(&s).await;
-    let revokes = (0..200).map(|i| {
-        let s = &s;
-        async move {
-            let token = format!("no-such-token-{i}");
-            s.revoke(APP, &token, None).await;
-        }
-    });
-    futures::future::join_all(revokes).await;
+    // The first checks the client secret on the hash pool; the rest find it verified already
+    // (sent all at once, they would be shed with 503 before it is).
+    s.revoke(APP, "no-such-token", None).await;
+    s.revoke(APP, "no-such-token-either", None).await;
+    for batch in 0..9 {
+        let revokes = (0..22).map(|i| {
+            let s = &s;
+            async move {
+                let token = format!("no-such-token-{batch}-{i}");
+                s.revoke(APP, &token, None).await;
+            }
+        });
+        futures::future::join_all(revokes).await;
+    }
     assert_eq!(event_rows(&s).await - rows_before, 0, "{:?}", events(&s, &[]));
 }
 
