@@ -118,7 +118,10 @@ impl Rejections {
             return None;
         }
         let count = slot.count;
-        *slot = Window { started: now, count: 0 };
+        *slot = Window {
+            started: now,
+            count: 0,
+        };
         Some(Aggregate { count, overflow })
     }
 
@@ -141,7 +144,10 @@ mod tests {
         let ip = Rejection::IpThrottled;
         assert_eq!(
             r.count(ip, "192.0.2.1", T0),
-            Some(Aggregate { count: 1, overflow: false })
+            Some(Aggregate {
+                count: 1,
+                overflow: false
+            })
         );
         for i in 0..499 {
             assert_eq!(r.count(ip, "192.0.2.1", T0 + i % 60), None);
@@ -151,7 +157,10 @@ mod tests {
         assert!(r.count(Rejection::MfaThrottled, "192.0.2.1", T0).is_some());
         assert_eq!(
             r.count(ip, "192.0.2.1", T0 + 60),
-            Some(Aggregate { count: 500, overflow: false })
+            Some(Aggregate {
+                count: 500,
+                overflow: false
+            })
         );
     }
 

@@ -9,8 +9,8 @@ use crate::audit::{EventKind, EventSubject, RequestContext};
 use crate::client::{Client, GrantType};
 use crate::error::Error;
 use crate::login_guard::{user_key, Admission, Attempt};
-use crate::rejection::Rejection;
 use crate::password::HashPermit;
+use crate::rejection::Rejection;
 use crate::scope::ScopeSet;
 use crate::user::{User, Username, MAX_PASSWORD_LEN};
 

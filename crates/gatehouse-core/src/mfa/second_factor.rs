@@ -76,8 +76,15 @@ impl SecondFactor {
             }
             // Keycloak's single request: the code next to the password, on the same attempt.
             (Some(factor), Some(code)) => {
-                self.check_otp(ctx, client, user, &factor, code.expose_secret(), Some(attempt))
-                    .await?;
+                self.check_otp(
+                    ctx,
+                    client,
+                    user,
+                    &factor,
+                    code.expose_secret(),
+                    Some(attempt),
+                )
+                .await?;
                 self.succeeded(ctx, client, user, &factor, "password").await;
                 Ok(())
             }

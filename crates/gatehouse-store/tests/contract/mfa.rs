@@ -180,7 +180,12 @@ pub async fn the_bucket_of_wrong_codes_is_reserved_atomically(store: Arc<dyn Sto
     assert_eq!(store.mfa_drained_at("u1").await.unwrap(), 0);
     let take = |now| {
         let store = store.clone();
-        async move { store.reserve_mfa_attempt("u1", now, 360, room).await.unwrap() }
+        async move {
+            store
+                .reserve_mfa_attempt("u1", now, 360, room)
+                .await
+                .unwrap()
+        }
     };
     assert_eq!(take(T0).await, Some(T0 + 360));
     assert_eq!(take(T0 + 10).await, Some(T0 + 720));

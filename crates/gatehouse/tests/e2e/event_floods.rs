@@ -39,7 +39,9 @@ async fn sqlite_bytes(s: &TestServer) -> u64 {
 }
 
 async fn wrong_login(s: &TestServer, username: &str) -> u16 {
-    let resp = s.password_grant(APP, username, "wrong-password", None).await;
+    let resp = s
+        .password_grant(APP, username, "wrong-password", None)
+        .await;
     resp.status().as_u16()
 }
 
@@ -86,10 +88,9 @@ async fn a_throttled_flood_with_huge_usernames_adds_one_aggregated_event() {
     assert_eq!(aggregated[0]["detail"]["count"], 1);
     assert!(aggregated[0]["user"].is_null(), "{all:?}");
     // Nothing of the flood's usernames is stored.
-    let stored: i64 = s
-        .db
-        .scalar("SELECT CAST(coalesce(max(length(username)), 0) AS BIGINT) FROM events")
-        .await;
+    let stored: i64 =
+        s.db.scalar("SELECT CAST(coalesce(max(length(username)), 0) AS BIGINT) FROM events")
+            .await;
     assert!(stored <= MAX_USERNAME_LEN as i64, "{stored}");
     let counted = metric(
         &s,
@@ -140,7 +141,12 @@ async fn revoking_unknown_tokens_writes_no_event() {
         });
         futures::future::join_all(revokes).await;
     }
-    assert_eq!(event_rows(&s).await - rows_before, 0, "{:?}", events(&s, &[]));
+    assert_eq!(
+        event_rows(&s).await - rows_before,
+        0,
+        "{:?}",
+        events(&s, &[])
+    );
 }
 
 /// A failed login with a 2,000-byte username (past the limit, in two-byte characters) is

@@ -49,7 +49,10 @@ fn assert_at_most_the_limit_guessed(statuses: &[u16]) {
     let guessed = statuses.iter().filter(|&&st| st == 400).count();
     let throttled = statuses.iter().filter(|&&st| st == 429).count();
     eprintln!("40 concurrent wrong codes: {guessed} checked, {throttled} throttled");
-    assert!(guessed <= CODE_LIMIT, "{guessed} codes checked: {statuses:?}");
+    assert!(
+        guessed <= CODE_LIMIT,
+        "{guessed} codes checked: {statuses:?}"
+    );
     assert_eq!(guessed + throttled, statuses.len(), "{statuses:?}");
 }
 

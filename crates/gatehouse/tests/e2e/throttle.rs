@@ -195,7 +195,10 @@ async fn concurrent_guesses_from_one_address_cannot_overrun_the_limit() {
     };
     assert_eq!(reason("bad_credentials"), 5, "{all:?}");
     assert_eq!(reason("ip_throttled"), 0, "{all:?}");
-    let aggregated: Vec<_> = all.iter().filter(|e| e["kind"] == "login_throttled").collect();
+    let aggregated: Vec<_> = all
+        .iter()
+        .filter(|e| e["kind"] == "login_throttled")
+        .collect();
     assert_eq!(aggregated.len(), 1, "{all:?}");
     assert_eq!(aggregated[0]["detail"]["count"], 1, "{all:?}");
     assert_eq!(aggregated[0]["ip"], "203.0.113.9");
