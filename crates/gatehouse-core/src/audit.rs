@@ -10,8 +10,15 @@ use serde_json::Value;
 
 use crate::clock::Clock;
 use crate::random;
+use crate::rejection::{Rejection, Rejections, DEFAULT_REJECTED_EVENT_WINDOW};
 use crate::store::EventStore;
 pub use crate::store::{Event, EventFilter};
+use crate::telemetry;
+use crate::user::MAX_USERNAME_LEN;
+
+/// The longest `client_id` kept in an event, in bytes; a longer one is cut on a character
+/// boundary.
+pub const MAX_EVENT_CLIENT_ID_LEN: usize = 128;
 
 /// Where a request came from, as computed by the HTTP layer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -74,6 +81,13 @@ pub enum EventKind {
     MfaFailure,
     /// An administrator removed a factor (`detail.authenticator_id`).
     MfaRemoval,
+    /// Logins refused by the per-address throttle before any credential check, aggregated:
+    /// at most one per address and window (`detail.count`, `detail.window`; see
+    /// [`crate::rejection`]).
+    LoginThrottled,
+    /// Second-factor codes refused by the per-user bucket before the code was checked,
+    /// aggregated as [`EventKind::LoginThrottled`] is, per user.
+    MfaThrottled,
 }
 
 impl EventKind {
@@ -93,6 +107,8 @@ impl EventKind {
             EventKind::MfaSuccess => "mfa_success",
             EventKind::MfaFailure => "mfa_failure",
             EventKind::MfaRemoval => "mfa_removal",
+            EventKind::LoginThrottled => "login_throttled",
+            EventKind::MfaThrottled => "mfa_throttled",
         }
     }
 }
@@ -132,16 +148,67 @@ impl<'a> EventSubject<'a> {
     }
 }
 
-/// Writes events. A failed write is logged, never fails the request it describes.
+/// Writes events. A failed write is logged, never fails the request it describes. Usernames
+/// are kept to [`MAX_USERNAME_LEN`] bytes and client ids to [`MAX_EVENT_CLIENT_ID_LEN`], so a
+/// request cannot make a row larger than that whatever it sends.
 pub struct AuditLog {
     store: Arc<dyn EventStore>,
     clock: Arc<dyn Clock>,
+    rejections: Rejections,
 }
 
 impl AuditLog {
-    /// An audit log over `store`.
+    /// An audit log over `store`, aggregating rejected requests over windows of
+    /// [`DEFAULT_REJECTED_EVENT_WINDOW`] seconds.
     pub fn new(store: Arc<dyn EventStore>, clock: Arc<dyn Clock>) -> Self {
-        AuditLog { store, clock }
+        AuditLog {
+            store,
+            clock,
+            rejections: Rejections::new(DEFAULT_REJECTED_EVENT_WINDOW),
+        }
+    }
+
+    /// Aggregates rejected requests over windows of `secs` seconds instead.
+    pub fn with_rejected_event_window(mut self, secs: i64) -> Self {
+        self.rejections = Rejections::new(secs);
+        self
+    }
+
+    /// A request refused before any credential check, for `reason`, of the bucket `bucket`
+    /// (the address, or the user id): counted in the metric, and recorded as one aggregated
+    /// event per bucket and window (never one row per request). `about` names the request's
+    /// client and user in that event.
+    pub async fn rejected(
+        &self,
+        reason: Rejection,
+        bucket: &str,
+        ctx: &RequestContext,
+        about: EventSubject<'_>,
+    ) {
+        telemetry::request_rejected(reason);
+        let kind = match reason {
+            Rejection::IpThrottled => EventKind::LoginThrottled,
+            Rejection::MfaThrottled => EventKind::MfaThrottled,
+            // Overload is not an address's doing: the metric says enough.
+            Rejection::Overloaded => return,
+        };
+        let Some(aggregate) = self.rejections.count(reason, bucket, self.clock.now()) else {
+            return;
+        };
+        let mut detail = serde_json::json!({
+            "reason": reason.as_str(),
+            "count": aggregate.count,
+            "window": self.rejections.window(),
+        });
+        let mut ctx = ctx.clone();
+        let mut about = about;
+        if aggregate.overflow {
+            // Shared by many buckets: name none of them.
+            detail["overflow"] = Value::Bool(true);
+            ctx.ip = None;
+            about = EventSubject::default();
+        }
+        self.record(kind, &ctx, about, detail).await;
     }
 
     /// Records one event.
@@ -171,8 +238,12 @@ impl AuditLog {
             id: random::sortable_id(),
             at: self.clock.now(),
             kind: kind.as_str().to_owned(),
-            client_id: about.client_id.map(str::to_owned),
-            user: about.user.map(str::to_owned),
+            client_id: about
+                .client_id
+                .map(|id| capped(id, MAX_EVENT_CLIENT_ID_LEN).to_owned()),
+            user: about
+                .user
+                .map(|user| capped(user, MAX_USERNAME_LEN).to_owned()),
             ip: ctx.ip.map(|ip| ip.to_string()),
             request_id: ctx.request_id.clone(),
             detail,
@@ -182,5 +253,31 @@ impl AuditLog {
     /// The events matching `filter`, newest first.
     pub async fn list(&self, filter: &EventFilter) -> Result<Vec<Event>, crate::Error> {
         Ok(self.store.list_events(filter).await?)
+    }
+}
+
+/// `text` cut to at most `max` bytes, on a character boundary.
+pub fn capped(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capping_keeps_whole_characters() {
+        assert_eq!(capped("abc", 5), "abc");
+        assert_eq!(capped("abcdef", 3), "abc");
+        // "é" is two bytes: cutting inside it drops it.
+        assert_eq!(capped("aé", 2), "a");
+        assert_eq!(capped(&"ü".repeat(200), MAX_USERNAME_LEN).len(), 256);
     }
 }

@@ -18,7 +18,8 @@
 //! - [`store`]: the storage trait.
 //! - [`telemetry`]: the metrics gatehouse records, by name.
 //! - [`lockout`], [`throttle`], [`login_guard`]: the brute-force defence (per account, per
-//!   address); [`audit`]: the audit log it and the services record events in.
+//!   address); [`audit`]: the audit log it and the services record events in; [`rejection`]:
+//!   requests refused before any credential check, counted and aggregated, not stored one by one.
 //!
 //! The services, each holding only what it needs (the store capabilities it uses, the clock,
 //! and `Arc`s of the shared [`token::identity::IssuerIdentity`] — issuer, key ring, sealer —,
@@ -55,6 +56,7 @@ pub mod login_guard;
 pub mod mfa;
 pub mod password;
 pub mod random;
+pub mod rejection;
 pub mod revocation;
 pub mod scope;
 pub mod sealing;

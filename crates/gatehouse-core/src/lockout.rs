@@ -101,6 +101,21 @@ impl LockoutPolicy {
             locks: wait > 0,
         }
     }
+
+    /// Gives back an attempt counted on `state` whose credential turned out right while the
+    /// login is not complete yet (it waits for a second factor): one failure fewer, and the lock
+    /// it set (`set_lock`, its end) lifted. `None` when there is nothing to give back.
+    pub fn refund(&self, state: &AttemptState, set_lock: Option<i64>) -> Option<AttemptState> {
+        if state.failures == 0 || state.version == 0 {
+            return None;
+        }
+        let mut next = *state;
+        next.failures -= 1;
+        if set_lock.is_some_and(|until| until == state.locked_until) {
+            next.locked_until = 0;
+        }
+        Some(next)
+    }
 }
 
 #[cfg(test)]
@@ -195,5 +210,22 @@ mod tests {
             Reservation::Locked { .. }
         ));
         assert_eq!(s, before);
+    }
+
+    #[test]
+    fn a_refund_takes_back_the_count_and_the_lock_it_set() {
+        let p = LockoutPolicy {
+            threshold: 3,
+            ..LockoutPolicy::default()
+        };
+        let mut s = AttemptState::default();
+        fail(&p, &mut s, T0);
+        fail(&p, &mut s, T0 + 1);
+        let Reservation::Proceed { locks: true, next } = fail(&p, &mut s, T0 + 2) else {
+            panic!("the third attempt locks");
+        };
+        let back = p.refund(&s, Some(next.locked_until)).unwrap();
+        assert_eq!((back.failures, back.locked_until), (2, 0));
+        assert_eq!(p.refund(&AttemptState::default(), None), None);
     }
 }

@@ -96,6 +96,12 @@ impl LoginGuard {
         self
     }
 
+    /// The throttle's bucket of `ip` (an IPv6 address shares it with its prefix): the key the
+    /// aggregated events of rejected requests use too, so a flood from one /64 is one event.
+    pub fn bucket(&self, ip: IpAddr) -> String {
+        source_key(ip, self.ipv6_prefix)
+    }
+
     /// The current time.
     pub fn now(&self) -> i64 {
         self.clock.now()
@@ -189,6 +195,26 @@ impl LoginGuard {
         self.audit
             .record(EventKind::Lockout, ctx, about, detail)
             .await;
+    }
+
+    /// The credential of the attempt was right but the login waits for a second factor: the
+    /// attempt is given back (one failure fewer, and the lock it set lifted), so the count
+    /// neither grows nor restarts until the whole login succeeds or fails.
+    pub async fn refund(&self, attempt: Attempt) -> Result<(), Error> {
+        let (Some(policy), Some(key)) = (&self.lockout, attempt.key) else {
+            return Ok(());
+        };
+        let set_lock = attempt.locks.then_some(attempt.until);
+        for _ in 0..SWAP_ROUNDS {
+            let state = self.store.login_attempts(&key).await?;
+            let Some(next) = policy.refund(&state, set_lock) else {
+                return Ok(());
+            };
+            if self.store.swap_login_attempts(&key, &next).await? {
+                return Ok(());
+            }
+        }
+        Err(Error::Overloaded { retry_after: 1 })
     }
 
     /// Forgets an account's failures and lock; `true` when it had any.

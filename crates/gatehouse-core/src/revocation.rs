@@ -27,8 +27,8 @@ pub struct Revocation {
 
 impl Revocation {
     /// Revokes `token` if `caller` may, and succeeds for unknown tokens too, recording a
-    /// `revocation` audit event for the request `ctx` (what kind of token it was, its family,
-    /// whether the caller owned it; never the token itself).
+    /// `revocation` audit event for the request `ctx` when the token was found (what kind of
+    /// token it was, its family, whether the caller owned it; never the token itself).
     pub async fn revoke(
         &self,
         ctx: &RequestContext,
@@ -47,7 +47,9 @@ impl Revocation {
                 None => self.revoke_refresh_token(caller, token).await?,
             }
         };
-        let detail = outcome.unwrap_or_else(|| json!({ "token_type": "unknown" }));
+        let Some(detail) = outcome else {
+            return Ok(());
+        };
         let about = EventSubject::client(caller.id.as_str());
         self.audit
             .record(EventKind::Revocation, ctx, about, detail)

@@ -3,6 +3,7 @@
 //! decides where they go. Without a recorder every call here is a no-op, so core tests need none.
 //! Labels hold only fixed strings (endpoint paths, error codes), never request data.
 
+use crate::rejection::Rejection;
 use crate::Error;
 
 /// Counter: HTTP requests, labels `endpoint` (the route pattern), `method`, `status`.
@@ -22,6 +23,9 @@ pub const HASH_SHED: &str = "gatehouse_password_hash_shed_total";
 /// Counter, no labels: a refresh token presented again after it was rotated (RFC 9700 §4.14.2);
 /// incremented through [`refresh_reuse_detected`].
 pub const REFRESH_REUSE: &str = "gatehouse_refresh_reuse_detected_total";
+/// Counter: requests refused before any credential was checked, label `reason` (one of
+/// [`Rejection::ALL`]); incremented through [`request_rejected`].
+pub const REQUESTS_REJECTED: &str = "gatehouse_requests_rejected_total";
 /// Gauge: open database connections.
 pub const DB_POOL_SIZE: &str = "gatehouse_db_pool_connections";
 /// Gauge: idle database connections.
@@ -54,14 +58,26 @@ pub fn describe() {
     describe_gauge!(DB_POOL_SIZE, "open database connections");
     describe_gauge!(DB_POOL_IDLE, "idle database connections");
     describe_gauge!(DB_POOL_MAX, "the database pool's connection limit");
+    describe_counter!(
+        REQUESTS_REJECTED,
+        "requests refused before any credential check, by reason"
+    );
     metrics::counter!(REFRESH_REUSE).absolute(0);
     metrics::counter!(HASH_SHED).absolute(0);
+    for reason in Rejection::ALL {
+        metrics::counter!(REQUESTS_REJECTED, "reason" => reason.as_str()).absolute(0);
+    }
     metrics::gauge!(HASH_QUEUE_DEPTH).set(0.0);
 }
 
 /// Call when a rotated refresh token is presented again (the family is then revoked).
 pub fn refresh_reuse_detected() {
     metrics::counter!(REFRESH_REUSE).increment(1);
+}
+
+/// Call when a request is refused before any credential is checked.
+pub fn request_rejected(reason: Rejection) {
+    metrics::counter!(REQUESTS_REJECTED, "reason" => reason.as_str()).increment(1);
 }
 
 /// The `result` label of a token request: `success`, or the error code, except that a wrong

@@ -89,6 +89,10 @@ pub(crate) struct SecurityOptions {
         value_name = "DAYS"
     )]
     pub(crate) event_retention_days: Option<u32>,
+    /// Seconds in which a throttled address (or user) gets at most one aggregated event
+    /// [default: 3600]
+    #[arg(long, env = "GATEHOUSE_REJECTED_EVENT_WINDOW", value_name = "SECS")]
+    pub(crate) rejected_event_window: Option<u32>,
 }
 
 /// The validated security settings.
@@ -100,6 +104,8 @@ pub(crate) struct SecurityConfig {
     pub(crate) throttle_ipv6_prefix: u8,
     pub(crate) trusted_proxies: Vec<IpNet>,
     pub(crate) event_retention_days: u32,
+    /// Seconds of the window of aggregated events of rejected requests.
+    pub(crate) rejected_event_window: i64,
 }
 
 impl SecurityConfig {
@@ -144,6 +150,14 @@ impl SecurityConfig {
             event_retention_days >= 1,
             "event retention must be at least 1 day"
         );
+        let rejected_event_window = secs(
+            sec.rejected_event_window,
+            gatehouse_core::rejection::DEFAULT_REJECTED_EVENT_WINDOW,
+        );
+        anyhow::ensure!(
+            rejected_event_window >= 1,
+            "rejected_event_window must be at least 1 second"
+        );
         Ok(SecurityConfig {
             lockout: bf.enabled.unwrap_or(true).then_some(lockout),
             throttle: (limit > 0).then_some(ThrottlePolicy {
@@ -154,6 +168,7 @@ impl SecurityConfig {
             throttle_ipv6_prefix,
             trusted_proxies: sec.trusted_proxies.clone().unwrap_or_default(),
             event_retention_days,
+            rejected_event_window,
         })
     }
 }
@@ -179,6 +194,7 @@ mod tests {
         assert!(c.trusted_proxies.is_empty());
         assert_eq!(c.event_retention_days, 90);
         assert_eq!(c.throttle_ipv6_prefix, 64);
+        assert_eq!(c.rejected_event_window, 3600);
     }
 
     #[test]

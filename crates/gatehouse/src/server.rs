@@ -161,7 +161,9 @@ fn app_state(
     ring: KeyRing,
     issuer: &str,
 ) -> Result<AppState> {
-    let audit = Arc::new(AuditLog::new(store.clone(), clock.clone()));
+    let audit = AuditLog::new(store.clone(), clock.clone())
+        .with_rejected_event_window(config.security.rejected_event_window);
+    let audit = Arc::new(audit);
     let guard = guard(config, &store, &clock, audit.clone());
     let keys = Arc::new(Keys::new(
         store.clone(),

@@ -8,8 +8,9 @@ use super::{Grants, Tokens};
 use crate::audit::{EventKind, EventSubject, RequestContext};
 use crate::client::{Client, GrantType};
 use crate::error::Error;
-use crate::login_guard::{user_key, Admission};
+use crate::login_guard::{user_key, Admission, Attempt};
 use crate::password::{HashPermit, Verdict};
+use crate::rejection::Rejection;
 use crate::scope::ScopeSet;
 use crate::user::{User, Username, MAX_PASSWORD_LEN};
 
@@ -40,8 +41,20 @@ impl Grants {
         let scope = resolve_scope(client, requested)?;
         // A place for the hash is taken before anything else, so a request shed under overload
         // costs no database work and counts no attempt against the account's lockout.
-        let permit = self.hasher.admit()?;
-        let user = self
+        let permit = match self.hasher.admit() {
+            Ok(permit) => permit,
+            Err(err) => {
+                if matches!(err, Error::Overloaded { .. }) {
+                    let about = EventSubject::client(client.id.as_str());
+                    let bucket = ctx.ip.map(|ip| self.guard.bucket(ip)).unwrap_or_default();
+                    self.audit
+                        .rejected(Rejection::Overloaded, &bucket, ctx, about)
+                        .await;
+                }
+                return Err(err);
+            }
+        };
+        let (user, attempt) = self
             .check_password(ctx, client, username, password, permit)
             .await?;
 
@@ -51,12 +64,16 @@ impl Grants {
 
         let granted = user.entitled(&scope);
         if granted.is_empty() && !scope.is_empty() {
+            // The password was right: not a failure of the account, nor a completed login.
+            self.guard.refund(attempt).await?;
             return Err(Error::InvalidScope(
                 "the user is not entitled to any of the requested scopes".into(),
             ));
         }
+        // The account's count is settled by the second factor: cleared once the whole login
+        // succeeds, kept when a code sent with the password is wrong.
         self.second_factor
-            .require(ctx, client, &user, &granted, otp.as_ref())
+            .require(ctx, client, &user, &granted, otp.as_ref(), attempt)
             .await?;
         self.issue_login(ctx, client, &user, granted, "password")
             .await
@@ -64,7 +81,8 @@ impl Grants {
 
     /// The user whose password `password` is, behind the address throttle and the account
     /// lockout; an unknown user and a wrong password are the same `invalid_grant`, after the same
-    /// hash work.
+    /// hash work. The account's attempt stays counted until the caller settles it (the login
+    /// may still need its second factor).
     async fn check_password(
         &self,
         ctx: &RequestContext,
@@ -72,13 +90,20 @@ impl Grants {
         username: &str,
         password: &[u8],
         permit: HashPermit<'_>,
-    ) -> Result<User, Error> {
+    ) -> Result<(User, Attempt), Error> {
         let failed = |reason: &'static str| self.login_failed(ctx, client, username, reason);
         // Taken before any hash work, so concurrent guesses cannot overrun the address's limit.
+        // A throttled request writes no row of its own (see `AuditLog::rejected`).
         let source = match self.guard.reserve_source(ctx.ip).await {
             Ok(source) => source,
             Err(err) => {
-                failed("ip_throttled").await;
+                if let (Error::TooManyRequests { .. }, Some(ip)) = (&err, ctx.ip) {
+                    let about = EventSubject::client(client.id.as_str());
+                    let bucket = self.guard.bucket(ip);
+                    self.audit
+                        .rejected(Rejection::IpThrottled, &bucket, ctx, about)
+                        .await;
+                }
                 return Err(err);
             }
         };
@@ -109,9 +134,12 @@ impl Grants {
                 return Err(err);
             }
         };
-        let user = match user {
-            Some(user) if verdict == Verdict::Match => user,
-            _ => {
+        match (user, attempt) {
+            (Some(user), Some(attempt)) if verdict == Verdict::Match => {
+                self.guard.refund_source(source).await;
+                Ok((user, attempt))
+            }
+            (_, attempt) => {
                 // A stored hash over the cost ceiling fails like a wrong password; only the
                 // event says why, for the operator.
                 failed(match verdict {
@@ -123,14 +151,9 @@ impl Grants {
                     let about = EventSubject::login(client.id.as_str(), username);
                     self.guard.failed(attempt, ctx, about).await;
                 }
-                return Err(Error::InvalidGrant(BAD_CREDENTIALS.into()));
+                Err(Error::InvalidGrant(BAD_CREDENTIALS.into()))
             }
-        };
-        self.guard.refund_source(source).await;
-        if let Some(attempt) = attempt {
-            self.guard.succeeded(attempt).await?;
         }
-        Ok(user)
     }
 
     async fn login_failed(&self, ctx: &RequestContext, client: &Client, user: &str, reason: &str) {

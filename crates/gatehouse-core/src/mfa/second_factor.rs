@@ -23,6 +23,7 @@ use crate::mfa::{
     DEFAULT_MFA_TOKEN_TTL, GRANT_MFA_OTP, GRANT_MFA_RECOVERY_CODE, INVALID_OTP,
     INVALID_RECOVERY_CODE,
 };
+use crate::rejection::Rejection;
 use crate::scope::ScopeSet;
 use crate::sealing::Sealer;
 use crate::store::{MfaStore, UserStore};
@@ -51,8 +52,11 @@ impl SecondFactor {
         self
     }
 
-    /// Called once the password is right: `Ok` when the login may issue tokens now, else
-    /// `mfa_required` with a new `mfa_token`, or the refusal of a code sent with the password.
+    /// Called once the password is right, with the account's `attempt` of the password check
+    /// (still counted): `Ok` when the login may issue tokens now (the count is cleared), else
+    /// `mfa_required` with a new `mfa_token` (the attempt is given back: the login is neither
+    /// complete nor failed), or the refusal of a code sent with the password (the attempt stays
+    /// a failure of the account, so wrong codes reach the lockout as wrong passwords do).
     pub(crate) async fn require(
         &self,
         ctx: &RequestContext,
@@ -60,23 +64,36 @@ impl SecondFactor {
         user: &User,
         granted: &ScopeSet,
         otp: Option<&SecretString>,
+        attempt: Attempt,
     ) -> Result<(), Error> {
         if client.settings.mfa == MfaPolicy::Off {
-            return Ok(());
+            return self.guard.succeeded(attempt).await;
         }
         let factor = active_otp(&*self.mfa, &user.id).await?;
         match (factor, otp) {
-            (None, _) if client.settings.mfa == MfaPolicy::Optional => Ok(()),
-            // Keycloak's single request: the code next to the password.
+            (None, _) if client.settings.mfa == MfaPolicy::Optional => {
+                self.guard.succeeded(attempt).await
+            }
+            // Keycloak's single request: the code next to the password, on the same attempt.
             (Some(factor), Some(code)) => {
-                self.check_otp(ctx, client, user, &factor, code.expose_secret())
-                    .await?;
+                self.check_otp(
+                    ctx,
+                    client,
+                    user,
+                    &factor,
+                    code.expose_secret(),
+                    Some(attempt),
+                )
+                .await?;
                 self.succeeded(ctx, client, user, &factor, "password").await;
                 Ok(())
             }
-            _ => Err(Error::MfaRequired {
-                mfa_token: self.issue_mfa_token(client, user, granted).await?,
-            }),
+            _ => {
+                self.guard.refund(attempt).await?;
+                Err(Error::MfaRequired {
+                    mfa_token: self.issue_mfa_token(client, user, granted).await?,
+                })
+            }
         }
     }
 
@@ -101,7 +118,7 @@ impl SecondFactor {
                     "the user has no otp authenticator: enrol one with /mfa/associate".into(),
                 )
             })?;
-        self.check_otp(ctx, client, user, &factor, otp.expose_secret())
+        self.check_otp(ctx, client, user, &factor, otp.expose_secret(), None)
             .await?;
         self.consume_mfa_token(record).await?;
         self.succeeded(ctx, client, user, &factor, GRANT_MFA_OTP)
@@ -119,20 +136,30 @@ impl SecondFactor {
         record: &MfaTokenRecord,
         code: &SecretString,
     ) -> Result<String, Error> {
-        let attempt = self.admit_code(ctx, client, user, "recovery-code").await?;
+        let attempt = self
+            .admit_code(ctx, client, user, "recovery-code", None)
+            .await?;
         let old_hash = recovery_code_hash(code.expose_secret());
         let fresh = new_recovery_code();
         let new_hash = recovery_code_hash(&fresh);
-        if !self
+        let rotated = match self
             .mfa
             .rotate_recovery_code(&user.id, &old_hash, &new_hash)
-            .await?
+            .await
         {
+            Ok(rotated) => rotated,
+            Err(err) => {
+                self.refund_code(user).await;
+                return Err(err.into());
+            }
+        };
+        if !rotated {
             let attempt = Some(attempt);
             self.code_failed(ctx, client, user, "recovery-code", "wrong_code", attempt)
                 .await;
             return Err(Error::InvalidGrant(INVALID_RECOVERY_CODE.into()));
         }
+        self.refund_code(user).await;
         self.guard.succeeded(attempt).await?;
         if let Err(err) = self.consume_mfa_token(record).await {
             // Another request completed this login first: give the user their code back, so
@@ -200,9 +227,10 @@ impl SecondFactor {
         Ok((record, user))
     }
 
-    /// Checks a TOTP code of `factor`: the per-user bucket, the account lockout, the code
-    /// within one step of now, and a step later than the last accepted one (stored by compare
-    /// and set, so a code works once even when sent twice at the same moment).
+    /// Checks a TOTP code of `factor`: the per-user bucket, the account lockout (on `carried`,
+    /// the attempt of the password sent with the code, if any), the code within one step of now,
+    /// and a step later than the last accepted one (stored by compare and set, so a code works
+    /// once even when sent twice at the same moment).
     async fn check_otp(
         &self,
         ctx: &RequestContext,
@@ -210,27 +238,19 @@ impl SecondFactor {
         user: &User,
         factor: &Authenticator,
         code: &str,
+        carried: Option<Attempt>,
     ) -> Result<(), Error> {
-        let attempt = self.admit_code(ctx, client, user, "otp").await?;
-        let sealed = factor
-            .secret_sealed
-            .as_deref()
-            .ok_or_else(|| Error::internal("an otp authenticator has no secret"))?;
-        let secret = self
-            .sealer
-            .open(&otp_seal_context(&user.id, &factor.id), sealed)?;
-        let reason = match totp::matching_step(&secret, code, self.clock.now()) {
-            None => "wrong_code",
-            Some(step) => {
-                if self
-                    .mfa
-                    .accept_totp_step(&user.id, &factor.id, step)
-                    .await?
-                {
-                    self.guard.succeeded(attempt).await?;
-                    return Ok(());
-                }
-                "reused_code"
+        let attempt = self.admit_code(ctx, client, user, "otp", carried).await?;
+        let reason = match self.judge_otp(user, factor, code).await {
+            Ok(None) => {
+                self.refund_code(user).await;
+                return self.guard.succeeded(attempt).await;
+            }
+            Ok(Some(reason)) => reason,
+            // Not judged: the code is not a wrong one.
+            Err(err) => {
+                self.refund_code(user).await;
+                return Err(err);
             }
         };
         self.code_failed(ctx, client, user, "otp", reason, Some(attempt))
@@ -238,29 +258,74 @@ impl SecondFactor {
         Err(Error::InvalidGrant(INVALID_OTP.into()))
     }
 
-    /// The per-user bucket of wrong codes (10, regaining one every 6 minutes), then the account
-    /// lockout, which counts wrong codes like wrong passwords.
+    /// `None` when `code` is a fresh code of `factor` (its step is then used up), else why not.
+    async fn judge_otp(
+        &self,
+        user: &User,
+        factor: &Authenticator,
+        code: &str,
+    ) -> Result<Option<&'static str>, Error> {
+        let sealed = factor
+            .secret_sealed
+            .as_deref()
+            .ok_or_else(|| Error::internal("an otp authenticator has no secret"))?;
+        let secret = self
+            .sealer
+            .open(&otp_seal_context(&user.id, &factor.id), sealed)?;
+        let Some(step) = totp::matching_step(&secret, code, self.clock.now()) else {
+            return Ok(Some("wrong_code"));
+        };
+        let accepted = self
+            .mfa
+            .accept_totp_step(&user.id, &factor.id, step)
+            .await?;
+        Ok((!accepted).then_some("reused_code"))
+    }
+
+    /// Takes one code from the user's bucket (10, regaining one every 6 minutes) before the
+    /// code is checked, in one atomic store statement, so concurrent wrong codes cannot overrun
+    /// it; then the account lockout, which counts wrong codes like wrong passwords (`carried`:
+    /// the attempt already counted for the password sent with the code). A right code gives
+    /// the bucket's attempt back ([`SecondFactor::refund_code`]).
     async fn admit_code(
         &self,
         ctx: &RequestContext,
         client: &Client,
         user: &User,
         factor: &str,
+        carried: Option<Attempt>,
     ) -> Result<Attempt, Error> {
         let bucket = ThrottlePolicy {
             limit: CODE_BUCKET_LIMIT,
             interval: CODE_BUCKET_INTERVAL,
             allowlist: Vec::new(),
         };
-        let drained_at = self.mfa.mfa_drained_at(&user.id).await?;
-        if let Some(retry_after) = bucket.retry_after(drained_at, self.clock.now()) {
-            self.code_failed(ctx, client, user, factor, "throttled", None)
+        let now = self.clock.now();
+        let taken = self
+            .mfa
+            .reserve_mfa_attempt(&user.id, now, CODE_BUCKET_INTERVAL, bucket.room())
+            .await?;
+        if taken.is_none() {
+            // Refused before the code is checked: the password's attempt is given back, and
+            // the refusal is counted and aggregated, not stored one by one.
+            if let Some(attempt) = carried {
+                self.guard.refund(attempt).await?;
+            }
+            let about = EventSubject::login(client.id.as_str(), user.username.as_str());
+            self.audit
+                .rejected(Rejection::MfaThrottled, &user.id, ctx, about)
                 .await;
+            let drained_at = self.mfa.mfa_drained_at(&user.id).await?;
+            let retry_after = bucket.retry_after(drained_at, now).unwrap_or(1);
             return Err(Error::TooManyCodes { retry_after });
         }
-        match self.guard.reserve(&user_key(&user.id)).await? {
-            Admission::Proceed(attempt) => Ok(attempt),
-            Admission::Locked { .. } => {
+        if let Some(attempt) = carried {
+            return Ok(attempt);
+        }
+        match self.guard.reserve(&user_key(&user.id)).await {
+            Ok(Admission::Proceed(attempt)) => Ok(attempt),
+            // A locked account's code stays counted in the bucket, as a wrong one.
+            Ok(Admission::Locked { .. }) => {
                 self.code_failed(ctx, client, user, factor, "locked", None)
                     .await;
                 Err(Error::InvalidGrant(match factor {
@@ -268,10 +333,27 @@ impl SecondFactor {
                     _ => INVALID_RECOVERY_CODE.into(),
                 }))
             }
+            Err(err) => {
+                self.refund_code(user).await;
+                Err(err)
+            }
         }
     }
 
-    /// Counts a refused code in the user's bucket and the event log (and a lockout it set).
+    /// Gives back the code taken from the user's bucket by [`SecondFactor::admit_code`]: the
+    /// code was right, or was never judged.
+    async fn refund_code(&self, user: &User) {
+        let refunded = self
+            .mfa
+            .refund_mfa_attempt(&user.id, CODE_BUCKET_INTERVAL)
+            .await;
+        if let Err(err) = refunded {
+            tracing::warn!(%err, "could not give back a code attempt of a user");
+        }
+    }
+
+    /// Records a refused code (its place in the user's bucket stays taken) in the event log,
+    /// and a lockout it set.
     async fn code_failed(
         &self,
         ctx: &RequestContext,
@@ -281,16 +363,6 @@ impl SecondFactor {
         reason: &str,
         attempt: Option<Attempt>,
     ) {
-        if reason != "throttled" {
-            let now = self.clock.now();
-            let added = self
-                .mfa
-                .add_mfa_failure(&user.id, now, CODE_BUCKET_INTERVAL)
-                .await;
-            if let Err(err) = added {
-                tracing::warn!(%err, "could not count a wrong code for its user");
-            }
-        }
         let detail = json!({ "authenticator_type": factor, "reason": reason });
         self.record(EventKind::MfaFailure, ctx, client, user, detail)
             .await;

@@ -117,12 +117,19 @@ pub trait MfaStore: Send + Sync {
     async fn consume_mfa_token(&self, token_hash: &str, now: i64) -> Result<bool, StoreError>;
     /// When the user's bucket of wrong codes is empty again (0 when it has none).
     async fn mfa_drained_at(&self, user_id: &str) -> Result<i64, StoreError>;
-    /// Adds one wrong code to the user's bucket in one statement:
-    /// `drained_at = max(drained_at, now) + interval`. Returns the new `drained_at`.
-    async fn add_mfa_failure(
+    /// Takes one code from the user's bucket if it has room, in one statement, before the code
+    /// is checked: when the backlog `max(drained_at - now, 0)` is at most `room` seconds, sets
+    /// `drained_at = max(drained_at, now) + interval` and returns it; else changes nothing and
+    /// returns `None` (too many wrong codes). Atomic: of concurrent calls, only as many as the
+    /// bucket has room for succeed.
+    async fn reserve_mfa_attempt(
         &self,
         user_id: &str,
         now: i64,
         interval: i64,
-    ) -> Result<i64, StoreError>;
+        room: i64,
+    ) -> Result<Option<i64>, StoreError>;
+    /// Gives back a code taken by [`MfaStore::reserve_mfa_attempt`] (it was right):
+    /// `drained_at -= interval`. A user without a bucket is left alone.
+    async fn refund_mfa_attempt(&self, user_id: &str, interval: i64) -> Result<(), StoreError>;
 }

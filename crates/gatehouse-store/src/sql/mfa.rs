@@ -2,14 +2,13 @@
 //! in the database: enrolment is an upsert that leaves an active factor alone, a TOTP step is
 //! accepted by a conditional `UPDATE` (`last_step < $step`), a recovery code is replaced only
 //! while it is still the stored one, an `mfa_token` is consumed once, and the bucket of wrong
-//! codes grows in one upsert.
+//! codes takes a code in one upsert that also checks for room.
 
 use async_trait::async_trait;
 use gatehouse_core::store::{Authenticator, MfaStore, MfaTokenRecord, StoreError};
 
 use super::{execute, fetch_all, fetch_optional, rows, when_one_changes, HotPath, SqlStore};
 use crate::backend::{Backend, Param};
-use crate::store_error;
 
 /// Adds or replaces one factor of a user. With `ENROL_OTP_CONDITION` it replaces a pending TOTP
 /// factor and skips an active one, so it changes no row exactly when the user is enrolled
@@ -115,19 +114,28 @@ impl<DB: Backend, H: HotPath<DB>> MfaStore for SqlStore<DB, H> {
         Ok(drained.unwrap_or(0))
     }
 
-    async fn add_mfa_failure(
+    async fn reserve_mfa_attempt(
         &self,
         user_id: &str,
         now: i64,
         interval: i64,
-    ) -> Result<i64, StoreError> {
+        room: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        // As `reserve_source_attempt`: the upsert's WHERE makes the check and the take one
+        // atomic step (PostgreSQL re-evaluates it on the locked row; SQLite has one writer).
         let sql = "INSERT INTO mfa_failures (user_id, drained_at) VALUES ($1, $2 + $3) \
                    ON CONFLICT (user_id) DO UPDATE SET drained_at = CASE \
                    WHEN mfa_failures.drained_at > $2 THEN mfa_failures.drained_at \
-                   ELSE $2 END + $3 RETURNING drained_at";
-        let params = [user_id.into(), now.into(), interval.into()];
-        let drained = fetch_optional(&self.pool, sql, &params, rows::drained_at::<DB>).await?;
-        drained.ok_or_else(|| store_error(sqlx::Error::RowNotFound))
+                   ELSE $2 END + $3 \
+                   WHERE mfa_failures.drained_at - $2 <= $4 RETURNING drained_at";
+        let params = [user_id.into(), now.into(), interval.into(), room.into()];
+        fetch_optional(&self.pool, sql, &params, rows::drained_at::<DB>).await
+    }
+
+    async fn refund_mfa_attempt(&self, user_id: &str, interval: i64) -> Result<(), StoreError> {
+        let sql = "UPDATE mfa_failures SET drained_at = drained_at - $2 WHERE user_id = $1";
+        let params = [user_id.into(), interval.into()];
+        execute(&self.pool, sql, &params).await.map(drop)
     }
 }
 

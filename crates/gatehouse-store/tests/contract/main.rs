@@ -98,7 +98,7 @@ contract_suite!(
     mfa::a_totp_step_is_accepted_once,
     mfa::a_recovery_code_is_replaced_once,
     mfa::an_mfa_token_is_consumed_once,
-    mfa::the_bucket_of_wrong_codes_grows_atomically,
+    mfa::the_bucket_of_wrong_codes_is_reserved_atomically,
     tokens::issued_tokens_round_trip,
     tokens::a_refresh_token_rotates_exactly_once,
     tokens::revoking_a_family_revokes_its_access_tokens,

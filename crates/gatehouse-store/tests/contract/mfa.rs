@@ -173,29 +173,40 @@ pub async fn an_mfa_token_is_consumed_once(store: Arc<dyn Store>) {
     assert!(store.find_mfa_token("b").await.unwrap().is_none());
 }
 
-/// The bucket grows from now (or from where it stands) by the interval per failure.
-pub async fn the_bucket_of_wrong_codes_grows_atomically(store: Arc<dyn Store>) {
+/// The bucket grows from now (or from where it stands) by the interval per code taken, takes
+/// no code once full, even from many concurrent callers, and a refund gives one back.
+pub async fn the_bucket_of_wrong_codes_is_reserved_atomically(store: Arc<dyn Store>) {
+    let room = 9 * 360;
     assert_eq!(store.mfa_drained_at("u1").await.unwrap(), 0);
-    assert_eq!(
-        store.add_mfa_failure("u1", T0, 360).await.unwrap(),
-        T0 + 360
-    );
-    assert_eq!(
-        store.add_mfa_failure("u1", T0 + 10, 360).await.unwrap(),
-        T0 + 720
-    );
-    assert_eq!(
-        store.add_mfa_failure("u1", T0 + 5000, 360).await.unwrap(),
-        T0 + 5360
-    );
-    let racers: Vec<_> = (0..10)
+    let take = |now| {
+        let store = store.clone();
+        async move {
+            store
+                .reserve_mfa_attempt("u1", now, 360, room)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(take(T0).await, Some(T0 + 360));
+    assert_eq!(take(T0 + 10).await, Some(T0 + 720));
+    assert_eq!(take(T0 + 5000).await, Some(T0 + 5360));
+    store.refund_mfa_attempt("u1", 360).await.unwrap();
+    assert_eq!(store.mfa_drained_at("u1").await.unwrap(), T0 + 5000);
+    let racers: Vec<_> = (0..40)
         .map(|_| {
             let store = store.clone();
-            tokio::spawn(async move { store.add_mfa_failure("u2", T0, 360).await.unwrap() })
+            tokio::spawn(async move {
+                store
+                    .reserve_mfa_attempt("u2", T0, 360, room)
+                    .await
+                    .unwrap()
+            })
         })
         .collect();
+    let mut taken = 0;
     for r in racers {
-        r.await.unwrap();
+        taken += usize::from(r.await.unwrap().is_some());
     }
+    assert_eq!(taken, 10);
     assert_eq!(store.mfa_drained_at("u2").await.unwrap(), T0 + 3600);
 }

@@ -14,12 +14,12 @@ use crate::admin::TOKEN as ADMIN_TOKEN;
 use crate::events::events;
 use crate::server::{assert_oauth_error, assert_status, json, reply, TestServer};
 
-const APP: (&str, &str) = ("app", "app-secret");
+pub const APP: (&str, &str) = ("app", "app-secret");
 const OTHER: (&str, &str) = ("other", "other-secret");
-const MFA_OTP: &str = "http://auth0.com/oauth/grant-type/mfa-otp";
+pub const MFA_OTP: &str = "http://auth0.com/oauth/grant-type/mfa-otp";
 const MFA_RECOVERY: &str = "http://auth0.com/oauth/grant-type/mfa-recovery-code";
 
-fn server_with(extra: &[&str]) -> TestServer {
+pub fn server_with(extra: &[&str]) -> TestServer {
     let s = TestServer::builder()
         .env("GATEHOUSE_ADMIN_TOKEN", ADMIN_TOKEN)
         .args(extra)
@@ -40,13 +40,13 @@ fn server() -> TestServer {
 
 /// RFC 6238 codes for one enrolled secret, each at a later step than the last (the server
 /// accepts a step once), waiting for the clock when two steps ahead would be needed.
-struct Totp {
+pub struct Totp {
     secret: Vec<u8>,
     last: i64,
 }
 
 impl Totp {
-    fn new(base32_secret: &str) -> Self {
+    pub fn new(base32_secret: &str) -> Self {
         Totp {
             secret: base32_decode(base32_secret),
             last: 0,
@@ -64,7 +64,7 @@ impl Totp {
         i64::try_from(secs).unwrap() / 30
     }
 
-    async fn next(&mut self) -> String {
+    pub async fn next(&mut self) -> String {
         let step = (self.last + 1).max(Self::now_step());
         // The server accepts one step ahead of its clock; wait until `step` is that close.
         while step > Self::now_step() + 1 {
@@ -75,7 +75,7 @@ impl Totp {
     }
 
     /// A code the server must refuse: the current code with its last digit changed.
-    fn wrong(&self) -> String {
+    pub fn wrong(&self) -> String {
         let mut code = self.code(Self::now_step()).into_bytes();
         code[5] = b'0' + (code[5] - b'0' + 5) % 10;
         String::from_utf8(code).unwrap()
@@ -123,7 +123,7 @@ fn authenticator<'a>(list: &'a Value, kind: &str) -> &'a Value {
     all.find(|a| a["authenticator_type"] == kind).unwrap()
 }
 
-async fn mfa_token(s: &TestServer, client: (&str, &str)) -> String {
+pub async fn mfa_token(s: &TestServer, client: (&str, &str)) -> String {
     let (status, headers, body) = json(
         s.password_grant(client, "alice", "alice-password", None)
             .await,
@@ -158,7 +158,7 @@ async fn associate(s: &TestServer, token: &str) -> (u16, Value) {
     (status, resp.json().await.unwrap())
 }
 
-async fn otp_grant(
+pub async fn otp_grant(
     s: &TestServer,
     path: &str,
     client: (&str, &str),
@@ -171,7 +171,7 @@ async fn otp_grant(
 }
 
 /// Enrols alice through `app` and activates the factor; returns her codes and recovery code.
-async fn enrolled(s: &TestServer) -> (Totp, String) {
+pub async fn enrolled(s: &TestServer) -> (Totp, String) {
     let token = mfa_token(s, APP).await;
     let (status, e) = associate(s, &token).await;
     assert_eq!(status, 200, "{e}");
