@@ -207,6 +207,10 @@ impl AuditLog {
             detail["overflow"] = Value::Bool(true);
             ctx.ip = None;
             about = EventSubject::default();
+        } else {
+            // The address that set the event off is in `ip`; the bucket names all it stands
+            // for (an IPv6 prefix, or the user of a code bucket).
+            detail["bucket"] = Value::String(bucket.to_owned());
         }
         self.record(kind, &ctx, about, detail).await;
     }
