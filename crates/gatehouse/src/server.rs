@@ -369,23 +369,9 @@ const KEY_ROUNDS: usize = 4;
 /// server answers must stop it gracefully, never kill it with the default action.
 fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let mut terminate =
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(sig) => Some(sig),
-            Err(err) => {
-                tracing::error!(%err, "cannot listen for SIGTERM");
-                None
-            }
-        };
+    let mut terminate = install(tokio::signal::unix::SignalKind::terminate(), "SIGTERM");
     #[cfg(unix)]
-    let mut interrupt =
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) {
-            Ok(sig) => Some(sig),
-            Err(err) => {
-                tracing::error!(%err, "cannot listen for Ctrl-C");
-                None
-            }
-        };
+    let mut interrupt = install(tokio::signal::unix::SignalKind::interrupt(), "Ctrl-C");
     async move {
         #[cfg(unix)]
         {
@@ -401,6 +387,17 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
         }
         tracing::info!("shutting down: finishing in-flight requests");
     }
+}
+
+/// The handler of `kind`, installed now; `None` (logged) if it cannot be.
+#[cfg(unix)]
+fn install(
+    kind: tokio::signal::unix::SignalKind,
+    name: &str,
+) -> Option<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(kind)
+        .inspect_err(|err| tracing::error!(%err, "cannot listen for {name}"))
+        .ok()
 }
 
 /// Completes when `signal` arrives; never, if its handler could not be installed.
