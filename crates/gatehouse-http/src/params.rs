@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use gatehouse_core::error::echo;
 use gatehouse_core::Error;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
@@ -41,7 +42,8 @@ impl Params {
         }
         if self.0.contains_key(&name) {
             return Err(Error::invalid_request(format!(
-                "the {name} parameter is repeated (RFC 6749 section 3.2)"
+                "the {} parameter is repeated (RFC 6749 section 3.2)",
+                echo(&name)
             )));
         }
         self.0.insert(name, value);
@@ -144,7 +146,8 @@ impl<'de> Visitor<'de> for JsonParamsVisitor {
                 serde_json::Value::Bool(b) => b.to_string(),
                 _ => {
                     return Err(A::Error::custom(format!(
-                        "{PARAM_ERROR}the {name} parameter must be a string"
+                        "{PARAM_ERROR}the {} parameter must be a string",
+                        echo(&name)
                     )))
                 }
             };

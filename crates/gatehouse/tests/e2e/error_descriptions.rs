@@ -52,6 +52,30 @@ async fn echoed_values_keep_to_the_character_set() {
             "{body}"
         );
     }
+    // Parameter names are the client's too: a repeated one is named within the set, on every
+    // endpoint that parses a form (schemathesis found these with control characters).
+    for path in [
+        "/oauth/token",
+        "/oauth/revoke",
+        "/oauth/introspect",
+        "/userinfo",
+    ] {
+        let body = "%0B%22%C3%A9=a&%0B%22%C3%A9=b&grant_type=password";
+        let (status, _, body) = json(
+            s.post_raw(
+                path,
+                &[("Content-Type", "application/x-www-form-urlencoded")],
+                body,
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status.as_u16(), 400, "{path}: {body}");
+        assert_eq!(
+            body["error_description"], "the ??? parameter is repeated (RFC 6749 section 3.2)",
+            "{path}"
+        );
+    }
     // The ASCII part of an echoed value survives, so the message still says what was wrong.
     let (_, _, body) = json(
         s.post_form(
