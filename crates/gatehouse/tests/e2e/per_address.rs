@@ -85,8 +85,19 @@ async fn one_address_gets_at_most_its_cap_of_connections() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(served.as_deref(), Some("HTTP/1.1 200 OK"));
-    let (open, closed) = hold(&s, "127.0.0.1", 5).await;
-    assert_eq!((open.len(), closed), (4, 1), "places were not given back");
+    // One place back is enough for that answer; the server sees the other closes (and that
+    // request's own) a moment later, each on its connection's task. All four come back.
+    let mut seen = (0, 0);
+    for _ in 0..20 {
+        let (open, closed) = hold(&s, "127.0.0.1", 5).await;
+        seen = (open.len(), closed);
+        if seen == (4, 1) {
+            break;
+        }
+        drop(open);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(seen, (4, 1), "places were not given back");
 }
 
 /// The default cap is 64 connections per address, and a trusted proxy (which carries everyone's
