@@ -31,6 +31,9 @@ pub struct RequestContext {
     pub forwarded_for: Option<IpAddr>,
     /// The request's id, for correlating events with logs.
     pub request_id: Option<String>,
+    /// The request's `User-Agent` (at most [`crate::store::MAX_USER_AGENT_LEN`] bytes), kept
+    /// with the session a login opens.
+    pub user_agent: Option<String>,
 }
 
 impl RequestContext {
@@ -88,6 +91,9 @@ pub enum EventKind {
     /// Second-factor codes refused by the per-user bucket before the code was checked,
     /// aggregated as [`EventKind::LoginThrottled`] is, per user.
     MfaThrottled,
+    /// Sessions were ended (`detail.sessions`: their ids; `detail.reason`: session_limit,
+    /// admin, password_change, user_disabled, user_deleted, client_deleted, factor_removed).
+    SessionRevoked,
 }
 
 impl EventKind {
@@ -109,6 +115,7 @@ impl EventKind {
             EventKind::MfaRemoval => "mfa_removal",
             EventKind::LoginThrottled => "login_throttled",
             EventKind::MfaThrottled => "mfa_throttled",
+            EventKind::SessionRevoked => "session_revoked",
         }
     }
 }

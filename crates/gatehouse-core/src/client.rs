@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::scope::ScopeSet;
+use crate::store::{SessionLimit, SessionLimitPolicy};
 
 /// The default access-token lifetime, in seconds (Connect: "a validity of one hour").
 pub const DEFAULT_ACCESS_TOKEN_TTL: u32 = 3600;
@@ -239,6 +240,24 @@ pub struct ClientSettings {
     pub trust_forwarded_for: bool,
     /// Whether this client's users must pass a second factor.
     pub mfa: MfaPolicy,
+    /// The most live sessions one user may hold with this client (0: no limit); `None` takes
+    /// the server's `--max-sessions-per-user`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_sessions_per_user: Option<u32>,
+    /// What a login beyond [`ClientSettings::max_sessions_per_user`] does; `None` takes the
+    /// server's `--session-limit-policy`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_limit_policy: Option<SessionLimitPolicy>,
+}
+
+impl ClientSettings {
+    /// The session limit in force for this client, its own settings over the server's
+    /// `default` (a maximum of 0 is no limit).
+    pub fn session_limit(&self, default: SessionLimit) -> Option<SessionLimit> {
+        let max = self.max_sessions_per_user.unwrap_or(default.max);
+        let policy = self.session_limit_policy.unwrap_or(default.policy);
+        (max > 0).then_some(SessionLimit { max, policy })
+    }
 }
 
 impl Default for ClientSettings {
@@ -259,6 +278,8 @@ impl Default for ClientSettings {
             access_token_alg: AccessTokenAlg::ServerKey,
             trust_forwarded_for: false,
             mfa: MfaPolicy::Off,
+            max_sessions_per_user: None,
+            session_limit_policy: None,
         }
     }
 }

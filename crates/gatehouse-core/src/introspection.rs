@@ -65,6 +65,12 @@ pub struct ActiveToken {
     pub aud: String,
     /// The issuer.
     pub iss: String,
+    /// The session the token belongs to (the `sid` of its id_tokens), if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// How the session's user authenticated (RFC 8176), when known.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
 }
 
 /// What a token was found to be, before the caller is checked.
@@ -77,6 +83,8 @@ struct Found {
     iat: i64,
     exp: i64,
     token_type: &'static str,
+    sid: Option<String>,
+    amr: Vec<String>,
 }
 
 /// Answers introspection requests (RFC 7662).
@@ -127,6 +135,8 @@ impl Introspection {
             iat: found.iat,
             token_type: found.token_type,
             iss: self.access_tokens.issuer().to_owned(),
+            sid: found.sid,
+            amr: found.amr,
         };
         Ok(IntrospectionResponse {
             active: true,
@@ -147,6 +157,8 @@ impl Introspection {
             iat: r.issued_at,
             exp: r.expires_at,
             token_type: "Bearer",
+            sid: r.family_id,
+            amr: r.amr,
         }))
     }
 
@@ -156,15 +168,26 @@ impl Introspection {
         else {
             return Ok(None);
         };
-        let live = crate::grant::check_refresh_token(&record, &family, &family.client_id, now);
-        Ok(live.then(|| Found {
+        if !crate::grant::check_refresh_token(&record, &family, &family.client_id, now) {
+            return Ok(None);
+        }
+        // Its session ends with its user's disabling or a newer session epoch.
+        let Some(user) = self.users.find_user_by_id(&family.user_id).await? else {
+            return Ok(None);
+        };
+        if !crate::grant::session_lives(&family, &user) {
+            return Ok(None);
+        }
+        Ok(Some(Found {
             client_id: family.client_id,
             user_id: family.user_id,
-            username: None,
+            username: Some(user.username.as_str().to_owned()),
             scope: record.scope,
             iat: record.created_at,
             exp: record.idle_expires_at.min(family.expires_at),
             token_type: "refresh_token",
+            sid: Some(family.id),
+            amr: family.amr,
         }))
     }
 }
@@ -194,11 +217,13 @@ mod tests {
                 token_type: "Bearer",
                 aud: "app".into(),
                 iss: "http://issuer".into(),
+                sid: Some("s1".into()),
+                amr: vec!["pwd".into()],
             }),
         };
         assert_eq!(
             serde_json::to_string(&response).unwrap(),
-            r#"{"active":true,"scope":"openid","client_id":"app","username":"alice","sub":"u1","exp":200,"iat":100,"token_type":"Bearer","aud":"app","iss":"http://issuer"}"#
+            r#"{"active":true,"scope":"openid","client_id":"app","username":"alice","sub":"u1","exp":200,"iat":100,"token_type":"Bearer","aud":"app","iss":"http://issuer","sid":"s1","amr":["pwd"]}"#
         );
     }
 }

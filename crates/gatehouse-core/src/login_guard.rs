@@ -222,6 +222,16 @@ impl LoginGuard {
         Ok(self.store.clear_login_attempts(key).await?)
     }
 
+    /// Whether the account `key` is locked now (no lockout policy: never). A locked account
+    /// cannot refresh either.
+    pub async fn is_locked(&self, key: &str) -> Result<bool, Error> {
+        let Some(policy) = &self.lockout else {
+            return Ok(false);
+        };
+        let state = self.store.login_attempts(key).await?;
+        Ok(policy.locked_until(&state, self.clock.now()).is_some())
+    }
+
     /// The stored state of an account's attempts.
     pub async fn state(&self, key: &str) -> Result<AttemptState, Error> {
         Ok(self.store.login_attempts(key).await?)

@@ -80,6 +80,11 @@ pub struct User {
     pub scopes: Option<ScopeSet>,
     /// Creation time, seconds since the epoch.
     pub created_at: i64,
+    /// Whether the user may log in; a disabled user's logins fail like a wrong password.
+    pub active: bool,
+    /// Raised whenever all the user's sessions end (password change, disabling): a session of
+    /// an older epoch is dead.
+    pub session_epoch: i64,
 }
 
 impl User {

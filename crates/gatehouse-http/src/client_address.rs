@@ -16,6 +16,7 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use gatehouse_core::audit::RequestContext;
+use gatehouse_core::store::MAX_USER_AGENT_LEN;
 use ipnet::IpNet;
 
 use crate::error::ApiError;
@@ -79,8 +80,23 @@ impl<S: Send + Sync> FromRequestParts<S> for Context {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| parse_ip(v.trim())),
             request_id: Some(request_id(headers)),
+            user_agent: user_agent(headers),
         }))
     }
+}
+
+/// The `User-Agent` header as text, cut to [`MAX_USER_AGENT_LEN`] bytes (on a character
+/// boundary); `None` when absent, empty or not visible ASCII and spaces.
+fn user_agent(headers: &HeaderMap) -> Option<String> {
+    let raw = headers.get(axum::http::header::USER_AGENT)?.to_str().ok()?.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    let mut end = raw.len().min(MAX_USER_AGENT_LEN);
+    while !raw.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(raw[..end].to_owned())
 }
 
 /// `X-Request-Id` when it is a short token, else a new random id.

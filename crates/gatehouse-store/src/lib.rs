@@ -22,7 +22,7 @@ use std::sync::Arc;
 use gatehouse_core::store::{Store, StoreError};
 
 pub use postgres::PostgresStore;
-pub use sql::{HotPath, IssuedTokens, Rotation, SqlStore};
+pub use sql::{HotPath, Rotation, SqlStore};
 pub use sqlite::SqliteStore;
 
 /// Opens the database at `url` (`sqlite://…` or `postgres://…`), creating and migrating it.

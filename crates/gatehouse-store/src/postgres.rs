@@ -9,7 +9,8 @@
 
 use gatehouse_core::client::{Client, ClientId};
 use gatehouse_core::store::{
-    AccessTokenRecord, Event, RefreshTokenRecord, StoreError, TokenFamily,
+    AccessTokenRecord, Event, NewLogin, Recorded, RefreshTokenRecord, SessionLimitPolicy,
+    StoreError, TokenFamily,
 };
 use gatehouse_core::user::User;
 use sqlx::postgres::PgPoolOptions;
@@ -18,7 +19,7 @@ use sqlx::{PgPool, Postgres, Row};
 
 use crate::backend::Backend;
 use crate::sql::{
-    self, execute, fetch_optional, hot, rows, HotPath, IssuedTokens, Rotation, SqlStore,
+    self, execute, fetch_optional, hot, rows, HotPath, Rotation, SqlStore,
 };
 use crate::store_error;
 
@@ -72,31 +73,8 @@ impl HotPath<Postgres> for OnPool {
             .await
     }
 
-    async fn record_issued_tokens(&self, tokens: IssuedTokens<'_>) -> Result<(), StoreError> {
-        let IssuedTokens {
-            family,
-            refresh,
-            access,
-        } = tokens;
-        let Some(family) = family else {
-            let mut conn = self.pool.acquire().await.map_err(store_error)?;
-            return sql::insert::<Postgres, 9>(&mut conn, hot::access(access))
-                .await
-                .map_err(store_error);
-        };
-        let mut tx = self.pool.begin().await.map_err(store_error)?;
-        sql::insert::<Postgres, 6>(&mut tx, hot::family(family))
-            .await
-            .map_err(store_error)?;
-        if let Some(refresh) = refresh {
-            sql::insert::<Postgres, 6>(&mut tx, hot::refresh(refresh))
-                .await
-                .map_err(store_error)?;
-        }
-        sql::insert::<Postgres, 9>(&mut tx, hot::access(access))
-            .await
-            .map_err(store_error)?;
-        tx.commit().await.map_err(store_error)
+    async fn record_login(&self, login: NewLogin<'_>) -> Result<Recorded, StoreError> {
+        record_login(&self.pool, login).await.map_err(store_error)
     }
 
     async fn find_refresh_token(
@@ -115,27 +93,20 @@ impl HotPath<Postgres> for OnPool {
         // The family's access tokens are revoked with it: every read of an access token joins
         // its family's `revoked_at` (migration 0009 dropped the per-row marking and the index by
         // family it needed).
-        let sql = "UPDATE token_families SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
-        execute(&self.pool, sql, &[family_id.into(), now.into()])
+        execute(&self.pool, hot::REVOKE_FAMILY, &[family_id.into(), now.into()])
             .await
             .map(drop)
     }
 
-    async fn find_access_token(&self, id: &str) -> Result<Option<AccessTokenRecord>, StoreError> {
-        let read = rows::access_token::<Postgres>;
-        self.row(hot::FIND_ACCESS_TOKEN, id, read).await
-    }
-
-    async fn find_access_token_with_username(
+    async fn find_access_token(
         &self,
         id: &str,
-    ) -> Result<Option<(AccessTokenRecord, String)>, StoreError> {
+    ) -> Result<Option<(AccessTokenRecord, Option<String>)>, StoreError> {
         let read = |row: &PgRow| {
             let access = rows::access_token::<Postgres>(row)?;
-            Ok((access, Postgres::text(row, "username")?))
+            Ok((access, Postgres::opt_text(row, "username")?))
         };
-        self.row(hot::FIND_ACCESS_TOKEN_WITH_USERNAME, id, read)
-            .await
+        self.row(hot::FIND_ACCESS_TOKEN, id, read).await
     }
 
     async fn revoke_access_token(&self, id: &str) -> Result<(), StoreError> {
@@ -149,6 +120,54 @@ impl HotPath<Postgres> for OnPool {
             .await
             .map_err(store_error)
     }
+}
+
+/// A login's tokens in one transaction. With a session limit, the user's row is locked first, so
+/// concurrent logins of one user (on any instance) count their live sessions one after the
+/// other.
+async fn record_login(pool: &PgPool, login: NewLogin<'_>) -> Result<Recorded, sqlx::Error> {
+    let NewLogin {
+        family,
+        refresh,
+        access,
+        limit,
+        now,
+    } = login;
+    let mut tx = pool.begin().await?;
+    let mut live = Vec::new();
+    if limit.is_some() {
+        let lock = "SELECT id FROM users WHERE id = $1 FOR UPDATE";
+        Postgres::fetch_optional(&mut tx, lock, &[family.user_id.as_str().into()]).await?;
+        let params = [
+            now.into(),
+            family.user_id.as_str().into(),
+            family.client_id.as_str().into(),
+        ];
+        for row in Postgres::fetch_all(&mut tx, hot::LIVE_SESSIONS_OF_LOGIN, &params).await? {
+            live.push(row.try_get::<String, _>("id")?);
+        }
+    }
+    let over = limit.map_or(0, |l| (live.len() + 1).saturating_sub(l.max as usize));
+    if over > 0 && limit.map(|l| l.policy) == Some(SessionLimitPolicy::Deny) {
+        tx.rollback().await?;
+        return Ok(Recorded::OverLimit);
+    }
+    let amr = family.amr.join(" ");
+    let inserted = hot::family(family, &amr);
+    if Postgres::execute(&mut tx, inserted.sql, &inserted.params).await? == 0 {
+        tx.rollback().await?;
+        return Ok(Recorded::Stale);
+    }
+    let evicted = live[..over.min(live.len())].to_vec();
+    for id in &evicted {
+        Postgres::execute(&mut tx, hot::REVOKE_FAMILY, &[id.as_str().into(), now.into()]).await?;
+    }
+    if let Some(refresh) = refresh {
+        sql::insert::<Postgres, 6>(&mut tx, hot::refresh(refresh)).await?;
+    }
+    sql::insert::<Postgres, 9>(&mut tx, hot::access(access)).await?;
+    tx.commit().await?;
+    Ok(Recorded::Stored { evicted })
 }
 
 /// Rotation in one transaction (see the module's comment); `false`, rolled back, when the token

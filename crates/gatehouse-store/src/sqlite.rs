@@ -9,19 +9,19 @@ use std::time::Duration;
 
 use gatehouse_core::client::{Client, ClientId};
 use gatehouse_core::store::{
-    AccessTokenRecord, Event, RefreshTokenRecord, StoreError, TokenFamily,
+    AccessTokenRecord, Event, NewLogin, Recorded, RefreshTokenRecord, StoreError, TokenFamily,
 };
 use gatehouse_core::user::User;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Sqlite;
 
-use crate::sql::{HotPath, IssuedTokens, Rotation, SqlStore};
+use crate::sql::{HotPath, Rotation, SqlStore};
 use crate::store_error;
 
 mod direct;
 mod writer;
 
-use writer::Write;
+use writer::{Applied, Write};
 
 /// The store on an SQLite file: the hot path on rusqlite ([`Direct`]), the rest (admin, the
 /// brute-force counters, MFA, listing events, migrations) on a sqlx pool.
@@ -135,13 +135,20 @@ impl HotPath<Sqlite> for Direct {
         self.readers.user_by_id(id)
     }
 
-    async fn record_issued_tokens(&self, tokens: IssuedTokens<'_>) -> Result<(), StoreError> {
-        let write = Write::Issue {
-            family: tokens.family.cloned(),
-            refresh: tokens.refresh.cloned(),
-            access: tokens.access.clone(),
+    async fn record_login(&self, login: NewLogin<'_>) -> Result<Recorded, StoreError> {
+        let write = Write::Login {
+            family: login.family.clone(),
+            refresh: login.refresh.cloned(),
+            access: login.access.clone(),
+            limit: login.limit,
+            now: login.now,
         };
-        self.writer.submit(write).await.map(drop)
+        match self.writer.submit(write).await? {
+            Applied::Login(recorded) => Ok(recorded),
+            other => Err(StoreError::Unavailable(
+                format!("the SQLite writer answered a login with {other:?}").into(),
+            )),
+        }
     }
 
     async fn find_refresh_token(
@@ -159,7 +166,7 @@ impl HotPath<Sqlite> for Direct {
             access: rotation.access.clone(),
             event: rotation.event.cloned(),
         };
-        self.writer.submit(write).await
+        Ok(self.writer.submit(write).await? == Applied::Done)
     }
 
     async fn revoke_token_family(&self, family_id: &str, now: i64) -> Result<(), StoreError> {
@@ -168,15 +175,11 @@ impl HotPath<Sqlite> for Direct {
         self.writer.submit(write).await.map(drop)
     }
 
-    async fn find_access_token(&self, id: &str) -> Result<Option<AccessTokenRecord>, StoreError> {
-        self.readers.access_token(id)
-    }
-
-    async fn find_access_token_with_username(
+    async fn find_access_token(
         &self,
         id: &str,
-    ) -> Result<Option<(AccessTokenRecord, String)>, StoreError> {
-        self.readers.access_token_with_username(id)
+    ) -> Result<Option<(AccessTokenRecord, Option<String>)>, StoreError> {
+        self.readers.access_token(id)
     }
 
     async fn revoke_access_token(&self, id: &str) -> Result<(), StoreError> {

@@ -21,6 +21,7 @@ pub(crate) const CLI: RequestContext = RequestContext {
     ip: None,
     forwarded_for: None,
     request_id: None,
+    user_agent: None,
 };
 
 /// The admin service over the configured database; `sealer` only for commands that seal a

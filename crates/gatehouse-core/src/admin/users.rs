@@ -49,6 +49,8 @@ impl AdminService {
             phone: new.phone,
             scopes: new.scopes,
             created_at: self.clock.now(),
+            active: true,
+            session_epoch: 0,
         };
         self.store.insert_user(&user).await.map_err(conflict)?;
         self.changed(ctx, "create_user", None, Some(user.username.as_str()))
@@ -83,6 +85,8 @@ impl AdminService {
             phone: user.phone,
             scopes: user.scopes,
             created_at: self.clock.now(),
+            active: true,
+            session_epoch: 0,
         };
         match self.store.insert_user(&record).await {
             Ok(()) => {
@@ -143,6 +147,8 @@ impl AdminService {
             phone: None,
             scopes: None,
             created_at: now,
+            active: true,
+            session_epoch: 0,
         });
         let updated = User {
             password_hash,

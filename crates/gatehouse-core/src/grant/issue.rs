@@ -13,8 +13,13 @@ use crate::clock::Clock;
 use crate::error::Error;
 use crate::random;
 use crate::scope::ScopeSet;
-use crate::store::{AccessTokenRecord, Event, RefreshTokenRecord, TokenFamily, TokenStore};
-use crate::token::id_token::id_token_claims;
+use super::LoginMethod;
+use crate::audit::RequestContext;
+use crate::store::{
+    AccessTokenRecord, Event, NewLogin, Recorded, RefreshTokenRecord, SessionLimit,
+    SessionLimitPolicy, TokenFamily, TokenStore,
+};
+use crate::token::id_token::{id_token_claims, IdTokenTimes};
 use crate::token::identity::IssuerIdentity;
 use crate::token::jwt::AccessTokenClaims;
 use crate::token::jwt::{sign_access_token, sign_access_token_hs256, sign_id_token};
@@ -29,7 +34,15 @@ pub struct TokenIssuer {
     store: Arc<dyn TokenStore>,
     clock: Arc<dyn Clock>,
     identity: Arc<IssuerIdentity>,
+    #[new(value = "NO_SESSION_LIMIT")]
+    default_session_limit: SessionLimit,
 }
+
+/// The server's default session limit unless configured: none.
+const NO_SESSION_LIMIT: SessionLimit = SessionLimit {
+    max: 0,
+    policy: SessionLimitPolicy::EvictOldest,
+};
 
 /// The tokens of a grant before they are stored.
 pub(super) struct Minted {
@@ -38,41 +51,71 @@ pub(super) struct Minted {
 }
 
 impl TokenIssuer {
-    /// Issues the tokens of a password login: an access token, and a refresh token heading a new
-    /// family when the client gets one (see [`Client::issues_refresh_token`]).
+    /// Sets the session limit of clients that set none of their own (`--max-sessions-per-user`,
+    /// `--session-limit-policy`; a maximum of 0 is no limit).
+    pub fn with_default_session_limit(mut self, limit: SessionLimit) -> Self {
+        self.default_session_limit = limit;
+        self
+    }
+
+    /// Issues the tokens of a login from `ctx`, authenticated by `method`: it opens a session
+    /// (a token family), with a refresh token when the client gets one (see
+    /// [`Client::issues_refresh_token`]) and within the client's session limit. Also the ids of
+    /// the sessions the limit evicted.
     pub(super) async fn issue_login(
         &self,
+        ctx: &RequestContext,
         client: &Client,
         user: &User,
         granted: ScopeSet,
-    ) -> Result<Tokens, Error> {
+        method: LoginMethod,
+    ) -> Result<(Tokens, Vec<String>), Error> {
         let now = self.clock.now();
-        if !client.issues_refresh_token(&granted) {
-            let minted = self.mint(client, user, granted, now, None).await?;
-            self.store
-                .record_issued_tokens(None, None, &minted.record)
-                .await?;
-            return Ok(minted.tokens);
-        }
+        let refreshable = client.issues_refresh_token(&granted);
+        let access_exp = now + i64::from(client.settings.access_token_ttl);
         let family = TokenFamily {
             id: random::sortable_id(),
             client_id: client.id.to_string(),
             user_id: user.id.clone(),
             auth_time: now,
             created_at: now,
-            expires_at: now + i64::from(client.settings.refresh_token_ttl),
+            // A session without a refresh token lasts as long as its access token.
+            expires_at: if refreshable {
+                now + i64::from(client.settings.refresh_token_ttl)
+            } else {
+                access_exp
+            },
             revoked_at: None,
+            user_epoch: user.session_epoch,
+            amr: method.amr,
+            authenticator_id: method.authenticator_id,
+            scope: granted.to_string(),
+            ip: ctx.ip.map(|ip| ip.to_string()),
+            user_agent: ctx.user_agent.clone(),
         };
-        let (refresh_token, refresh) =
-            new_refresh_token(client, &family, None, granted.to_string(), now);
-        let mut minted = self
-            .mint(client, user, granted, now, Some(&family.id))
-            .await?;
-        self.store
-            .record_issued_tokens(Some(&family), Some(&refresh), &minted.record)
-            .await?;
-        minted.tokens.refresh_token = Some(refresh_token);
-        Ok(minted.tokens)
+        let refresh = refreshable
+            .then(|| new_refresh_token(client, &family, None, granted.to_string(), now));
+        let mut minted = self.mint(client, user, granted, &family).await?;
+        let login = NewLogin {
+            family: &family,
+            refresh: refresh.as_ref().map(|(_, record)| record),
+            access: &minted.record,
+            limit: client.settings.session_limit(self.default_session_limit),
+            now,
+        };
+        match self.store.record_login(login).await? {
+            Recorded::Stored { evicted } => {
+                minted.tokens.refresh_token = refresh.map(|(token, _)| token);
+                Ok((minted.tokens, evicted))
+            }
+            Recorded::OverLimit => Err(Error::InvalidGrant(
+                "the user has as many sessions with this client as it allows: end one first"
+                    .into(),
+            )),
+            Recorded::Stale => Err(Error::InvalidGrant(
+                "the account or client changed during the login: log in again".into(),
+            )),
+        }
     }
 
     /// The refresh token whose SHA-256 is `hash`, with its family.
@@ -120,9 +163,9 @@ impl TokenIssuer {
         client: &Client,
         user: &User,
         scope: ScopeSet,
-        auth_time: i64,
-        family_id: Option<&str>,
+        session: &TokenFamily,
     ) -> Result<Minted, Error> {
+        let auth_time = session.auth_time;
         let now = self.clock.now();
         let ttl = client.settings.access_token_ttl;
         let exp = now + i64::from(ttl);
@@ -161,9 +204,12 @@ impl TokenIssuer {
                 client,
                 user,
                 &scope,
-                now,
-                exp,
-                auth_time,
+                IdTokenTimes {
+                    iat: now,
+                    exp,
+                    auth_time,
+                },
+                session,
             );
             Some(sign_id_token(
                 self.identity.ring().await.current(),
@@ -174,7 +220,7 @@ impl TokenIssuer {
         };
         let record = AccessTokenRecord {
             id,
-            family_id: family_id.map(str::to_owned),
+            family_id: Some(session.id.clone()),
             client_id: client.id.to_string(),
             user_id: user.id.clone(),
             scope: scope.to_string(),
@@ -182,6 +228,7 @@ impl TokenIssuer {
             issued_at: now,
             expires_at: exp,
             revoked: false,
+            amr: session.amr.clone(),
         };
         Ok(Minted {
             tokens: Tokens {

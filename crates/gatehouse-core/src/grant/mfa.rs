@@ -4,7 +4,7 @@
 
 use secrecy::SecretString;
 
-use super::{Grants, Tokens};
+use super::{Grants, LoginMethod, Tokens};
 use crate::audit::RequestContext;
 use crate::client::Client;
 use crate::error::Error;
@@ -34,19 +34,23 @@ impl Grants {
         let (record, user) = self.second_factor.redeemable(client, mfa_token).await?;
         match proof {
             MfaProof::Otp(otp) => {
-                self.second_factor
+                let factor = self
+                    .second_factor
                     .redeem_otp(ctx, client, &user, &record, otp)
                     .await?;
-                self.complete_login(ctx, client, &user, &record, GRANT_MFA_OTP)
+                let method = LoginMethod::otp(factor);
+                self.complete_login(ctx, client, &user, &record, GRANT_MFA_OTP, method)
                     .await
             }
             MfaProof::RecoveryCode(code) => {
-                let fresh = self
+                let (fresh, factor) = self
                     .second_factor
                     .redeem_recovery_code(ctx, client, &user, &record, code)
                     .await?;
+                let method = LoginMethod::recovery_code(factor);
+                let grant = GRANT_MFA_RECOVERY_CODE;
                 let mut tokens = self
-                    .complete_login(ctx, client, &user, &record, GRANT_MFA_RECOVERY_CODE)
+                    .complete_login(ctx, client, &user, &record, grant, method)
                     .await?;
                 tokens.recovery_code = Some(fresh);
                 Ok(tokens)
@@ -62,8 +66,10 @@ impl Grants {
         user: &User,
         record: &MfaTokenRecord,
         grant_type: &str,
+        method: LoginMethod,
     ) -> Result<Tokens, Error> {
         let scope = ScopeSet::from_trusted(record.scope.split(' ').filter(|s| !s.is_empty()));
-        self.issue_login(ctx, client, user, scope, grant_type).await
+        self.issue_login(ctx, client, user, scope, grant_type, method)
+            .await
     }
 }

@@ -26,6 +26,44 @@ use mfa::MfaProof;
 
 pub use issue::TokenIssuer;
 
+/// How a login authenticated its user: the `amr` of its session (RFC 8176) and the second
+/// factor it passed, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LoginMethod {
+    pub(crate) amr: Vec<String>,
+    pub(crate) authenticator_id: Option<String>,
+}
+
+impl LoginMethod {
+    /// A password alone, or a password and the TOTP factor `otp` when one was checked.
+    pub(crate) fn password(otp: Option<String>) -> Self {
+        match otp {
+            Some(id) => LoginMethod::otp(id),
+            None => LoginMethod {
+                amr: vec!["pwd".into()],
+                authenticator_id: None,
+            },
+        }
+    }
+
+    /// A password and a code of the TOTP factor `id`.
+    pub(crate) fn otp(id: String) -> Self {
+        LoginMethod {
+            amr: vec!["pwd".into(), "otp".into(), "mfa".into()],
+            authenticator_id: Some(id),
+        }
+    }
+
+    /// A password and the recovery code of the factor `id` (RFC 8176 has no value of its own
+    /// for a recovery code: `mfa` says a second factor was passed).
+    pub(crate) fn recovery_code(id: String) -> Self {
+        LoginMethod {
+            amr: vec!["pwd".into(), "mfa".into()],
+            authenticator_id: Some(id),
+        }
+    }
+}
+
 /// A parsed token request.
 pub enum GrantRequest {
     /// RFC 6749 §4.3.2.
@@ -131,8 +169,9 @@ impl Grants {
         }
     }
 
-    /// Issues the tokens of a login of `user` to `client` with `grant_type` and records its
-    /// `login_success` event.
+    /// Issues the tokens of a login of `user` to `client` with `grant_type`, authenticated by
+    /// `method`, and records its `login_success` event (and a `session_revoked` event for each
+    /// session the client's limit evicted).
     async fn issue_login(
         &self,
         ctx: &RequestContext,
@@ -140,8 +179,19 @@ impl Grants {
         user: &User,
         granted: ScopeSet,
         grant_type: &str,
+        method: LoginMethod,
     ) -> Result<Tokens, Error> {
-        let tokens = self.issuer.issue_login(client, user, granted).await?;
+        let subject = EventSubject::login(client.id.as_str(), user.username.as_str());
+        let (tokens, evicted) = self
+            .issuer
+            .issue_login(ctx, client, user, granted, method)
+            .await?;
+        if !evicted.is_empty() {
+            let detail = json!({ "sessions": evicted, "reason": "session_limit" });
+            self.audit
+                .record(EventKind::SessionRevoked, ctx, subject, detail)
+                .await;
+        }
         let detail = json!({ "grant_type": grant_type, "scope": tokens.scope.to_string() });
         self.audit
             .record(
@@ -154,6 +204,8 @@ impl Grants {
         Ok(tokens)
     }
 }
+
+pub(crate) use refresh_token::session_lives;
 
 /// Whether a stored refresh token is live for its own client at `now` (for introspection).
 pub(crate) fn check_refresh_token(

@@ -72,10 +72,12 @@ impl Grants {
         }
         // The account's count is settled by the second factor: cleared once the whole login
         // succeeds, kept when a code sent with the password is wrong.
-        self.second_factor
+        let factor = self
+            .second_factor
             .require(ctx, client, &user, &granted, otp.as_ref(), attempt)
             .await?;
-        self.issue_login(ctx, client, &user, granted, "password")
+        let method = super::LoginMethod::password(factor);
+        self.issue_login(ctx, client, &user, granted, "password", method)
             .await
     }
 

@@ -10,7 +10,9 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{Grants, Tokens};
 use crate::audit::EventSubject;
-use crate::client::{Client, GrantType};
+use crate::client::{Client, GrantType, MfaPolicy};
+use crate::login_guard::user_key;
+use crate::user::User;
 use crate::error::Error;
 use crate::scope::ScopeSet;
 use crate::store::{RefreshTokenRecord, TokenFamily};
@@ -26,6 +28,12 @@ pub(crate) enum Refusal {
     Invalid,
     /// Already rotated: `invalid_grant`, and the family is revoked.
     Reused,
+}
+
+/// Whether `family` is still a session of `user`: the user is active and the family of the
+/// user's current session epoch.
+pub(crate) fn session_lives(family: &TokenFamily, user: &User) -> bool {
+    user.active && family.user_epoch == user.session_epoch
 }
 
 /// Decides whether a stored refresh token may be used by `client_id` at `now`.
@@ -80,12 +88,21 @@ impl Grants {
             .find_user_by_id(&family.user_id)
             .await?
             .ok_or_else(invalid)?;
+        // A disabled user's sessions, and sessions of an older epoch (ended by a password
+        // change), are dead; a locked account keeps its sessions but cannot use them now.
+        if !session_lives(&family, &user) || self.guard.is_locked(&user_key(&user.id)).await? {
+            return Err(invalid());
+        }
+        if client.settings.mfa == MfaPolicy::Required && !family.has_second_factor() {
+            return Err(Error::InvalidGrant(
+                "this client requires a second factor and the session was opened without one: \
+                 a new login is needed"
+                    .into(),
+            ));
+        }
         // The client or user may have lost scopes since the login.
         let scope = user.entitled(&scope.intersection(&client.allowed_scopes()));
-        let minted = self
-            .issuer
-            .mint(client, &user, scope, family.auth_time, Some(&family.id))
-            .await?;
+        let minted = self.issuer.mint(client, &user, scope, &family).await?;
         let detail =
             serde_json::json!({ "family_id": family.id, "scope": minted.tokens.scope.to_string() });
         let event = self.audit.event(
@@ -172,6 +189,12 @@ mod tests {
             created_at: 100,
             expires_at: 1000,
             revoked_at: None,
+            user_epoch: 0,
+            amr: vec!["pwd".into()],
+            authenticator_id: None,
+            scope: "openid".into(),
+            ip: None,
+            user_agent: None,
         }
     }
 

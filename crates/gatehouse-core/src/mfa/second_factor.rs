@@ -56,7 +56,8 @@ impl SecondFactor {
     /// (still counted): `Ok` when the login may issue tokens now (the count is cleared), else
     /// `mfa_required` with a new `mfa_token` (the attempt is given back: the login is neither
     /// complete nor failed), or the refusal of a code sent with the password (the attempt stays
-    /// a failure of the account, so wrong codes reach the lockout as wrong passwords do).
+    /// a failure of the account, so wrong codes reach the lockout as wrong passwords do). The
+    /// id of the factor whose code was checked, if one was.
     pub(crate) async fn require(
         &self,
         ctx: &RequestContext,
@@ -65,14 +66,14 @@ impl SecondFactor {
         granted: &ScopeSet,
         otp: Option<&SecretString>,
         attempt: Attempt,
-    ) -> Result<(), Error> {
+    ) -> Result<Option<String>, Error> {
         if client.settings.mfa == MfaPolicy::Off {
-            return self.guard.succeeded(attempt).await;
+            return self.guard.succeeded(attempt).await.map(|()| None);
         }
         let factor = active_otp(&*self.mfa, &user.id).await?;
         match (factor, otp) {
             (None, _) if client.settings.mfa == MfaPolicy::Optional => {
-                self.guard.succeeded(attempt).await
+                self.guard.succeeded(attempt).await.map(|()| None)
             }
             // Keycloak's single request: the code next to the password, on the same attempt.
             (Some(factor), Some(code)) => {
@@ -86,7 +87,7 @@ impl SecondFactor {
                 )
                 .await?;
                 self.succeeded(ctx, client, user, &factor, "password").await;
-                Ok(())
+                Ok(Some(factor.id))
             }
             _ => {
                 self.guard.refund(attempt).await?;
@@ -98,7 +99,8 @@ impl SecondFactor {
     }
 
     /// The `mfa-otp` grant's check: `otp` is a code of the user's TOTP factor (which may still be
-    /// pending: its first code activates it), and the `mfa_token` of `record` is used up.
+    /// pending: its first code activates it), and the `mfa_token` of `record` is used up. The
+    /// factor's id.
     pub(crate) async fn redeem_otp(
         &self,
         ctx: &RequestContext,
@@ -106,7 +108,7 @@ impl SecondFactor {
         user: &User,
         record: &MfaTokenRecord,
         otp: &SecretString,
-    ) -> Result<(), Error> {
+    ) -> Result<String, Error> {
         let factor = self
             .mfa
             .mfa_authenticators(&user.id)
@@ -123,11 +125,12 @@ impl SecondFactor {
         self.consume_mfa_token(record).await?;
         self.succeeded(ctx, client, user, &factor, GRANT_MFA_OTP)
             .await;
-        Ok(())
+        Ok(factor.id)
     }
 
     /// The `mfa-recovery-code` grant's check: `code` is the user's recovery code, replaced by the
-    /// fresh one returned, and the `mfa_token` of `record` is used up.
+    /// fresh one returned, and the `mfa_token` of `record` is used up. The fresh code and the
+    /// recovery factor's id.
     pub(crate) async fn redeem_recovery_code(
         &self,
         ctx: &RequestContext,
@@ -135,7 +138,7 @@ impl SecondFactor {
         user: &User,
         record: &MfaTokenRecord,
         code: &SecretString,
-    ) -> Result<String, Error> {
+    ) -> Result<(String, String), Error> {
         let attempt = self
             .admit_code(ctx, client, user, "recovery-code", None)
             .await?;
@@ -173,7 +176,12 @@ impl SecondFactor {
             json!({ "authenticator_type": "recovery-code", "grant_type": GRANT_MFA_RECOVERY_CODE });
         self.record(EventKind::MfaSuccess, ctx, client, user, detail)
             .await;
-        Ok(fresh)
+        let factor = self.mfa.mfa_authenticators(&user.id).await?;
+        let factor = factor
+            .into_iter()
+            .find(|a| a.kind == AuthenticatorKind::RecoveryCode)
+            .ok_or_else(|| Error::InvalidGrant(INVALID_RECOVERY_CODE.into()))?;
+        Ok((fresh, factor.id))
     }
 
     /// The `mfa_token` sent to the token endpoint or `/mfa/challenge` by `client`, with its

@@ -15,8 +15,10 @@ pub trait ClientStore: Send + Sync {
     async fn list_clients(&self) -> Result<Vec<Client>, StoreError>;
     /// Adds a client; `Conflict` if the id is taken.
     async fn insert_client(&self, client: &Client, now: i64) -> Result<(), StoreError>;
-    /// Removes a client; `NotFound` if there is none.
-    async fn delete_client(&self, id: &ClientId) -> Result<(), StoreError>;
+    /// Removes a client and, in the same transaction, every session (token family) with it, so
+    /// a client re-created with the same id inherits nothing; `NotFound` if there is none. The
+    /// number of sessions removed.
+    async fn delete_client(&self, id: &ClientId) -> Result<u64, StoreError>;
     /// Replaces a client's secret hash and settings; `NotFound` if there is none.
     async fn update_client(&self, client: &Client) -> Result<(), StoreError>;
 }

@@ -4,6 +4,7 @@
 //! - [`ClientStore`] (clients), [`UserStore`] (users), [`KeyStore`] (signing keys),
 //! - [`CodeStore`] (one-time password codes, assertion `jti`s),
 //! - [`TokenStore`] (refresh-token families, refresh and access tokens),
+//! - [`SessionStore`] (login sessions, listed and ended by administrators),
 //! - [`GuardStore`] (lockout and throttle counters), [`EventStore`] (the audit trail),
 //! - [`MfaStore`] (second factors, `mfa_token`s), [`MaintenanceStore`] (ping, pool, cleanup).
 //!
@@ -20,6 +21,7 @@ mod guard;
 mod keys;
 mod maintenance;
 mod mfa;
+mod sessions;
 mod tokens;
 mod users;
 
@@ -31,7 +33,11 @@ pub use guard::GuardStore;
 pub use keys::{KeyStore, StoredKey};
 pub use maintenance::{MaintenanceStore, PoolStats};
 pub use mfa::{Authenticator, AuthenticatorKind, MfaStore, MfaTokenRecord};
-pub use tokens::{AccessTokenRecord, RefreshTokenRecord, TokenFamily, TokenStore};
+pub use sessions::{Session, SessionFilter, SessionStore, MAX_LISTED_SESSIONS};
+pub use tokens::{
+    AccessTokenRecord, NewLogin, Recorded, RefreshTokenRecord, SessionLimit, SessionLimitPolicy,
+    TokenFamily, TokenStore, MAX_USER_AGENT_LEN,
+};
 pub use users::UserStore;
 
 /// Everything gatehouse stores: every capability trait. Implemented for each type that
@@ -42,6 +48,7 @@ pub trait Store:
     + KeyStore
     + CodeStore
     + TokenStore
+    + SessionStore
     + GuardStore
     + EventStore
     + MfaStore
@@ -58,6 +65,7 @@ impl<T> Store for T where
         + KeyStore
         + CodeStore
         + TokenStore
+        + SessionStore
         + GuardStore
         + EventStore
         + MfaStore

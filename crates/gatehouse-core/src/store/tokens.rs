@@ -25,6 +25,98 @@ pub struct TokenFamily {
     pub expires_at: i64,
     /// When the family was revoked, if it was.
     pub revoked_at: Option<i64>,
+    /// The user's session epoch when the family was made: raising the user's epoch (a password
+    /// change, a disabled account) ends every family of an older one.
+    pub user_epoch: i64,
+    /// How the user was authenticated (RFC 8176 values: `pwd`, then `otp`, `mfa`…).
+    pub amr: Vec<String>,
+    /// The second factor the login passed, if any: removing it ends the session.
+    pub authenticator_id: Option<String>,
+    /// The scope granted at the login, space-delimited.
+    pub scope: String,
+    /// The address the login came from.
+    pub ip: Option<String>,
+    /// The `User-Agent` of the login request, at most [`MAX_USER_AGENT_LEN`] bytes.
+    pub user_agent: Option<String>,
+}
+
+/// The longest `User-Agent` kept with a session, in bytes.
+pub const MAX_USER_AGENT_LEN: usize = 256;
+
+impl TokenFamily {
+    /// Whether the login passed a second factor.
+    pub fn has_second_factor(&self) -> bool {
+        self.amr.iter().any(|m| m != "pwd")
+    }
+}
+
+/// A client's cap on the live sessions one user may hold with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLimit {
+    /// The most live sessions per user.
+    pub max: u32,
+    /// What a login beyond it does.
+    pub policy: SessionLimitPolicy,
+}
+
+/// What a login does when its user already holds the most sessions the client allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionLimitPolicy {
+    /// The oldest live sessions are revoked to make room.
+    #[default]
+    EvictOldest,
+    /// The new login is refused.
+    Deny,
+}
+
+impl SessionLimitPolicy {
+    /// The policy's name in settings, flags and the admin API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionLimitPolicy::EvictOldest => "evict_oldest",
+            SessionLimitPolicy::Deny => "deny",
+        }
+    }
+
+    /// Parses a policy name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "evict_oldest" => Some(SessionLimitPolicy::EvictOldest),
+            "deny" => Some(SessionLimitPolicy::Deny),
+            _ => None,
+        }
+    }
+}
+
+/// The tokens of one login: the arguments of [`TokenStore::record_login`].
+#[derive(Debug, Clone, Copy)]
+pub struct NewLogin<'a> {
+    /// The session (family) the login opens.
+    pub family: &'a TokenFamily,
+    /// Its first refresh token, when the client gets one.
+    pub refresh: Option<&'a RefreshTokenRecord>,
+    /// The access token.
+    pub access: &'a AccessTokenRecord,
+    /// The client's cap on the user's live sessions, if any.
+    pub limit: Option<SessionLimit>,
+    /// The time of the login.
+    pub now: i64,
+}
+
+/// What became of a login's tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// Stored; the ids of the sessions revoked to make room (`evict_oldest`).
+    Stored {
+        /// Sessions revoked by the limit, oldest first.
+        evicted: Vec<String>,
+    },
+    /// Not stored: the user holds the most sessions the client allows (`deny`).
+    OverLimit,
+    /// Not stored: since the login read them, its client was removed, its user removed,
+    /// disabled or their sessions ended, or its second factor removed.
+    Stale,
 }
 
 /// One refresh token, known only by its SHA-256.
@@ -65,21 +157,25 @@ pub struct AccessTokenRecord {
     pub issued_at: i64,
     /// Expires at.
     pub expires_at: i64,
-    /// Whether it, or its family, was revoked.
+    /// Whether it was revoked, or its session ended (family revoked or removed, user removed,
+    /// disabled or of a newer session epoch).
     pub revoked: bool,
+    /// How its session's user authenticated (RFC 8176): read with the token from its family,
+    /// not stored with it; empty for a token without a family.
+    pub amr: Vec<String>,
 }
 
 /// The issued tokens.
 #[async_trait]
 pub trait TokenStore: Send + Sync {
-    /// Records the tokens of one grant in one transaction: a new family and its first refresh
-    /// token when a refresh token is issued, and the access token.
-    async fn record_issued_tokens(
-        &self,
-        family: Option<&TokenFamily>,
-        refresh: Option<&RefreshTokenRecord>,
-        access: &AccessTokenRecord,
-    ) -> Result<(), StoreError>;
+    /// Records the tokens of one login in one transaction: its family (the session), its first
+    /// refresh token if any, and the access token. The family is stored only while its client
+    /// exists, its user exists, is active and still has the family's `user_epoch`, and its
+    /// `authenticator_id` (if any) exists; else nothing is and the answer is
+    /// [`Recorded::Stale`]. With a `limit`, the user's live sessions with the client are counted
+    /// in the same transaction (serialized per user, so concurrent logins cannot overrun it) and
+    /// the oldest revoked, or the login refused, per its policy.
+    async fn record_login(&self, login: NewLogin<'_>) -> Result<Recorded, StoreError>;
     /// The refresh token with this hash and its family.
     async fn find_refresh_token(
         &self,

@@ -16,8 +16,9 @@ pub trait UserStore: Send + Sync {
     async fn list_users(&self) -> Result<Vec<User>, StoreError>;
     /// Adds a user; `Conflict` if the username is taken.
     async fn insert_user(&self, user: &User) -> Result<(), StoreError>;
-    /// Removes a user; `NotFound` if there is none.
-    async fn delete_user(&self, username: &Username) -> Result<(), StoreError>;
+    /// Removes a user and, in the same transaction, every session (token family) of theirs;
+    /// `NotFound` if there is none. The number of sessions removed.
+    async fn delete_user(&self, username: &Username) -> Result<u64, StoreError>;
     /// Replaces a user's password hash; `NotFound` if there is none.
     async fn set_password_hash(
         &self,
@@ -25,6 +26,7 @@ pub trait UserStore: Send + Sync {
         hash: &str,
         now: i64,
     ) -> Result<(), StoreError>;
-    /// Replaces a user's password hash, email, phone and scopes; `NotFound` if there is none.
+    /// Replaces a user's password hash, email, phone, scopes and `active`; `NotFound` if there
+    /// is none. Sessions are ended separately ([`super::SessionStore::end_user_sessions`]).
     async fn update_user(&self, user: &User, now: i64) -> Result<(), StoreError>;
 }

@@ -5,6 +5,7 @@ use serde_json::{json, Map, Value};
 
 use crate::client::Client;
 use crate::scope::ScopeSet;
+use crate::store::TokenFamily;
 use crate::user::User;
 
 /// The user's claims released by `scope` (OpenID Connect Core §5.4), with `sub`. gatehouse never
@@ -33,24 +34,37 @@ pub fn user_claims(user: &User, scope: &ScopeSet) -> Map<String, Value> {
     claims
 }
 
+/// The times an id_token states.
+#[derive(Debug, Clone, Copy)]
+pub struct IdTokenTimes {
+    /// Issued at.
+    pub iat: i64,
+    /// Expires at.
+    pub exp: i64,
+    /// When the user logged in.
+    pub auth_time: i64,
+}
+
 /// The claims of an id_token (OpenID Connect Core §2): `iss`, `sub`, `aud` (the client), `exp`,
-/// `iat`, `auth_time` (the password login), and the scope's user claims.
+/// `iat`, `auth_time` (the login), `amr` (how the user authenticated, RFC 8176), `sid` (the
+/// session, OpenID Connect Back-Channel Logout §2.1), and the scope's user claims.
 pub fn id_token_claims(
     issuer: &str,
     client: &Client,
     user: &User,
     scope: &ScopeSet,
-    now: i64,
-    exp: i64,
-    auth_time: i64,
+    times: IdTokenTimes,
+    session: &TokenFamily,
 ) -> Value {
     let mut claims = user_claims(user, scope);
     let fixed = json!({
         "iss": issuer,
         "aud": client.id.as_str(),
-        "exp": exp,
-        "iat": now,
-        "auth_time": auth_time,
+        "exp": times.exp,
+        "iat": times.iat,
+        "auth_time": times.auth_time,
+        "amr": session.amr,
+        "sid": session.id,
     });
     if let Value::Object(fixed) = fixed {
         claims.extend(fixed);
@@ -73,6 +87,8 @@ mod tests {
             phone: Some("+1555".into()),
             scopes: None,
             created_at: 0,
+            active: true,
+            session_epoch: 0,
         };
         let c = user_claims(&user, &ScopeSet::parse("openid email").unwrap());
         assert_eq!(c["email"], "a@example.com");

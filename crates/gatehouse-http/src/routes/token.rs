@@ -79,7 +79,11 @@ async fn exchange(
     let code = params.take("code");
     let request = grant_request(&mut params)?;
     let Authenticated { client, ctx } = app.clients.authenticate_with(ctx, credentials).await?;
-    app.codes.redeem(&client, code.as_deref()).await?;
+    // Aidbox's secure code flow: the one-time code stands for the login, so the password grant
+    // and the MFA grants completing it need one; a refresh continues a session and does not.
+    if !matches!(request, GrantRequest::RefreshToken { .. }) {
+        app.codes.redeem(&client, code.as_deref()).await?;
+    }
     app.grants.exchange(&ctx, &client, request).await
 }
 

@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use gatehouse_core::client::{Client, ClientId};
 use gatehouse_core::store::{ClientStore, StoreError};
 
-use super::{corrupt, execute, fetch_all, one_row, rows, HotPath, SqlStore};
+use super::{
+    corrupt, delete_with_sessions, execute, fetch_all, one_row, rows, HotPath, SqlStore,
+};
 use crate::backend::Backend;
 
 #[async_trait]
@@ -32,9 +34,13 @@ impl<DB: Backend, H: HotPath<DB>> ClientStore for SqlStore<DB, H> {
         execute(&self.pool, sql, &params).await.map(drop)
     }
 
-    async fn delete_client(&self, id: &ClientId) -> Result<(), StoreError> {
-        let sql = "DELETE FROM clients WHERE id = $1";
-        one_row(execute(&self.pool, sql, &[id.as_str().into()]).await?)
+    async fn delete_client(&self, id: &ClientId) -> Result<u64, StoreError> {
+        // The families take their refresh tokens with them (ON DELETE CASCADE); their access
+        // tokens die with them, as every read of one joins its family.
+        let sessions = "DELETE FROM token_families WHERE client_id = $1";
+        let client = "DELETE FROM clients WHERE id = $1";
+        let id = [id.as_str().into()];
+        delete_with_sessions(&self.pool, (sessions, &id), (client, &id)).await
     }
 
     async fn update_client(&self, client: &Client) -> Result<(), StoreError> {

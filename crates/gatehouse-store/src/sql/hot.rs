@@ -6,6 +6,7 @@
 
 use gatehouse_core::store::{AccessTokenRecord, Event, RefreshTokenRecord, TokenFamily};
 
+
 use crate::backend::Param;
 
 /// One insert of the hot path: its statement and the values of its placeholders, in order.
@@ -21,38 +22,68 @@ pub(crate) struct Insert<'a, const N: usize> {
 pub(crate) const FIND_CLIENT: &str =
     "SELECT id, secret_hash, secret_sealed, settings FROM clients WHERE id = $1";
 
-/// A user by id: `id, username, password_hash, email, phone, scopes, created_at`.
+/// A user by id: `id, username, password_hash, email, phone, scopes, created_at, active,
+/// session_epoch`.
 pub(crate) const FIND_USER_BY_ID: &str =
-    "SELECT id, username, password_hash, email, phone, scopes, created_at \
-     FROM users WHERE id = $1";
+    "SELECT id, username, password_hash, email, phone, scopes, created_at, active, \
+     session_epoch FROM users WHERE id = $1";
 
 /// A refresh token by hash, with the columns of its family.
 pub(crate) const FIND_REFRESH_TOKEN: &str =
     "SELECT r.token_hash, r.family_id, r.parent_hash, r.scope, r.created_at, \
      r.idle_expires_at, r.used_at, f.client_id, f.user_id, f.auth_time, \
-     f.created_at AS family_created_at, f.expires_at, f.revoked_at \
+     f.created_at AS family_created_at, f.expires_at, f.revoked_at, f.user_epoch, f.amr, \
+     f.authenticator_id, f.scope AS family_scope, f.ip, f.user_agent \
      FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id \
      WHERE r.token_hash = $1";
 
-/// An access token by id, with its family's `revoked_at`.
+/// An access token by id, with what decides whether its session still lives: its family's
+/// `family_found`, `revoked_at` and `user_epoch`, and its user's `user_found`, `active` and
+/// `session_epoch` (see `rows::access_token_revoked`), then the user's `username`.
 pub(crate) const FIND_ACCESS_TOKEN: &str =
     "SELECT a.id, a.family_id, a.client_id, a.user_id, a.scope, a.auth_time, \
-     a.issued_at, a.expires_at, a.revoked, f.revoked_at \
+     a.issued_at, a.expires_at, a.revoked, f.revoked_at, \
+     (f.id IS NOT NULL) AS family_found, COALESCE(f.user_epoch, 0) AS user_epoch, \
+     (u.id IS NOT NULL) AS user_found, COALESCE(u.active, FALSE) AS active, \
+     COALESCE(u.session_epoch, 0) AS session_epoch, COALESCE(f.amr, '') AS amr, u.username \
      FROM access_tokens a LEFT JOIN token_families f ON f.id = a.family_id \
+     LEFT JOIN users u ON u.id = a.user_id \
      WHERE a.id = $1";
 
-/// [`FIND_ACCESS_TOKEN`] and its user's `username`, last.
-pub(crate) const FIND_ACCESS_TOKEN_WITH_USERNAME: &str =
-    "SELECT a.id, a.family_id, a.client_id, a.user_id, a.scope, a.auth_time, \
-     a.issued_at, a.expires_at, a.revoked, f.revoked_at, u.username \
-     FROM access_tokens a JOIN users u ON u.id = a.user_id \
-     LEFT JOIN token_families f ON f.id = a.family_id \
-     WHERE a.id = $1";
-
-/// A new token family: `id, client_id, user_id, auth_time, created_at, expires_at`.
+/// A new token family, stored only while its client exists, its user exists, is active and has
+/// the family's epoch, and its second factor (if any) exists: `id, client_id, user_id,
+/// auth_time, created_at, expires_at, user_epoch, amr, authenticator_id, scope, ip, user_agent`.
 const INSERT_FAMILY: &str =
     "INSERT INTO token_families (id, client_id, user_id, auth_time, created_at, \
-     expires_at, last_used_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL)";
+     expires_at, last_used_at, revoked_at, user_epoch, amr, authenticator_id, scope, ip, \
+     user_agent) \
+     SELECT $1, $2, $3, $4, $5, $6, NULL, NULL, $7, $8, $9, $10, $11, $12 \
+     WHERE EXISTS (SELECT 1 FROM clients WHERE id = $2) \
+     AND EXISTS (SELECT 1 FROM users WHERE id = $3 AND active AND session_epoch = $7) \
+     AND ($9 IS NULL OR EXISTS (SELECT 1 FROM mfa_authenticators WHERE id = $9))";
+
+/// The condition, on `token_families f` joined with `users u`, of a live session at `$1`:
+/// unrevoked, unexpired, of its user's current epoch, its user active, and (when it has refresh
+/// tokens) one of them unused and not idle-expired.
+pub(crate) const LIVE_SESSION: &str = "f.revoked_at IS NULL AND f.expires_at > $1 \
+     AND f.user_epoch = u.session_epoch AND u.active \
+     AND (NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.family_id = f.id) \
+          OR EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.family_id = f.id \
+                     AND r.used_at IS NULL AND r.idle_expires_at > $1))";
+
+/// The live sessions of user `$2` with client `$3` at `$1`, oldest first (the session limit).
+pub(crate) const LIVE_SESSIONS_OF_LOGIN: &str =
+    "SELECT f.id FROM token_families f JOIN users u ON u.id = f.user_id \
+     WHERE f.expires_at > $1 AND f.user_id = $2 AND f.client_id = $3 AND f.revoked_at IS NULL \
+     AND f.user_epoch = u.session_epoch AND u.active \
+     AND (NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.family_id = f.id) \
+          OR EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.family_id = f.id \
+                     AND r.used_at IS NULL AND r.idle_expires_at > $1)) \
+     ORDER BY f.created_at, f.id";
+
+/// Revokes family `$1` at `$2`, unless it already is.
+pub(crate) const REVOKE_FAMILY: &str =
+    "UPDATE token_families SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
 
 /// A new refresh token: `token_hash, family_id, parent_hash, scope, created_at,
 /// idle_expires_at`.
@@ -71,8 +102,9 @@ const INSERT_EVENT: &str =
     "INSERT INTO events (id, at, kind, client_id, username, ip, request_id, detail) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
-/// The insert of a new token family.
-pub(crate) fn family(f: &TokenFamily) -> Insert<'_, 6> {
+/// The insert of a new token family, whose `amr` is passed space-delimited. It changes no row
+/// when the family is stale (see [`INSERT_FAMILY`]).
+pub(crate) fn family<'a>(f: &'a TokenFamily, amr: &'a str) -> Insert<'a, 12> {
     Insert {
         sql: INSERT_FAMILY,
         params: [
@@ -82,6 +114,12 @@ pub(crate) fn family(f: &TokenFamily) -> Insert<'_, 6> {
             f.auth_time.into(),
             f.created_at.into(),
             f.expires_at.into(),
+            f.user_epoch.into(),
+            amr.into(),
+            f.authenticator_id.as_deref().into(),
+            (&f.scope).into(),
+            f.ip.as_deref().into(),
+            f.user_agent.as_deref().into(),
         ],
     }
 }

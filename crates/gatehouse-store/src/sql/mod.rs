@@ -13,6 +13,7 @@ mod keys;
 mod maintenance;
 mod mfa;
 pub(crate) mod rows;
+mod sessions;
 mod tokens;
 mod users;
 
@@ -20,7 +21,7 @@ use std::future::Future;
 
 use gatehouse_core::client::{Client, ClientId};
 use gatehouse_core::store::{
-    AccessTokenRecord, Event, RefreshTokenRecord, StoreError, TokenFamily,
+    AccessTokenRecord, Event, NewLogin, Recorded, RefreshTokenRecord, StoreError, TokenFamily,
 };
 use gatehouse_core::user::User;
 use sqlx::Pool;
@@ -79,6 +80,25 @@ pub(crate) async fn when_one_changes<DB: Backend>(
     Ok(true)
 }
 
+/// Removes a record (`record` must change one row, else `NotFound`) and the sessions that
+/// `sessions` selects, in one transaction; the number of sessions removed.
+pub(crate) async fn delete_with_sessions<DB: Backend>(
+    pool: &Pool<DB>,
+    sessions: (&str, &[Param<'_>]),
+    record: (&str, &[Param<'_>]),
+) -> Result<u64, StoreError> {
+    let mut tx = pool.begin().await.map_err(store_error)?;
+    let removed = DB::execute(&mut tx, sessions.0, sessions.1).await;
+    let removed = removed.map_err(store_error)?;
+    let deleted = DB::execute(&mut tx, record.0, record.1).await;
+    if deleted.map_err(store_error)? != 1 {
+        tx.rollback().await.map_err(store_error)?;
+        return Err(StoreError::NotFound);
+    }
+    tx.commit().await.map_err(store_error)?;
+    Ok(removed)
+}
+
 /// Runs one query on a connection from `pool`; its first row, read by `read`.
 pub(crate) async fn fetch_optional<DB: Backend, T>(
     pool: &Pool<DB>,
@@ -117,11 +137,11 @@ pub trait HotPath<DB: sqlx::Database>: Send + Sync + 'static {
         &self,
         id: &str,
     ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
-    /// [`TokenStore::record_issued_tokens`](gatehouse_core::store::TokenStore::record_issued_tokens).
-    fn record_issued_tokens(
+    /// [`TokenStore::record_login`](gatehouse_core::store::TokenStore::record_login).
+    fn record_login(
         &self,
-        tokens: IssuedTokens<'_>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+        login: NewLogin<'_>,
+    ) -> impl Future<Output = Result<Recorded, StoreError>> + Send;
     /// [`TokenStore::find_refresh_token`](gatehouse_core::store::TokenStore::find_refresh_token).
     fn find_refresh_token(
         &self,
@@ -139,32 +159,16 @@ pub trait HotPath<DB: sqlx::Database>: Send + Sync + 'static {
         family_id: &str,
         now: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// [`TokenStore::find_access_token`](gatehouse_core::store::TokenStore::find_access_token).
+    /// [`TokenStore::find_access_token`](gatehouse_core::store::TokenStore::find_access_token),
+    /// with its user's username (`None` when the user is gone), in one query.
     fn find_access_token(
         &self,
         id: &str,
-    ) -> impl Future<Output = Result<Option<AccessTokenRecord>, StoreError>> + Send;
-    /// [`TokenStore::find_access_token_with_username`](gatehouse_core::store::TokenStore::find_access_token_with_username).
-    fn find_access_token_with_username(
-        &self,
-        id: &str,
-    ) -> impl Future<Output = Result<Option<(AccessTokenRecord, String)>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<(AccessTokenRecord, Option<String>)>, StoreError>> + Send;
     /// [`TokenStore::revoke_access_token`](gatehouse_core::store::TokenStore::revoke_access_token).
     fn revoke_access_token(&self, id: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// [`EventStore::insert_event`](gatehouse_core::store::EventStore::insert_event).
     fn insert_event(&self, event: &Event) -> impl Future<Output = Result<(), StoreError>> + Send;
-}
-
-/// The tokens of one grant: the arguments of
-/// [`TokenStore::record_issued_tokens`](gatehouse_core::store::TokenStore::record_issued_tokens).
-#[derive(Debug, Clone, Copy)]
-pub struct IssuedTokens<'a> {
-    /// A new family, when a refresh token is issued.
-    pub family: Option<&'a TokenFamily>,
-    /// The family's first refresh token.
-    pub refresh: Option<&'a RefreshTokenRecord>,
-    /// The access token.
-    pub access: &'a AccessTokenRecord,
 }
 
 /// One refresh-token rotation: the arguments of

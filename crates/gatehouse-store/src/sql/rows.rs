@@ -23,7 +23,8 @@ pub(crate) fn client<DB: Backend>(row: &DB::Row) -> Result<Client, StoreError> {
     })
 }
 
-/// `id, username, password_hash, email, phone, scopes, created_at` of `users`; scopes are
+/// `id, username, password_hash, email, phone, scopes, created_at, active, session_epoch` of
+/// `users`; scopes are
 /// stored space-delimited.
 pub(crate) fn user<DB: Backend>(row: &DB::Row) -> Result<User, StoreError> {
     let scopes = DB::opt_text(row, "scopes")?;
@@ -35,6 +36,8 @@ pub(crate) fn user<DB: Backend>(row: &DB::Row) -> Result<User, StoreError> {
         phone: DB::opt_text(row, "phone")?,
         scopes: scopes.map(|s| ScopeSet::from_trusted(s.split(' ').filter(|t| !t.is_empty()))),
         created_at: DB::int(row, "created_at")?,
+        active: DB::boolean(row, "active")?,
+        session_epoch: DB::int(row, "session_epoch")?,
     })
 }
 
@@ -71,25 +74,75 @@ pub(crate) fn refresh_token<DB: Backend>(
         created_at: DB::int(row, "family_created_at")?,
         expires_at: DB::int(row, "expires_at")?,
         revoked_at: DB::opt_int(row, "revoked_at")?,
+        user_epoch: DB::int(row, "user_epoch")?,
+        amr: split_amr(&DB::text(row, "amr")?),
+        authenticator_id: DB::opt_text(row, "authenticator_id")?,
+        scope: DB::text(row, "family_scope")?,
+        ip: DB::opt_text(row, "ip")?,
+        user_agent: DB::opt_text(row, "user_agent")?,
     };
     Ok((refresh, family))
 }
 
-/// The columns of `access_tokens` and its family's `revoked_at`.
+/// The columns of `hot::FIND_ACCESS_TOKEN` but the username.
 pub(crate) fn access_token<DB: Backend>(row: &DB::Row) -> Result<AccessTokenRecord, StoreError> {
-    let revoked = DB::boolean(row, "revoked")?;
-    let family_revoked = DB::opt_int(row, "revoked_at")?;
+    let family_id = DB::opt_text(row, "family_id")?;
+    let revoked = access_token_revoked(&AccessTokenLife {
+        revoked: DB::boolean(row, "revoked")?,
+        has_family: family_id.is_some(),
+        family_found: DB::boolean(row, "family_found")?,
+        family_revoked: DB::opt_int(row, "revoked_at")?.is_some(),
+        user_epoch: DB::int(row, "user_epoch")?,
+        user_found: DB::boolean(row, "user_found")?,
+        active: DB::boolean(row, "active")?,
+        session_epoch: DB::int(row, "session_epoch")?,
+    });
     Ok(AccessTokenRecord {
         id: DB::text(row, "id")?,
-        family_id: DB::opt_text(row, "family_id")?,
+        family_id,
         client_id: DB::text(row, "client_id")?,
         user_id: DB::text(row, "user_id")?,
         scope: DB::text(row, "scope")?,
         auth_time: DB::int(row, "auth_time")?,
         issued_at: DB::int(row, "issued_at")?,
         expires_at: DB::int(row, "expires_at")?,
-        revoked: revoked || family_revoked.is_some(),
+        revoked,
+        amr: split_amr(&DB::text(row, "amr")?),
     })
+}
+
+/// What a read of an access token learns of the life of its session.
+pub(crate) struct AccessTokenLife {
+    /// The token itself was revoked.
+    pub(crate) revoked: bool,
+    /// It was issued in a family (every token since sessions were introduced).
+    pub(crate) has_family: bool,
+    /// Its family still exists.
+    pub(crate) family_found: bool,
+    /// Its family was revoked.
+    pub(crate) family_revoked: bool,
+    /// Its family's user epoch.
+    pub(crate) user_epoch: i64,
+    /// Its user still exists.
+    pub(crate) user_found: bool,
+    /// Its user is active.
+    pub(crate) active: bool,
+    /// Its user's current session epoch.
+    pub(crate) session_epoch: i64,
+}
+
+/// Whether an access token is dead: revoked itself, or its session ended (its family revoked,
+/// removed with its client or user, or of an older epoch than its user's), or its user removed
+/// or disabled.
+pub(crate) fn access_token_revoked(life: &AccessTokenLife) -> bool {
+    let session_ended = life.has_family
+        && (!life.family_found || life.family_revoked || life.user_epoch != life.session_epoch);
+    life.revoked || session_ended || !life.user_found || !life.active
+}
+
+/// `amr` as stored, space-delimited.
+pub(crate) fn split_amr(stored: &str) -> Vec<String> {
+    stored.split(' ').filter(|m| !m.is_empty()).map(str::to_owned).collect()
 }
 
 /// The columns of `events`; a `detail` that is not JSON is kept as a string.

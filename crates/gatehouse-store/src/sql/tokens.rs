@@ -3,26 +3,17 @@
 
 use async_trait::async_trait;
 use gatehouse_core::store::{
-    AccessTokenRecord, Event, RefreshTokenRecord, StoreError, TokenFamily, TokenStore,
+    AccessTokenRecord, Event, NewLogin, Recorded, RefreshTokenRecord, StoreError, TokenFamily,
+    TokenStore,
 };
 
-use super::{HotPath, IssuedTokens, Rotation, SqlStore};
+use super::{HotPath, Rotation, SqlStore};
 use crate::backend::Backend;
 
 #[async_trait]
 impl<DB: Backend, H: HotPath<DB>> TokenStore for SqlStore<DB, H> {
-    async fn record_issued_tokens(
-        &self,
-        family: Option<&TokenFamily>,
-        refresh: Option<&RefreshTokenRecord>,
-        access: &AccessTokenRecord,
-    ) -> Result<(), StoreError> {
-        let tokens = IssuedTokens {
-            family,
-            refresh,
-            access,
-        };
-        self.hot.record_issued_tokens(tokens).await
+    async fn record_login(&self, login: NewLogin<'_>) -> Result<Recorded, StoreError> {
+        self.hot.record_login(login).await
     }
 
     async fn find_refresh_token(
@@ -60,14 +51,15 @@ impl<DB: Backend, H: HotPath<DB>> TokenStore for SqlStore<DB, H> {
     }
 
     async fn find_access_token(&self, id: &str) -> Result<Option<AccessTokenRecord>, StoreError> {
-        self.hot.find_access_token(id).await
+        Ok(self.hot.find_access_token(id).await?.map(|(a, _)| a))
     }
 
     async fn find_access_token_with_username(
         &self,
         id: &str,
     ) -> Result<Option<(AccessTokenRecord, String)>, StoreError> {
-        self.hot.find_access_token_with_username(id).await
+        let found = self.hot.find_access_token(id).await?;
+        Ok(found.and_then(|(a, username)| Some((a, username?))))
     }
 
     async fn revoke_access_token(&self, id: &str) -> Result<(), StoreError> {

@@ -4,14 +4,16 @@ use async_trait::async_trait;
 use gatehouse_core::store::{StoreError, UserStore};
 use gatehouse_core::user::{User, Username};
 
-use super::{execute, fetch_all, fetch_optional, one_row, rows, HotPath, SqlStore};
+use super::{
+    delete_with_sessions, execute, fetch_all, fetch_optional, one_row, rows, HotPath, SqlStore,
+};
 use crate::backend::Backend;
 
 #[async_trait]
 impl<DB: Backend, H: HotPath<DB>> UserStore for SqlStore<DB, H> {
     async fn find_user(&self, username: &Username) -> Result<Option<User>, StoreError> {
-        let sql = "SELECT id, username, password_hash, email, phone, scopes, created_at \
-                   FROM users WHERE username = $1";
+        let sql = "SELECT id, username, password_hash, email, phone, scopes, created_at, \
+                   active, session_epoch FROM users WHERE username = $1";
         let params = [username.as_str().into()];
         fetch_optional(&self.pool, sql, &params, rows::user::<DB>).await
     }
@@ -21,15 +23,15 @@ impl<DB: Backend, H: HotPath<DB>> UserStore for SqlStore<DB, H> {
     }
 
     async fn list_users(&self) -> Result<Vec<User>, StoreError> {
-        let sql = "SELECT id, username, password_hash, email, phone, scopes, created_at \
-                   FROM users ORDER BY username";
+        let sql = "SELECT id, username, password_hash, email, phone, scopes, created_at, \
+                   active, session_epoch FROM users ORDER BY username";
         fetch_all(&self.pool, sql, &[], rows::user::<DB>).await
     }
 
     async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
         let scopes = user.scopes.as_ref().map(|s| s.to_string());
         let sql = "INSERT INTO users (id, username, password_hash, email, phone, scopes, \
-                   created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)";
+                   created_at, updated_at, active) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)";
         let params = [
             (&user.id).into(),
             user.username.as_str().into(),
@@ -38,13 +40,17 @@ impl<DB: Backend, H: HotPath<DB>> UserStore for SqlStore<DB, H> {
             user.phone.as_deref().into(),
             scopes.as_deref().into(),
             user.created_at.into(),
+            user.active.into(),
         ];
         execute(&self.pool, sql, &params).await.map(drop)
     }
 
-    async fn delete_user(&self, username: &Username) -> Result<(), StoreError> {
-        let sql = "DELETE FROM users WHERE username = $1";
-        one_row(execute(&self.pool, sql, &[username.as_str().into()]).await?)
+    async fn delete_user(&self, username: &Username) -> Result<u64, StoreError> {
+        let sessions = "DELETE FROM token_families \
+                        WHERE user_id = (SELECT id FROM users WHERE username = $1)";
+        let user = "DELETE FROM users WHERE username = $1";
+        let name = [username.as_str().into()];
+        delete_with_sessions(&self.pool, (sessions, &name), (user, &name)).await
     }
 
     async fn set_password_hash(
@@ -61,7 +67,7 @@ impl<DB: Backend, H: HotPath<DB>> UserStore for SqlStore<DB, H> {
     async fn update_user(&self, user: &User, now: i64) -> Result<(), StoreError> {
         let scopes = user.scopes.as_ref().map(|s| s.to_string());
         let sql = "UPDATE users SET password_hash = $1, email = $2, phone = $3, scopes = $4, \
-                   updated_at = $5 WHERE username = $6";
+                   updated_at = $5, active = $7 WHERE username = $6";
         let params = [
             (&user.password_hash).into(),
             user.email.as_deref().into(),
@@ -69,6 +75,7 @@ impl<DB: Backend, H: HotPath<DB>> UserStore for SqlStore<DB, H> {
             scopes.as_deref().into(),
             now.into(),
             user.username.as_str().into(),
+            user.active.into(),
         ];
         one_row(execute(&self.pool, sql, &params).await?)
     }

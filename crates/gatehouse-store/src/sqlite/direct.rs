@@ -31,7 +31,7 @@ use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, ToSql};
 
 use crate::backend::Param;
-use crate::sql::hot;
+use crate::sql::{hot, rows};
 
 /// How long a statement waits for a lock before failing, as on the sqlx connections.
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -155,6 +155,8 @@ impl Readers {
                 scopes: scopes
                     .map(|s| ScopeSet::from_trusted(s.split(' ').filter(|t| !t.is_empty()))),
                 created_at: r.get(6)?,
+                active: r.get(7)?,
+                session_epoch: r.get(8)?,
             })
         })
     }
@@ -183,38 +185,52 @@ impl Readers {
                     created_at: r.get(10)?,
                     expires_at: r.get(11)?,
                     revoked_at: r.get(12)?,
+                    user_epoch: r.get(13)?,
+                    amr: rows::split_amr(&r.get::<_, String>(14)?),
+                    authenticator_id: r.get(15)?,
+                    scope: r.get(16)?,
+                    ip: r.get(17)?,
+                    user_agent: r.get(18)?,
                 },
             ))
         })
     }
 
-    pub(crate) fn access_token(&self, id: &str) -> Result<Option<AccessTokenRecord>, StoreError> {
-        self.row(hot::FIND_ACCESS_TOKEN, id, access_from_row)
-    }
-
-    pub(crate) fn access_token_with_username(
+    /// The access token `id` and its user's username (`None` when the user is gone).
+    pub(crate) fn access_token(
         &self,
         id: &str,
-    ) -> Result<Option<(AccessTokenRecord, String)>, StoreError> {
-        self.row(hot::FIND_ACCESS_TOKEN_WITH_USERNAME, id, |r| {
-            Ok((access_from_row(r)?, r.get(10)?))
+    ) -> Result<Option<(AccessTokenRecord, Option<String>)>, StoreError> {
+        self.row(hot::FIND_ACCESS_TOKEN, id, |r| {
+            Ok((access_from_row(r)?, r.get(16)?))
         })
     }
 }
 
+/// The columns of [`hot::FIND_ACCESS_TOKEN`] but the last, by index.
 fn access_from_row(r: &Row<'_>) -> rusqlite::Result<AccessTokenRecord> {
-    let revoked: bool = r.get(8)?;
-    let family_revoked: Option<i64> = r.get(9)?;
+    let family_id: Option<String> = r.get(1)?;
+    let revoked = rows::access_token_revoked(&rows::AccessTokenLife {
+        revoked: r.get(8)?,
+        has_family: family_id.is_some(),
+        family_found: r.get(10)?,
+        family_revoked: r.get::<_, Option<i64>>(9)?.is_some(),
+        user_epoch: r.get(11)?,
+        user_found: r.get(12)?,
+        active: r.get(13)?,
+        session_epoch: r.get(14)?,
+    });
     Ok(AccessTokenRecord {
         id: r.get(0)?,
-        family_id: r.get(1)?,
+        family_id,
         client_id: r.get(2)?,
         user_id: r.get(3)?,
         scope: r.get(4)?,
         auth_time: r.get(5)?,
         issued_at: r.get(6)?,
         expires_at: r.get(7)?,
-        revoked: revoked || family_revoked.is_some(),
+        revoked,
+        amr: rows::split_amr(&r.get::<_, String>(15)?),
     })
 }
 
@@ -225,6 +241,15 @@ pub(crate) fn insert<const N: usize>(
 ) -> rusqlite::Result<()> {
     let params = rusqlite::params_from_iter(insert.params);
     c.prepare_cached(insert.sql)?.execute(params).map(drop)
+}
+
+/// Runs one insert of the hot path that may change no row; the number of rows it changed.
+pub(crate) fn insert_counted<const N: usize>(
+    c: &Connection,
+    insert: hot::Insert<'_, N>,
+) -> rusqlite::Result<usize> {
+    let params = rusqlite::params_from_iter(insert.params);
+    c.prepare_cached(insert.sql)?.execute(params)
 }
 
 /// Stores an audit event on the writer's connection.

@@ -25,8 +25,10 @@
 
 use std::path::Path;
 
-use gatehouse_core::store::Event;
-use gatehouse_core::store::{AccessTokenRecord, RefreshTokenRecord, StoreError, TokenFamily};
+use gatehouse_core::store::{
+    AccessTokenRecord, Event, Recorded, RefreshTokenRecord, SessionLimit, SessionLimitPolicy,
+    StoreError, TokenFamily,
+};
 use rusqlite::{params, Connection};
 use tokio::sync::{mpsc, oneshot};
 
@@ -42,11 +44,14 @@ const CHECKPOINT_PAUSE: std::time::Duration = std::time::Duration::from_millis(2
 
 /// One write of the hot path.
 pub(crate) enum Write {
-    /// The tokens of a grant: a new family with its first refresh token, and the access token.
-    Issue {
-        family: Option<TokenFamily>,
+    /// The tokens of a login: its family (session) with its first refresh token if any, and the
+    /// access token, within the client's session limit.
+    Login {
+        family: TokenFamily,
         refresh: Option<RefreshTokenRecord>,
         access: AccessTokenRecord,
+        limit: Option<SessionLimit>,
+        now: i64,
     },
     /// A refresh-token rotation and, when it happens, its audit event.
     Rotate {
@@ -64,9 +69,20 @@ pub(crate) enum Write {
     Event(Event),
 }
 
+/// What a job did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Applied {
+    /// Written.
+    Done,
+    /// A rotation that did not happen: nothing written.
+    NotRotated,
+    /// A login: what became of it.
+    Login(Recorded),
+}
+
 struct Job {
     write: Write,
-    reply: oneshot::Sender<Result<bool, StoreError>>,
+    reply: oneshot::Sender<Result<Applied, StoreError>>,
 }
 
 /// The handle of the writer thread; cloning it shares the thread.
@@ -98,9 +114,8 @@ impl Writer {
         Ok(Writer { jobs })
     }
 
-    /// Queues `write` and waits until it is committed (durable) or failed. `Ok(false)` only for
-    /// a rotation that did not happen.
-    pub(crate) async fn submit(&self, write: Write) -> Result<bool, StoreError> {
+    /// Queues `write` and waits until it is committed (durable) or failed.
+    pub(crate) async fn submit(&self, write: Write) -> Result<Applied, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.jobs
             .send(Job { write, reply })
@@ -189,7 +204,7 @@ fn commit(conn: &Connection, batch: &mut Vec<Job>) {
             for job in batch.drain(..) {
                 let one = std::slice::from_ref(&job);
                 let result = match apply_batch(conn, one) {
-                    Ok(outcomes) => Ok(outcomes.first().copied().unwrap_or(false)),
+                    Ok(mut outcomes) => Ok(outcomes.pop().unwrap_or(Applied::NotRotated)),
                     Err(Failure::Statement(err) | Failure::Commit(err)) => Err(direct_error(err)),
                 };
                 let _ = job.reply.send(result);
@@ -206,7 +221,7 @@ enum Failure {
 }
 
 /// Runs `jobs` in one transaction; the outcome of each, in order.
-fn apply_batch(conn: &Connection, jobs: &[Job]) -> Result<Vec<bool>, Failure> {
+fn apply_batch(conn: &Connection, jobs: &[Job]) -> Result<Vec<Applied>, Failure> {
     conn.execute_batch("BEGIN IMMEDIATE")
         .map_err(Failure::Commit)?;
     let mut outcomes = Vec::with_capacity(jobs.len());
@@ -234,20 +249,42 @@ fn rollback(conn: &Connection) {
 }
 
 /// One job's statements, inside the batch's transaction.
-fn apply(conn: &Connection, write: &Write) -> rusqlite::Result<bool> {
+fn apply(conn: &Connection, write: &Write) -> rusqlite::Result<Applied> {
     match write {
-        Write::Issue {
+        Write::Login {
             family,
             refresh,
             access,
+            limit,
+            now,
         } => {
-            if let Some(family) = family {
-                direct::insert(conn, hot::family(family))?;
-                if let Some(refresh) = refresh {
-                    direct::insert(conn, hot::refresh(refresh))?;
-                }
+            // The writer runs one job at a time, and other processes wait for its write lock:
+            // the count and what follows cannot interleave with another login's.
+            let live: Vec<String> = match limit {
+                Some(_) => conn
+                    .prepare_cached(hot::LIVE_SESSIONS_OF_LOGIN)?
+                    .query_map(params![now, family.user_id, family.client_id], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?,
+                None => Vec::new(),
+            };
+            let over = limit.map_or(0, |l| (live.len() + 1).saturating_sub(l.max as usize));
+            if over > 0 && limit.map(|l| l.policy) == Some(SessionLimitPolicy::Deny) {
+                return Ok(Applied::Login(Recorded::OverLimit));
+            }
+            let amr = family.amr.join(" ");
+            if direct::insert_counted(conn, hot::family(family, &amr))? == 0 {
+                return Ok(Applied::Login(Recorded::Stale));
+            }
+            let evicted = live[..over.min(live.len())].to_vec();
+            for id in &evicted {
+                conn.prepare_cached(hot::REVOKE_FAMILY)?
+                    .execute(params![id, now])?;
+            }
+            if let Some(refresh) = refresh {
+                direct::insert(conn, hot::refresh(refresh))?;
             }
             direct::insert(conn, hot::access(access))?;
+            return Ok(Applied::Login(Recorded::Stored { evicted }));
         }
         Write::Rotate {
             old_hash,
@@ -267,7 +304,7 @@ fn apply(conn: &Connection, write: &Write) -> rusqlite::Result<bool> {
                 )?
                 .execute(params![old_hash, now, successor.family_id])?;
             if claimed == 0 {
-                return Ok(false);
+                return Ok(Applied::NotRotated);
             }
             // No `token_families.last_used_at` here: nothing reads it, and on SQLite it cost one
             // more page per rotation (PostgreSQL's rotation keeps it: that UPDATE is also its
@@ -279,10 +316,8 @@ fn apply(conn: &Connection, write: &Write) -> rusqlite::Result<bool> {
             }
         }
         Write::RevokeFamily { family_id, now } => {
-            conn.prepare_cached(
-                "UPDATE token_families SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-            )?
-            .execute(params![family_id, now])?;
+            conn.prepare_cached(hot::REVOKE_FAMILY)?
+                .execute(params![family_id, now])?;
             // Its access tokens with it: each read of one joins the family's `revoked_at`.
         }
         Write::RevokeAccess { id } => {
@@ -291,5 +326,5 @@ fn apply(conn: &Connection, write: &Write) -> rusqlite::Result<bool> {
         }
         Write::Event(event) => direct::insert_event(conn, event)?,
     }
-    Ok(true)
+    Ok(Applied::Done)
 }
