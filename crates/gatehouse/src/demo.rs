@@ -77,6 +77,7 @@ async fn seed(config: &Config) -> Result<()> {
         email: Some(USERNAME.into()),
         phone: Some("+15555550100".into()),
         scopes: None,
+        active: true,
     };
     admin.add_user(&CLI, user).await?;
     Ok(())

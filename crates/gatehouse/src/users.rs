@@ -50,7 +50,7 @@ pub(crate) async fn run(config: &Config, cmd: UserCommand) -> Result<()> {
         UserCommand::SetPassword { username, .. } => {
             let name = Username::parse(&username)?;
             admin
-                .set_password(&CLI, name.as_str(), &read_password()?)
+                .set_password(&CLI, name.as_str(), &read_password()?, None)
                 .await
                 .with_context(|| format!("setting the password of {name}"))?;
             eprintln!("password of {name} replaced");
@@ -67,6 +67,7 @@ async fn add(admin: &AdminService, args: UserAddArgs) -> Result<()> {
         password: read_password()?,
         email: args.email,
         phone: args.phone,
+        active: true,
     };
     let user = admin.add_user(&CLI, new).await.with_context(|| {
         format!("adding user {username}: a user with this name may exist already")

@@ -102,8 +102,11 @@ impl AdminService {
     /// Removes a client; returns it as it was.
     pub async fn remove_client(&self, ctx: &RequestContext, id: &str) -> Result<Client, Error> {
         let client = self.find_client(id).await?;
-        self.store.delete_client(&client.id).await?;
+        let sessions = self.store.delete_client(&client.id).await?;
         self.changed(ctx, "delete_client", Some(client.id.as_str()), None)
+            .await;
+        let subject = crate::audit::EventSubject::client(client.id.as_str());
+        self.sessions_removed(ctx, subject, sessions, "client_deleted")
             .await;
         Ok(client)
     }

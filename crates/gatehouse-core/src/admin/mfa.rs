@@ -32,6 +32,15 @@ impl AdminService {
     ) -> Result<Vec<Authenticator>, Error> {
         let user = self.find_user(username).await?;
         let removed = remove_factor(self.store.as_ref(), &user.id, id).await?;
+        // The sessions opened with a removed factor end with it.
+        let ids: Vec<String> = removed.iter().map(|f| f.id.clone()).collect();
+        let ended = self
+            .store
+            .revoke_sessions_by_authenticator(&user.id, &ids, self.clock.now())
+            .await?;
+        let subject = EventSubject::user(user.username.as_str());
+        self.sessions_ended(ctx, subject, &ended, "factor_removed")
+            .await;
         for factor in &removed {
             let detail = json!({
                 "authenticator_id": factor.id,

@@ -9,6 +9,7 @@
 //! - `clients.rs`, `users.rs`, `mfa.rs`: the operations, each in a domain form (returning a
 //!   [`Client`](crate::client::Client), a [`User`](crate::user::User)…) and, for the admin API,
 //!   a rendered one.
+//! - `sessions.rs`: listing and ending sessions, and the sessions other changes end.
 //! - `keys.rs`: [`keys::SigningKeys`], the race-free addition of signing keys that `serve` and
 //!   `keys rotate` share.
 
@@ -17,6 +18,7 @@ mod clients;
 mod fields;
 pub mod keys;
 pub mod mfa;
+pub mod sessions;
 mod user;
 mod users;
 
@@ -36,6 +38,7 @@ use crate::sealing::Sealer;
 use crate::store::Store;
 
 pub use clients::NewClient;
+pub use sessions::{PasswordChangeSessions, SessionQuery};
 pub use users::{Imported, NewUser};
 
 /// Where a change came from, recorded as `detail.via` (`detail.by` for factor removals).
@@ -68,6 +71,7 @@ pub struct AdminService {
     guard: Arc<LoginGuard>,
     audit: Arc<AuditLog>,
     via: Via,
+    password_change_sessions: PasswordChangeSessions,
 }
 
 impl AdminService {
@@ -100,7 +104,14 @@ impl AdminService {
             token_digest: None,
             sealer: None,
             via: Via::Cli,
+            password_change_sessions: PasswordChangeSessions::All,
         }
+    }
+
+    /// Which sessions a password change ends (`--sessions-on-password-change`).
+    pub fn with_password_change_sessions(mut self, policy: PasswordChangeSessions) -> Self {
+        self.password_change_sessions = policy;
+        self
     }
 
     /// Seals client secrets that must stay readable (`client_secret_jwt`, HS256 clients) under

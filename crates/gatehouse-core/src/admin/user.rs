@@ -1,7 +1,7 @@
 //! The User resource of the admin API. The path id is the username (normalized with PRECIS
 //! UsernameCaseMapped); the body may hold `password` (write-only, hashed with argon2id),
-//! `email`, `phone` (or Aidbox's `phoneNumber`) and `scopes` (`null`: whatever the client
-//! allows). A PUT without `password` keeps the stored one. Rendered users never hold the
+//! `email`, `phone` (or Aidbox's `phoneNumber`), `scopes` (`null`: whatever the client
+//! allows) and `active` (`false` disables the user and ends their sessions). A PUT without `password` keeps the stored one. Rendered users never hold the
 //! password or its hash.
 
 use secrecy::SecretString;
@@ -18,6 +18,7 @@ pub(crate) struct UserBody {
     pub(crate) email: Change<String>,
     pub(crate) phone: Change<String>,
     pub(crate) scopes: Change<ScopeSet>,
+    pub(crate) active: Option<bool>,
 }
 
 /// Parses a User body for `username`.
@@ -74,12 +75,14 @@ pub(crate) fn parse(username: &Username, body: &Value) -> Result<UserBody, Error
             })?)
         }
     };
+    let active = f.boolean("active")?;
     f.finish(&["meta"])?;
     Ok(UserBody {
         password,
         email,
         phone,
         scopes,
+        active,
     })
 }
 
@@ -114,6 +117,7 @@ pub(crate) fn render(user: &User) -> Value {
         "phone": user.phone,
         "scopes": user.scopes.as_ref().map(|s| s.iter().collect::<Vec<_>>()),
         "created_at": user.created_at,
+        "active": user.active,
     })
 }
 

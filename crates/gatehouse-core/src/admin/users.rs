@@ -27,6 +27,8 @@ pub struct NewUser {
     pub phone: Option<String>,
     /// The scopes the user may be granted; `None` for whatever the client allows.
     pub scopes: Option<ScopeSet>,
+    /// Whether the user may log in.
+    pub active: bool,
 }
 
 /// What importing one user did.
@@ -49,7 +51,7 @@ impl AdminService {
             phone: new.phone,
             scopes: new.scopes,
             created_at: self.clock.now(),
-            active: true,
+            active: new.active,
             session_epoch: 0,
         };
         self.store.insert_user(&user).await.map_err(conflict)?;
@@ -99,29 +101,57 @@ impl AdminService {
         }
     }
 
-    /// Replaces a user's password.
+    /// Replaces a user's password and ends their sessions as the server is configured to
+    /// (`keep_session`: the session the change is made from, kept under `all-but-current`).
     pub async fn set_password(
         &self,
         ctx: &RequestContext,
         username: &str,
         password: &SecretString,
+        keep_session: Option<&str>,
     ) -> Result<(), Error> {
-        let name = Username::parse(username)?;
+        let user = self.find_user(username).await?;
         let hash = self.hasher.hash(password).await?;
         self.store
-            .set_password_hash(&name, &hash, self.clock.now())
+            .set_password_hash(&user.username, &hash, self.clock.now())
             .await?;
-        self.changed(ctx, "set_password", None, Some(name.as_str()))
+        self.changed(ctx, "set_password", None, Some(user.username.as_str()))
             .await;
-        Ok(())
+        self.password_changed(ctx, &user.id, user.username.as_str(), keep_session)
+            .await
     }
 
-    /// `PUT /User/{username}`: creates or replaces; `true` when created.
+    /// Enables or disables a user (`user enable|disable`); disabling ends every session of
+    /// theirs, and their logins then fail as a wrong password does.
+    pub async fn set_active(
+        &self,
+        ctx: &RequestContext,
+        username: &str,
+        active: bool,
+    ) -> Result<User, Error> {
+        let user = self.find_user(username).await?;
+        let updated = User { active, ..user };
+        self.store.update_user(&updated, self.clock.now()).await?;
+        let action = if active { "enable_user" } else { "disable_user" };
+        self.changed(ctx, action, None, Some(updated.username.as_str()))
+            .await;
+        if !active {
+            let name = updated.username.as_str();
+            self.end_sessions(ctx, &updated.id, name, None, "user_disabled")
+                .await?;
+        }
+        Ok(updated)
+    }
+
+    /// `PUT /User/{username}`: creates or replaces; `true` when created. A new password ends
+    /// the user's sessions as the server is configured to (`keep_session`: the session the
+    /// change is made from), `"active": false` ends them all.
     pub async fn put_user(
         &self,
         ctx: &RequestContext,
         username: &str,
         body: &Value,
+        keep_session: Option<&str>,
     ) -> Result<(Value, bool), Error> {
         let name = Username::parse(username)
             .map_err(|e| Error::invalid_field("id", e.description().unwrap_or("invalid")))?;
@@ -150,11 +180,13 @@ impl AdminService {
             active: true,
             session_epoch: 0,
         });
+        let was_active = base.active;
         let updated = User {
             password_hash,
             email: user::apply(base.email.clone(), parsed.email),
             phone: user::apply(base.phone.clone(), parsed.phone),
             scopes: user::apply(base.scopes.clone(), parsed.scopes),
+            active: parsed.active.unwrap_or(base.active),
             ..base
         };
         let action = if created {
@@ -166,6 +198,14 @@ impl AdminService {
         };
         self.changed(ctx, action, None, Some(updated.username.as_str()))
             .await;
+        let name = updated.username.as_str();
+        if !created && was_active && !updated.active {
+            self.end_sessions(ctx, &updated.id, name, None, "user_disabled")
+                .await?;
+        } else if !created && parsed.password.is_some() {
+            self.password_changed(ctx, &updated.id, name, keep_session)
+                .await?;
+        }
         Ok((user::render(&updated), created))
     }
 
@@ -195,8 +235,11 @@ impl AdminService {
     /// Removes a user; returns them as they were.
     pub async fn remove_user(&self, ctx: &RequestContext, username: &str) -> Result<User, Error> {
         let user = self.find_user(username).await?;
-        self.store.delete_user(&user.username).await?;
+        let sessions = self.store.delete_user(&user.username).await?;
         self.changed(ctx, "delete_user", None, Some(user.username.as_str()))
+            .await;
+        let subject = EventSubject::user(user.username.as_str());
+        self.sessions_removed(ctx, subject, sessions, "user_deleted")
             .await;
         Ok(user)
     }

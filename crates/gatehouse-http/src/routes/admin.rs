@@ -150,7 +150,7 @@ pub(crate) async fn put_user(
     Path(username): Path<String>,
     ResourceBody(body): ResourceBody,
 ) -> Result<Response, ApiError> {
-    let (resource, created) = admin.put_user(&ctx, &username, &body).await?;
+    let (resource, created) = admin.put_user(&ctx, &username, &body, None).await?;
     Ok(reply(created, resource))
 }
 
