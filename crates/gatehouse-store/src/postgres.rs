@@ -12,6 +12,7 @@ use gatehouse_core::store::{
     AccessTokenRecord, Event, NewLogin, Recorded, RefreshTokenRecord, SessionLimitPolicy,
     StoreError, TokenFamily,
 };
+use gatehouse_core::lockout::AttemptState;
 use gatehouse_core::user::User;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::postgres::PgRow;
@@ -71,6 +72,11 @@ impl HotPath<Postgres> for OnPool {
     async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
         self.row(hot::FIND_USER_BY_ID, id, rows::user::<Postgres>)
             .await
+    }
+
+    async fn login_attempts(&self, key: &str) -> Result<Option<AttemptState>, StoreError> {
+        let read = sql::guard::attempt_state::<Postgres>;
+        self.row(hot::LOGIN_ATTEMPTS, key, read).await
     }
 
     async fn record_login(&self, login: NewLogin<'_>) -> Result<Recorded, StoreError> {

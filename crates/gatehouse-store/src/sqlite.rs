@@ -11,6 +11,7 @@ use gatehouse_core::client::{Client, ClientId};
 use gatehouse_core::store::{
     AccessTokenRecord, Event, NewLogin, Recorded, RefreshTokenRecord, StoreError, TokenFamily,
 };
+use gatehouse_core::lockout::AttemptState;
 use gatehouse_core::user::User;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Sqlite;
@@ -133,6 +134,10 @@ impl HotPath<Sqlite> for Direct {
 
     async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
         self.readers.user_by_id(id)
+    }
+
+    async fn login_attempts(&self, key: &str) -> Result<Option<AttemptState>, StoreError> {
+        self.readers.login_attempts(key)
     }
 
     async fn record_login(&self, login: NewLogin<'_>) -> Result<Recorded, StoreError> {

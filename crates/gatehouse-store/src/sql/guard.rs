@@ -15,10 +15,8 @@ use crate::backend::Backend;
 #[async_trait]
 impl<DB: Backend, H: HotPath<DB>> GuardStore for SqlStore<DB, H> {
     async fn login_attempts(&self, key: &str) -> Result<AttemptState, StoreError> {
-        let sql = "SELECT failures, last_failure, locked_until, version FROM login_attempts \
-                   WHERE key = $1";
-        let state = fetch_optional(&self.pool, sql, &[key.into()], attempt_state::<DB>).await?;
-        Ok(state.unwrap_or_default())
+        // On the hot path: every refresh reads its user's lock.
+        Ok(self.hot.login_attempts(key).await?.unwrap_or_default())
     }
 
     async fn swap_login_attempts(
@@ -95,7 +93,7 @@ impl<DB: Backend, H: HotPath<DB>> GuardStore for SqlStore<DB, H> {
     }
 }
 
-fn attempt_state<DB: Backend>(row: &DB::Row) -> Result<AttemptState, StoreError> {
+pub(crate) fn attempt_state<DB: Backend>(row: &DB::Row) -> Result<AttemptState, StoreError> {
     Ok(AttemptState {
         failures: u32::try_from(DB::int(row, "failures")?).unwrap_or(u32::MAX),
         last_failure: DB::int(row, "last_failure")?,

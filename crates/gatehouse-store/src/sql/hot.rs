@@ -28,6 +28,10 @@ pub(crate) const FIND_USER_BY_ID: &str =
     "SELECT id, username, password_hash, email, phone, scopes, created_at, active, \
      session_epoch FROM users WHERE id = $1";
 
+/// An account's lockout state by key: `failures, last_failure, locked_until, version`.
+pub(crate) const LOGIN_ATTEMPTS: &str =
+    "SELECT failures, last_failure, locked_until, version FROM login_attempts WHERE key = $1";
+
 /// A refresh token by hash, with the columns of its family.
 pub(crate) const FIND_REFRESH_TOKEN: &str =
     "SELECT r.token_hash, r.family_id, r.parent_hash, r.scope, r.created_at, \

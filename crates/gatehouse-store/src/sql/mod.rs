@@ -7,7 +7,7 @@
 mod clients;
 mod codes;
 mod events;
-mod guard;
+pub(crate) mod guard;
 pub(crate) mod hot;
 mod keys;
 mod maintenance;
@@ -23,6 +23,7 @@ use gatehouse_core::client::{Client, ClientId};
 use gatehouse_core::store::{
     AccessTokenRecord, Event, NewLogin, Recorded, RefreshTokenRecord, StoreError, TokenFamily,
 };
+use gatehouse_core::lockout::AttemptState;
 use gatehouse_core::user::User;
 use sqlx::Pool;
 
@@ -137,6 +138,12 @@ pub trait HotPath<DB: sqlx::Database>: Send + Sync + 'static {
         &self,
         id: &str,
     ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
+    /// [`GuardStore::login_attempts`](gatehouse_core::store::GuardStore::login_attempts), `None`
+    /// for an account without a row.
+    fn login_attempts(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<AttemptState>, StoreError>> + Send;
     /// [`TokenStore::record_login`](gatehouse_core::store::TokenStore::record_login).
     fn record_login(
         &self,

@@ -26,6 +26,7 @@ use gatehouse_core::scope::ScopeSet;
 use gatehouse_core::store::{
     AccessTokenRecord, Event, RefreshTokenRecord, StoreError, TokenFamily,
 };
+use gatehouse_core::lockout::AttemptState;
 use gatehouse_core::user::{User, Username};
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, ToSql};
@@ -157,6 +158,17 @@ impl Readers {
                 created_at: r.get(6)?,
                 active: r.get(7)?,
                 session_epoch: r.get(8)?,
+            })
+        })
+    }
+
+    pub(crate) fn login_attempts(&self, key: &str) -> Result<Option<AttemptState>, StoreError> {
+        self.row(hot::LOGIN_ATTEMPTS, key, |r| {
+            Ok(AttemptState {
+                failures: u32::try_from(r.get::<_, i64>(0)?).unwrap_or(u32::MAX),
+                last_failure: r.get(1)?,
+                locked_until: r.get(2)?,
+                version: r.get(3)?,
             })
         })
     }
