@@ -7,7 +7,7 @@ use gatehouse_core::store::{ClientStore, StoreError};
 use super::{
     corrupt, delete_with_sessions, execute, fetch_all, one_row, rows, HotPath, SqlStore,
 };
-use crate::backend::Backend;
+use crate::backend::{Backend, Param};
 
 #[async_trait]
 impl<DB: Backend, H: HotPath<DB>> ClientStore for SqlStore<DB, H> {
@@ -36,11 +36,17 @@ impl<DB: Backend, H: HotPath<DB>> ClientStore for SqlStore<DB, H> {
 
     async fn delete_client(&self, id: &ClientId) -> Result<u64, StoreError> {
         // The families take their refresh tokens with them (ON DELETE CASCADE); their access
-        // tokens die with them, as every read of one joins its family.
-        let sessions = "DELETE FROM token_families WHERE client_id = $1";
-        let client = "DELETE FROM clients WHERE id = $1";
+        // tokens die with them, as every read of one joins its family. Logins still waiting
+        // for a second factor or holding an /auth/authorize code go too, so that a client
+        // re-created with the same id can complete none of them.
         let id = [id.as_str().into()];
-        delete_with_sessions(&self.pool, (sessions, &id), (client, &id)).await
+        let statements: [(&str, &[Param<'_>]); 3] = [
+            ("DELETE FROM token_families WHERE client_id = $1", &id),
+            ("DELETE FROM mfa_tokens WHERE client_id = $1", &id),
+            ("DELETE FROM password_codes WHERE client_id = $1", &id),
+        ];
+        let client = "DELETE FROM clients WHERE id = $1";
+        delete_with_sessions(&self.pool, &statements, (client, &id)).await
     }
 
     async fn update_client(&self, client: &Client) -> Result<(), StoreError> {

@@ -81,16 +81,21 @@ pub(crate) async fn when_one_changes<DB: Backend>(
     Ok(true)
 }
 
-/// Removes a record (`record` must change one row, else `NotFound`) and the sessions that
-/// `sessions` selects, in one transaction; the number of sessions removed.
+/// Removes a record (`record` must change one row, else `NotFound`) after what depends on it
+/// (`dependents`, the first of which removes its sessions), in one transaction; the number of
+/// sessions removed.
 pub(crate) async fn delete_with_sessions<DB: Backend>(
     pool: &Pool<DB>,
-    sessions: (&str, &[Param<'_>]),
+    dependents: &[(&str, &[Param<'_>])],
     record: (&str, &[Param<'_>]),
 ) -> Result<u64, StoreError> {
     let mut tx = pool.begin().await.map_err(store_error)?;
-    let removed = DB::execute(&mut tx, sessions.0, sessions.1).await;
-    let removed = removed.map_err(store_error)?;
+    let mut removed = None;
+    for (sql, params) in dependents {
+        let rows = DB::execute(&mut tx, sql, params).await.map_err(store_error)?;
+        removed.get_or_insert(rows);
+    }
+    let removed = removed.unwrap_or(0);
     let deleted = DB::execute(&mut tx, record.0, record.1).await;
     if deleted.map_err(store_error)? != 1 {
         tx.rollback().await.map_err(store_error)?;

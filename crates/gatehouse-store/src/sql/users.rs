@@ -50,7 +50,7 @@ impl<DB: Backend, H: HotPath<DB>> UserStore for SqlStore<DB, H> {
                         WHERE user_id = (SELECT id FROM users WHERE username = $1)";
         let user = "DELETE FROM users WHERE username = $1";
         let name = [username.as_str().into()];
-        delete_with_sessions(&self.pool, (sessions, &name), (user, &name)).await
+        delete_with_sessions(&self.pool, &[(sessions, &name)], (user, &name)).await
     }
 
     async fn set_password_hash(
