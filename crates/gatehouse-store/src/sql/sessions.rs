@@ -104,6 +104,15 @@ impl<DB: Backend, H: HotPath<DB>> SessionStore for SqlStore<DB, H> {
             params.len()
         );
         let mut tx = self.pool.begin().await.map_err(store_error)?;
+        // A write first: on SQLite a transaction that reads first and writes after fails with
+        // SQLITE_BUSY (no busy wait) when another writer committed in between, as the hot
+        // path's writer does all the time.
+        let revoked = DB::fetch_all(&mut tx, &revoke, &params)
+            .await
+            .map_err(store_error)?
+            .iter()
+            .map(id::<DB>)
+            .collect::<Result<Vec<_>, _>>()?;
         // The kept session moves to the new epoch only if it is live in the old one.
         let kept = DB::fetch_all(
             &mut tx,
@@ -116,12 +125,6 @@ impl<DB: Backend, H: HotPath<DB>> SessionStore for SqlStore<DB, H> {
         )
         .await
         .map_err(store_error)?;
-        let revoked = DB::fetch_all(&mut tx, &revoke, &params)
-            .await
-            .map_err(store_error)?
-            .iter()
-            .map(id::<DB>)
-            .collect::<Result<Vec<_>, _>>()?;
         let raise = "UPDATE users SET session_epoch = session_epoch + 1 WHERE id = $1";
         DB::execute(&mut tx, raise, &[user_id.into()])
             .await

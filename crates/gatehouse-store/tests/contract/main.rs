@@ -114,4 +114,5 @@ contract_suite!(
     sessions::revoking_sessions_by_filter_returns_exactly_the_ids_revoked,
     sessions::revoking_by_authenticator_revokes_only_its_sessions,
     sessions::access_tokens_die_with_a_disabled_or_removed_user,
+    sessions::no_login_in_flight_outlives_the_end_of_the_users_sessions,
 );

@@ -619,3 +619,36 @@ pub async fn access_tokens_die_with_a_disabled_or_removed_user(store: Arc<dyn St
 
     assert!(!access_revoked(s, &judys.access.id).await);
 }
+
+/// Ending a user's sessions while logins of theirs are being recorded: every login is either
+/// stored (and then revoked, or dead by its old epoch) or refused as stale, the ending itself
+/// succeeds, and no session of the old epoch is left live.
+pub async fn no_login_in_flight_outlives_the_end_of_the_users_sessions(store: Arc<dyn Store>) {
+    let heidi = with_user_named(store.as_ref(), "heidi").await;
+    let logins: Vec<_> = (0..LOGINS)
+        .map(|_| {
+            let (store, login) = (store.clone(), Login::new(&heidi));
+            tokio::spawn(async move { login.record(store.as_ref(), None).await })
+        })
+        .collect();
+    let ending = {
+        let (store, heidi) = (store.clone(), heidi.clone());
+        tokio::spawn(async move { store.end_user_sessions(&heidi, None, NOW).await })
+    };
+    let mut stored = 0;
+    for login in logins {
+        match login.await.unwrap().0 {
+            Recorded::Stored { evicted } => {
+                assert!(evicted.is_empty());
+                stored += 1;
+            }
+            Recorded::Stale => {}
+            Recorded::OverLimit => panic!("no limit was set"),
+        }
+    }
+    ending.await.unwrap().unwrap();
+    let user = store.find_user_by_id(&heidi).await.unwrap().unwrap();
+    assert_eq!(user.session_epoch, 1);
+    let live = listed(store.as_ref(), &of_user(&heidi), NOW).await;
+    assert!(live.is_empty(), "{stored} stored, still live: {live:?}");
+}
