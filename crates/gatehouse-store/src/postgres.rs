@@ -146,6 +146,24 @@ async fn record_login(pool: &PgPool, login: NewLogin<'_>) -> Result<Recorded, sq
             live.push(row.try_get::<String, _>("id")?);
         }
     }
+    // The client's and the user's rows are locked (key share: an epoch raise or a disabling
+    // still goes ahead, and is caught by the insert's condition or by the reads), so a removal
+    // of either waits for this login, and then removes its session too, or has gone first, and
+    // the login is stale (see `sql::delete_with_sessions`). After the limit's lock on the user:
+    // two logins taking the key share first would deadlock upgrading it.
+    let lock = "SELECT c.id FROM clients c, users u WHERE c.id = $1 AND u.id = $2 \
+                FOR KEY SHARE";
+    let ids = [
+        family.client_id.as_str().into(),
+        family.user_id.as_str().into(),
+    ];
+    if Postgres::fetch_optional(&mut tx, lock, &ids)
+        .await?
+        .is_none()
+    {
+        tx.rollback().await?;
+        return Ok(Recorded::Stale);
+    }
     let over = limit.map_or(0, |l| (live.len() + 1).saturating_sub(l.max as usize));
     if over > 0 && limit.map(|l| l.policy) == Some(SessionLimitPolicy::Deny) {
         tx.rollback().await?;

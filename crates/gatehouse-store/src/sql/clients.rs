@@ -35,10 +35,10 @@ impl<DB: Backend, H: HotPath<DB>> ClientStore for SqlStore<DB, H> {
     async fn delete_client(&self, id: &ClientId) -> Result<u64, StoreError> {
         // The families take their refresh tokens with them (ON DELETE CASCADE); their access
         // tokens die with them, as every read of one joins its family.
+        let client = "DELETE FROM clients WHERE id = $1 RETURNING id";
         let sessions = "DELETE FROM token_families WHERE client_id = $1";
-        let client = "DELETE FROM clients WHERE id = $1";
         let id = [id.as_str().into()];
-        delete_with_sessions(&self.pool, (sessions, &id), (client, &id)).await
+        delete_with_sessions(&self.pool, (client, &id), sessions).await
     }
 
     async fn update_client(&self, client: &Client) -> Result<(), StoreError> {

@@ -80,21 +80,25 @@ pub(crate) async fn when_one_changes<DB: Backend>(
     Ok(true)
 }
 
-/// Removes a record (`record` must change one row, else `NotFound`) and the sessions that
-/// `sessions` selects, in one transaction; the number of sessions removed.
+/// Removes a record (`record`, which returns the `id` of the row it deleted; none is
+/// `NotFound`) and then the sessions that `sessions` selects by that id (its `$1`), in one
+/// transaction; the number of sessions removed. The record goes first: its row lock orders the
+/// removal after any login that locked the row (PostgreSQL's `record_login`), whose session the
+/// second statement then sees, and every later login finds the record gone.
 pub(crate) async fn delete_with_sessions<DB: Backend>(
     pool: &Pool<DB>,
-    sessions: (&str, &[Param<'_>]),
     record: (&str, &[Param<'_>]),
+    sessions: &str,
 ) -> Result<u64, StoreError> {
     let mut tx = pool.begin().await.map_err(store_error)?;
-    let removed = DB::execute(&mut tx, sessions.0, sessions.1).await;
-    let removed = removed.map_err(store_error)?;
-    let deleted = DB::execute(&mut tx, record.0, record.1).await;
-    if deleted.map_err(store_error)? != 1 {
+    let deleted = DB::fetch_optional(&mut tx, record.0, record.1).await;
+    let Some(deleted) = deleted.map_err(store_error)? else {
         tx.rollback().await.map_err(store_error)?;
         return Err(StoreError::NotFound);
-    }
+    };
+    let id = DB::text(&deleted, "id")?;
+    let removed = DB::execute(&mut tx, sessions, &[id.as_str().into()]).await;
+    let removed = removed.map_err(store_error)?;
     tx.commit().await.map_err(store_error)?;
     Ok(removed)
 }

@@ -115,4 +115,5 @@ contract_suite!(
     sessions::revoking_by_authenticator_revokes_only_its_sessions,
     sessions::access_tokens_die_with_a_disabled_or_removed_user,
     sessions::no_login_in_flight_outlives_the_end_of_the_users_sessions,
+    sessions::no_login_in_flight_outlives_the_removal_of_its_client,
 );

@@ -620,15 +620,24 @@ pub async fn access_tokens_die_with_a_disabled_or_removed_user(store: Arc<dyn St
     assert!(!access_revoked(s, &judys.access.id).await);
 }
 
-/// Ending a user's sessions while logins of theirs are being recorded: every login is either
-/// stored (and then revoked, or dead by its old epoch) or refused as stale, the ending itself
-/// succeeds, and no session of the old epoch is left live.
+/// Ending a user's sessions while logins of theirs are being recorded, half of them under a
+/// session limit that evicts (so they revoke sessions too): every login is either stored (and
+/// then revoked, or dead by its old epoch) or refused as stale, the ending itself succeeds
+/// (no lock-order deadlock with the evictions), and no session of the old epoch is left live.
 pub async fn no_login_in_flight_outlives_the_end_of_the_users_sessions(store: Arc<dyn Store>) {
     let heidi = with_user_named(store.as_ref(), "heidi").await;
+    for _ in 0..3 {
+        Login::new(&heidi).open(store.as_ref()).await;
+    }
+    let limit = SessionLimit {
+        max: 3,
+        policy: SessionLimitPolicy::EvictOldest,
+    };
     let logins: Vec<_> = (0..LOGINS)
-        .map(|_| {
+        .map(|n| {
             let (store, login) = (store.clone(), Login::new(&heidi));
-            tokio::spawn(async move { login.record(store.as_ref(), None).await })
+            let limit = (n % 2 == 0).then_some(limit);
+            tokio::spawn(async move { login.record(store.as_ref(), limit).await })
         })
         .collect();
     let ending = {
@@ -638,12 +647,9 @@ pub async fn no_login_in_flight_outlives_the_end_of_the_users_sessions(store: Ar
     let mut stored = 0;
     for login in logins {
         match login.await.unwrap().0 {
-            Recorded::Stored { evicted } => {
-                assert!(evicted.is_empty());
-                stored += 1;
-            }
+            Recorded::Stored { .. } => stored += 1,
             Recorded::Stale => {}
-            Recorded::OverLimit => panic!("no limit was set"),
+            Recorded::OverLimit => panic!("the limit evicts"),
         }
     }
     ending.await.unwrap().unwrap();
@@ -651,4 +657,42 @@ pub async fn no_login_in_flight_outlives_the_end_of_the_users_sessions(store: Ar
     assert_eq!(user.session_epoch, 1);
     let live = listed(store.as_ref(), &of_user(&heidi), NOW).await;
     assert!(live.is_empty(), "{stored} stored, still live: {live:?}");
+}
+
+/// Removing a client while logins with it are being recorded: each login is stored or stale,
+/// and once a client with the same id is created again, it has no session: none of the logins
+/// stored while the removal ran outlives it.
+pub async fn no_login_in_flight_outlives_the_removal_of_its_client(store: Arc<dyn Store>) {
+    let heidi = with_user_named(store.as_ref(), "heidi").await;
+    for round in 0..5 {
+        let logins: Vec<_> = (0..LOGINS)
+            .map(|_| {
+                let (store, login) = (store.clone(), Login::new(&heidi).at(NOW + round));
+                tokio::spawn(async move { login.record(store.as_ref(), None).await })
+            })
+            .collect();
+        let removal = {
+            let store = store.clone();
+            tokio::spawn(async move { store.delete_client(&ClientId::parse("app").unwrap()).await })
+        };
+        let mut stored = Vec::new();
+        for login in logins {
+            let (recorded, opened) = login.await.unwrap();
+            match recorded {
+                Recorded::Stored { .. } => stored.push(opened),
+                Recorded::Stale => {}
+                Recorded::OverLimit => panic!("no limit was set"),
+            }
+        }
+        removal.await.unwrap().unwrap();
+        store
+            .insert_client(&crate::clients::client("app", None), NOW)
+            .await
+            .unwrap();
+        let live = listed(store.as_ref(), &of_client("app"), NOW).await;
+        assert!(live.is_empty(), "round {round}: inherited {live:?}");
+        for session in &stored {
+            assert!(access_revoked(store.as_ref(), &session.access.id).await);
+        }
+    }
 }
