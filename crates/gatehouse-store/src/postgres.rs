@@ -8,20 +8,18 @@
 //! one way or the other.
 
 use gatehouse_core::client::{Client, ClientId};
+use gatehouse_core::lockout::AttemptState;
 use gatehouse_core::store::{
     AccessTokenRecord, Event, NewLogin, Recorded, RefreshTokenRecord, SessionLimitPolicy,
     StoreError, TokenFamily,
 };
-use gatehouse_core::lockout::AttemptState;
 use gatehouse_core::user::User;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, Row};
 
 use crate::backend::Backend;
-use crate::sql::{
-    self, execute, fetch_optional, hot, rows, HotPath, Rotation, SqlStore,
-};
+use crate::sql::{self, execute, fetch_optional, hot, rows, HotPath, Rotation, SqlStore};
 use crate::store_error;
 
 /// The store on a PostgreSQL database.
@@ -99,7 +97,8 @@ impl HotPath<Postgres> for OnPool {
         // The family's access tokens are revoked with it: every read of an access token joins
         // its family's `revoked_at` (migration 0009 dropped the per-row marking and the index by
         // family it needed).
-        execute(&self.pool, hot::REVOKE_FAMILY, &[family_id.into(), now.into()])
+        let revoke = hot::revoke_family(family_id, now);
+        execute(&self.pool, revoke.sql, &revoke.params)
             .await
             .map(drop)
     }
@@ -153,6 +152,34 @@ async fn record_login(pool: &PgPool, login: NewLogin<'_>) -> Result<Recorded, sq
             live.push(row.try_get::<String, _>("id")?);
         }
     }
+    // The client's and the user's rows are locked (key share: an epoch raise or a disabling
+    // still goes ahead, and is caught by the insert's condition or by the reads), so a removal
+    // of either waits for this login, and then removes its session too, or has gone first, and
+    // the login is stale (see `sql::delete_with_sessions`). After the limit's lock on the user:
+    // two logins taking the key share first would deadlock upgrading it.
+    let lock = "SELECT c.id FROM clients c, users u WHERE c.id = $1 AND u.id = $2 \
+                FOR KEY SHARE";
+    let ids = [
+        family.client_id.as_str().into(),
+        family.user_id.as_str().into(),
+    ];
+    if Postgres::fetch_optional(&mut tx, lock, &ids)
+        .await?
+        .is_none()
+    {
+        tx.rollback().await?;
+        return Ok(Recorded::Stale);
+    }
+    // Likewise the second factor the login passed: removing it waits for this login and then
+    // ends its session, or has gone first and the login is stale.
+    if let Some(factor) = &family.authenticator_id {
+        let lock = "SELECT id FROM mfa_authenticators WHERE id = $1 FOR KEY SHARE";
+        let found = Postgres::fetch_optional(&mut tx, lock, &[factor.as_str().into()]).await?;
+        if found.is_none() {
+            tx.rollback().await?;
+            return Ok(Recorded::Stale);
+        }
+    }
     let over = limit.map_or(0, |l| (live.len() + 1).saturating_sub(l.max as usize));
     if over > 0 && limit.map(|l| l.policy) == Some(SessionLimitPolicy::Deny) {
         tx.rollback().await?;
@@ -166,7 +193,7 @@ async fn record_login(pool: &PgPool, login: NewLogin<'_>) -> Result<Recorded, sq
     }
     let evicted = live[..over.min(live.len())].to_vec();
     for id in &evicted {
-        Postgres::execute(&mut tx, hot::REVOKE_FAMILY, &[id.as_str().into(), now.into()]).await?;
+        sql::insert::<Postgres, 2>(&mut tx, hot::revoke_family(id, now)).await?;
     }
     if let Some(refresh) = refresh {
         sql::insert::<Postgres, 6>(&mut tx, hot::refresh(refresh)).await?;

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gatehouse_core::client::{Client, ClientId};
+use gatehouse_core::lockout::AttemptState;
 use gatehouse_core::store::{
     AccessTokenRecord, Event, NewLogin, Recorded, RefreshTokenRecord, StoreError, TokenFamily,
 };
-use gatehouse_core::lockout::AttemptState;
 use gatehouse_core::user::User;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Sqlite;

@@ -4,10 +4,8 @@ use async_trait::async_trait;
 use gatehouse_core::client::{Client, ClientId};
 use gatehouse_core::store::{ClientStore, StoreError};
 
-use super::{
-    corrupt, delete_with_sessions, execute, fetch_all, one_row, rows, HotPath, SqlStore,
-};
-use crate::backend::{Backend, Param};
+use super::{corrupt, delete_with_sessions, execute, fetch_all, one_row, rows, HotPath, SqlStore};
+use crate::backend::Backend;
 
 #[async_trait]
 impl<DB: Backend, H: HotPath<DB>> ClientStore for SqlStore<DB, H> {
@@ -39,14 +37,14 @@ impl<DB: Backend, H: HotPath<DB>> ClientStore for SqlStore<DB, H> {
         // tokens die with them, as every read of one joins its family. Logins still waiting
         // for a second factor or holding an /auth/authorize code go too, so that a client
         // re-created with the same id can complete none of them.
-        let id = [id.as_str().into()];
-        let statements: [(&str, &[Param<'_>]); 3] = [
-            ("DELETE FROM token_families WHERE client_id = $1", &id),
-            ("DELETE FROM mfa_tokens WHERE client_id = $1", &id),
-            ("DELETE FROM password_codes WHERE client_id = $1", &id),
+        let client = "DELETE FROM clients WHERE id = $1 RETURNING id";
+        let dependents = [
+            "DELETE FROM token_families WHERE client_id = $1",
+            "DELETE FROM mfa_tokens WHERE client_id = $1",
+            "DELETE FROM password_codes WHERE client_id = $1",
         ];
-        let client = "DELETE FROM clients WHERE id = $1";
-        delete_with_sessions(&self.pool, &statements, (client, &id)).await
+        let id = [id.as_str().into()];
+        delete_with_sessions(&self.pool, (client, &id), &dependents).await
     }
 
     async fn update_client(&self, client: &Client) -> Result<(), StoreError> {

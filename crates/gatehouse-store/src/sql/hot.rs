@@ -6,10 +6,10 @@
 
 use gatehouse_core::store::{AccessTokenRecord, Event, RefreshTokenRecord, TokenFamily};
 
-
 use crate::backend::Param;
 
-/// One insert of the hot path: its statement and the values of its placeholders, in order.
+/// One write of the hot path (an insert, or a family's revocation): its statement and the values
+/// of its placeholders, in order.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Insert<'a, const N: usize> {
     /// The statement.
@@ -85,9 +85,10 @@ pub(crate) const LIVE_SESSIONS_OF_LOGIN: &str =
                      AND r.used_at IS NULL AND r.idle_expires_at > $1)) \
      ORDER BY f.created_at, f.id";
 
-/// Revokes family `$1` at `$2`, unless it already is.
-pub(crate) const REVOKE_FAMILY: &str =
-    "UPDATE token_families SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
+/// Revokes a family at a time, unless it already is: `revoked_at, id`. (`$1` comes first in
+/// the text: rusqlite binds `$n` by the order of first appearance, see the module's comment.)
+const REVOKE_FAMILY: &str =
+    "UPDATE token_families SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL";
 
 /// A new refresh token: `token_hash, family_id, parent_hash, scope, created_at,
 /// idle_expires_at`.
@@ -125,6 +126,14 @@ pub(crate) fn family<'a>(f: &'a TokenFamily, amr: &'a str) -> Insert<'a, 12> {
             f.ip.as_deref().into(),
             f.user_agent.as_deref().into(),
         ],
+    }
+}
+
+/// The revocation of family `id` at `now` (see [`REVOKE_FAMILY`]).
+pub(crate) fn revoke_family(id: &str, now: i64) -> Insert<'_, 2> {
+    Insert {
+        sql: REVOKE_FAMILY,
+        params: [now.into(), id.into()],
     }
 }
 
@@ -175,5 +184,46 @@ pub(crate) fn event<'a>(e: &'a Event, detail: &'a str) -> Insert<'a, 8> {
             e.request_id.as_deref().into(),
             detail.into(),
         ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The numbers of the `$n` placeholders of `sql`, each at its first appearance.
+    fn first_appearances(sql: &str) -> Vec<usize> {
+        let mut seen = Vec::new();
+        for part in sql.split('$').skip(1) {
+            let digits: String = part.chars().take_while(char::is_ascii_digit).collect();
+            let n: usize = digits.parse().unwrap();
+            if !seen.contains(&n) {
+                seen.push(n);
+            }
+        }
+        seen
+    }
+
+    /// rusqlite binds the values of a `$n` statement by the order in which each placeholder
+    /// first appears, not by `n` (sqlx reads `n`): a statement naming `$2` before `$1` would
+    /// bind its values swapped on SQLite only (REVOKE_FAMILY did, and revoked nothing there).
+    #[test]
+    fn placeholders_first_appear_in_order() {
+        for sql in [
+            FIND_CLIENT,
+            FIND_USER_BY_ID,
+            FIND_REFRESH_TOKEN,
+            FIND_ACCESS_TOKEN,
+            INSERT_FAMILY,
+            LIVE_SESSION,
+            LIVE_SESSIONS_OF_LOGIN,
+            REVOKE_FAMILY,
+            INSERT_REFRESH,
+            INSERT_ACCESS,
+            INSERT_EVENT,
+        ] {
+            let seen = first_appearances(sql);
+            assert_eq!(seen, (1..=seen.len()).collect::<Vec<_>>(), "{sql}");
+        }
     }
 }

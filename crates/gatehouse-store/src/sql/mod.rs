@@ -20,10 +20,10 @@ mod users;
 use std::future::Future;
 
 use gatehouse_core::client::{Client, ClientId};
+use gatehouse_core::lockout::AttemptState;
 use gatehouse_core::store::{
     AccessTokenRecord, Event, NewLogin, Recorded, RefreshTokenRecord, StoreError, TokenFamily,
 };
-use gatehouse_core::lockout::AttemptState;
 use gatehouse_core::user::User;
 use sqlx::Pool;
 
@@ -81,26 +81,29 @@ pub(crate) async fn when_one_changes<DB: Backend>(
     Ok(true)
 }
 
-/// Removes a record (`record` must change one row, else `NotFound`) after what depends on it
-/// (`dependents`, the first of which removes its sessions), in one transaction; the number of
-/// sessions removed.
+/// Removes a record (`record`, which returns the `id` of the row it deleted; none is
+/// `NotFound`) and then what depended on it, each of `dependents` by that id (its `$1`), the
+/// first removing its sessions, in one transaction; the number of sessions removed. The record goes first: its row lock orders the
+/// removal after any login that locked the row (PostgreSQL's `record_login`), whose session the
+/// second statement then sees, and every later login finds the record gone.
 pub(crate) async fn delete_with_sessions<DB: Backend>(
     pool: &Pool<DB>,
-    dependents: &[(&str, &[Param<'_>])],
     record: (&str, &[Param<'_>]),
+    dependents: &[&str],
 ) -> Result<u64, StoreError> {
     let mut tx = pool.begin().await.map_err(store_error)?;
-    let mut removed = None;
-    for (sql, params) in dependents {
-        let rows = DB::execute(&mut tx, sql, params).await.map_err(store_error)?;
-        removed.get_or_insert(rows);
-    }
-    let removed = removed.unwrap_or(0);
-    let deleted = DB::execute(&mut tx, record.0, record.1).await;
-    if deleted.map_err(store_error)? != 1 {
+    let deleted = DB::fetch_optional(&mut tx, record.0, record.1).await;
+    let Some(deleted) = deleted.map_err(store_error)? else {
         tx.rollback().await.map_err(store_error)?;
         return Err(StoreError::NotFound);
+    };
+    let id = DB::text(&deleted, "id")?;
+    let mut removed = None;
+    for sql in dependents {
+        let rows = DB::execute(&mut tx, sql, &[id.as_str().into()]).await;
+        removed.get_or_insert(rows.map_err(store_error)?);
     }
+    let removed = removed.unwrap_or(0);
     tx.commit().await.map_err(store_error)?;
     Ok(removed)
 }

@@ -104,6 +104,21 @@ impl<DB: Backend, H: HotPath<DB>> SessionStore for SqlStore<DB, H> {
             params.len()
         );
         let mut tx = self.pool.begin().await.map_err(store_error)?;
+        // The user's row is locked first, by a write that changes nothing: on SQLite a
+        // transaction that reads first and writes after fails with SQLITE_BUSY (no busy wait)
+        // when another writer committed in between, as the hot path's writer does all the
+        // time; on PostgreSQL a login under a session limit locks the user's row and then
+        // revokes families, so taking the families first could deadlock with it.
+        let lock = "UPDATE users SET session_epoch = session_epoch WHERE id = $1";
+        DB::execute(&mut tx, lock, &[user_id.into()])
+            .await
+            .map_err(store_error)?;
+        let revoked = DB::fetch_all(&mut tx, &revoke, &params)
+            .await
+            .map_err(store_error)?
+            .iter()
+            .map(id::<DB>)
+            .collect::<Result<Vec<_>, _>>()?;
         // The kept session moves to the new epoch only if it is live in the old one.
         let kept = DB::fetch_all(
             &mut tx,
@@ -116,12 +131,6 @@ impl<DB: Backend, H: HotPath<DB>> SessionStore for SqlStore<DB, H> {
         )
         .await
         .map_err(store_error)?;
-        let revoked = DB::fetch_all(&mut tx, &revoke, &params)
-            .await
-            .map_err(store_error)?
-            .iter()
-            .map(id::<DB>)
-            .collect::<Result<Vec<_>, _>>()?;
         let raise = "UPDATE users SET session_epoch = session_epoch + 1 WHERE id = $1";
         DB::execute(&mut tx, raise, &[user_id.into()])
             .await

@@ -46,11 +46,10 @@ impl<DB: Backend, H: HotPath<DB>> UserStore for SqlStore<DB, H> {
     }
 
     async fn delete_user(&self, username: &Username) -> Result<u64, StoreError> {
-        let sessions = "DELETE FROM token_families \
-                        WHERE user_id = (SELECT id FROM users WHERE username = $1)";
-        let user = "DELETE FROM users WHERE username = $1";
+        let user = "DELETE FROM users WHERE username = $1 RETURNING id";
+        let sessions = "DELETE FROM token_families WHERE user_id = $1";
         let name = [username.as_str().into()];
-        delete_with_sessions(&self.pool, &[(sessions, &name)], (user, &name)).await
+        delete_with_sessions(&self.pool, (user, &name), &[sessions]).await
     }
 
     async fn set_password_hash(

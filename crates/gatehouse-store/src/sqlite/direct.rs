@@ -22,11 +22,11 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use gatehouse_core::client::{Client, ClientId};
+use gatehouse_core::lockout::AttemptState;
 use gatehouse_core::scope::ScopeSet;
 use gatehouse_core::store::{
     AccessTokenRecord, Event, RefreshTokenRecord, StoreError, TokenFamily,
 };
-use gatehouse_core::lockout::AttemptState;
 use gatehouse_core::user::{User, Username};
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, ToSql};

@@ -277,8 +277,7 @@ fn apply(conn: &Connection, write: &Write) -> rusqlite::Result<Applied> {
             }
             let evicted = live[..over.min(live.len())].to_vec();
             for id in &evicted {
-                conn.prepare_cached(hot::REVOKE_FAMILY)?
-                    .execute(params![id, now])?;
+                direct::insert(conn, hot::revoke_family(id, *now))?;
             }
             if let Some(refresh) = refresh {
                 direct::insert(conn, hot::refresh(refresh))?;
@@ -316,8 +315,7 @@ fn apply(conn: &Connection, write: &Write) -> rusqlite::Result<Applied> {
             }
         }
         Write::RevokeFamily { family_id, now } => {
-            conn.prepare_cached(hot::REVOKE_FAMILY)?
-                .execute(params![family_id, now])?;
+            direct::insert(conn, hot::revoke_family(family_id, *now))?;
             // Its access tokens with it: each read of one joins the family's `revoked_at`.
         }
         Write::RevokeAccess { id } => {

@@ -45,7 +45,11 @@ pub async fn client_crud_round_trips(store: Arc<dyn Store>) {
         "ordered by id"
     );
 
-    store.delete_client(&public.id).await.unwrap();
+    assert_eq!(
+        store.delete_client(&public.id).await.unwrap(),
+        0,
+        "no sessions"
+    );
     assert_eq!(store.find_client(&public.id).await.unwrap(), None);
     assert_eq!(store.list_clients().await.unwrap(), [confidential]);
 }

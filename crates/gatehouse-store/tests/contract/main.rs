@@ -10,6 +10,8 @@ mod keys;
 mod mfa;
 mod migrations;
 mod security;
+mod session_races;
+mod sessions;
 mod tokens;
 mod users;
 
@@ -103,4 +105,16 @@ contract_suite!(
     tokens::a_refresh_token_rotates_exactly_once,
     tokens::revoking_a_family_revokes_its_access_tokens,
     tokens::cleanup_removes_expired_families_and_access_tokens,
+    session_races::the_session_limit_evicts_the_oldest_under_concurrency,
+    session_races::the_session_limit_denies_logins_beyond_it_under_concurrency,
+    sessions::a_stale_login_stores_nothing,
+    sessions::ending_a_users_sessions_keeps_only_the_one_named,
+    sessions::removing_a_client_removes_its_sessions,
+    sessions::removing_a_user_removes_their_sessions,
+    sessions::sessions_are_listed_newest_first_with_their_login,
+    sessions::revoking_sessions_by_filter_returns_exactly_the_ids_revoked,
+    sessions::revoking_by_authenticator_revokes_only_its_sessions,
+    sessions::access_tokens_die_with_a_disabled_or_removed_user,
+    session_races::no_login_in_flight_outlives_the_end_of_the_users_sessions,
+    session_races::no_login_in_flight_outlives_the_removal_of_its_client,
 );

@@ -11,7 +11,8 @@ use crate::users::user;
 
 const T0: i64 = 1_700_000_000;
 
-fn factors(user_id: &str, tag: &str) -> (Authenticator, Authenticator) {
+/// A pending TOTP factor `otp_{tag}` and recovery code `recovery-code_{tag}` of the user.
+pub fn factors(user_id: &str, tag: &str) -> (Authenticator, Authenticator) {
     let otp = Authenticator {
         id: format!("otp_{tag}"),
         user_id: user_id.to_owned(),

@@ -61,8 +61,9 @@ fn sqlite_and_postgres_migrations_are_in_step() {
 }
 
 /// Rows of the token tables as a database at migration 0008 holds them: a family, its refresh
-/// token and its access token (the same statements on both databases).
-const ROWS_AT_0008: [&str; 4] = [
+/// token and its access token, and an access token without a family (which no login records
+/// since migration 0010: every login opens one) (the same statements on both databases).
+const ROWS_AT_0008: [&str; 5] = [
     "INSERT INTO users (id, username, password_hash, created_at, updated_at) \
      VALUES ('u1', 'heidi', 'h', 1, 1)",
     "INSERT INTO token_families (id, client_id, user_id, auth_time, created_at, expires_at) \
@@ -71,6 +72,8 @@ const ROWS_AT_0008: [&str; 4] = [
      VALUES ('stored-hash', 'f1', 'openid', 1, 4000000000)",
     "INSERT INTO access_tokens (id, family_id, client_id, user_id, scope, auth_time, issued_at, \
      expires_at) VALUES ('jti-1', 'f1', 'app', 'u1', 'openid', 1, 1, 4000000000)",
+    "INSERT INTO access_tokens (id, family_id, client_id, user_id, scope, auth_time, issued_at, \
+     expires_at) VALUES ('jti-alone', NULL, 'app', 'u1', 'openid', 1, 1, 4000000000)",
 ];
 
 /// The migrations up to and including `last`.
@@ -100,9 +103,11 @@ where
     pool.close().await;
 }
 
-/// After the upgrade (0009 rebuilds the token tables), tokens issued before it are all there and
-/// behave: the refresh token is found with its family, the access token reads live, and
-/// revoking the family revokes it.
+/// After the upgrade (0009 rebuilds the token tables, 0010 makes families sessions), tokens
+/// issued before it are all there and behave: the refresh token is found with its family (of
+/// the user's epoch, its scope taken from its refresh token), the access token reads live with
+/// the family's default `amr`, and revoking the family revokes it but not the token without a
+/// family.
 async fn tokens_issued_before_0009_survive_it(store: &dyn gatehouse_core::store::Store) {
     let (refresh, family) = store
         .find_refresh_token("stored-hash")
@@ -114,18 +119,20 @@ async fn tokens_issued_before_0009_survive_it(store: &dyn gatehouse_core::store:
         ("f1", "f1")
     );
     assert_eq!(refresh.used_at, None);
+    assert_eq!((family.user_epoch, family.scope.as_str()), (0, "openid"));
     let access = store.find_access_token("jti-1").await.unwrap().unwrap();
     assert!(!access.revoked);
     assert_eq!(access.family_id.as_deref(), Some("f1"));
+    assert_eq!(access.amr, ["pwd"]);
+    let alone = store.find_access_token("jti-alone").await.unwrap().unwrap();
+    assert!(!alone.revoked);
+    assert_eq!(alone.family_id, None);
     store.revoke_token_family("f1", 10).await.unwrap();
-    assert!(
-        store
-            .find_access_token("jti-1")
-            .await
-            .unwrap()
-            .unwrap()
-            .revoked
-    );
+    let revoked = |id: &'static str| async move {
+        store.find_access_token(id).await.unwrap().unwrap().revoked
+    };
+    assert!(revoked("jti-1").await, "revoked through its family");
+    assert!(!revoked("jti-alone").await, "no family, not revoked");
 }
 
 #[tokio::test]

@@ -16,15 +16,19 @@ pub fn user(username: &str) -> User {
         phone: None,
         scopes: Some(ScopeSet::parse("openid email").unwrap()),
         created_at: 1_700_000_000,
+        active: true,
+        session_epoch: 0,
     }
 }
 
-/// Everything stored about a user comes back unchanged; list is ordered by username.
+/// Everything stored about a user comes back unchanged, also when disabled; list is ordered
+/// by username.
 pub async fn user_crud_round_trips(store: Arc<dyn Store>) {
     let bob = user("bob");
     let mut alice = user("alice");
     alice.phone = Some("+1 555 0100".into());
     alice.scopes = None;
+    alice.active = false;
     store.insert_user(&bob).await.unwrap();
     store.insert_user(&alice).await.unwrap();
 
@@ -41,7 +45,11 @@ pub async fn user_crud_round_trips(store: Arc<dyn Store>) {
         [alice.clone(), bob.clone()]
     );
 
-    store.delete_user(&alice.username).await.unwrap();
+    assert_eq!(
+        store.delete_user(&alice.username).await.unwrap(),
+        0,
+        "no sessions"
+    );
     assert_eq!(store.find_user(&alice.username).await.unwrap(), None);
     let err = store.delete_user(&alice.username).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
