@@ -88,7 +88,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Context {
 /// The `User-Agent` header as text, cut to [`MAX_USER_AGENT_LEN`] bytes (on a character
 /// boundary); `None` when absent, empty or not visible ASCII and spaces.
 fn user_agent(headers: &HeaderMap) -> Option<String> {
-    let raw = headers.get(axum::http::header::USER_AGENT)?.to_str().ok()?.trim();
+    let raw = headers
+        .get(axum::http::header::USER_AGENT)?
+        .to_str()
+        .ok()?
+        .trim();
     if raw.is_empty() {
         return None;
     }

@@ -18,9 +18,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, Row};
 
 use crate::backend::Backend;
-use crate::sql::{
-    self, execute, fetch_optional, hot, rows, HotPath, Rotation, SqlStore,
-};
+use crate::sql::{self, execute, fetch_optional, hot, rows, HotPath, Rotation, SqlStore};
 use crate::store_error;
 
 /// The store on a PostgreSQL database.
@@ -93,9 +91,13 @@ impl HotPath<Postgres> for OnPool {
         // The family's access tokens are revoked with it: every read of an access token joins
         // its family's `revoked_at` (migration 0009 dropped the per-row marking and the index by
         // family it needed).
-        execute(&self.pool, hot::REVOKE_FAMILY, &[family_id.into(), now.into()])
-            .await
-            .map(drop)
+        execute(
+            &self.pool,
+            hot::REVOKE_FAMILY,
+            &[family_id.into(), now.into()],
+        )
+        .await
+        .map(drop)
     }
 
     async fn find_access_token(
@@ -160,7 +162,12 @@ async fn record_login(pool: &PgPool, login: NewLogin<'_>) -> Result<Recorded, sq
     }
     let evicted = live[..over.min(live.len())].to_vec();
     for id in &evicted {
-        Postgres::execute(&mut tx, hot::REVOKE_FAMILY, &[id.as_str().into(), now.into()]).await?;
+        Postgres::execute(
+            &mut tx,
+            hot::REVOKE_FAMILY,
+            &[id.as_str().into(), now.into()],
+        )
+        .await?;
     }
     if let Some(refresh) = refresh {
         sql::insert::<Postgres, 6>(&mut tx, hot::refresh(refresh)).await?;

@@ -60,10 +60,7 @@ impl AdminService {
     /// The live sessions `query` names, newest first; `NotFound` for an unknown user or client.
     pub async fn sessions(&self, query: &SessionQuery) -> Result<Vec<Session>, Error> {
         let filter = self.session_filter(query).await?;
-        Ok(self
-            .store
-            .list_sessions(&filter, self.clock.now())
-            .await?)
+        Ok(self.store.list_sessions(&filter, self.clock.now()).await?)
     }
 
     /// `GET /User/{id}/sessions`, `GET /Client/{id}/sessions`: a Bundle of Session resources.

@@ -132,7 +132,11 @@ impl AdminService {
         let user = self.find_user(username).await?;
         let updated = User { active, ..user };
         self.store.update_user(&updated, self.clock.now()).await?;
-        let action = if active { "enable_user" } else { "disable_user" };
+        let action = if active {
+            "enable_user"
+        } else {
+            "disable_user"
+        };
         self.changed(ctx, action, None, Some(updated.username.as_str()))
             .await;
         if !active {

@@ -7,14 +7,14 @@ use std::sync::Arc;
 
 use secrecy::ExposeSecret;
 
+use super::LoginMethod;
 use super::Tokens;
+use crate::audit::RequestContext;
 use crate::client::{AccessTokenAlg, Client, TokenFormat};
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::random;
 use crate::scope::ScopeSet;
-use super::LoginMethod;
-use crate::audit::RequestContext;
 use crate::store::{
     AccessTokenRecord, Event, NewLogin, Recorded, RefreshTokenRecord, SessionLimit,
     SessionLimitPolicy, TokenFamily, TokenStore,
@@ -93,8 +93,8 @@ impl TokenIssuer {
             ip: ctx.ip.map(|ip| ip.to_string()),
             user_agent: ctx.user_agent.clone(),
         };
-        let refresh = refreshable
-            .then(|| new_refresh_token(client, &family, None, granted.to_string(), now));
+        let refresh =
+            refreshable.then(|| new_refresh_token(client, &family, None, granted.to_string(), now));
         let mut minted = self.mint(client, user, granted, &family).await?;
         let login = NewLogin {
             family: &family,
@@ -109,8 +109,7 @@ impl TokenIssuer {
                 Ok((minted.tokens, evicted))
             }
             Recorded::OverLimit => Err(Error::InvalidGrant(
-                "the user has as many sessions with this client as it allows: end one first"
-                    .into(),
+                "the user has as many sessions with this client as it allows: end one first".into(),
             )),
             Recorded::Stale => Err(Error::InvalidGrant(
                 "the account or client changed during the login: log in again".into(),

@@ -11,12 +11,12 @@ use secrecy::{ExposeSecret, SecretString};
 use super::{Grants, Tokens};
 use crate::audit::EventSubject;
 use crate::client::{Client, GrantType, MfaPolicy};
-use crate::login_guard::user_key;
-use crate::user::User;
 use crate::error::Error;
+use crate::login_guard::user_key;
 use crate::scope::ScopeSet;
 use crate::store::{RefreshTokenRecord, TokenFamily};
 use crate::token::opaque;
+use crate::user::User;
 
 /// Said for unknown, foreign, expired, used and revoked refresh tokens alike.
 const INVALID: &str = "the refresh token is invalid, expired or revoked";

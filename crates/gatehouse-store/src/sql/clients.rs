@@ -4,9 +4,7 @@ use async_trait::async_trait;
 use gatehouse_core::client::{Client, ClientId};
 use gatehouse_core::store::{ClientStore, StoreError};
 
-use super::{
-    corrupt, delete_with_sessions, execute, fetch_all, one_row, rows, HotPath, SqlStore,
-};
+use super::{corrupt, delete_with_sessions, execute, fetch_all, one_row, rows, HotPath, SqlStore};
 use crate::backend::Backend;
 
 #[async_trait]

@@ -6,7 +6,6 @@
 
 use gatehouse_core::store::{AccessTokenRecord, Event, RefreshTokenRecord, TokenFamily};
 
-
 use crate::backend::Param;
 
 /// One insert of the hot path: its statement and the values of its placeholders, in order.

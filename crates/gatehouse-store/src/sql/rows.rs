@@ -142,7 +142,11 @@ pub(crate) fn access_token_revoked(life: &AccessTokenLife) -> bool {
 
 /// `amr` as stored, space-delimited.
 pub(crate) fn split_amr(stored: &str) -> Vec<String> {
-    stored.split(' ').filter(|m| !m.is_empty()).map(str::to_owned).collect()
+    stored
+        .split(' ')
+        .filter(|m| !m.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The columns of `events`; a `detail` that is not JSON is kept as a string.
