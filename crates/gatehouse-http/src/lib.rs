@@ -43,7 +43,7 @@ pub use telemetry::Metrics;
 
 use crate::openapi::{doc, write_doc, Doc};
 use crate::routes::{
-    admin, authorize, discovery, health, introspect, mfa, ops, revoke, token, userinfo,
+    admin, authorize, discovery, health, introspect, mfa, ops, revoke, sessions, token, userinfo,
 };
 
 /// What every handler can reach.
@@ -138,6 +138,11 @@ fn routes() -> Vec<Route> {
         route("/User/{id}/unlock", post(admin::unlock_user), doc::<admin::__path_unlock_user>),
         route("/User/{id}/authenticators", get(admin::list_authenticators), doc::<admin::__path_list_authenticators>),
         route("/User/{id}/authenticators/{authenticator_id}", delete(admin::delete_authenticator), doc::<admin::__path_delete_authenticator>),
+        // Sessions (token families): listed and ended.
+        route("/User/{id}/sessions", get(sessions::list_user_sessions), doc::<sessions::__path_list_user_sessions>),
+        route("/User/{id}/sessions", delete(sessions::delete_user_sessions), doc::<sessions::__path_delete_user_sessions>),
+        route("/User/{id}/sessions/{sid}", delete(sessions::delete_user_session), doc::<sessions::__path_delete_user_session>),
+        route("/Client/{id}/sessions", get(sessions::list_client_sessions), doc::<sessions::__path_list_client_sessions>),
         // Audit events (brute force, logins, refresh reuse, admin changes).
         route("/Event", get(admin::list_events), doc::<admin::__path_list_events>),
         // Operations.

@@ -33,7 +33,8 @@ pub(crate) async fn service(config: &Config, sealer: Option<Arc<Sealer>>) -> Res
     let guard = Arc::new(guard(config, &store, &clock, audit.clone()));
     let admin = AdminService::for_cli(store, hasher(config)?, clock)
         .with_guard(guard)
-        .with_audit(audit);
+        .with_audit(audit)
+        .with_password_change_sessions(config.password_change_sessions);
     Ok(match sealer {
         Some(sealer) => admin.with_sealer(sealer),
         None => admin,

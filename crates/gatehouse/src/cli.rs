@@ -1,4 +1,5 @@
-//! The command line: `serve`, `demo`, and the `client`, `user`, `keys` and `events` commands.
+//! The command line: `serve`, `demo`, and the `client`, `user`, `session`, `keys` and `events`
+//! commands.
 //! The configuration options (global and of `serve`) are declared in `options.rs`; this file
 //! declares the commands and their own arguments.
 
@@ -39,9 +40,12 @@ pub(crate) enum Command {
     /// Manage clients (RFC 6749 §2): register, list, show, remove.
     #[command(subcommand, after_long_help = help::CLIENT)]
     Client(ClientCommand),
-    /// Manage users (resource owners): add, list, show, remove, set a password.
+    /// Manage users (resource owners): add, list, show, remove, set a password, disable.
     #[command(subcommand, after_long_help = help::USER)]
     User(UserCommand),
+    /// List and end sessions (logins: token families) of users and clients.
+    #[command(subcommand, after_long_help = help::SESSION)]
+    Session(SessionCommand),
     /// Manage signing keys.
     #[command(subcommand, after_long_help = help::KEYS)]
     Keys(KeysCommand),
@@ -77,6 +81,9 @@ pub(crate) enum ClientCommand {
     /// Register a client. Without --secret or --generate-secret it is public.
     #[command(after_long_help = help::CLIENT)]
     Add(ClientAddArgs),
+    /// Change some settings of a client; the others and its secret stay as they are.
+    #[command(after_long_help = help::CLIENT)]
+    Update(ClientUpdateArgs),
     /// List clients.
     List,
     /// Show one client.
@@ -147,6 +154,49 @@ pub(crate) struct ClientAddArgs {
     /// required (every user; one without a factor enrols through /mfa/associate) [default: off]
     #[arg(long, value_name = "POLICY")]
     pub(crate) mfa: Option<String>,
+    #[command(flatten)]
+    pub(crate) sessions: SessionLimitArgs,
+}
+
+/// Options of `client update`: each one given replaces the stored setting.
+#[derive(Debug, Args)]
+pub(crate) struct ClientUpdateArgs {
+    /// Client id.
+    pub(crate) id: String,
+    /// Scopes the client may request, space-separated.
+    #[arg(long, value_name = "SCOPES")]
+    pub(crate) scopes: Option<String>,
+    /// Scopes granted when a request names none, space-separated.
+    #[arg(long, value_name = "SCOPES")]
+    pub(crate) default_scopes: Option<String>,
+    /// Access-token lifetime in seconds, at most 86400.
+    #[arg(long, value_name = "SECS")]
+    pub(crate) access_token_ttl: Option<u32>,
+    /// Absolute refresh-token lifetime in seconds.
+    #[arg(long, value_name = "SECS")]
+    pub(crate) refresh_token_ttl: Option<u32>,
+    /// Idle refresh-token lifetime in seconds.
+    #[arg(long, value_name = "SECS")]
+    pub(crate) refresh_token_idle_ttl: Option<u32>,
+    /// Second factor for this client's users: off, optional or required.
+    #[arg(long, value_name = "POLICY")]
+    pub(crate) mfa: Option<String>,
+    #[command(flatten)]
+    pub(crate) sessions: SessionLimitArgs,
+}
+
+/// A client's session limit, in `client add` and `client update`.
+#[derive(Debug, Args)]
+pub(crate) struct SessionLimitArgs {
+    /// Live sessions one user may hold with this client, 0 for no limit, or `default` for the
+    /// server's --max-sessions-per-user [default: the server's]
+    #[arg(long, value_name = "N")]
+    pub(crate) max_sessions_per_user: Option<String>,
+    /// What a login beyond the limit does: evict_oldest (the oldest session is revoked) or
+    /// deny (the login gets invalid_grant), or `default` for the server's
+    /// --session-limit-policy [default: the server's]
+    #[arg(long, value_name = "POLICY")]
+    pub(crate) session_limit_policy: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -180,13 +230,54 @@ pub(crate) enum UserCommand {
     /// List or remove a user's second factors (TOTP, recovery code).
     #[command(subcommand)]
     Mfa(UserMfaCommand),
-    /// Replace a user's password, read from standard input.
+    /// Replace a user's password, read from standard input; ends the user's sessions as
+    /// --sessions-on-password-change says.
     SetPassword {
         /// Username.
         username: String,
         /// Read the password from standard input (one trailing newline is dropped).
         #[arg(long, required = true)]
         password_stdin: bool,
+        /// With --sessions-on-password-change all-but-current: the session that stays alive.
+        #[arg(long, value_name = "SID")]
+        keep_session: Option<String>,
+    },
+    /// Disable a user: their logins fail like a wrong password, and their sessions end.
+    Disable {
+        /// Username.
+        username: String,
+    },
+    /// Enable a disabled user; the sessions that ended stay ended.
+    Enable {
+        /// Username.
+        username: String,
+    },
+}
+
+/// `session …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum SessionCommand {
+    /// List live sessions as JSON, newest first (never a token).
+    List {
+        /// Only this user's sessions.
+        #[arg(long, value_name = "USERNAME")]
+        user: Option<String>,
+        /// Only the sessions with this client.
+        #[arg(long, value_name = "ID")]
+        client: Option<String>,
+    },
+    /// End one session (ID), or every session of a user and/or a client; prints the ids of
+    /// the sessions ended.
+    Revoke {
+        /// The session id.
+        #[arg(required_unless_present_any = ["user", "client"])]
+        id: Option<String>,
+        /// Every session of this user (with --client: only those with that client).
+        #[arg(long, value_name = "USERNAME")]
+        user: Option<String>,
+        /// Every session with this client.
+        #[arg(long, value_name = "ID")]
+        client: Option<String>,
     },
 }
 
@@ -225,6 +316,9 @@ pub(crate) struct UserAddArgs {
     /// Scopes this user may be granted, space-separated [default: whatever the client allows]
     #[arg(long, value_name = "SCOPES")]
     pub(crate) scopes: Option<String>,
+    /// Whether the user may log in; false adds them disabled [default: true]
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set, default_value_t = true)]
+    pub(crate) active: bool,
 }
 
 /// Options of `events`.

@@ -1,4 +1,4 @@
-//! `gatehouse client …`: register, list, show and remove clients in the configured database
+//! `gatehouse client …`: register, change, list, show and remove clients in the configured database
 //! (created and migrated when new), through the core's admin service. Output is JSON without
 //! any secret or hash.
 
@@ -10,11 +10,12 @@ use gatehouse_core::client::{
 };
 use gatehouse_core::random;
 use gatehouse_core::scope::ScopeSet;
+use gatehouse_core::store::SessionLimitPolicy;
 use secrecy::SecretString;
 use serde_json::{json, Value};
 
 use crate::admin::{or_missing, print_json, service, CLI};
-use crate::cli::{ClientAddArgs, ClientCommand};
+use crate::cli::{ClientAddArgs, ClientCommand, ClientUpdateArgs, SessionLimitArgs};
 use crate::config::Config;
 use crate::secret_key::sealer;
 
@@ -36,6 +37,16 @@ pub(crate) async fn run(config: &Config, cmd: ClientCommand) -> Result<()> {
                 out["client_secret"] = secret.into();
             }
             print_json(&out)
+        }
+        ClientCommand::Update(args) => {
+            let id = ClientId::parse(&args.id)?;
+            let change = update(&args)?;
+            let admin = service(config, None).await?;
+            let client = admin
+                .update_client(&CLI, id.as_str(), change)
+                .await
+                .map_err(|e| or_missing(e, || format!("no client {id}")))?;
+            print_json(&client_json(&client))
         }
         ClientCommand::List => {
             let clients = service(config, None).await?.list_clients().await?;
@@ -133,8 +144,73 @@ fn settings(args: &ClientAddArgs) -> Result<ClientSettings> {
             Some(m) => MfaPolicy::parse(m)
                 .with_context(|| format!("unknown --mfa {m:?}: use off, optional or required"))?,
         },
+        max_sessions_per_user: max_sessions(&args.sessions)?,
+        session_limit_policy: limit_policy(&args.sessions)?,
         ..defaults
     })
+}
+
+/// The changes `client update` asks for, parsed before the database is opened.
+fn update(args: &ClientUpdateArgs) -> Result<impl FnOnce(&mut ClientSettings)> {
+    let scopes = args.scopes.as_deref().map(scope_list).transpose()?;
+    let default_scopes = args.default_scopes.as_deref().map(scope_list).transpose()?;
+    let mfa = match args.mfa.as_deref() {
+        None => None,
+        Some(m) => Some(
+            MfaPolicy::parse(m)
+                .with_context(|| format!("unknown --mfa {m:?}: use off, optional or required"))?,
+        ),
+    };
+    let given = |flag: &Option<String>| flag.is_some();
+    let max = given(&args.sessions.max_sessions_per_user)
+        .then(|| max_sessions(&args.sessions))
+        .transpose()?;
+    let policy = given(&args.sessions.session_limit_policy)
+        .then(|| limit_policy(&args.sessions))
+        .transpose()?;
+    let (ttl, refresh_ttl, idle_ttl) = (
+        args.access_token_ttl,
+        args.refresh_token_ttl,
+        args.refresh_token_idle_ttl,
+    );
+    Ok(move |s: &mut ClientSettings| {
+        if let Some(scopes) = scopes {
+            s.scopes = scopes;
+        }
+        if let Some(scopes) = default_scopes {
+            s.default_scopes = scopes;
+        }
+        s.mfa = mfa.unwrap_or(s.mfa);
+        s.access_token_ttl = ttl.unwrap_or(s.access_token_ttl);
+        s.refresh_token_ttl = refresh_ttl.unwrap_or(s.refresh_token_ttl);
+        s.refresh_token_idle_ttl = idle_ttl.unwrap_or(s.refresh_token_idle_ttl);
+        if let Some(max) = max {
+            s.max_sessions_per_user = max;
+        }
+        if let Some(policy) = policy {
+            s.session_limit_policy = policy;
+        }
+    })
+}
+
+/// `--max-sessions-per-user`: a count, or `default` (and absent) for the server's.
+fn max_sessions(args: &SessionLimitArgs) -> Result<Option<u32>> {
+    match args.max_sessions_per_user.as_deref() {
+        None | Some("default") => Ok(None),
+        Some(n) => n.parse().map(Some).with_context(|| {
+            format!("--max-sessions-per-user {n:?}: use a whole number (0: no limit) or default")
+        }),
+    }
+}
+
+/// `--session-limit-policy`: a policy, or `default` (and absent) for the server's.
+fn limit_policy(args: &SessionLimitArgs) -> Result<Option<SessionLimitPolicy>> {
+    match args.session_limit_policy.as_deref() {
+        None | Some("default") => Ok(None),
+        Some(p) => SessionLimitPolicy::parse(p).map(Some).with_context(|| {
+            format!("--session-limit-policy {p:?}: use evict_oldest, deny or default")
+        }),
+    }
 }
 
 fn grant_types(raw: &[String]) -> Result<Vec<GrantType>> {

@@ -7,12 +7,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use gatehouse_core::admin::PasswordChangeSessions;
 use gatehouse_core::authorize::DEFAULT_CODE_TTL;
 use gatehouse_core::client_assertion::{
     AssertionPolicy, AudiencePolicy, DEFAULT_CLOCK_SKEW, DEFAULT_MAX_LIFETIME,
 };
 use gatehouse_core::hash_ceiling::HashCeiling;
 use gatehouse_core::password::{HashParams, PasswordHasher};
+use gatehouse_core::store::{SessionLimit, SessionLimitPolicy};
 use gatehouse_core::token::keys::SigningAlg;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -127,6 +129,10 @@ pub(crate) struct Config {
     pub(crate) connections: ConnectionLimits,
     /// Brute-force defence, throttle, trusted proxies, event retention.
     pub(crate) security: SecurityConfig,
+    /// The session limit of clients that set none (a maximum of 0: no limit).
+    pub(crate) session_limit: SessionLimit,
+    /// Which sessions a password change ends.
+    pub(crate) password_change_sessions: PasswordChangeSessions,
 }
 
 impl Config {
@@ -189,7 +195,10 @@ impl Config {
         );
         let (request_timeout, connections) = connection_settings(&s)?;
         let security = SecurityConfig::from_options(&s.brute_force, &s.security)?;
+        let (session_limit, password_change_sessions) = session_settings(&g, &s)?;
         Ok(Config {
+            session_limit,
+            password_change_sessions,
             security,
             listen,
             database: DatabaseUrl(g.database_url.unwrap_or_else(|| DEFAULT_DATABASE.into())),
@@ -267,6 +276,30 @@ fn hash_ceiling(g: &GlobalOptions) -> Result<HashCeiling> {
         "the argon2 and PBKDF2 ceilings must be at least 8 KiB, 1 pass, 1 lane, 1 iteration"
     );
     Ok(ceiling)
+}
+
+/// The default session limit and what a password change ends.
+fn session_settings(
+    g: &GlobalOptions,
+    s: &ServeOptions,
+) -> Result<(SessionLimit, PasswordChangeSessions)> {
+    let policy = match s.session_limit_policy.as_deref() {
+        None => SessionLimitPolicy::default(),
+        Some(p) => SessionLimitPolicy::parse(p).with_context(|| {
+            format!("session_limit_policy must be evict_oldest or deny, got {p:?}")
+        })?,
+    };
+    let limit = SessionLimit {
+        max: s.max_sessions_per_user.unwrap_or(0),
+        policy,
+    };
+    let on_password_change = match g.sessions_on_password_change.as_deref() {
+        None => PasswordChangeSessions::default(),
+        Some(p) => PasswordChangeSessions::parse(p).with_context(|| {
+            format!("sessions_on_password_change must be all, all-but-current or none, got {p:?}")
+        })?,
+    };
+    Ok((limit, on_password_change))
 }
 
 /// RFC 7523 client-assertion limits.

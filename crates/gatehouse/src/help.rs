@@ -33,6 +33,7 @@ ENDPOINTS:
     GET  /.well-known/oauth-authorization-server, /.well-known/openid-configuration, jwks.json
     GET  /auth/authorize   one-time code for the password grant (Aidbox secure code flow)
     /Client, /Client/{id}, /User, /User/{id}   admin API (with --admin-token)
+    /User/{id}/sessions[/{sid}], /Client/{id}/sessions   sessions (admin API)
     GET  /healthz   liveness: the process serves requests
     GET  /readyz    readiness: 503 while the database does not answer
     GET  /metrics   Prometheus text format
@@ -67,6 +68,8 @@ EXAMPLES:
     gatehouse client add mobile --scopes 'openid offline_access' \\
         --grant-types password,refresh_token
     gatehouse client add bank --generate-secret --mfa required
+    gatehouse client add kiosk --max-sessions-per-user 3 --session-limit-policy evict_oldest
+    gatehouse client update kiosk --max-sessions-per-user 1 --session-limit-policy deny
     gatehouse client list
     gatehouse client show web
     gatehouse client remove web
@@ -84,9 +87,26 @@ EXAMPLES:
         --email alice@example.com
     gatehouse user list
     printf '%s' \"$NEW\" | gatehouse user set-password alice@example.com --password-stdin
+    gatehouse user disable alice@example.com   (logins fail, sessions end)
+    gatehouse user enable alice@example.com
     gatehouse user mfa list alice@example.com
     gatehouse user mfa remove alice@example.com otp_0f3c…   (lost device: enrol again)
     gatehouse user remove alice@example.com
+
+ENVIRONMENT:
+    GATEHOUSE_DATABASE_URL   the database to change (or --database)";
+
+/// `gatehouse session --help`.
+pub(crate) const SESSION: &str = "\
+A session is one login: the token family of its refresh tokens and access tokens. Ending one
+makes its refresh token invalid_grant and its access tokens inactive at once.
+
+EXAMPLES:
+    gatehouse session list --user alice@example.com
+    gatehouse session list --client web
+    gatehouse session revoke 5f0c…                         (one session)
+    gatehouse session revoke --user alice@example.com      (all of hers)
+    gatehouse session revoke --user alice@example.com --client web
 
 ENVIRONMENT:
     GATEHOUSE_DATABASE_URL   the database to change (or --database)";
@@ -111,5 +131,6 @@ EXAMPLES:
         gatehouse events --limit 20
 
     Each line is one JSON object: time, kind (login_success, login_failure with its reason,
-    client_auth_failure with its reason, refresh, refresh_reuse, lockout, unlock, admin_change), client, user, source address and
+    client_auth_failure with its reason, refresh, refresh_reuse, lockout, unlock, admin_change,
+    session_revoked with its reason), client, user, source address and
     request id. No password, secret or token is ever recorded.";

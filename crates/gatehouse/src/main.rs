@@ -6,7 +6,7 @@
 //! - `server.rs` wires the core services and serves (with `connections.rs` and its
 //!   `connection_activity.rs` and `connection_cap.rs`, `tls.rs`, `cleanup.rs`, `priority.rs`);
 //!   `secret_key.rs` loads the server key.
-//! - `clients.rs`, `users.rs`, `keys.rs`, `events.rs`, `demo.rs` are the management commands:
+//! - `clients.rs`, `users.rs`, `sessions.rs`, `keys.rs`, `events.rs`, `demo.rs` are the management commands:
 //!   they parse, call the core's admin services (wired in `admin.rs`) and print.
 
 mod admin;
@@ -29,6 +29,7 @@ mod priority;
 mod secret_key;
 mod security_config;
 mod server;
+mod sessions;
 mod tls;
 mod users;
 
@@ -87,6 +88,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Demo(_) => demo::run(config).await,
         Command::Client(cmd) => clients::run(&config, cmd).await,
         Command::User(cmd) => users::run(&config, cmd).await,
+        Command::Session(cmd) => sessions::run(&config, cmd).await,
         Command::Keys(cmd) => keys::run(&config, cmd).await,
         Command::Events(args) => events::run(&config, &args).await,
     }

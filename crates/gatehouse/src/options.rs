@@ -83,6 +83,16 @@ pub(crate) struct GlobalOptions {
         value_enum
     )]
     pub(crate) log_format: Option<LogFormat>,
+
+    /// Sessions a password change ends (admin PUT /User with a password, `user set-password`):
+    /// all, all-but-current (keeps the session named by keep_session) or none [default: all]
+    #[arg(
+        long,
+        env = "GATEHOUSE_SESSIONS_ON_PASSWORD_CHANGE",
+        global = true,
+        value_name = "POLICY"
+    )]
+    pub(crate) sessions_on_password_change: Option<String>,
 }
 
 /// The argon2id cost and the cost ceiling of stored hashes, in the file's `[password_hash]`
@@ -284,6 +294,16 @@ pub(crate) struct ServeOptions {
     /// Also serve /metrics over plain HTTP on this address [default: none]
     #[arg(long, env = "GATEHOUSE_METRICS_LISTEN", value_name = "ADDR")]
     pub(crate) metrics_listen: Option<SocketAddr>,
+
+    /// Live sessions one user may hold with a client that sets no max_sessions_per_user of
+    /// its own; 0 is no limit [default: 0]
+    #[arg(long, env = "GATEHOUSE_MAX_SESSIONS_PER_USER", value_name = "N")]
+    pub(crate) max_sessions_per_user: Option<u32>,
+
+    /// What a login beyond the session limit does, for clients that set no
+    /// session_limit_policy: evict_oldest or deny [default: evict_oldest]
+    #[arg(long, env = "GATEHOUSE_SESSION_LIMIT_POLICY", value_name = "POLICY")]
+    pub(crate) session_limit_policy: Option<String>,
 
     #[command(flatten)]
     #[serde(default)]

@@ -192,7 +192,7 @@ fn app_state(
             config.password_code_ttl,
         )),
         admin: shared.admin(config, hasher.clone()),
-        grants: shared.grants(hasher, second_factor.clone()),
+        grants: shared.grants(config, hasher, second_factor.clone()),
         introspection: Arc::new(Introspection::new(
             store.clone(),
             store.clone(),
@@ -258,6 +258,7 @@ impl Shared {
         let admin = AdminService::new(self.store.clone(), hasher, self.clock.clone(), token);
         Some(Arc::new(
             admin
+                .with_password_change_sessions(config.password_change_sessions)
                 .with_sealer(self.sealer.clone())
                 .with_guard(self.guard.clone())
                 .with_audit(self.audit.clone()),
@@ -285,12 +286,18 @@ impl Shared {
         Arc::new(second_factor.with_mfa_token_ttl(config.mfa_token_ttl))
     }
 
-    fn grants(&self, hasher: Arc<PasswordHasher>, second_factor: Arc<SecondFactor>) -> Arc<Grants> {
+    fn grants(
+        &self,
+        config: &Config,
+        hasher: Arc<PasswordHasher>,
+        second_factor: Arc<SecondFactor>,
+    ) -> Arc<Grants> {
         let issuer = TokenIssuer::new(
             self.store.clone(),
             self.clock.clone(),
             self.identity.clone(),
-        );
+        )
+        .with_default_session_limit(config.session_limit);
         Arc::new(Grants::new(
             self.store.clone(),
             self.clock.clone(),

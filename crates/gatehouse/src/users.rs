@@ -1,5 +1,5 @@
-//! `gatehouse user …`: add, import, list, show, remove, set a password, unlock, and list or
-//! remove second factors, through the core's admin service. Passwords are read from standard
+//! `gatehouse user …`: add, import, list, show, remove, set a password, unlock, disable,
+//! enable, and list or remove second factors, through the core's admin service. Passwords are read from standard
 //! input; output is JSON without any hash.
 
 use std::io::Read;
@@ -47,15 +47,22 @@ pub(crate) async fn run(config: &Config, cmd: UserCommand) -> Result<()> {
             eprintln!("unlocked user {}", user.username);
             Ok(())
         }
-        UserCommand::SetPassword { username, .. } => {
+        UserCommand::SetPassword {
+            username,
+            keep_session,
+            ..
+        } => {
             let name = Username::parse(&username)?;
+            let keep = keep_session.as_deref();
             admin
-                .set_password(&CLI, name.as_str(), &read_password()?, None)
+                .set_password(&CLI, name.as_str(), &read_password()?, keep)
                 .await
                 .with_context(|| format!("setting the password of {name}"))?;
             eprintln!("password of {name} replaced");
             Ok(())
         }
+        UserCommand::Disable { username } => set_active(&admin, &username, false).await,
+        UserCommand::Enable { username } => set_active(&admin, &username, true).await,
     }
 }
 
@@ -67,11 +74,21 @@ async fn add(admin: &AdminService, args: UserAddArgs) -> Result<()> {
         password: read_password()?,
         email: args.email,
         phone: args.phone,
-        active: true,
+        active: args.active,
     };
     let user = admin.add_user(&CLI, new).await.with_context(|| {
         format!("adding user {username}: a user with this name may exist already")
     })?;
+    print_json(&user_json(&user))
+}
+
+/// `user disable` and `user enable`: prints the user.
+async fn set_active(admin: &AdminService, username: &str, active: bool) -> Result<()> {
+    let name = Username::parse(username)?;
+    let user = admin
+        .set_active(&CLI, name.as_str(), active)
+        .await
+        .map_err(|e| or_missing(e, || format!("no user {name}")))?;
     print_json(&user_json(&user))
 }
 
@@ -179,6 +196,7 @@ fn user_json(user: &User) -> Value {
         "phone": user.phone,
         "scopes": user.scopes.as_ref().map(|s| s.to_string()),
         "created_at": user.created_at,
+        "active": user.active,
         "password_scheme": gatehouse_core::legacy_hash::describe(&user.password_hash),
     })
 }

@@ -1,7 +1,10 @@
 //! The Client resource of the admin API: Aidbox's shape (seed 004: `secret`, `grant_types`,
 //! `auth.password.{secret_required, token_format, refresh_token, access_token_expiration,
 //! redirect_uri}`) next to gatehouse's own settings (`scopes`, `default_scopes`, `jwks`,
-//! `token_endpoint_auth_method`, `refresh_token_ttl`, `refresh_token_idle_ttl`, `mfa`).
+//! `token_endpoint_auth_method`, `refresh_token_ttl`, `refresh_token_idle_ttl`, `mfa`,
+//! `max_sessions_per_user`, `session_limit_policy`). The two session-limit fields are `null`
+//! (or absent) to take the server's `--max-sessions-per-user` and `--session-limit-policy`;
+//! a maximum of 0 is no limit.
 //!
 //! A PUT replaces the settings, except that the secret is write-only: left out, the stored one
 //! stays; `null` removes it. As in Aidbox, a client without `auth.password.token_format` gets
@@ -15,6 +18,7 @@ use crate::client::{
 };
 use crate::error::Error;
 use crate::scope::ScopeSet;
+use crate::store::SessionLimitPolicy;
 
 /// What a Client body asks for; the secret still in plaintext.
 pub(crate) struct ClientBody {
@@ -68,6 +72,12 @@ pub(crate) fn parse(body: &Value) -> Result<ClientBody, Error> {
     if let Some(m) = f.string("mfa")? {
         settings.mfa = MfaPolicy::parse(&m)
             .ok_or_else(|| Error::invalid_field("mfa", "must be off, optional or required"))?;
+    }
+    settings.max_sessions_per_user = f.count("max_sessions_per_user")?;
+    if let Some(p) = f.string("session_limit_policy")? {
+        settings.session_limit_policy = Some(SessionLimitPolicy::parse(&p).ok_or_else(|| {
+            Error::invalid_field("session_limit_policy", "must be evict_oldest or deny")
+        })?);
     }
     if let Some(ttl) = f.seconds("refresh_token_ttl")? {
         settings.refresh_token_ttl = ttl;
@@ -195,6 +205,8 @@ pub(crate) fn render(client: &Client) -> Value {
         "refresh_token_ttl": s.refresh_token_ttl,
         "refresh_token_idle_ttl": s.refresh_token_idle_ttl,
         "mfa": s.mfa.as_str(),
+        "max_sessions_per_user": s.max_sessions_per_user,
+        "session_limit_policy": s.session_limit_policy.map(SessionLimitPolicy::as_str),
     });
     if let Some(jwks) = &s.jwks {
         out["jwks"] = jwks.clone();
@@ -244,6 +256,35 @@ mod tests {
     }
 
     #[test]
+    fn session_limits_are_the_clients_or_the_servers() {
+        let body = json!({"max_sessions_per_user": 2, "session_limit_policy": "deny"});
+        let settings = parse(&body).unwrap().settings;
+        assert_eq!(settings.max_sessions_per_user, Some(2));
+        assert_eq!(
+            settings.session_limit_policy,
+            Some(SessionLimitPolicy::Deny)
+        );
+        let client = Client {
+            id: ClientId::parse("c").unwrap(),
+            secret_hash: None,
+            secret_sealed: None,
+            settings,
+        };
+        let shown = render(&client);
+        assert_eq!(shown["max_sessions_per_user"], 2);
+        assert_eq!(shown["session_limit_policy"], "deny");
+        let default = parse(&json!({"max_sessions_per_user": null}))
+            .unwrap()
+            .settings;
+        assert_eq!(default.max_sessions_per_user, None);
+        assert_eq!(default.session_limit_policy, None);
+        let unlimited = parse(&json!({"max_sessions_per_user": 0}))
+            .unwrap()
+            .settings;
+        assert_eq!(unlimited.max_sessions_per_user, Some(0));
+    }
+
+    #[test]
     fn errors_name_the_field() {
         for (body, field) in [
             (json!({"grant_types": ["telepathy"]}), "grant_types:"),
@@ -266,6 +307,18 @@ mod tests {
                 "jwks:",
             ),
             (json!({"resourceType": "User"}), "resourceType:"),
+            (
+                json!({"max_sessions_per_user": -1}),
+                "max_sessions_per_user:",
+            ),
+            (
+                json!({"max_sessions_per_user": 1.5}),
+                "max_sessions_per_user:",
+            ),
+            (
+                json!({"session_limit_policy": "lifo"}),
+                "session_limit_policy:",
+            ),
         ] {
             let err = parse(&body).err().unwrap();
             assert_eq!(err.code(), "invalid_request");

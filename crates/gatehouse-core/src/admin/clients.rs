@@ -1,7 +1,8 @@
 //! Client operations of [`AdminService`]: register (the CLI's `client add`, the API's POST),
-//! create-or-replace (PUT), read, list and remove. The secret is hashed with argon2id, and also
-//! sealed under the server key when it must stay readable: for `client_secret_jwt` (RFC 7523
-//! §2.2) next to the hash, for HS256-signing clients instead of it.
+//! create-or-replace (PUT), change some settings (`client update`), read, list and remove. The
+//! secret is hashed with argon2id, and also sealed under the server key when it must stay
+//! readable: for `client_secret_jwt` (RFC 7523 §2.2) next to the hash, for HS256-signing
+//! clients instead of it.
 
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
@@ -64,6 +65,23 @@ impl AdminService {
                 .await;
         }
         Ok((client::render(&client), created))
+    }
+
+    /// Changes some settings of a client (`client update`), leaving its secret and every other
+    /// setting as stored; the changed settings are validated.
+    pub async fn update_client(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        change: impl FnOnce(&mut ClientSettings),
+    ) -> Result<Client, Error> {
+        let mut client = self.find_client(id).await?;
+        change(&mut client.settings);
+        client.settings.validate()?;
+        self.store.update_client(&client).await?;
+        self.changed(ctx, "update_client", Some(client.id.as_str()), None)
+            .await;
+        Ok(client)
     }
 
     /// `POST /Client`: creates the client named by the body's `id`; `Conflict` if it exists.

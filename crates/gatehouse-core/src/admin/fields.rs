@@ -106,6 +106,20 @@ impl Fields {
         }
     }
 
+    /// An optional count: a whole number from 0 to `u32::MAX`.
+    pub(crate) fn count(&mut self, key: &str) -> Result<Option<u32>, Error> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(v) => match v.as_u64().and_then(|n| u32::try_from(n).ok()) {
+                Some(n) => Ok(Some(n)),
+                None => Err(Error::invalid_field(
+                    &self.name(key),
+                    format!("must be a whole number from 0 to {}", u32::MAX),
+                )),
+            },
+        }
+    }
+
     /// An optional list of strings; a space-separated string is accepted too.
     pub(crate) fn strings(&mut self, key: &str) -> Result<Option<Vec<String>>, Error> {
         let bad = |name: String| Error::invalid_field(&name, "must be a list of strings");

@@ -77,6 +77,17 @@ impl AdminService {
         query: &SessionQuery,
     ) -> Result<Vec<String>, Error> {
         let filter = self.session_filter(query).await?;
+        // A session named by its id alone: its user and client are read first, so that the
+        // event can be found by them (`GET /Event?user=`).
+        let named = match (&query.id, &query.username) {
+            (Some(_), None) => self
+                .store
+                .list_sessions(&filter, self.clock.now())
+                .await?
+                .into_iter()
+                .next(),
+            _ => None,
+        };
         let revoked = self
             .store
             .revoke_sessions(&filter, self.clock.now())
@@ -85,8 +96,14 @@ impl AdminService {
             return Err(Error::NotFound("no such live session".into()));
         }
         let subject = EventSubject {
-            client_id: query.client_id.as_deref(),
-            user: query.username.as_deref(),
+            client_id: query
+                .client_id
+                .as_deref()
+                .or(named.as_ref().map(|s| s.client_id.as_str())),
+            user: query
+                .username
+                .as_deref()
+                .or(named.as_ref().map(|s| s.username.as_str())),
         };
         self.sessions_ended(ctx, subject, &revoked, "admin").await;
         Ok(revoked)

@@ -131,7 +131,13 @@ impl AdminService {
     ) -> Result<User, Error> {
         let user = self.find_user(username).await?;
         let updated = User { active, ..user };
+        if !active {
+            self.end_sessions_of_disabled(ctx, &updated).await?;
+        }
         self.store.update_user(&updated, self.clock.now()).await?;
+        if !active {
+            self.end_logins_since(&updated).await?;
+        }
         let action = if active {
             "enable_user"
         } else {
@@ -139,12 +145,28 @@ impl AdminService {
         };
         self.changed(ctx, action, None, Some(updated.username.as_str()))
             .await;
-        if !active {
-            let name = updated.username.as_str();
-            self.end_sessions(ctx, &updated.id, name, None, "user_disabled")
-                .await?;
-        }
         Ok(updated)
+    }
+
+    /// Ends the sessions of a user about to be disabled, while they are still live and so
+    /// listed in the `session_revoked` event (a disabled user's sessions are not live).
+    async fn end_sessions_of_disabled(
+        &self,
+        ctx: &RequestContext,
+        user: &User,
+    ) -> Result<(), Error> {
+        let name = user.username.as_str();
+        self.end_sessions(ctx, &user.id, name, None, "user_disabled")
+            .await
+    }
+
+    /// After disabling `user`: ends any session a login opened since
+    /// [`Self::end_sessions_of_disabled`], so that enabling the user cannot bring it back.
+    async fn end_logins_since(&self, user: &User) -> Result<(), Error> {
+        self.store
+            .end_user_sessions(&user.id, None, self.clock.now())
+            .await?;
+        Ok(())
     }
 
     /// `PUT /User/{username}`: creates or replaces; `true` when created. A new password ends
@@ -193,6 +215,10 @@ impl AdminService {
             active: parsed.active.unwrap_or(base.active),
             ..base
         };
+        let disabled = !created && was_active && !updated.active;
+        if disabled {
+            self.end_sessions_of_disabled(ctx, &updated).await?;
+        }
         let action = if created {
             self.store.insert_user(&updated).await?;
             "create_user"
@@ -200,13 +226,13 @@ impl AdminService {
             self.store.update_user(&updated, now).await?;
             "update_user"
         };
+        if disabled {
+            self.end_logins_since(&updated).await?;
+        }
         self.changed(ctx, action, None, Some(updated.username.as_str()))
             .await;
         let name = updated.username.as_str();
-        if !created && was_active && !updated.active {
-            self.end_sessions(ctx, &updated.id, name, None, "user_disabled")
-                .await?;
-        } else if !created && parsed.password.is_some() {
+        if !created && !disabled && parsed.password.is_some() {
             self.password_changed(ctx, &updated.id, name, keep_session)
                 .await?;
         }

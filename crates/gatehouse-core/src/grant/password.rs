@@ -114,6 +114,13 @@ impl Grants {
             Ok(name) => self.users.find_user(&name).await?,
             Err(_) => None,
         };
+        // A disabled account costs the dummy hash and gets the wrong password's answer, so
+        // nobody can tell it exists; it counts toward no lockout (it logs in for nobody).
+        if user.as_ref().is_some_and(|u| !u.active) {
+            permit.verify(password, None).await?;
+            failed("disabled").await;
+            return Err(Error::InvalidGrant(BAD_CREDENTIALS.into()));
+        }
         // Only existing accounts are counted, so guessing names grows no table. A locked
         // account costs the dummy hash and gets the wrong password's answer.
         let attempt = match &user {

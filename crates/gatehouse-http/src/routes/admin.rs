@@ -1,7 +1,7 @@
 //! The admin API (Aidbox-compatible resources): `PUT`/`GET`/`DELETE /Client/{id}`,
-//! `GET`/`POST /Client`, and the same for `/User`. Each handler checks the admin token (the
-//! [`AdminAuth`] extractor), reads the body as JSON or YAML and calls the core. The route
-//! table documents a write with `openapi::write_doc`, which adds the resource body all writes
+//! `GET`/`POST /Client`, and the same for `/User`; their sessions are in `sessions.rs`. Each
+//! handler checks the admin token (the [`AdminAuth`] extractor), reads the body as JSON or YAML
+//! and calls the core. The route table documents a write with `openapi::write_doc`, which adds the resource body all writes
 //! share to the handler's annotation.
 
 use axum::extract::{Path, RawQuery};
@@ -128,13 +128,19 @@ pub(crate) async fn delete_client(
     Ok(reply(false, admin.delete_client(&ctx, &id).await?))
 }
 
-/// `PUT /User/{username}`.
+/// `PUT /User/{username}?keep_session=SID`. `keep_session` is a query parameter, not a body
+/// field: it says where the change is made from, which is no property of the user.
 #[utoipa::path(
     put,
     path = "/User/{id}",
     tag = "admin",
     summary = "Create or replace a user",
-    params(("id" = String, Path, description = "The username")),
+    params(
+        ("id" = String, Path, description = "The username"),
+        ("keep_session" = Option<String>, Query, description = "With a new password and \
+            --sessions-on-password-change all-but-current: the session the change is made \
+            from, which stays alive"),
+    ),
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "The replaced user; never cached", body = Object,
@@ -148,9 +154,13 @@ pub(crate) async fn put_user(
     AdminAuth(admin): AdminAuth,
     Context(ctx): Context,
     Path(username): Path<String>,
+    RawQuery(query): RawQuery,
     ResourceBody(body): ResourceBody,
 ) -> Result<Response, ApiError> {
-    let (resource, created) = admin.put_user(&ctx, &username, &body, None).await?;
+    let keep = Params::from_form(query.unwrap_or_default().as_bytes())?.take("keep_session");
+    let (resource, created) = admin
+        .put_user(&ctx, &username, &body, keep.as_deref())
+        .await?;
     Ok(reply(created, resource))
 }
 
@@ -341,7 +351,7 @@ fn event_filter(query: &str) -> Result<EventFilter, Error> {
 }
 
 /// 201 or 200 with the resource as JSON, never cached.
-fn reply(created: bool, resource: Value) -> Response {
+pub(crate) fn reply(created: bool, resource: Value) -> Response {
     let status = if created {
         StatusCode::CREATED
     } else {

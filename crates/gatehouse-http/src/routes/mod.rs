@@ -8,5 +8,6 @@ pub(crate) mod introspect;
 pub(crate) mod mfa;
 pub(crate) mod ops;
 pub(crate) mod revoke;
+pub(crate) mod sessions;
 pub(crate) mod token;
 pub(crate) mod userinfo;

@@ -40,6 +40,8 @@ mod requests;
 mod revoke;
 mod seeds;
 mod server;
+mod sessions_api;
+mod sessions_cli;
 mod throttle;
 mod tls;
 mod token;
