@@ -97,20 +97,10 @@ impl HotPath<Postgres> for OnPool {
         // The family's access tokens are revoked with it: every read of an access token joins
         // its family's `revoked_at` (migration 0009 dropped the per-row marking and the index by
         // family it needed).
-<<<<<<< HEAD
         let revoke = hot::revoke_family(family_id, now);
         execute(&self.pool, revoke.sql, &revoke.params)
             .await
             .map(drop)
-=======
-        execute(
-            &self.pool,
-            hot::REVOKE_FAMILY,
-            &[family_id.into(), now.into()],
-        )
-        .await
-        .map(drop)
->>>>>>> api
     }
 
     async fn find_access_token(
@@ -203,16 +193,7 @@ async fn record_login(pool: &PgPool, login: NewLogin<'_>) -> Result<Recorded, sq
     }
     let evicted = live[..over.min(live.len())].to_vec();
     for id in &evicted {
-<<<<<<< HEAD
         sql::insert::<Postgres, 2>(&mut tx, hot::revoke_family(id, now)).await?;
-=======
-        Postgres::execute(
-            &mut tx,
-            hot::REVOKE_FAMILY,
-            &[id.as_str().into(), now.into()],
-        )
-        .await?;
->>>>>>> api
     }
     if let Some(refresh) = refresh {
         sql::insert::<Postgres, 6>(&mut tx, hot::refresh(refresh)).await?;
