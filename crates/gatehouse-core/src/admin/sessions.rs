@@ -128,13 +128,10 @@ impl AdminService {
         sessions: &[String],
         reason: &str,
     ) {
-        if sessions.is_empty() {
-            return;
+        if !sessions.is_empty() {
+            let detail = json!({ "sessions": sessions });
+            self.session_event(ctx, subject, detail, reason).await;
         }
-        let detail = json!({ "sessions": sessions, "reason": reason, "via": self.via.as_str() });
-        self.audit
-            .record(EventKind::SessionRevoked, ctx, subject, detail)
-            .await;
     }
 
     /// Records that `count` sessions were removed with their client or user, as one
@@ -146,10 +143,22 @@ impl AdminService {
         count: u64,
         reason: &str,
     ) {
-        if count == 0 {
-            return;
+        if count > 0 {
+            let detail = json!({ "count": count });
+            self.session_event(ctx, subject, detail, reason).await;
         }
-        let detail = json!({ "count": count, "reason": reason, "via": self.via.as_str() });
+    }
+
+    /// Records a `session_revoked` event: `detail` (which sessions) with `reason` and `via`.
+    async fn session_event(
+        &self,
+        ctx: &RequestContext,
+        subject: EventSubject<'_>,
+        mut detail: Value,
+        reason: &str,
+    ) {
+        detail["reason"] = json!(reason);
+        detail["via"] = json!(self.via.as_str());
         self.audit
             .record(EventKind::SessionRevoked, ctx, subject, detail)
             .await;
