@@ -16,7 +16,7 @@ fn no_redirects() -> reqwest::Client {
 }
 
 /// `GET /auth/authorize` for `client_id`; returns the code from the Location fragment.
-async fn code_for(s: &TestServer, client_id: &str) -> String {
+pub async fn code_for(s: &TestServer, client_id: &str) -> String {
     let url = s.url(&format!(
         "/auth/authorize?grant_type=password&client_id={client_id}&state=example"
     ));

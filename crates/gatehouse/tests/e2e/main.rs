@@ -40,6 +40,8 @@ mod requests;
 mod revoke;
 mod seeds;
 mod server;
+mod session_limits;
+mod sessions;
 mod sessions_api;
 mod sessions_cli;
 mod throttle;
