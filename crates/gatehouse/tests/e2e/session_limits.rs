@@ -6,7 +6,6 @@ use futures::future::join_all;
 use serde_json::{json, Value};
 
 use crate::admin::put_json;
-use crate::database::Backend;
 use crate::server::{assert_oauth_error, json, TestServer};
 use crate::sessions::{client_body, put_ok, server, text, APP, USER};
 
@@ -16,24 +15,9 @@ async fn limited_server(policy: &str) -> TestServer {
     let s = server(&[]);
     let limit = json!({"max_sessions_per_user": 3, "session_limit_policy": policy});
     let (status, body) = put_json(&s, "/Client/app", &client_body(APP.1, limit.clone())).await;
-    if status == 422 && body["error_description"] == "max_sessions_per_user: unknown field" {
-        // Until the Client resource takes the limit (issue 16, item 4), the same settings are
-        // written where the server reads them, so the race below is tested meanwhile.
-        eprintln!(
-            "\n*** NOTICE: the Client resource refuses max_sessions_per_user; the limit is \
-             written into the stored client settings instead ***\n"
-        );
-        put_ok(&s, "/Client/app", &client_body(APP.1, json!({}))).await;
-        let sql = match s.db.backend {
-            Backend::Sqlite => format!("UPDATE clients SET settings = json_patch(settings, '{limit}') WHERE id = 'app'"),
-            Backend::Postgres => format!(
-                "UPDATE clients SET settings = (settings::jsonb || '{limit}'::jsonb)::text WHERE id = 'app'"
-            ),
-        };
-        s.db.execute(&sql).await;
-    } else {
-        assert!(status == 200 || status == 201, "{status} {body}");
-    }
+    assert!(status == 200 || status == 201, "{status} {body}");
+    assert_eq!(body["max_sessions_per_user"], 3, "{body}");
+    assert_eq!(body["session_limit_policy"], policy, "{body}");
     s
 }
 
