@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::admin::put_json;
 use crate::server::{assert_oauth_error, json, TestServer};
-use crate::sessions::{client_body, put_ok, server, text, APP, USER};
+use crate::sessions::{client_body, server, text, APP, USER};
 
 /// A server whose client `app` keeps at most 3 sessions per user with `policy`, set through
 /// the Client resource.
