@@ -24,12 +24,11 @@ async fn limited_server(policy: &str) -> TestServer {
              written into the stored client settings instead ***\n"
         );
         put_ok(&s, "/Client/app", &client_body(APP.1, json!({}))).await;
-        let sql = match s.db.backend {
-            Backend::Sqlite => format!("UPDATE clients SET settings = json_patch(settings, '{limit}') WHERE id = 'app'"),
-            Backend::Postgres => format!(
-                "UPDATE clients SET settings = (settings::jsonb || '{limit}'::jsonb)::text WHERE id = 'app'"
-            ),
+        let settings = match s.db.backend {
+            Backend::Sqlite => format!("json_patch(settings, '{limit}')"),
+            Backend::Postgres => format!("(settings::jsonb || '{limit}'::jsonb)::text"),
         };
+        let sql = format!("UPDATE clients SET settings = {settings} WHERE id = 'app'");
         s.db.execute(&sql).await;
     } else {
         assert!(status == 200 || status == 201, "{status} {body}");
