@@ -26,7 +26,10 @@ import urllib.parse
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED_BENCH = os.path.normpath(os.path.join(ROOT, "..", "shared", "bench"))
+# The shared load driver: ../shared/bench next to the checkout, or GATEHOUSE_BENCH_SHARED (a git
+# worktree elsewhere has no such neighbour).
+SHARED_BENCH = os.environ.get("GATEHOUSE_BENCH_SHARED") or os.path.normpath(
+    os.path.join(ROOT, "..", "shared", "bench"))
 sys.path.insert(0, SHARED_BENCH)
 import run_peer as rp  # noqa: E402  (the shared load driver)
 
@@ -62,7 +65,8 @@ def http(method, url, form=None, auth=None, timeout=30):
 class Gatehouse:
     """A `gatehouse serve` process on its own database."""
 
-    def __init__(self, database, env):
+    def __init__(self, database, env, bin=None):
+        self.bin = bin or BIN
         # Every benchmark connection comes from 127.0.0.1: the per-address cap (64 by default)
         # would close those beyond it at c=64 and up, so it is off here.
         self.database, self.env = database, dict(os.environ, **env, GATEHOUSE_DATABASE_URL=database,
@@ -71,7 +75,7 @@ class Gatehouse:
         self.base = f"http://127.0.0.1:{self.port}"
 
     def cli(self, *args, stdin=None):
-        subprocess.run([BIN, *args], input=stdin, env=self.env, check=True, text=True,
+        subprocess.run([self.bin, *args], input=stdin, env=self.env, check=True, text=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def provision(self):
@@ -88,7 +92,7 @@ class Gatehouse:
         env = dict(self.env, **(extra_env or {}))
         # The server's log goes to target/bench/, for when a run goes wrong.
         log = open(os.path.join(OUT_DIR, f"server-{self.port}.log"), "ab")
-        self.proc = subprocess.Popen([BIN, "serve", "--listen", f"127.0.0.1:{self.port}"], env=env,
+        self.proc = subprocess.Popen([self.bin, "serve", "--listen", f"127.0.0.1:{self.port}"], env=env,
                                      stdout=log, stderr=log)
         log.close()
         while True:
@@ -291,6 +295,91 @@ def bench_gatehouse(label, database, opts, rows, env):
     os.unlink(token_file)
 
 
+# Cheap argon2id for the A/B servers: it measures no hashing, and the token pools of the refresh
+# runs come from password grants.
+CHEAP_ARGON2 = {"GATEHOUSE_ARGON2_MEMORY_KIB": "256", "GATEHOUSE_ARGON2_ITERATIONS": "1",
+                "GATEHOUSE_ARGON2_PARALLELISM": "1", "GATEHOUSE_HASH_QUEUE": "16"}
+
+
+def login_tokens(g):
+    """The access and refresh token of one password grant of user0 at `g`."""
+    auth = "Basic " + base64.b64encode(f"{CLIENT}:{SECRET}".encode()).decode()
+    status, body = http("POST", g.base + "/oauth/token",
+                        {"grant_type": "password", "username": "user0", "password": "password-0"}, auth)
+    if status != 200:
+        sys.exit(f"login at {g.base} failed: {status} {body!r}")
+    tokens = json.loads(body)
+    return tokens["access_token"], tokens["refresh_token"]
+
+
+def bench_ab(opts, rows, label, databases, env):
+    """Same-run A/B of two builds (`--ab BASE_BIN` against this one) on the refresh grant and on
+    introspection of a JWT access token and of a refresh token: both servers provisioned once,
+    then each cell measured for one build and then the other, the order alternating by round, so
+    both see the same moments of a shared machine. Prints the median req/s of each and the ratio."""
+    builds = [("this", BIN), ("base", opts.ab)]
+    servers, files = {}, []
+    for (name, bin), database in zip(builds, databases):
+        g = Gatehouse(database, dict(env, **CHEAP_ARGON2), bin)
+        print(f"\n## A/B {label} {name} ({bin}): provisioning {USERS} users through the CLI", flush=True)
+        g.provision()
+        g.start()
+        access, refresh = login_tokens(g)
+        pools = {}
+        for kind, token in (("access", access), ("refresh", refresh)):
+            with tempfile.NamedTemporaryFile("w", delete=False) as f:
+                f.write(token + "\n")
+                pools[kind] = f.name
+                files.append(f.name)
+        servers[name] = (g, pools)
+    cases = [("refresh", "refresh", "/oauth/token", None, TOKEN_LUA),
+             ("introspect (JWT access token)", "introspect", "/oauth/introspect", "access", READ_LUA),
+             ("introspect (refresh token)", "introspect", "/oauth/introspect", "refresh", READ_LUA)]
+    once = argparse.Namespace(runs=1, duration=opts.duration)
+    got = {}
+    for rnd in range(opts.runs):
+        order = builds if rnd % 2 == 0 else builds[::-1]
+        for case, mode, path, pool, lua in cases:
+            if opts.cases and case.split()[0] not in opts.cases:
+                continue
+            for conns in opts.conns:
+                for name, _ in order:
+                    g, pools = servers[name]
+                    r = measure(g.port, mode, path, conns, once, pools.get(pool), lua)
+                    got.setdefault((case, conns, name), []).append(r)
+                    print(f"   round {rnd + 1} {case:30s} c={conns:<3d} {name:4s} {r['rps']:9.1f} req/s  "
+                          f"p99 {r['p99_ms']:7.2f} ms  errors {r['errors']}/{r['requests']}  "
+                          f"server {r['server_cpu_ms_per_req']:.3f} ms CPU/req", flush=True)
+    for g, _ in servers.values():
+        g.stop()
+    for f in files:
+        os.unlink(f)
+    print(f"\nA/B {label}: median req/s over {opts.runs} interleaved rounds of {opts.duration} s")
+    print("| case | conns | this req/s | base req/s | this ÷ base | this CPU ms/req | base CPU ms/req "
+          "| CPU this ÷ base, pairs | errors this/base |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for (case, conns, name) in sorted(got):
+        if name != "this":
+            continue
+        this, base = got[(case, conns, "this")], got[(case, conns, "base")]
+        med = lambda runs, k: statistics.median(r[k] for r in runs)
+        ratio = med(this, "rps") / max(med(base, "rps"), 1e-9)
+        # Ratios of the interleaved pairs too: the spread says how much the machine moved.
+        pairs = sorted(a["rps"] / max(b["rps"], 1e-9) for a, b in zip(this, base))
+        # Server CPU per request moves less with the machine's load than req/s does.
+        cpu = "server_cpu_ms_per_req"
+        cpu_pairs = sorted(a[cpu] / max(b[cpu], 1e-9) for a, b in zip(this, base))
+        row = {"server": f"A/B {label}", "case": case, "conns": conns, "this_rps": med(this, "rps"),
+               "base_rps": med(base, "rps"), "ratio": ratio, "pair_ratios": pairs,
+               "this_cpu_ms": med(this, cpu), "base_cpu_ms": med(base, cpu), "cpu_pair_ratios": cpu_pairs}
+        rows.append(row)
+        show = lambda xs: ", ".join(f"{x:.2f}" for x in xs)
+        print(f"| {case} | {conns} | {row['this_rps']:.1f} | {row['base_rps']:.1f} | {ratio:.3f} "
+              f"(pairs {show(pairs)}) | {row['this_cpu_ms']:.3f} | {row['base_cpu_ms']:.3f} | "
+              f"{show(cpu_pairs)} | {sum(r['errors'] for r in this)}/{sum(r['errors'] for r in base)} |",
+              flush=True)
+
+
 def bench_peer(opts, rows):
     src = os.path.join(SHARED_BENCH, "peer-jmondi")
     dst = os.path.join(OUT_DIR, "peer-jmondi")
@@ -326,6 +415,9 @@ def main():
     ap.add_argument("--conns", default="16,64")
     ap.add_argument("--cases", default="", help="comma-separated subset: password,refresh,introspect,jwks,discovery "
                     "(default: all); the overload scenario always runs")
+    ap.add_argument("--ab", metavar="BASE_BIN",
+                    help="same-run A/B of this build against BASE_BIN (another commit's release binary) on "
+                    "the refresh grant and introspection, interleaved; --runs rounds, --cases refresh,introspect")
     ap.add_argument("--no-overload", action="store_true",
                     help="skip the overload scenario (for a quick A/B of the read and refresh cases)")
     opts = ap.parse_args()
@@ -335,6 +427,9 @@ def main():
     opts.cases = [c for c in opts.cases.split(",") if c]
     os.makedirs(OUT_DIR, exist_ok=True)
     rows = []
+    if opts.ab:
+        ab_main(opts, rows)
+        return
     rate = argon2_rate(5)
     print(f"raw argon2id verify rate, {rate['threads']} threads, m={rate['memory_kib']} t={rate['iterations']} "
           f"p={rate['parallelism']}: {rate['per_second']:.1f}/s", flush=True)
@@ -362,6 +457,27 @@ def main():
         for r in rows:
             r.pop("runs", None)
             f.write(json.dumps(dict(r, ts=time.strftime("%Y-%m-%dT%H:%M:%S"), argon2=rate)) + "\n")
+
+
+def ab_main(opts, rows):
+    """`--ab`: the A/B on SQLite, and on PostgreSQL when GATEHOUSE_TEST_POSTGRES_URL is set."""
+    with tempfile.TemporaryDirectory() as td:
+        bench_ab(opts, rows, "sqlite", [f"sqlite://{td}/this.db", f"sqlite://{td}/base.db"], {})
+    pg = os.environ.get("GATEHOUSE_TEST_POSTGRES_URL")
+    if pg:
+        admin = pg.rsplit("/", 1)[0]
+        dbs = [f"gh_ab_{side}_{os.getpid()}" for side in ("this", "base")]
+        for db in dbs:
+            subprocess.run(["psql", pg, "-qc", f"CREATE DATABASE {db}"], check=True)
+        try:
+            bench_ab(opts, rows, "postgres", [f"{admin}/{db}" for db in dbs],
+                     {"GATEHOUSE_SECRET_KEY": base64.b64encode(os.urandom(32)).decode()})
+        finally:
+            for db in dbs:
+                subprocess.run(["psql", pg, "-qc", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)"])
+    with open(os.path.join(OUT_DIR, "results.jsonl"), "a") as f:
+        for r in rows:
+            f.write(json.dumps(dict(r, ts=time.strftime("%Y-%m-%dT%H:%M:%S"))) + "\n")
 
 
 def report(rows, rate):

@@ -246,31 +246,29 @@ async fn a_locked_user_cannot_refresh_until_unlocked() {
     assert_live(&s, APP, text(&next, "access_token")).await;
 }
 
-/// Disabling a user (`PUT /User` with `"active": false`) ends their sessions at once: refresh
-/// refused, access token inactive, and a login fails like a wrong password.
+/// Deleting a user (alice) or disabling one (bob, `PUT /User` with `"active": false`) ends their
+/// sessions at once: refresh refused, access token inactive; a user re-created with the same
+/// name inherits nothing, and a disabled user's login fails like a wrong password.
 #[tokio::test]
-async fn a_disabled_user_loses_every_session_at_once() {
+async fn a_deleted_or_disabled_user_loses_every_session_at_once() {
     let s = server(&[]);
-    let tokens = login(&s, APP, USER.1).await;
-    put_ok(&s, "/User/alice", &json!({"active": false})).await;
-    refresh_refused(&s, APP, text(&tokens, "refresh_token")).await;
-    assert_dead(&s, APP, text(&tokens, "access_token")).await;
-    let (status, _, body) = json(s.password_grant(APP, USER.0, USER.1, None).await).await;
-    assert_oauth_error(status, &body, 400, "invalid_grant");
-}
+    s.add_user("bob", "bob-password", &[]);
+    let alice = login(&s, APP, USER.1).await;
+    let bob = s.login(APP, "bob", "bob-password", Some("openid")).await;
 
-/// Deleting a user ends their sessions at once, and a user re-created with the same name does
-/// not inherit them.
-#[tokio::test]
-async fn a_deleted_user_loses_every_session_and_a_recreated_name_inherits_nothing() {
-    let s = server(&[]);
-    let tokens = login(&s, APP, USER.1).await;
     delete_ok(&s, "/User/alice").await;
-    refresh_refused(&s, APP, text(&tokens, "refresh_token")).await;
-    assert_dead(&s, APP, text(&tokens, "access_token")).await;
+    refresh_refused(&s, APP, text(&alice, "refresh_token")).await;
+    assert_dead(&s, APP, text(&alice, "access_token")).await;
     put_ok(&s, "/User/alice", &json!({"password": USER.1})).await;
-    refresh_refused(&s, APP, text(&tokens, "refresh_token")).await;
-    assert_dead(&s, APP, text(&tokens, "access_token")).await;
+    refresh_refused(&s, APP, text(&alice, "refresh_token")).await;
+    assert_dead(&s, APP, text(&alice, "access_token")).await;
+    assert_live(&s, APP, text(&bob, "access_token")).await;
+
+    put_ok(&s, "/User/bob", &json!({"active": false})).await;
+    refresh_refused(&s, APP, text(&bob, "refresh_token")).await;
+    assert_dead(&s, APP, text(&bob, "access_token")).await;
+    let (status, _, body) = json(s.password_grant(APP, "bob", "bob-password", None).await).await;
+    assert_oauth_error(status, &body, 400, "invalid_grant");
 }
 
 /// Removing the TOTP factor (`DELETE /User/{id}/authenticators/{aid}`) ends the sessions opened
