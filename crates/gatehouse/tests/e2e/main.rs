@@ -27,6 +27,7 @@ mod limits;
 mod lockout;
 mod logs;
 mod mfa;
+mod mfa_api;
 mod mfa_races;
 mod multi_instance;
 mod ops;
