@@ -14,8 +14,8 @@ use crate::clock::Clock;
 use crate::error::Error;
 use crate::mfa::removal::Remover;
 use crate::mfa::{
-    new_authenticator_id, new_recovery_code, otp_seal_context, recovery_code_hash,
-    totp, Authenticator, AuthenticatorKind, SecondFactor,
+    new_authenticator_id, new_recovery_code, otp_seal_context, recovery_code_hash, totp,
+    Authenticator, AuthenticatorKind, SecondFactor,
 };
 use crate::store::Store;
 use crate::token::identity::IssuerIdentity;
@@ -164,7 +164,11 @@ impl Mfa {
         let (client_id, user, passed_mfa) = match access {
             Some(record) => {
                 let user = self.token_user(&record.user_id).await?;
-                (record.client_id, user, record.amr.iter().any(|m| m == "mfa"))
+                (
+                    record.client_id,
+                    user,
+                    record.amr.iter().any(|m| m == "mfa"),
+                )
             }
             None => {
                 let (record, user) = self.second_factor.session(bearer).await?;

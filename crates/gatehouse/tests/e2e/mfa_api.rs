@@ -133,7 +133,10 @@ async fn deleting_an_authenticator_removes_it_and_ends_its_sessions() {
             .oauth_error(400, "invalid_grant");
     }
     let alice = events(&s, &["--user", "alice"]);
-    let removals: Vec<&Value> = alice.iter().filter(|e| e["kind"] == "mfa_removal").collect();
+    let removals: Vec<&Value> = alice
+        .iter()
+        .filter(|e| e["kind"] == "mfa_removal")
+        .collect();
     assert_eq!(removals.len(), 2, "{alice:?}");
     assert!(removals.iter().all(|e| e["detail"]["by"] == "mfa_api"));
     let ended = alice
@@ -188,7 +191,11 @@ async fn deleting_an_authenticator_needs_a_login_that_passed_it() {
         .await
         .oauth_error(403, "access_denied");
     let (_, list) = bearer_get(&s, "/mfa/authenticators", &token).await;
-    assert_eq!(list.as_array().unwrap().len(), 2, "alice keeps her factors: {list}");
+    assert_eq!(
+        list.as_array().unwrap().len(),
+        2,
+        "alice keeps her factors: {list}"
+    );
 
     // bob: alice's factor is not his (404); his own pending enrolment he may drop.
     let bob = reply(s.password_grant(APP, "bob", "bob-password", None).await).await;
