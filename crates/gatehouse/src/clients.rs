@@ -184,10 +184,13 @@ async fn update(config: &Config, args: ClientUpdateArgs) -> Result<()> {
     print_json(&out)
 }
 
+/// Values of Client fields, by dotted name.
+type FieldValues = Vec<(&'static str, Value)>;
+
 /// The Client fields (dotted) `client update`'s flags set, and the secret it generated.
-fn update_fields(args: &ClientUpdateArgs) -> Result<(Vec<(&'static str, Value)>, Option<String>)> {
+fn update_fields(args: &ClientUpdateArgs) -> Result<(FieldValues, Option<String>)> {
     let text = |v: &str| if v.is_empty() { Value::Null } else { v.into() };
-    let mut out: Vec<(&'static str, Value)> = Vec::new();
+    let mut out: FieldValues = Vec::new();
     let generated = args.generate_secret.then(|| random::token(32));
     if let Some(secret) = args.secret.clone().or_else(|| generated.clone()) {
         out.push(("secret", secret.into()));

@@ -10,6 +10,7 @@ mod authorize;
 mod backends;
 mod cleanup;
 mod cli;
+mod cli_parity;
 mod client_auth;
 mod crash;
 mod database;
