@@ -166,6 +166,25 @@ pub enum AccessTokenAlg {
     Hs256,
 }
 
+impl AccessTokenAlg {
+    /// The wire name: `server` or `HS256`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessTokenAlg::ServerKey => "server",
+            AccessTokenAlg::Hs256 => "HS256",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "server" => Some(AccessTokenAlg::ServerKey),
+            "HS256" => Some(AccessTokenAlg::Hs256),
+            _ => None,
+        }
+    }
+}
+
 /// Whether a client's users must pass a second factor (see [`crate::mfa`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -121,6 +121,7 @@ fn routes() -> Vec<Route> {
         route("/.well-known/jwks.json", get(discovery::jwks), doc::<discovery::__path_jwks>),
         // Auth0's MFA API around a password login that answered mfa_required.
         route("/mfa/authenticators", get(mfa::authenticators), doc::<mfa::__path_authenticators>),
+        route("/mfa/authenticators/{id}", delete(mfa::delete_authenticator), doc::<mfa::__path_delete_authenticator>),
         route("/mfa/associate", post(mfa::associate), doc::<mfa::__path_associate>),
         route("/mfa/challenge", post(mfa::challenge), doc::<mfa::__path_challenge>),
         // Aidbox's secure code flow for the password grant.

@@ -120,8 +120,15 @@ pub(crate) struct ClientAddArgs {
     #[arg(long, default_value = "", value_name = "SCOPES")]
     pub(crate) default_scopes: String,
     /// Access-token lifetime in seconds, at most 86400 [default: 3600]
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, visible_alias = "access-token-expiration", value_name = "SECS")]
     pub(crate) access_token_ttl: Option<u32>,
+    /// Whether the client must present its secret (Aidbox's secret_required); false lets a
+    /// client that has one authenticate with client_id alone [default: true]
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set, default_value_t = true)]
+    pub(crate) secret_required: bool,
+    /// Add (true) or drop (false) the refresh_token grant, as Aidbox's refresh_token.
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
+    pub(crate) refresh_token: Option<bool>,
     /// A JWK Set file with the client's public keys, for private_key_jwt (RFC 7523).
     #[arg(long, value_name = "PATH")]
     pub(crate) jwks_file: Option<PathBuf>,
@@ -133,7 +140,8 @@ pub(crate) struct ClientAddArgs {
     #[arg(long)]
     pub(crate) trust_forwarded_for: bool,
     /// The one client-authentication method allowed: client_secret_basic,
-    /// client_secret_post, private_key_jwt or none [default: any the credentials support]
+    /// client_secret_post, client_secret_jwt (needs the server key, which seals the secret),
+    /// private_key_jwt or none [default: any the credentials support]
     #[arg(long, value_name = "METHOD")]
     pub(crate) token_endpoint_auth_method: Option<String>,
     /// Access-token format: jwt or opaque (random, resolved by introspection) [default: jwt]
@@ -147,7 +155,7 @@ pub(crate) struct ClientAddArgs {
     pub(crate) refresh_token_idle_ttl: Option<u32>,
     /// Legacy: HS256 signs this client's access tokens, keyed by its secret, so that
     /// `jwt.verify(token, client_secret)` works. The secret is then kept sealed under the server
-    /// key rather than hashed.
+    /// key rather than hashed. `server` (the default) signs with the server key.
     #[arg(long, value_name = "ALG")]
     pub(crate) access_token_alg: Option<String>,
     /// Second factor for this client's users: off, optional (users who enrolled one) or
@@ -158,11 +166,25 @@ pub(crate) struct ClientAddArgs {
     pub(crate) sessions: SessionLimitArgs,
 }
 
-/// Options of `client update`: each one given replaces the stored setting.
+/// Options of `client update`: each one given replaces the stored setting, as the same field
+/// of a PUT /Client/ID would; an empty value ('') removes an optional one.
 #[derive(Debug, Args)]
 pub(crate) struct ClientUpdateArgs {
     /// Client id.
     pub(crate) id: String,
+    /// A new client secret. Visible to other local users in the process list; prefer
+    /// --generate-secret.
+    #[arg(long, conflicts_with = "generate_secret", value_name = "S")]
+    pub(crate) secret: Option<String>,
+    /// Generate a new 256-bit secret and print it once.
+    #[arg(long)]
+    pub(crate) generate_secret: bool,
+    /// Grants the client may use, comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub(crate) grant_types: Option<Vec<String>>,
+    /// Add (true) or drop (false) the refresh_token grant.
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
+    pub(crate) refresh_token: Option<bool>,
     /// Scopes the client may request, space-separated.
     #[arg(long, value_name = "SCOPES")]
     pub(crate) scopes: Option<String>,
@@ -170,7 +192,7 @@ pub(crate) struct ClientUpdateArgs {
     #[arg(long, value_name = "SCOPES")]
     pub(crate) default_scopes: Option<String>,
     /// Access-token lifetime in seconds, at most 86400.
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, visible_alias = "access-token-expiration", value_name = "SECS")]
     pub(crate) access_token_ttl: Option<u32>,
     /// Absolute refresh-token lifetime in seconds.
     #[arg(long, value_name = "SECS")]
@@ -178,6 +200,28 @@ pub(crate) struct ClientUpdateArgs {
     /// Idle refresh-token lifetime in seconds.
     #[arg(long, value_name = "SECS")]
     pub(crate) refresh_token_idle_ttl: Option<u32>,
+    /// Access-token format: jwt or opaque.
+    #[arg(long, value_name = "FORMAT")]
+    pub(crate) token_format: Option<String>,
+    /// server or HS256 (a new secret is needed to leave HS256).
+    #[arg(long, value_name = "ALG")]
+    pub(crate) access_token_alg: Option<String>,
+    /// A JWK Set file with the client's public keys; '' removes them.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) jwks_file: Option<PathBuf>,
+    /// client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt or none;
+    /// '' for any the credentials support.
+    #[arg(long, value_name = "METHOD")]
+    pub(crate) token_endpoint_auth_method: Option<String>,
+    /// Whether the client must present its secret.
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
+    pub(crate) secret_required: Option<bool>,
+    /// Whether this confidential client may name its end user's address.
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
+    pub(crate) trust_forwarded_for: Option<bool>,
+    /// Redirect URI of the secure code flow; '' removes it.
+    #[arg(long, value_name = "URI")]
+    pub(crate) redirect_uri: Option<String>,
     /// Second factor for this client's users: off, optional or required.
     #[arg(long, value_name = "POLICY")]
     pub(crate) mfa: Option<String>,
@@ -242,6 +286,9 @@ pub(crate) enum UserCommand {
         #[arg(long, value_name = "SID")]
         keep_session: Option<String>,
     },
+    /// Change some fields of a user; the others and the password stay as they are
+    /// (`set-password` replaces the password).
+    Update(UserUpdateArgs),
     /// Disable a user: their logins fail like a wrong password, and their sessions end.
     Disable {
         /// Username.
@@ -319,6 +366,26 @@ pub(crate) struct UserAddArgs {
     /// Whether the user may log in; false adds them disabled [default: true]
     #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set, default_value_t = true)]
     pub(crate) active: bool,
+}
+
+/// Options of `user update`: each one given replaces the stored field, as the same field of a
+/// PUT /User/USERNAME would; '' removes an optional one.
+#[derive(Debug, Args)]
+pub(crate) struct UserUpdateArgs {
+    /// Username.
+    pub(crate) username: String,
+    /// Email address; '' removes it.
+    #[arg(long, value_name = "E")]
+    pub(crate) email: Option<String>,
+    /// Phone number; '' removes it.
+    #[arg(long, value_name = "P")]
+    pub(crate) phone: Option<String>,
+    /// Scopes this user may be granted, space-separated; '' for whatever the client allows.
+    #[arg(long, value_name = "SCOPES")]
+    pub(crate) scopes: Option<String>,
+    /// Whether the user may log in; false ends their sessions.
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
+    pub(crate) active: Option<bool>,
 }
 
 /// Options of `events`.

@@ -25,9 +25,12 @@ pub(crate) async fn run(config: &Config, cmd: ClientCommand) -> Result<()> {
         ClientCommand::Add(args) => {
             let (new, generated) = parse(args)?;
             let id = new.id.clone();
-            // Only an HS256 client's secret is sealed; other commands leave the server key be.
-            let hs256 = new.settings.access_token_alg == AccessTokenAlg::Hs256;
-            let sealer = if hs256 { Some(sealer(config)?) } else { None };
+            // Only HS256 and client_secret_jwt secrets are sealed; other clients leave the server
+            // key be.
+            let sealed = new.settings.access_token_alg == AccessTokenAlg::Hs256
+                || new.settings.token_endpoint_auth_method
+                    == Some(TokenEndpointAuthMethod::ClientSecretJwt);
+            let sealer = if sealed { Some(sealer(config)?) } else { None };
             let admin = service(config, sealer).await?;
             let client = admin.add_client(&CLI, new).await.with_context(|| {
                 format!("adding client {id}: a client with this id may exist already")
@@ -38,16 +41,7 @@ pub(crate) async fn run(config: &Config, cmd: ClientCommand) -> Result<()> {
             }
             print_json(&out)
         }
-        ClientCommand::Update(args) => {
-            let id = ClientId::parse(&args.id)?;
-            let change = update(&args)?;
-            let admin = service(config, None).await?;
-            let client = admin
-                .update_client(&CLI, id.as_str(), change)
-                .await
-                .map_err(|e| or_missing(e, || format!("no client {id}")))?;
-            print_json(&client_json(&client))
-        }
+        ClientCommand::Update(args) => update(config, args).await,
         ClientCommand::List => {
             let clients = service(config, None).await?.list_clients().await?;
             print_json(&Value::Array(clients.iter().map(client_json).collect()))
@@ -79,14 +73,10 @@ fn parse(args: ClientAddArgs) -> Result<(NewClient, Option<String>)> {
     let id = ClientId::parse(&args.id)?;
     let settings = settings(&args)?;
     settings.validate()?;
-    match settings.token_endpoint_auth_method {
-        Some(TokenEndpointAuthMethod::ClientSecretJwt) => {
-            bail!("client_secret_jwt clients are registered through the admin API (PUT /Client/ID), which seals the secret")
-        }
-        Some(TokenEndpointAuthMethod::PrivateKeyJwt) if settings.jwks.is_none() => {
-            bail!("private_key_jwt needs --jwks-file")
-        }
-        _ => {}
+    if settings.token_endpoint_auth_method == Some(TokenEndpointAuthMethod::PrivateKeyJwt)
+        && settings.jwks.is_none()
+    {
+        bail!("private_key_jwt needs --jwks-file");
     }
     let generated = args.generate_secret.then(|| random::token(32));
     let secret = args.secret.or_else(|| generated.clone());
@@ -108,8 +98,17 @@ fn parse(args: ClientAddArgs) -> Result<(NewClient, Option<String>)> {
 /// The settings named by the flags of `client add`, over the defaults.
 fn settings(args: &ClientAddArgs) -> Result<ClientSettings> {
     let defaults = ClientSettings::default();
+    let mut grants = grant_types(&args.grant_types)?;
+    match args.refresh_token {
+        Some(true) if !grants.contains(&GrantType::RefreshToken) => {
+            grants.push(GrantType::RefreshToken)
+        }
+        Some(false) => grants.retain(|g| *g != GrantType::RefreshToken),
+        _ => {}
+    }
     Ok(ClientSettings {
-        grant_types: grant_types(&args.grant_types)?,
+        grant_types: grants,
+        secret_required: args.secret_required,
         scopes: scope_list(&args.scopes)?,
         default_scopes: scope_list(&args.default_scopes)?,
         access_token_ttl: args.access_token_ttl.unwrap_or(defaults.access_token_ttl),
@@ -124,17 +123,18 @@ fn settings(args: &ClientAddArgs) -> Result<ClientSettings> {
         },
         access_token_alg: match args.access_token_alg.as_deref() {
             None => AccessTokenAlg::ServerKey,
-            Some("HS256") => AccessTokenAlg::Hs256,
-            Some(other) => bail!(
-                "--access-token-alg {other:?}: only HS256 can be chosen per client; the server \
-                 key's algorithm is set with --signing-alg"
-            ),
+            Some(alg) => AccessTokenAlg::parse(alg).with_context(|| {
+                format!(
+                    "--access-token-alg {alg:?}: use server or HS256; the server key's \
+                     algorithm is set with --signing-alg"
+                )
+            })?,
         },
-        jwks: jwks(args)?,
+        jwks: args.jwks_file.as_deref().map(jwks).transpose()?,
         redirect_uri: args.redirect_uri.clone(),
         token_endpoint_auth_method: match &args.token_endpoint_auth_method {
             Some(m) => Some(TokenEndpointAuthMethod::parse(m).with_context(|| {
-                format!("unknown token_endpoint_auth_method {m:?}: use client_secret_basic, client_secret_post, private_key_jwt or none")
+                format!("unknown token_endpoint_auth_method {m:?}: use client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt or none")
             })?),
             None => None,
         },
@@ -150,47 +150,152 @@ fn settings(args: &ClientAddArgs) -> Result<ClientSettings> {
     })
 }
 
-/// The changes `client update` asks for, parsed before the database is opened.
-fn update(args: &ClientUpdateArgs) -> Result<impl FnOnce(&mut ClientSettings)> {
-    let scopes = args.scopes.as_deref().map(scope_list).transpose()?;
-    let default_scopes = args.default_scopes.as_deref().map(scope_list).transpose()?;
-    let mfa = match args.mfa.as_deref() {
-        None => None,
-        Some(m) => Some(
-            MfaPolicy::parse(m)
-                .with_context(|| format!("unknown --mfa {m:?}: use off, optional or required"))?,
+/// `client update`: the stored Client resource with the fields the flags name replaced, put
+/// back as `PUT /Client/ID` would, so the command and the API change a client alike. The
+/// server key is opened only when the client's secret is (or is to be) sealed.
+async fn update(config: &Config, args: ClientUpdateArgs) -> Result<()> {
+    let id = ClientId::parse(&args.id)?;
+    let (changes, generated) = update_fields(&args)?;
+    let missing = || format!("no client {id}");
+    let mut body = service(config, None)
+        .await?
+        .client(id.as_str())
+        .await
+        .map_err(|e| or_missing(e, missing))?;
+    if let Some(object) = body.as_object_mut() {
+        object.remove("has_secret");
+    }
+    for (path, value) in changes {
+        set_path(&mut body, path, value);
+    }
+    let sealed = body["access_token_alg"] == "HS256"
+        || body["token_endpoint_auth_method"] == "client_secret_jwt";
+    let sealer = if sealed { Some(sealer(config)?) } else { None };
+    let admin = service(config, sealer).await?;
+    admin
+        .put_client(&CLI, id.as_str(), &body)
+        .await
+        .with_context(|| format!("updating client {id}"))?;
+    let client = admin.find_client(id.as_str()).await?;
+    let mut out = client_json(&client);
+    if let Some(secret) = generated {
+        out["client_secret"] = secret.into();
+    }
+    print_json(&out)
+}
+
+/// Values of Client fields, by dotted name.
+type FieldValues = Vec<(&'static str, Value)>;
+
+/// The Client fields (dotted) `client update`'s flags set, and the secret it generated.
+fn update_fields(args: &ClientUpdateArgs) -> Result<(FieldValues, Option<String>)> {
+    let text = |v: &str| if v.is_empty() { Value::Null } else { v.into() };
+    let mut out: FieldValues = Vec::new();
+    let generated = args.generate_secret.then(|| random::token(32));
+    if let Some(secret) = args.secret.clone().or_else(|| generated.clone()) {
+        out.push(("secret", secret.into()));
+    }
+    if let Some(grants) = &args.grant_types {
+        out.push(("grant_types", json!(grants)));
+        // The resource keeps the refresh_token grant apart; the list names it or not.
+        if args.refresh_token.is_none() {
+            let refresh = grants.iter().any(|g| g.trim() == "refresh_token");
+            out.push(("auth.password.refresh_token", refresh.into()));
+        }
+    }
+    let flags: [(&'static str, Option<Value>); 16] = [
+        (
+            "auth.password.refresh_token",
+            args.refresh_token.map(Value::from),
         ),
-    };
-    let given = |flag: &Option<String>| flag.is_some();
-    let max = given(&args.sessions.max_sessions_per_user)
-        .then(|| max_sessions(&args.sessions))
-        .transpose()?;
-    let policy = given(&args.sessions.session_limit_policy)
-        .then(|| limit_policy(&args.sessions))
-        .transpose()?;
-    let (ttl, refresh_ttl, idle_ttl) = (
-        args.access_token_ttl,
-        args.refresh_token_ttl,
-        args.refresh_token_idle_ttl,
+        ("scopes", args.scopes.as_deref().map(|s| s.into())),
+        (
+            "default_scopes",
+            args.default_scopes.as_deref().map(|s| s.into()),
+        ),
+        (
+            "auth.password.access_token_expiration",
+            args.access_token_ttl.map(Value::from),
+        ),
+        ("refresh_token_ttl", args.refresh_token_ttl.map(Value::from)),
+        (
+            "refresh_token_idle_ttl",
+            args.refresh_token_idle_ttl.map(Value::from),
+        ),
+        (
+            "auth.password.token_format",
+            args.token_format.as_deref().map(text),
+        ),
+        (
+            "access_token_alg",
+            args.access_token_alg.as_deref().map(text),
+        ),
+        (
+            "token_endpoint_auth_method",
+            args.token_endpoint_auth_method.as_deref().map(text),
+        ),
+        (
+            "auth.password.secret_required",
+            args.secret_required.map(Value::from),
+        ),
+        (
+            "auth.password.trust_forwarded_for",
+            args.trust_forwarded_for.map(Value::from),
+        ),
+        (
+            "auth.password.redirect_uri",
+            args.redirect_uri.as_deref().map(text),
+        ),
+        ("mfa", args.mfa.as_deref().map(text)),
+        (
+            "max_sessions_per_user",
+            args.sessions
+                .max_sessions_per_user
+                .is_some()
+                .then(|| max_sessions(&args.sessions).map(|n| json!(n)))
+                .transpose()?,
+        ),
+        (
+            "session_limit_policy",
+            args.sessions
+                .session_limit_policy
+                .is_some()
+                .then(|| {
+                    limit_policy(&args.sessions).map(|p| json!(p.map(SessionLimitPolicy::as_str)))
+                })
+                .transpose()?,
+        ),
+        (
+            "jwks",
+            match &args.jwks_file {
+                Some(path) if path.as_os_str().is_empty() => Some(Value::Null),
+                Some(path) => Some(jwks(path)?),
+                None => None,
+            },
+        ),
+    ];
+    out.extend(
+        flags
+            .into_iter()
+            .filter_map(|(path, v)| v.map(|v| (path, v))),
     );
-    Ok(move |s: &mut ClientSettings| {
-        if let Some(scopes) = scopes {
-            s.scopes = scopes;
+    Ok((out, generated))
+}
+
+/// Sets `value` at the dotted `path` of `body`, creating objects on the way.
+fn set_path(body: &mut Value, path: &str, value: Value) {
+    let mut at = body;
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            at[part] = value;
+            return;
         }
-        if let Some(scopes) = default_scopes {
-            s.default_scopes = scopes;
+        if !at[part].is_object() {
+            at[part] = json!({});
         }
-        s.mfa = mfa.unwrap_or(s.mfa);
-        s.access_token_ttl = ttl.unwrap_or(s.access_token_ttl);
-        s.refresh_token_ttl = refresh_ttl.unwrap_or(s.refresh_token_ttl);
-        s.refresh_token_idle_ttl = idle_ttl.unwrap_or(s.refresh_token_idle_ttl);
-        if let Some(max) = max {
-            s.max_sessions_per_user = max;
-        }
-        if let Some(policy) = policy {
-            s.session_limit_policy = policy;
-        }
-    })
+        at = &mut at[part];
+    }
 }
 
 /// `--max-sessions-per-user`: a count, or `default` (and absent) for the server's.
@@ -225,16 +330,12 @@ fn grant_types(raw: &[String]) -> Result<Vec<GrantType>> {
         .collect()
 }
 
-/// The JWK Set of `--jwks-file`, if given.
-fn jwks(args: &ClientAddArgs) -> Result<Option<Value>> {
-    let Some(path) = &args.jwks_file else {
-        return Ok(None);
-    };
+/// The JWK Set in the file `path` (`--jwks-file`).
+fn jwks(path: &std::path::Path) -> Result<Value> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading the JWK Set {}", path.display()))?;
-    let jwks = serde_json::from_str::<Value>(&text)
-        .with_context(|| format!("parsing the JWK Set {}", path.display()))?;
-    Ok(Some(jwks))
+    serde_json::from_str::<Value>(&text)
+        .with_context(|| format!("parsing the JWK Set {}", path.display()))
 }
 
 fn scope_list(raw: &str) -> Result<Vec<String>> {

@@ -21,6 +21,8 @@ mod demo;
 #[cfg(test)]
 mod docs_check;
 mod events;
+#[cfg(test)]
+mod field_parity;
 mod help;
 mod keys;
 mod logging;

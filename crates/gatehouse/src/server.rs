@@ -205,13 +205,14 @@ fn app_state(
             access_tokens.clone(),
             shared.audit.clone(),
         )),
-        userinfo: Arc::new(UserInfo::new(store.clone(), access_tokens)),
+        userinfo: Arc::new(UserInfo::new(store.clone(), access_tokens.clone())),
         mfa: Arc::new(Mfa::new(
             store.clone(),
             clock.clone(),
             shared.identity.clone(),
             shared.audit.clone(),
             second_factor,
+            access_tokens,
         )),
         discovery: Arc::new(Discovery::new(
             store.clone(),

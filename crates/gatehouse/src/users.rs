@@ -14,7 +14,7 @@ use secrecy::SecretString;
 use serde_json::{json, Value};
 
 use crate::admin::{or_missing, print_json, service, CLI};
-use crate::cli::{UserAddArgs, UserCommand, UserMfaCommand};
+use crate::cli::{UserAddArgs, UserCommand, UserMfaCommand, UserUpdateArgs};
 use crate::config::Config;
 
 /// Runs a `user` subcommand.
@@ -61,9 +61,35 @@ pub(crate) async fn run(config: &Config, cmd: UserCommand) -> Result<()> {
             eprintln!("password of {name} replaced");
             Ok(())
         }
+        UserCommand::Update(args) => update(&admin, args).await,
         UserCommand::Disable { username } => set_active(&admin, &username, false).await,
         UserCommand::Enable { username } => set_active(&admin, &username, true).await,
     }
+}
+
+/// `user update`: the fields the flags name, put as `PUT /User/USERNAME` would (the password
+/// and every other field stay), so the command and the API change a user alike.
+async fn update(admin: &AdminService, args: UserUpdateArgs) -> Result<()> {
+    let user = find(admin, &args.username).await?;
+    let text = |v: String| if v.is_empty() { Value::Null } else { v.into() };
+    let mut body = json!({});
+    let fields = [
+        ("email", args.email.map(text)),
+        ("phone", args.phone.map(text)),
+        ("scopes", args.scopes.map(text)),
+        ("active", args.active.map(Value::from)),
+    ];
+    for (field, value) in fields {
+        if let Some(value) = value {
+            body[field] = value;
+        }
+    }
+    let name = user.username.as_str();
+    admin
+        .put_user(&CLI, name, &body, None)
+        .await
+        .with_context(|| format!("updating user {name}"))?;
+    print_json(&user_json(&find(admin, name).await?))
 }
 
 async fn add(admin: &AdminService, args: UserAddArgs) -> Result<()> {

@@ -12,13 +12,45 @@
 
 use serde_json::{json, Value};
 
-use super::fields::{Change, Fields};
+use super::fields::{Change, Fields, Schema};
 use crate::client::{
-    Client, ClientId, ClientSettings, GrantType, MfaPolicy, TokenEndpointAuthMethod, TokenFormat,
+    AccessTokenAlg, Client, ClientId, ClientSettings, GrantType, MfaPolicy,
+    TokenEndpointAuthMethod, TokenFormat,
 };
 use crate::error::Error;
 use crate::scope::ScopeSet;
 use crate::store::SessionLimitPolicy;
+
+/// Every field of the Client resource an administrator sets, dotted: the one list the parser
+/// reads (it reads no other key but `resourceType` and `id`, asserted in debug builds), render
+/// shows (but the write-only `secret`), and `client add`/`client update` have a flag for
+/// (`--grant-types` for `grant_types`, `--secret-required` for `auth.password.secret_required`;
+/// checked by the CLI's tests).
+pub const CLIENT_FIELDS: &[&str] = &[
+    "secret",
+    "grant_types",
+    "scopes",
+    "default_scopes",
+    "jwks",
+    "token_endpoint_auth_method",
+    "access_token_alg",
+    "mfa",
+    "max_sessions_per_user",
+    "session_limit_policy",
+    "refresh_token_ttl",
+    "refresh_token_idle_ttl",
+    "auth.password.trust_forwarded_for",
+    "auth.password.secret_required",
+    "auth.password.token_format",
+    "auth.password.refresh_token",
+    "auth.password.access_token_expiration",
+    "auth.password.redirect_uri",
+];
+
+const SCHEMA: Schema = Schema {
+    fields: CLIENT_FIELDS,
+    others: &["resourceType", "id"],
+};
 
 /// What a Client body asks for; the secret still in plaintext.
 pub(crate) struct ClientBody {
@@ -29,7 +61,7 @@ pub(crate) struct ClientBody {
 
 /// Parses a Client body into settings (validated) and the secret change.
 pub(crate) fn parse(body: &Value) -> Result<ClientBody, Error> {
-    let mut f = Fields::new("", body)?;
+    let mut f = Fields::new("", body, SCHEMA)?;
     if let Some(kind) = f.string("resourceType")? {
         if kind != "Client" {
             return Err(Error::invalid_field("resourceType", "must be Client"));
@@ -57,9 +89,13 @@ pub(crate) fn parse(body: &Value) -> Result<ClientBody, Error> {
     if let Some(scopes) = f.strings("default_scopes")? {
         settings.default_scopes = scope_list("default_scopes", &scopes)?;
     }
-    if let Some((_, jwks)) = f.object("jwks") {
+    if let Change::Set(jwks) = f.change("jwks") {
         crate::client_assertion::parse_jwks(&jwks)?;
         settings.jwks = Some(jwks);
+    }
+    if let Some(alg) = f.string("access_token_alg")? {
+        settings.access_token_alg = AccessTokenAlg::parse(&alg)
+            .ok_or_else(|| Error::invalid_field("access_token_alg", "must be server or HS256"))?;
     }
     if let Some(m) = f.string("token_endpoint_auth_method")? {
         settings.token_endpoint_auth_method = Some(TokenEndpointAuthMethod::parse(&m).ok_or_else(|| {
@@ -85,12 +121,11 @@ pub(crate) fn parse(body: &Value) -> Result<ClientBody, Error> {
     if let Some(ttl) = f.seconds("refresh_token_idle_ttl")? {
         settings.refresh_token_idle_ttl = ttl;
     }
-    if let Some((name, auth)) = f.object("auth") {
-        let mut a = Fields::new(&name, &auth)?;
-        if let Some((name, password)) = a.object("password") {
-            password_settings(&mut settings, &name, &password)?;
+    if let Some(mut auth) = f.object("auth")? {
+        if let Some(password) = auth.object("password")? {
+            password_settings(&mut settings, password)?;
         }
-        a.finish(&[])?;
+        auth.finish(&[])?;
     }
     f.finish(&["meta"])?;
     settings.validate().map_err(|e| match e {
@@ -105,12 +140,7 @@ pub(crate) fn parse(body: &Value) -> Result<ClientBody, Error> {
 }
 
 /// `auth.password`: Aidbox's settings of the password grant.
-fn password_settings(
-    settings: &mut ClientSettings,
-    name: &str,
-    value: &Value,
-) -> Result<(), Error> {
-    let mut p = Fields::new(name, value)?;
+fn password_settings(settings: &mut ClientSettings, mut p: Fields) -> Result<(), Error> {
     if let Some(trust) = p.boolean("trust_forwarded_for")? {
         settings.trust_forwarded_for = trust;
     }
@@ -205,6 +235,7 @@ pub(crate) fn render(client: &Client) -> Value {
         "refresh_token_ttl": s.refresh_token_ttl,
         "refresh_token_idle_ttl": s.refresh_token_idle_ttl,
         "mfa": s.mfa.as_str(),
+        "access_token_alg": s.access_token_alg.as_str(),
         "max_sessions_per_user": s.max_sessions_per_user,
         "session_limit_policy": s.session_limit_policy.map(SessionLimitPolicy::as_str),
     });
@@ -282,6 +313,103 @@ mod tests {
             .unwrap()
             .settings;
         assert_eq!(unlimited.max_sessions_per_user, Some(0));
+    }
+
+    /// A valid value, other than the default, of every declared field.
+    fn sample(field: &str) -> Value {
+        match field {
+            "secret" => json!("s3cret"),
+            "grant_types" => json!(["password", "refresh_token"]),
+            "scopes" => json!(["read", "write"]),
+            "default_scopes" => json!(["read"]),
+            "jwks" => json!({"keys": [{"kty": "OKP", "crv": "Ed25519",
+                "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}),
+            "token_endpoint_auth_method" => json!("private_key_jwt"),
+            "access_token_alg" => json!("HS256"),
+            "mfa" => json!("required"),
+            "max_sessions_per_user" => json!(3),
+            "session_limit_policy" => json!("deny"),
+            "refresh_token_ttl" => json!(1000),
+            "refresh_token_idle_ttl" => json!(500),
+            "auth.password.trust_forwarded_for" => json!(true),
+            "auth.password.secret_required" => json!(false),
+            "auth.password.token_format" => json!("jwt"),
+            "auth.password.refresh_token" => json!(true),
+            "auth.password.access_token_expiration" => json!(120),
+            "auth.password.redirect_uri" => json!("https://app.example.com/cb"),
+            other => panic!("no sample value for the Client field {other}: add one"),
+        }
+    }
+
+    /// `value` at the dotted `path` of `body`.
+    fn put(body: &mut Value, path: &str, value: Value) {
+        let mut at = body;
+        let mut parts = path.split('.').peekable();
+        while let Some(part) = parts.next() {
+            if parts.peek().is_none() {
+                at[part] = value;
+                return;
+            }
+            if at.get(part).is_none() {
+                at[part] = json!({});
+            }
+            at = &mut at[part];
+        }
+    }
+
+    /// The dotted paths of a rendered resource's leaves.
+    fn leaves(value: &Value, prefix: &str, out: &mut Vec<String>) {
+        for (k, v) in value.as_object().unwrap() {
+            let path = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            match v {
+                Value::Object(_) if k != "jwks" => leaves(v, &path, out),
+                _ => out.push(path),
+            }
+        }
+    }
+
+    /// The declared field list is the resource: each field parses on its own and changes what
+    /// is stored, and render shows exactly the declared fields (but the write-only secret)
+    /// next to resourceType, id and has_secret.
+    #[test]
+    fn the_declared_fields_are_what_parse_reads_and_render_shows() {
+        let mut all = json!({});
+        for field in CLIENT_FIELDS {
+            // Default scopes must be among the client's scopes; HS256 signs JWTs only.
+            let mut body = match *field {
+                "default_scopes" => json!({ "scopes": sample("scopes") }),
+                "access_token_alg" => json!({ "auth": { "password": { "token_format": "jwt" } } }),
+                _ => json!({}),
+            };
+            let default = parse(&body).unwrap();
+            put(&mut body, field, sample(field));
+            put(&mut all, field, sample(field));
+            let parsed = parse(&body).unwrap_or_else(|e| panic!("{field}: {e:?}"));
+            let changed = parsed.settings != default.settings || parsed.secret != Change::Keep;
+            assert!(changed, "{field} has no effect");
+        }
+        all["token_endpoint_auth_method"] = json!("client_secret_basic");
+        let client = Client {
+            id: ClientId::parse("c").unwrap(),
+            secret_hash: Some("hash".into()),
+            secret_sealed: None,
+            settings: parse(&all).unwrap().settings,
+        };
+        let mut shown = Vec::new();
+        leaves(&render(&client), "", &mut shown);
+        shown.sort();
+        let mut expected: Vec<String> = CLIENT_FIELDS
+            .iter()
+            .filter(|f| **f != "secret")
+            .chain(&["resourceType", "id", "has_secret"])
+            .map(|f| f.to_string())
+            .collect();
+        expected.sort();
+        assert_eq!(shown, expected);
     }
 
     #[test]

@@ -5,11 +5,33 @@ use serde_json::{Map, Value};
 
 use crate::error::Error;
 
+/// The fields a resource declares: its settable fields, dotted (`auth.password.token_format`),
+/// and the other keys its parser reads (`resourceType`, `id`, aliases). A parser reading a key
+/// it does not declare fails a debug assertion, so the declared list (which the CLI's flags are
+/// checked against) cannot silently fall behind the parser.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Schema {
+    /// The settable fields.
+    pub(crate) fields: &'static [&'static str],
+    /// Other keys read: identity and aliases.
+    pub(crate) others: &'static [&'static str],
+}
+
+impl Schema {
+    /// Whether `name` is declared, or is the object holding a declared field.
+    fn declares(&self, name: &str) -> bool {
+        self.fields.iter().chain(self.others).any(|k| {
+            *k == name || (k.starts_with(name) && k.as_bytes().get(name.len()) == Some(&b'.'))
+        })
+    }
+}
+
 /// A JSON object being read; every key must be taken or listed as ignored, else the body is
 /// refused naming the unknown field.
 pub(crate) struct Fields {
     prefix: String,
     map: Map<String, Value>,
+    schema: Schema,
 }
 
 /// What a body says about a field that can be removed: absent, `null`, or a value.
@@ -35,8 +57,9 @@ impl<T> Change<T> {
 }
 
 impl Fields {
-    /// Reads `value`, which must be an object, as the field `prefix` (`""` at the top).
-    pub(crate) fn new(prefix: &str, value: &Value) -> Result<Self, Error> {
+    /// Reads `value`, which must be an object, as the field `prefix` (`""` at the top) of a
+    /// resource declaring `schema`.
+    pub(crate) fn new(prefix: &str, value: &Value, schema: Schema) -> Result<Self, Error> {
         let name = if prefix.is_empty() { "body" } else { prefix };
         let map = value
             .as_object()
@@ -45,6 +68,7 @@ impl Fields {
         Ok(Fields {
             prefix: prefix.to_owned(),
             map,
+            schema,
         })
     }
 
@@ -58,11 +82,22 @@ impl Fields {
     }
 
     fn take(&mut self, key: &str) -> Option<Value> {
+        self.declared(key);
         self.map.remove(key).filter(|v| !v.is_null())
+    }
+
+    /// Asserts (in debug builds) that the resource declares `key`.
+    fn declared(&self, key: &str) {
+        debug_assert!(
+            self.schema.declares(&self.name(key)),
+            "{} is read but missing from the resource's declared fields",
+            self.name(key)
+        );
     }
 
     /// Absent, `null` or present.
     pub(crate) fn change(&mut self, key: &str) -> Change<Value> {
+        self.declared(key);
         match self.map.remove(key) {
             None => Change::Keep,
             Some(Value::Null) => Change::Remove,
@@ -143,9 +178,13 @@ impl Fields {
         }
     }
 
-    /// An optional nested object.
-    pub(crate) fn object(&mut self, key: &str) -> Option<(String, Value)> {
-        self.take(key).map(|v| (self.name(key), v))
+    /// An optional nested object, and the reader of its fields.
+    pub(crate) fn object(&mut self, key: &str) -> Result<Option<Fields>, Error> {
+        let name = self.name(key);
+        match self.take(key) {
+            None => Ok(None),
+            Some(v) => Fields::new(&name, &v, self.schema).map(Some),
+        }
     }
 
     /// Refuses any key not taken, ignoring `ignored`.

@@ -5,9 +5,10 @@
 use serde_json::{json, Value};
 
 use super::{bundle, AdminService};
-use crate::audit::{EventKind, EventSubject, RequestContext};
+use crate::audit::{EventSubject, RequestContext};
 use crate::error::Error;
-use crate::mfa::{remove_factor, Authenticator};
+use crate::mfa::removal::Remover;
+use crate::mfa::Authenticator;
 
 impl AdminService {
     /// A user's factors; `NotFound` if there is no such user.
@@ -31,27 +32,14 @@ impl AdminService {
         id: &str,
     ) -> Result<Vec<Authenticator>, Error> {
         let user = self.find_user(username).await?;
-        let removed = remove_factor(self.store.as_ref(), &user.id, id).await?;
-        // The sessions opened with a removed factor end with it.
-        let ids: Vec<String> = removed.iter().map(|f| f.id.clone()).collect();
-        let ended = self
-            .store
-            .revoke_sessions_by_authenticator(&user.id, &ids, self.clock.now())
-            .await?;
-        let subject = EventSubject::user(user.username.as_str());
-        self.sessions_ended(ctx, subject, &ended, "factor_removed")
-            .await;
-        for factor in &removed {
-            let detail = json!({
-                "authenticator_id": factor.id,
-                "authenticator_type": factor.kind.as_str(),
-                "by": self.via.as_str(),
-            });
-            let about = EventSubject::user(user.username.as_str());
-            self.audit
-                .record(EventKind::MfaRemoval, ctx, about, detail)
-                .await;
-        }
+        let remover = Remover {
+            store: self.store.as_ref(),
+            audit: &self.audit,
+            ctx,
+            subject: EventSubject::user(user.username.as_str()),
+            via: self.via.as_str(),
+        };
+        let removed = remover.remove(&user, id, self.clock.now()).await?;
         Ok(removed)
     }
 

@@ -37,8 +37,10 @@ use crate::password::PasswordHasher;
 use crate::sealing::Sealer;
 use crate::store::Store;
 
+pub use client::CLIENT_FIELDS;
 pub use clients::NewClient;
 pub use sessions::{PasswordChangeSessions, SessionQuery};
+pub use user::USER_FIELDS;
 pub use users::{Imported, NewUser};
 
 /// Where a change came from, recorded as `detail.via` (`detail.by` for factor removals).

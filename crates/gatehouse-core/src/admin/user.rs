@@ -7,10 +7,21 @@
 use secrecy::SecretString;
 use serde_json::{json, Value};
 
-use super::fields::{Change, Fields};
+use super::fields::{Change, Fields, Schema};
 use crate::error::Error;
 use crate::scope::ScopeSet;
 use crate::user::{User, Username, MAX_PASSWORD_LEN};
+
+/// Every field of the User resource an administrator sets: the one list the parser reads (it
+/// reads no other key but `resourceType`, `id` and `phoneNumber`, Aidbox's name for `phone`;
+/// asserted in debug builds), render shows (but the write-only `password`), and the CLI's
+/// `user add`/`user update` have a flag for (checked by the CLI's tests).
+pub const USER_FIELDS: &[&str] = &["password", "email", "phone", "scopes", "active"];
+
+const SCHEMA: Schema = Schema {
+    fields: USER_FIELDS,
+    others: &["resourceType", "id", "phoneNumber"],
+};
 
 /// What a User body asks for.
 pub(crate) struct UserBody {
@@ -23,7 +34,7 @@ pub(crate) struct UserBody {
 
 /// Parses a User body for `username`.
 pub(crate) fn parse(username: &Username, body: &Value) -> Result<UserBody, Error> {
-    let mut f = Fields::new("", body)?;
+    let mut f = Fields::new("", body, SCHEMA)?;
     if let Some(kind) = f.string("resourceType")? {
         if kind != "User" {
             return Err(Error::invalid_field("resourceType", "must be User"));

@@ -1,6 +1,7 @@
-//! The MFA API around a pending login (Auth0's `/mfa/authenticators`, `/mfa/associate` and
-//! `/mfa/challenge`): listing a user's factors, enrolling TOTP with a recovery code, and
-//! announcing a challenge. Each takes the `mfa_token` of an `mfa_required` answer.
+//! The MFA API around a pending login (Auth0's `/mfa/authenticators`, `/mfa/associate`,
+//! `/mfa/challenge` and `DELETE /mfa/authenticators/{id}`): listing a user's factors, enrolling
+//! TOTP with a recovery code, announcing a challenge and removing a factor. Each takes the
+//! `mfa_token` of an `mfa_required` answer.
 
 use std::sync::Arc;
 
@@ -11,22 +12,25 @@ use crate::audit::{AuditLog, EventKind, EventSubject, RequestContext};
 use crate::client::Client;
 use crate::clock::Clock;
 use crate::error::Error;
+use crate::mfa::removal::Remover;
 use crate::mfa::{
-    active_otp, new_authenticator_id, new_recovery_code, otp_seal_context, recovery_code_hash,
-    totp, Authenticator, AuthenticatorKind, SecondFactor,
+    new_authenticator_id, new_recovery_code, otp_seal_context, recovery_code_hash, totp,
+    Authenticator, AuthenticatorKind, SecondFactor,
 };
-use crate::store::MfaStore;
+use crate::store::Store;
 use crate::token::identity::IssuerIdentity;
+use crate::token::resolve::AccessTokens;
 
 /// Runs the MFA API's requests for the logins `second_factor` keeps; new TOTP secrets are
 /// sealed by `identity`'s sealer and named after its issuer in authenticator apps.
 #[derive(derive_new::new)]
 pub struct Mfa {
-    store: Arc<dyn MfaStore>,
+    store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     identity: Arc<IssuerIdentity>,
     audit: Arc<AuditLog>,
     second_factor: Arc<SecondFactor>,
+    access_tokens: Arc<AccessTokens>,
 }
 
 /// What `/mfa/associate` hands out, once: the user writes the secret into their app and keeps
@@ -110,8 +114,9 @@ impl Mfa {
         })
     }
 
-    /// `POST /mfa/challenge`: `otp` is the only challenge type, for a user with an active TOTP
-    /// factor; the code then goes to the token endpoint with the `mfa-otp` grant.
+    /// `POST /mfa/challenge`: `otp` is the only challenge type, for a user with a TOTP factor,
+    /// active or still pending (as Auth0 answers right after `/mfa/associate`: the first code
+    /// accepted by the `mfa-otp` grant activates it); the code then goes to the token endpoint.
     pub async fn challenge(
         &self,
         client: &Client,
@@ -125,15 +130,79 @@ impl Mfa {
                 "only the otp challenge type is supported".into(),
             ));
         }
-        let factor = active_otp(&*self.store, &user.id).await?.ok_or_else(|| {
-            Error::UnsupportedChallengeType("User is not enrolled with otp".into())
-        })?;
+        let factor = self
+            .store
+            .mfa_authenticators(&user.id)
+            .await?
+            .into_iter()
+            .find(|a| a.kind == AuthenticatorKind::Otp)
+            .ok_or_else(|| {
+                Error::UnsupportedChallengeType("User is not enrolled with otp".into())
+            })?;
         if authenticator_id.is_some_and(|id| id != factor.id) {
             return Err(Error::invalid_request(
                 "authenticator_id is not an otp authenticator of this user",
             ));
         }
         Ok("otp")
+    }
+
+    /// `DELETE /mfa/authenticators/{id}` (Auth0's `deleteAuthenticator`): removes factor `id` of
+    /// the bearer's user, the recovery code with the TOTP factor, and ends the sessions opened
+    /// with what went, as an administrator's removal does. As at Auth0, removing a factor takes
+    /// a login that passed the second factor: the bearer is an access token of a session whose
+    /// `amr` has `mfa`. An `mfa_token` (the password alone) removes only a pending factor: were
+    /// it to remove an active one, the password alone would let anyone enrol their own device
+    /// in its place. `NotFound` when the user has no factor `id`.
+    pub async fn delete_authenticator(
+        &self,
+        ctx: &RequestContext,
+        bearer: &str,
+        id: &str,
+    ) -> Result<Vec<Authenticator>, Error> {
+        let access = self.access_tokens.resolve_access_token(bearer).await?;
+        let (client_id, user, passed_mfa) = match access {
+            Some(record) => {
+                let user = self.token_user(&record.user_id).await?;
+                (
+                    record.client_id,
+                    user,
+                    record.amr.iter().any(|m| m == "mfa"),
+                )
+            }
+            None => {
+                let (record, user) = self.second_factor.session(bearer).await?;
+                (record.client_id, user, false)
+            }
+        };
+        let factors = self.store.mfa_authenticators(&user.id).await?;
+        if !factors.iter().any(|a| a.id == id) {
+            return Err(Error::NotFound("no such authenticator".into()));
+        }
+        if !passed_mfa && factors.iter().any(|a| a.active) {
+            return Err(Error::AccessDenied(
+                "removing an active factor needs an access token of a login that passed the second factor".into(),
+            ));
+        }
+        let remover = Remover {
+            store: self.store.as_ref(),
+            audit: &self.audit,
+            ctx,
+            subject: EventSubject::login(&client_id, user.username.as_str()),
+            via: "mfa_api",
+        };
+        let removed = remover.remove(&user, id, self.clock.now()).await?;
+        if removed.is_empty() {
+            return Err(Error::NotFound("no such authenticator".into()));
+        }
+        Ok(removed)
+    }
+
+    /// The user of a live access token; `invalid_token` when they are gone.
+    async fn token_user(&self, user_id: &str) -> Result<crate::user::User, Error> {
+        self.store.find_user_by_id(user_id).await?.ok_or_else(|| {
+            Error::InvalidToken("the access token is invalid, expired or revoked".into())
+        })
     }
 }
 

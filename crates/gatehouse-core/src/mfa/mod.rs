@@ -12,6 +12,7 @@
 //! the helpers. The records and the storage trait are in [`crate::store`] (re-exported here).
 
 pub mod api;
+pub(crate) mod removal;
 mod second_factor;
 pub mod totp;
 

@@ -1,9 +1,11 @@
-//! Auth0's MFA API around a pending password login: `GET /mfa/authenticators` and
-//! `POST /mfa/associate` take the `mfa_token` as a bearer token (RFC 6750 §2.1);
+//! Auth0's MFA API around a pending password login: `GET /mfa/authenticators`,
+//! `DELETE /mfa/authenticators/{id}` and `POST /mfa/associate` take the `mfa_token` as a bearer
+//! token (RFC 6750 §2.1);
 //! `POST /mfa/challenge` authenticates the client like the token endpoint and takes the
 //! `mfa_token` in the body. Every answer is `no-store`: enrolment returns secrets.
 
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use gatehouse_core::Error;
@@ -52,6 +54,41 @@ pub(crate) async fn authenticators(
         })
         .collect();
     Ok(NoStore::new(Json(body)))
+}
+
+/// `DELETE /mfa/authenticators/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/mfa/authenticators/{id}",
+    tag = "mfa",
+    summary = "Remove a factor (Auth0's deleteAuthenticator)",
+    description = "The bearer token is an access token of a login that passed the second \
+        factor (its session's amr has mfa), which removes any factor of its user, or an \
+        mfa_token, which removes only a factor still pending: the password alone must not \
+        replace an active factor.",
+    params(("id" = String, Path, description = "The factor's id, as /mfa/authenticators lists it")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Removed, with the recovery code when the factor is the \
+            otp one; the sessions opened with what went are ended"),
+        (status = 400, description = "invalid_request: a malformed Authorization header",
+         body = ErrorBody),
+        MfaTokenRejected,
+        (status = 403, description = "access_denied: an active factor and a bearer token \
+            that did not pass a second factor", body = ErrorBody),
+        (status = 404, description = "not_found: the user has no factor with this id",
+         body = ErrorBody),
+        ServerError,
+    )
+)]
+pub(crate) async fn delete_authenticator(
+    State(app): State<AppState>,
+    Context(ctx): Context,
+    BearerToken(token): BearerToken,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, BearerError> {
+    app.mfa.delete_authenticator(&ctx, &token, &id).await?;
+    Ok(NoStore::new(StatusCode::NO_CONTENT))
 }
 
 /// `POST /mfa/associate`.
@@ -121,7 +158,7 @@ pub(crate) async fn associate(
          headers(("Cache-Control" = String, description = "no-store"))),
         (status = 400, description = "invalid_request, invalid_grant (unknown or used \
             mfa_token, or another client's), expired_token, unauthorized_client or \
-            unsupported_challenge_type (the user has no active otp factor)", body = ErrorBody),
+            unsupported_challenge_type (the user has no otp factor, active or pending)", body = ErrorBody),
         ClientAuthFailed,
         PayloadTooLarge,
         (status = 429, description = "too_many_attempts: this client address failed too many \
@@ -219,7 +256,7 @@ fn associate_body(json: bool, body: &[u8]) -> Result<(Vec<String>, Option<String
 /// One factor, as `/mfa/authenticators` lists it.
 #[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct AuthenticatorInfo {
-    /// Its id, for `/mfa/challenge` and the admin API.
+    /// Its id, for `/mfa/challenge`, `DELETE /mfa/authenticators/{id}` and the admin API.
     id: String,
     /// `otp` or `recovery-code`.
     authenticator_type: &'static str,

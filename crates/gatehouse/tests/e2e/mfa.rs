@@ -118,7 +118,7 @@ fn alice_event_kinds(s: &TestServer) -> Vec<String> {
 /// The authenticator of this type in a list (as `/mfa/authenticators` and `user mfa list`
 /// show them); there must be one.
 #[track_caller]
-fn authenticator<'a>(list: &'a Value, kind: &str) -> &'a Value {
+pub fn authenticator<'a>(list: &'a Value, kind: &str) -> &'a Value {
     let mut all = list.as_array().unwrap().iter();
     all.find(|a| a["authenticator_type"] == kind).unwrap()
 }
@@ -138,14 +138,14 @@ pub async fn mfa_token(s: &TestServer, client: (&str, &str)) -> String {
     body["mfa_token"].as_str().expect("mfa_token").to_owned()
 }
 
-async fn bearer_get(s: &TestServer, path: &str, token: &str) -> (u16, Value) {
+pub async fn bearer_get(s: &TestServer, path: &str, token: &str) -> (u16, Value) {
     let resp = s.get_bearer(path, token).await;
     let status = resp.status().as_u16();
     let text = resp.text().await.unwrap();
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
-async fn associate(s: &TestServer, token: &str) -> (u16, Value) {
+pub async fn associate(s: &TestServer, token: &str) -> (u16, Value) {
     let resp = s
         .http
         .post(s.url("/mfa/associate"))
