@@ -68,6 +68,8 @@ EXAMPLES:
     gatehouse client add mobile --scopes 'openid offline_access' \\
         --grant-types password,refresh_token
     gatehouse client add bank --generate-secret --mfa required
+    gatehouse client add reports-job --generate-secret --grant-types client_credentials \\
+        --scopes reports.read --default-scopes reports.read
     gatehouse client add kiosk --max-sessions-per-user 3 --session-limit-policy evict_oldest
     gatehouse client update kiosk --max-sessions-per-user 1 --session-limit-policy deny
     gatehouse client list
