@@ -11,6 +11,7 @@ mod backends;
 mod cleanup;
 mod cli;
 mod client_auth;
+mod client_credentials;
 mod crash;
 mod database;
 mod discovery;
