@@ -132,7 +132,8 @@ EXAMPLES:
     The latest 20 events of any kind:
         gatehouse events --limit 20
 
-    Each line is one JSON object: time, kind (login_success, login_failure with its reason,
+    Each line is one JSON object: time, kind (login_success, token_issued for the client
+    credentials grant, login_failure with its reason,
     client_auth_failure with its reason, refresh, refresh_reuse, lockout, unlock, admin_change,
     session_revoked with its reason), client, user, source address and
     request id. No password, secret or token is ever recorded.";
