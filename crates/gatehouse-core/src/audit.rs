@@ -59,6 +59,9 @@ impl RequestContext {
 pub enum EventKind {
     /// A password login that issued tokens.
     LoginSuccess,
+    /// Tokens issued without a user's login: the client credentials grant (`detail.grant_type`,
+    /// `detail.scope`), about the client alone.
+    TokenIssued,
     /// A refused login; `detail.reason` says why.
     LoginFailure,
     /// A refused client authentication (`detail.reason`, `detail.repeats`), at most one per
@@ -101,6 +104,7 @@ impl EventKind {
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::LoginSuccess => "login_success",
+            EventKind::TokenIssued => "token_issued",
             EventKind::LoginFailure => "login_failure",
             EventKind::ClientAuthFailure => "client_auth_failure",
             EventKind::Refresh => "refresh",

@@ -77,17 +77,24 @@ pub enum GrantType {
     Password,
     /// RFC 6749 §6.
     RefreshToken,
+    /// RFC 6749 §4.4: a confidential client acting on its own behalf (machine to machine).
+    ClientCredentials,
 }
 
 impl GrantType {
     /// Every grant type gatehouse knows.
-    pub const ALL: [GrantType; 2] = [GrantType::Password, GrantType::RefreshToken];
+    pub const ALL: [GrantType; 3] = [
+        GrantType::Password,
+        GrantType::RefreshToken,
+        GrantType::ClientCredentials,
+    ];
 
     /// The `grant_type` wire value.
     pub fn as_str(self) -> &'static str {
         match self {
             GrantType::Password => "password",
             GrantType::RefreshToken => "refresh_token",
+            GrantType::ClientCredentials => "client_credentials",
         }
     }
 

@@ -51,9 +51,10 @@ pub struct ActiveToken {
     pub scope: String,
     /// The client it was issued to.
     pub client_id: String,
-    /// The user's normalized username.
-    pub username: String,
-    /// The user's stable id.
+    /// The user's normalized username; `None` for a client token, which has no user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// The user's stable id, or the client id for a client token (RFC 6749 §4.4).
     pub sub: String,
     /// Expiry.
     pub exp: i64,
@@ -79,6 +80,8 @@ struct Found {
     user_id: String,
     /// The user's username when it was read with the token.
     username: Option<String>,
+    /// Whether it is a client token (no user: the client credentials grant).
+    client_token: bool,
     scope: String,
     iat: i64,
     exp: i64,
@@ -118,19 +121,25 @@ impl Introspection {
         let Some(found) = found.filter(|f| f.client_id == caller.id.as_str()) else {
             return Ok(IntrospectionResponse::default());
         };
-        let username = match found.username {
-            Some(username) => username,
-            None => match self.users.find_user_by_id(&found.user_id).await? {
-                Some(user) => user.username.as_str().to_owned(),
-                None => return Ok(IntrospectionResponse::default()),
-            },
+        // A client token's subject is its client; it has no user.
+        let (username, sub) = if found.client_token {
+            (None, found.client_id.clone())
+        } else {
+            let username = match found.username {
+                Some(username) => username,
+                None => match self.users.find_user_by_id(&found.user_id).await? {
+                    Some(user) => user.username.as_str().to_owned(),
+                    None => return Ok(IntrospectionResponse::default()),
+                },
+            };
+            (Some(username), found.user_id)
         };
         let token = ActiveToken {
             scope: found.scope,
             aud: found.client_id.clone(),
             client_id: found.client_id,
             username,
-            sub: found.user_id,
+            sub,
             exp: found.exp,
             iat: found.iat,
             token_type: found.token_type,
@@ -150,9 +159,10 @@ impl Introspection {
             .resolve_access_token_with_username(token)
             .await?;
         Ok(found.map(|(r, username)| Found {
+            client_token: r.is_client_token(),
             client_id: r.client_id,
             user_id: r.user_id,
-            username: Some(username),
+            username,
             scope: r.scope,
             iat: r.issued_at,
             exp: r.expires_at,
@@ -179,6 +189,7 @@ impl Introspection {
             return Ok(None);
         }
         Ok(Some(Found {
+            client_token: false,
             client_id: family.client_id,
             user_id: family.user_id,
             username: Some(user.username.as_str().to_owned()),
@@ -210,7 +221,7 @@ mod tests {
             token: Some(ActiveToken {
                 scope: "openid".into(),
                 client_id: "app".into(),
-                username: "alice".into(),
+                username: Some("alice".into()),
                 sub: "u1".into(),
                 exp: 200,
                 iat: 100,

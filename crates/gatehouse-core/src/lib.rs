@@ -1,6 +1,7 @@
 //! gatehouse-core: the OAuth 2.0 logic of gatehouse, with no HTTP and no SQL.
 //!
-//! gatehouse serves the Resource Owner Password Credentials grant (RFC 6749 §4.3). This crate
+//! gatehouse serves the Resource Owner Password Credentials grant (RFC 6749 §4.3), and the
+//! Client Credentials grant (§4.4) for machine-to-machine callers. This crate
 //! holds everything that decides an answer; the HTTP layer parses input into the types here and
 //! the storage crate implements [`store::Store`].
 //!

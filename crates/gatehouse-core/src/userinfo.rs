@@ -1,6 +1,7 @@
 //! The OpenID Connect UserInfo endpoint's logic (OpenID Connect Core §5.3): the claims of the
-//! user an access token was issued for, limited by its scope. A token that is not live is
-//! `invalid_token`; one without `openid` is `insufficient_scope` (RFC 6750 §3.1).
+//! user an access token was issued for, limited by its scope. A token that is not live, or a
+//! client token (the client credentials grant: no user), is `invalid_token`; one without
+//! `openid` is `insufficient_scope` (RFC 6750 §3.1).
 
 use std::sync::Arc;
 
@@ -29,6 +30,12 @@ impl UserInfo {
             .resolve_access_token(token)
             .await?
             .ok_or_else(invalid)?;
+        // A client token (client credentials grant) has no user to describe.
+        if record.is_client_token() {
+            return Err(Error::InvalidToken(
+                "the access token was issued to a client, not for a user".into(),
+            ));
+        }
         let scope = ScopeSet::from_trusted(record.scope.split(' ').filter(|s| !s.is_empty()));
         if !scope.contains("openid") {
             return Err(Error::InsufficientScope(

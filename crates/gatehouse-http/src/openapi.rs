@@ -44,7 +44,8 @@ pub(crate) fn write_doc<P: utoipa::Path>() -> (Vec<HttpMethod>, Operation) {
     info(
         title = "gatehouse",
         description = "An OAuth 2.0 authorization server for the Resource Owner Password \
-                       Credentials grant (RFC 6749 §4.3)."
+                       Credentials grant (RFC 6749 §4.3), with the Client Credentials grant \
+                       (§4.4) for machine-to-machine callers."
     ),
     components(schemas(
         TokenRequest,

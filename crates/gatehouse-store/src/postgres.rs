@@ -103,6 +103,12 @@ impl HotPath<Postgres> for OnPool {
             .map(drop)
     }
 
+    async fn record_client_token(&self, access: &AccessTokenRecord) -> Result<bool, StoreError> {
+        record_client_token(&self.pool, access)
+            .await
+            .map_err(store_error)
+    }
+
     async fn find_access_token(
         &self,
         id: &str,
@@ -201,6 +207,31 @@ async fn record_login(pool: &PgPool, login: NewLogin<'_>) -> Result<Recorded, sq
     sql::insert::<Postgres, 9>(&mut tx, hot::access(access)).await?;
     tx.commit().await?;
     Ok(Recorded::Stored { evicted })
+}
+
+/// A client token, stored only while its client exists. The client's row is locked first (key
+/// share), so a removal of the client waits for this write and then removes the token with the
+/// client's other tokens, or has gone first and nothing is stored: without the lock, the insert's
+/// condition could see the client in a snapshot taken just before the removal committed, and
+/// the token would outlive its client (and be inherited by a client re-created with its id).
+async fn record_client_token(
+    pool: &PgPool,
+    access: &AccessTokenRecord,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let lock = "SELECT id FROM clients WHERE id = $1 FOR KEY SHARE";
+    let client = [access.client_id.as_str().into()];
+    if Postgres::fetch_optional(&mut tx, lock, &client)
+        .await?
+        .is_none()
+    {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    let insert = hot::client_token(access);
+    let stored = Postgres::execute(&mut tx, insert.sql, &insert.params).await? == 1;
+    tx.commit().await?;
+    Ok(stored)
 }
 
 /// Rotation in one transaction (see the module's comment); `false`, rolled back, when the token

@@ -180,6 +180,17 @@ impl HotPath<Sqlite> for Direct {
         self.writer.submit(write).await.map(drop)
     }
 
+    async fn record_client_token(&self, access: &AccessTokenRecord) -> Result<bool, StoreError> {
+        let write = Write::ClientToken(access.clone());
+        match self.writer.submit(write).await? {
+            Applied::Done => Ok(true),
+            Applied::ClientGone => Ok(false),
+            other => Err(StoreError::Unavailable(
+                format!("the SQLite writer answered a client token with {other:?}").into(),
+            )),
+        }
+    }
+
     async fn find_access_token(
         &self,
         id: &str,

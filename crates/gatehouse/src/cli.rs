@@ -110,7 +110,8 @@ pub(crate) struct ClientAddArgs {
     /// Generate a 256-bit secret and print it once.
     #[arg(long)]
     pub(crate) generate_secret: bool,
-    /// Grants the client may use, comma-separated [default: password]
+    /// Grants the client may use, comma-separated: password, refresh_token, client_credentials
+    /// [default: password]
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub(crate) grant_types: Vec<String>,
     /// Scopes the client may request, space-separated.

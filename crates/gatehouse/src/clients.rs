@@ -324,8 +324,9 @@ fn grant_types(raw: &[String]) -> Result<Vec<GrantType>> {
     }
     raw.iter()
         .map(|g| {
-            GrantType::parse(g.trim())
-                .with_context(|| format!("unknown grant type {g:?}: use password, refresh_token"))
+            GrantType::parse(g.trim()).with_context(|| {
+                format!("unknown grant type {g:?}: use password, refresh_token, client_credentials")
+            })
         })
         .collect()
 }

@@ -1,5 +1,6 @@
-//! `gatehouse demo`: a server on a throwaway SQLite database with a demo client and user, and
-//! a ready-to-paste curl command in the request shape of each documented product.
+//! `gatehouse demo`: a server on a throwaway SQLite database with demo clients (confidential,
+//! public, and a machine client of the client credentials grant) and a user, and a
+//! ready-to-paste curl command in the request shape of each documented product.
 
 use std::net::SocketAddr;
 
@@ -18,6 +19,9 @@ use crate::server::serve;
 const CLIENT: &str = "demo-app";
 const SECRET: &str = "demo-secret";
 const PUBLIC_CLIENT: &str = "demo-public";
+const SERVICE_CLIENT: &str = "demo-service";
+const SERVICE_SECRET: &str = "demo-service-secret";
+const SERVICE_SCOPES: &str = "contacts.read contacts.write";
 const USERNAME: &str = "demo@example.com";
 const PASSWORD: &str = "demo-password";
 const SCOPES: &str = "openid profile email phone offline_access contacts.read contacts.write";
@@ -71,6 +75,18 @@ async fn seed(config: &Config) -> Result<()> {
         };
         admin.add_client(&CLI, new).await?;
     }
+    // A machine-to-machine caller: the client credentials grant only (RFC 6749 §4.4).
+    let service = NewClient {
+        id: ClientId::parse(SERVICE_CLIENT)?,
+        secret: Some(SecretString::from(SERVICE_SECRET)),
+        settings: ClientSettings {
+            grant_types: vec![GrantType::ClientCredentials],
+            scopes: SERVICE_SCOPES.split(' ').map(str::to_owned).collect(),
+            default_scopes: vec!["contacts.read".into()],
+            ..ClientSettings::default()
+        },
+    };
+    admin.add_client(&CLI, service).await?;
     let user = NewUser {
         username: Username::parse(USERNAME)?,
         password: SecretString::from(PASSWORD),
@@ -90,6 +106,7 @@ fn instructions(addr: SocketAddr) -> String {
 gatehouse demo: a throwaway database (deleted on exit) with
   confidential client  {CLIENT} / {SECRET}
   public client        {PUBLIC_CLIENT}
+  service client       {SERVICE_CLIENT} / {SERVICE_SECRET} (client_credentials: {SERVICE_SCOPES})
   user                 {USERNAME} / {PASSWORD}
   scopes               {SCOPES}
 
@@ -113,6 +130,10 @@ curl -i -H "Authorization: Basic $(printf '%s' '{CLIENT}:{SECRET}' | base64)" \
 # Aidbox: JSON body, public client
 curl -s -X POST {base}/auth/token -H 'Content-Type: application/json' \
   -d '{{"client_id":"{PUBLIC_CLIENT}","grant_type":"password","username":"{USERNAME}","password":"{PASSWORD}"}}'
+
+# Machine to machine: the client credentials grant (no user, no refresh token)
+curl -s -u '{SERVICE_CLIENT}:{SERVICE_SECRET}' {base}/oauth/token \
+  -d grant_type=client_credentials --data-urlencode 'scope=contacts.read contacts.write'
 "#
     )
 }

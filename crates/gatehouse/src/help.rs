@@ -68,6 +68,8 @@ EXAMPLES:
     gatehouse client add mobile --scopes 'openid offline_access' \\
         --grant-types password,refresh_token
     gatehouse client add bank --generate-secret --mfa required
+    gatehouse client add reports-job --generate-secret --grant-types client_credentials \\
+        --scopes reports.read --default-scopes reports.read
     gatehouse client add kiosk --max-sessions-per-user 3 --session-limit-policy evict_oldest
     gatehouse client update kiosk --max-sessions-per-user 1 --session-limit-policy deny
     gatehouse client list
@@ -130,7 +132,8 @@ EXAMPLES:
     The latest 20 events of any kind:
         gatehouse events --limit 20
 
-    Each line is one JSON object: time, kind (login_success, login_failure with its reason,
+    Each line is one JSON object: time, kind (login_success, token_issued for the client
+    credentials grant, login_failure with its reason,
     client_auth_failure with its reason, refresh, refresh_reuse, lockout, unlock, admin_change,
     session_revoked with its reason), client, user, source address and
     request id. No password, secret or token is ever recorded.";

@@ -103,6 +103,9 @@ pub struct Authenticated {
     /// when this request proved the client with a secret or an assertion and its settings trust
     /// it ([`RequestContext::for_client`]); otherwise the caller's own address.
     pub ctx: RequestContext,
+    /// Whether this request proved the client with a secret or an assertion; `false` for a
+    /// public client, or a client whose secret is not required, that sent its `client_id` alone.
+    pub proven: bool,
 }
 
 /// A refusal: why (for the event), and the answer.
@@ -405,7 +408,11 @@ fn authenticated(ctx: &RequestContext, client: Client, proven: bool) -> Authenti
             ..ctx.clone()
         }
     };
-    Authenticated { client, ctx }
+    Authenticated {
+        client,
+        ctx,
+        proven,
+    }
 }
 
 /// The `invalid_client` answer to a client that tried `method`.

@@ -155,6 +155,48 @@ impl TokenIssuer {
         Ok(self.store.revoke_token_family(family_id, now).await?)
     }
 
+    /// Issues a client token (the client credentials grant, RFC 6749 §4.4): an access token of
+    /// the client's format and lifetime whose `sub` is the client itself, with no refresh token
+    /// and no id_token (there is no user), recorded without a family or user. `invalid_grant`
+    /// when the client was removed meanwhile.
+    pub(super) async fn issue_client_token(
+        &self,
+        client: &Client,
+        scope: ScopeSet,
+    ) -> Result<Tokens, Error> {
+        let now = self.clock.now();
+        let ttl = client.settings.access_token_ttl;
+        let exp = now + i64::from(ttl);
+        let (access_token, id) = self
+            .access_token(client, client.id.as_str(), &scope, now, exp)
+            .await?;
+        let record = AccessTokenRecord {
+            id,
+            family_id: None,
+            client_id: client.id.to_string(),
+            user_id: String::new(),
+            scope: scope.to_string(),
+            auth_time: now,
+            issued_at: now,
+            expires_at: exp,
+            revoked: false,
+            amr: Vec::new(),
+        };
+        if !self.store.record_client_token(&record).await? {
+            return Err(Error::InvalidGrant(
+                "the client was removed during the request".into(),
+            ));
+        }
+        Ok(Tokens {
+            access_token,
+            expires_in: ttl,
+            refresh_token: None,
+            id_token: None,
+            scope,
+            recovery_code: None,
+        })
+    }
+
     /// Makes the access token (and id_token) of one grant for `user`; the caller stores
     /// `record` and adds the refresh token.
     pub(super) async fn mint(
@@ -168,35 +210,9 @@ impl TokenIssuer {
         let now = self.clock.now();
         let ttl = client.settings.access_token_ttl;
         let exp = now + i64::from(ttl);
-        let (access_token, id) = match client.settings.token_format {
-            TokenFormat::Opaque => {
-                let token = opaque::new_token();
-                let hash = opaque::hash(&token);
-                (token, hash)
-            }
-            TokenFormat::Jwt => {
-                let claims = AccessTokenClaims {
-                    iss: self.identity.issuer().to_owned(),
-                    sub: user.id.clone(),
-                    aud: client.id.to_string(),
-                    client_id: client.id.to_string(),
-                    scope: scope.to_string(),
-                    iat: now,
-                    exp,
-                    jti: random::sortable_id(),
-                };
-                let token = match client.settings.access_token_alg {
-                    AccessTokenAlg::ServerKey => {
-                        sign_access_token(self.identity.ring().await.current(), &claims)?
-                    }
-                    AccessTokenAlg::Hs256 => {
-                        let secret = self.identity.hs256_secret(client)?;
-                        sign_access_token_hs256(secret.expose_secret().as_bytes(), &claims)?
-                    }
-                };
-                (token, claims.jti)
-            }
-        };
+        let (access_token, id) = self
+            .access_token(client, &user.id, &scope, now, exp)
+            .await?;
         let id_token = if scope.contains("openid") {
             let claims = id_token_claims(
                 self.identity.issuer(),
@@ -240,6 +256,44 @@ impl TokenIssuer {
             },
             record,
         })
+    }
+
+    /// An access token of `client`'s format for `sub` with `scope`, issued at `now` and expiring
+    /// at `exp`, and the id it is recorded under: a signed JWT (RFC 9068) and its `jti`, or an
+    /// opaque token and its hash.
+    async fn access_token(
+        &self,
+        client: &Client,
+        sub: &str,
+        scope: &ScopeSet,
+        now: i64,
+        exp: i64,
+    ) -> Result<(String, String), Error> {
+        if client.settings.token_format == TokenFormat::Opaque {
+            let token = opaque::new_token();
+            let hash = opaque::hash(&token);
+            return Ok((token, hash));
+        }
+        let claims = AccessTokenClaims {
+            iss: self.identity.issuer().to_owned(),
+            sub: sub.to_owned(),
+            aud: client.id.to_string(),
+            client_id: client.id.to_string(),
+            scope: scope.to_string(),
+            iat: now,
+            exp,
+            jti: random::sortable_id(),
+        };
+        let token = match client.settings.access_token_alg {
+            AccessTokenAlg::ServerKey => {
+                sign_access_token(self.identity.ring().await.current(), &claims)?
+            }
+            AccessTokenAlg::Hs256 => {
+                let secret = self.identity.hs256_secret(client)?;
+                sign_access_token_hs256(secret.expose_secret().as_bytes(), &claims)?
+            }
+        };
+        Ok((token, claims.jti))
     }
 }
 

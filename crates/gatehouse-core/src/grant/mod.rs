@@ -2,6 +2,7 @@
 //! already authenticated. [`TokenIssuer`] (`issue`) makes the tokens every grant hands out; the
 //! second factor of a login is checked by [`crate::mfa::SecondFactor`].
 
+mod client_credentials;
 mod issue;
 mod mfa;
 mod password;
@@ -99,6 +100,27 @@ pub enum GrantRequest {
         /// The requested scope, if any: at most the scope originally granted.
         scope: Option<ScopeSet>,
     },
+    /// RFC 6749 §4.4.2.
+    ClientCredentials {
+        /// The requested scope, if any.
+        scope: Option<ScopeSet>,
+        /// Whether the request proved the client with a secret or an assertion
+        /// ([`crate::client_auth::Authenticated::proven`]); the grant needs it.
+        proven: bool,
+    },
+}
+
+impl GrantRequest {
+    /// The request, knowing whether it proved its client with a secret or an assertion
+    /// ([`crate::client_auth::Authenticated::proven`]); the client credentials grant needs it.
+    pub fn proven(self, proven: bool) -> Self {
+        match self {
+            GrantRequest::ClientCredentials { scope, .. } => {
+                GrantRequest::ClientCredentials { scope, proven }
+            }
+            other => other,
+        }
+    }
 }
 
 /// A successful token response (RFC 6749 §5.1).
@@ -133,7 +155,7 @@ pub struct Grants {
 }
 
 impl Grants {
-    /// Runs one token request (RFC 6749 §4.3 or §6) for an authenticated client, from `ctx`:
+    /// Runs one token request (RFC 6749 §4.3, §4.4 or §6) for an authenticated client, from `ctx`:
     /// its address is throttled and recorded in the events. `ctx` is the context the client
     /// authenticator judged the request in ([`crate::client_auth::Authenticated`]): a client
     /// allowed `trust_forwarded_for` that proved itself may name its end user's address.
@@ -165,6 +187,9 @@ impl Grants {
             }
             GrantRequest::RefreshToken { token, scope } => {
                 self.refresh(ctx, client, &token, scope).await
+            }
+            GrantRequest::ClientCredentials { scope, proven } => {
+                self.client_credentials(ctx, client, scope, proven).await
             }
         }
     }

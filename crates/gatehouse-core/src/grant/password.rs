@@ -201,7 +201,10 @@ impl Grants {
 
 /// RFC 6749 §3.3: the requested scope, or the client's defaults; a scope the client may not
 /// have is `invalid_scope`.
-fn resolve_scope(client: &Client, requested: Option<ScopeSet>) -> Result<ScopeSet, Error> {
+pub(super) fn resolve_scope(
+    client: &Client,
+    requested: Option<ScopeSet>,
+) -> Result<ScopeSet, Error> {
     let Some(requested) = requested else {
         return Ok(client.default_scopes());
     };

@@ -165,6 +165,14 @@ pub struct AccessTokenRecord {
     pub amr: Vec<String>,
 }
 
+impl AccessTokenRecord {
+    /// Whether this is a client token (the client credentials grant, RFC 6749 §4.4): issued to
+    /// a client acting for itself, with no family and no user (`user_id` empty).
+    pub fn is_client_token(&self) -> bool {
+        self.family_id.is_none() && self.user_id.is_empty()
+    }
+}
+
 /// The issued tokens.
 #[async_trait]
 pub trait TokenStore: Send + Sync {
@@ -204,14 +212,21 @@ pub trait TokenStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Revokes a family: its refresh tokens stop working and its access tokens are revoked.
     async fn revoke_token_family(&self, family_id: &str, now: i64) -> Result<(), StoreError>;
-    /// The access token with this id (`jti` or hash); `revoked` also reflects its family.
+    /// Records a client token ([`AccessTokenRecord::is_client_token`]: `family_id` `None`,
+    /// `user_id` empty) only while its client exists: `false`, storing nothing, when the client
+    /// is gone. A removal of the client that runs concurrently either waits for this write and
+    /// then removes the token with the client, or goes first and the token is not stored.
+    async fn record_client_token(&self, access: &AccessTokenRecord) -> Result<bool, StoreError>;
+    /// The access token with this id (`jti` or hash); `revoked` also reflects its family and
+    /// user. A client token lives until it is revoked or expires, or its client is removed.
     async fn find_access_token(&self, id: &str) -> Result<Option<AccessTokenRecord>, StoreError>;
-    /// The access token with this id and its user's username; `None` when either is missing.
-    /// Back ends read both in one query (introspection's hot path).
+    /// The access token with this id and its user's username (`None` for a client token, which
+    /// has no user); `None` when the token is missing, or its user is. Back ends read both in
+    /// one query (introspection's hot path).
     async fn find_access_token_with_username(
         &self,
         id: &str,
-    ) -> Result<Option<(AccessTokenRecord, String)>, StoreError>;
+    ) -> Result<Option<(AccessTokenRecord, Option<String>)>, StoreError>;
     /// Revokes one access token; unknown ids are ignored.
     async fn revoke_access_token(&self, id: &str) -> Result<(), StoreError>;
 }

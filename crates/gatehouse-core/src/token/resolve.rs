@@ -69,12 +69,13 @@ impl AccessTokens {
         Ok(record.filter(|r| presented.is_live(r)))
     }
 
-    /// Like [`AccessTokens::resolve_access_token`], with its user's username, in one store
-    /// round trip (introspection's hot path). `None` also when the user no longer exists.
+    /// Like [`AccessTokens::resolve_access_token`], with its user's username (`None` for a
+    /// client token, which has no user), in one store round trip (introspection's hot path).
+    /// `None` also when a user's token's user no longer exists.
     pub async fn resolve_access_token_with_username(
         &self,
         token: &str,
-    ) -> Result<Option<(AccessTokenRecord, String)>, Error> {
+    ) -> Result<Option<(AccessTokenRecord, Option<String>)>, Error> {
         let Some(presented) = self.presented_access_token(token).await? else {
             return Ok(None);
         };

@@ -93,9 +93,9 @@ pub(crate) struct IntrospectionResponse {
     scope: Option<String>,
     /// The client it was issued to.
     client_id: Option<String>,
-    /// The resource owner's username.
+    /// The resource owner's username; absent for a client_credentials token (no user).
     username: Option<String>,
-    /// The resource owner's stable id.
+    /// The resource owner's stable id, or the client id for a client_credentials token.
     sub: Option<String>,
     /// Expiry, seconds since the epoch.
     exp: Option<i64>,

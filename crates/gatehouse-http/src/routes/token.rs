@@ -26,8 +26,8 @@ use crate::AppState;
     post,
     path = "/oauth/token",
     tag = "oauth",
-    summary = "Token endpoint (RFC 6749 §3.2): the password (§4.3) and refresh_token (§6) grants, \
-               and Auth0's mfa-otp and mfa-recovery-code grants",
+    summary = "Token endpoint (RFC 6749 §3.2): the password (§4.3), client_credentials (§4.4) \
+               and refresh_token (§6) grants, and Auth0's mfa-otp and mfa-recovery-code grants",
     request_body(
         content(
             (TokenRequest = "application/x-www-form-urlencoded"),
@@ -44,7 +44,9 @@ use crate::AppState;
                  ("Pragma" = String, description = "no-cache"))),
         (status = 400, description = "invalid_request, invalid_grant (wrong username or \
             password, wrong or reused code, unknown mfa_token), expired_token (mfa_token), \
-            unauthorized_client, unsupported_grant_type or invalid_scope (RFC 6749 §5.2)",
+            unauthorized_client (a grant the client is not allowed; client_credentials from a \
+            public client or without a secret or assertion), unsupported_grant_type or \
+            invalid_scope (RFC 6749 §5.2)",
          body = ErrorBody),
         ClientAuthFailed,
         (status = 403, description = "mfa_required: the password was right and the client's \
@@ -78,13 +80,23 @@ async fn exchange(
     let (credentials, mut params) = request.into_parts()?;
     let code = params.take("code");
     let request = grant_request(&mut params)?;
-    let Authenticated { client, ctx } = app.clients.authenticate_with(ctx, credentials).await?;
+    let Authenticated {
+        client,
+        ctx,
+        proven,
+    } = app.clients.authenticate_with(ctx, credentials).await?;
     // Aidbox's secure code flow: the one-time code stands for the login, so the password grant
-    // and the MFA grants completing it need one; a refresh continues a session and does not.
-    if !matches!(request, GrantRequest::RefreshToken { .. }) {
+    // and the MFA grants completing it need one; a refresh continues a session and the client
+    // credentials grant has no user to log in, so neither does.
+    if !matches!(
+        request,
+        GrantRequest::RefreshToken { .. } | GrantRequest::ClientCredentials { .. }
+    ) {
         app.codes.redeem(&client, code.as_deref()).await?;
     }
-    app.grants.exchange(&ctx, &client, request).await
+    app.grants
+        .exchange(&ctx, &client, request.proven(proven))
+        .await
 }
 
 /// A fixed `grant_type` label for metrics: a known grant's name, never the raw input.
@@ -109,7 +121,7 @@ pub(crate) struct TokenRequest {
     /// The grant; other values are answered with `unsupported_grant_type`.
     #[schema(
         value_type = String,
-        pattern = "^(password|refresh_token|http://auth0\\.com/oauth/grant-type/mfa-otp|http://auth0\\.com/oauth/grant-type/mfa-recovery-code)$"
+        pattern = "^(password|refresh_token|client_credentials|http://auth0\\.com/oauth/grant-type/mfa-otp|http://auth0\\.com/oauth/grant-type/mfa-recovery-code)$"
     )]
     grant_type: String,
     /// The resource owner's username (PRECIS UsernameCaseMapped).
@@ -151,10 +163,11 @@ pub(crate) struct TokenSuccess {
     expires_in: u32,
     /// The granted scopes, space-separated.
     scope: String,
-    /// Present when the client may use the refresh_token grant.
+    /// Present when the client may use the refresh_token grant; never for client_credentials.
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_token: Option<String>,
-    /// An OpenID Connect ID token, when the `openid` scope was granted.
+    /// An OpenID Connect ID token, when the `openid` scope was granted to a user's login
+    /// (never for client_credentials).
     #[serde(skip_serializing_if = "Option::is_none")]
     id_token: Option<String>,
     /// After the mfa-recovery-code grant: the user's new recovery code (the old one is spent).
@@ -191,6 +204,11 @@ fn grant_request(params: &mut Params) -> Result<GrantRequest, Error> {
         Some(GrantType::RefreshToken) => Ok(GrantRequest::RefreshToken {
             token: SecretString::from(params.require("refresh_token")?),
             scope: scope(params)?,
+        }),
+        // Whether the request proved its client is known only once it is authenticated.
+        Some(GrantType::ClientCredentials) => Ok(GrantRequest::ClientCredentials {
+            scope: scope(params)?,
+            proven: false,
         }),
         _ => Err(Error::UnsupportedGrantType(
             format!(

@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use gatehouse_core::client::{Client, ClientId};
 use gatehouse_core::store::{ClientStore, StoreError};
 
-use super::{corrupt, delete_with_sessions, execute, fetch_all, one_row, rows, HotPath, SqlStore};
+use super::{
+    corrupt, delete_with_sessions, execute, fetch_all, hot, one_row, rows, HotPath, SqlStore,
+};
 use crate::backend::Backend;
 
 #[async_trait]
@@ -36,12 +38,14 @@ impl<DB: Backend, H: HotPath<DB>> ClientStore for SqlStore<DB, H> {
         // The families take their refresh tokens with them (ON DELETE CASCADE); their access
         // tokens die with them, as every read of one joins its family. Logins still waiting
         // for a second factor or holding an /auth/authorize code go too, so that a client
-        // re-created with the same id can complete none of them.
+        // re-created with the same id can complete none of them, and so do its client tokens
+        // (client credentials grant), which have no family to die with.
         let client = "DELETE FROM clients WHERE id = $1 RETURNING id";
         let dependents = [
             "DELETE FROM token_families WHERE client_id = $1",
             "DELETE FROM mfa_tokens WHERE client_id = $1",
             "DELETE FROM password_codes WHERE client_id = $1",
+            hot::DELETE_CLIENT_TOKENS,
         ];
         let id = [id.as_str().into()];
         delete_with_sessions(&self.pool, (client, &id), &dependents).await

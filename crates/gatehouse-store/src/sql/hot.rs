@@ -102,6 +102,20 @@ const INSERT_ACCESS: &str = "INSERT INTO access_tokens (id, family_id, client_id
      auth_time, issued_at, expires_at, revoked) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
+/// A new client token (the client credentials grant): no family, no user (`user_id` empty),
+/// stored only while its client exists: `id, client_id, scope, auth_time, issued_at,
+/// expires_at, revoked`.
+const INSERT_CLIENT_TOKEN: &str =
+    "INSERT INTO access_tokens (id, family_id, client_id, user_id, scope, \
+     auth_time, issued_at, expires_at, revoked) \
+     SELECT $1, NULL, $2, '', $3, $4, $5, $6, $7 \
+     WHERE EXISTS (SELECT 1 FROM clients WHERE id = $2)";
+
+/// Removes the client tokens of client `$1` (with the client: a client re-created with the same
+/// id inherits none). Served by the partial index `access_tokens_client_tokens` (migration 0011).
+pub(crate) const DELETE_CLIENT_TOKENS: &str =
+    "DELETE FROM access_tokens WHERE client_id = $1 AND family_id IS NULL AND user_id = ''";
+
 /// An audit event: `id, at, kind, client_id, username, ip, request_id, detail`.
 const INSERT_EVENT: &str =
     "INSERT INTO events (id, at, kind, client_id, username, ip, request_id, detail) \
@@ -170,6 +184,24 @@ pub(crate) fn access(a: &AccessTokenRecord) -> Insert<'_, 9> {
     }
 }
 
+/// The insert of a client token; it changes no row when the client is gone (see
+/// [`INSERT_CLIENT_TOKEN`]). Its `family_id` and `user_id` are not read: a client token has
+/// neither.
+pub(crate) fn client_token(a: &AccessTokenRecord) -> Insert<'_, 7> {
+    Insert {
+        sql: INSERT_CLIENT_TOKEN,
+        params: [
+            (&a.id).into(),
+            (&a.client_id).into(),
+            (&a.scope).into(),
+            a.auth_time.into(),
+            a.issued_at.into(),
+            a.expires_at.into(),
+            a.revoked.into(),
+        ],
+    }
+}
+
 /// The insert of an audit event, whose `detail` is passed serialized.
 pub(crate) fn event<'a>(e: &'a Event, detail: &'a str) -> Insert<'a, 8> {
     Insert {
@@ -220,6 +252,8 @@ mod tests {
             REVOKE_FAMILY,
             INSERT_REFRESH,
             INSERT_ACCESS,
+            INSERT_CLIENT_TOKEN,
+            DELETE_CLIENT_TOKENS,
             INSERT_EVENT,
         ] {
             let seen = first_appearances(sql);

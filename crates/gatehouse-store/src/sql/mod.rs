@@ -174,6 +174,11 @@ pub trait HotPath<DB: sqlx::Database>: Send + Sync + 'static {
         family_id: &str,
         now: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// [`TokenStore::record_client_token`](gatehouse_core::store::TokenStore::record_client_token).
+    fn record_client_token(
+        &self,
+        access: &AccessTokenRecord,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// [`TokenStore::find_access_token`](gatehouse_core::store::TokenStore::find_access_token),
     /// with its user's username (`None` when the user is gone), in one query.
     fn find_access_token(

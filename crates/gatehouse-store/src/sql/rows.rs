@@ -87,8 +87,10 @@ pub(crate) fn refresh_token<DB: Backend>(
 /// The columns of `hot::FIND_ACCESS_TOKEN` but the username.
 pub(crate) fn access_token<DB: Backend>(row: &DB::Row) -> Result<AccessTokenRecord, StoreError> {
     let family_id = DB::opt_text(row, "family_id")?;
+    let user_id = DB::text(row, "user_id")?;
     let revoked = access_token_revoked(&AccessTokenLife {
         revoked: DB::boolean(row, "revoked")?,
+        client_token: family_id.is_none() && user_id.is_empty(),
         has_family: family_id.is_some(),
         family_found: DB::boolean(row, "family_found")?,
         family_revoked: DB::opt_int(row, "revoked_at")?.is_some(),
@@ -101,7 +103,7 @@ pub(crate) fn access_token<DB: Backend>(row: &DB::Row) -> Result<AccessTokenReco
         id: DB::text(row, "id")?,
         family_id,
         client_id: DB::text(row, "client_id")?,
-        user_id: DB::text(row, "user_id")?,
+        user_id,
         scope: DB::text(row, "scope")?,
         auth_time: DB::int(row, "auth_time")?,
         issued_at: DB::int(row, "issued_at")?,
@@ -115,6 +117,9 @@ pub(crate) fn access_token<DB: Backend>(row: &DB::Row) -> Result<AccessTokenReco
 pub(crate) struct AccessTokenLife {
     /// The token itself was revoked.
     pub(crate) revoked: bool,
+    /// It is a client token (no family, no user: the client credentials grant), which no
+    /// session or user decides about.
+    pub(crate) client_token: bool,
     /// It was issued in a family (every token since sessions were introduced).
     pub(crate) has_family: bool,
     /// Its family still exists.
@@ -133,8 +138,12 @@ pub(crate) struct AccessTokenLife {
 
 /// Whether an access token is dead: revoked itself, or its session ended (its family revoked,
 /// removed with its client or user, or of an older epoch than its user's), or its user removed
-/// or disabled.
+/// or disabled. A client token has neither session nor user: only its own revocation counts
+/// (it is removed with its client).
 pub(crate) fn access_token_revoked(life: &AccessTokenLife) -> bool {
+    if life.client_token {
+        return life.revoked;
+    }
     let session_ended = life.has_family
         && (!life.family_found || life.family_revoked || life.user_epoch != life.session_epoch);
     life.revoked || session_ended || !life.user_found || !life.active

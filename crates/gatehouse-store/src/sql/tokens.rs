@@ -50,6 +50,10 @@ impl<DB: Backend, H: HotPath<DB>> TokenStore for SqlStore<DB, H> {
         self.hot.revoke_token_family(family_id, now).await
     }
 
+    async fn record_client_token(&self, access: &AccessTokenRecord) -> Result<bool, StoreError> {
+        self.hot.record_client_token(access).await
+    }
+
     async fn find_access_token(&self, id: &str) -> Result<Option<AccessTokenRecord>, StoreError> {
         Ok(self.hot.find_access_token(id).await?.map(|(a, _)| a))
     }
@@ -57,9 +61,14 @@ impl<DB: Backend, H: HotPath<DB>> TokenStore for SqlStore<DB, H> {
     async fn find_access_token_with_username(
         &self,
         id: &str,
-    ) -> Result<Option<(AccessTokenRecord, String)>, StoreError> {
+    ) -> Result<Option<(AccessTokenRecord, Option<String>)>, StoreError> {
         let found = self.hot.find_access_token(id).await?;
-        Ok(found.and_then(|(a, username)| Some((a, username?))))
+        Ok(found.and_then(|(a, username)| match username {
+            // A client token has no user to find.
+            None if a.is_client_token() => Some((a, None)),
+            None => None,
+            Some(name) => Some((a, Some(name))),
+        }))
     }
 
     async fn revoke_access_token(&self, id: &str) -> Result<(), StoreError> {

@@ -222,8 +222,10 @@ impl Readers {
 /// The columns of [`hot::FIND_ACCESS_TOKEN`] but the last, by index.
 fn access_from_row(r: &Row<'_>) -> rusqlite::Result<AccessTokenRecord> {
     let family_id: Option<String> = r.get(1)?;
+    let user_id: String = r.get(3)?;
     let revoked = rows::access_token_revoked(&rows::AccessTokenLife {
         revoked: r.get(8)?,
+        client_token: family_id.is_none() && user_id.is_empty(),
         has_family: family_id.is_some(),
         family_found: r.get(10)?,
         family_revoked: r.get::<_, Option<i64>>(9)?.is_some(),
@@ -236,7 +238,7 @@ fn access_from_row(r: &Row<'_>) -> rusqlite::Result<AccessTokenRecord> {
         id: r.get(0)?,
         family_id,
         client_id: r.get(2)?,
-        user_id: r.get(3)?,
+        user_id,
         scope: r.get(4)?,
         auth_time: r.get(5)?,
         issued_at: r.get(6)?,

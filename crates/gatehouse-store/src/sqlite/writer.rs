@@ -65,6 +65,8 @@ pub(crate) enum Write {
     RevokeFamily { family_id: String, now: i64 },
     /// One access token's revocation.
     RevokeAccess { id: String },
+    /// A client token (client credentials grant), stored only while its client exists.
+    ClientToken(AccessTokenRecord),
     /// An audit event.
     Event(Event),
 }
@@ -78,6 +80,8 @@ pub(crate) enum Applied {
     NotRotated,
     /// A login: what became of it.
     Login(Recorded),
+    /// A client token whose client is gone: nothing written.
+    ClientGone,
 }
 
 struct Job {
@@ -317,6 +321,13 @@ fn apply(conn: &Connection, write: &Write) -> rusqlite::Result<Applied> {
         Write::RevokeFamily { family_id, now } => {
             direct::insert(conn, hot::revoke_family(family_id, *now))?;
             // Its access tokens with it: each read of one joins the family's `revoked_at`.
+        }
+        Write::ClientToken(access) => {
+            // The writer runs one job at a time and other processes wait for its write lock:
+            // the client cannot go between the insert's check and its commit.
+            if direct::insert_counted(conn, hot::client_token(access))? == 0 {
+                return Ok(Applied::ClientGone);
+            }
         }
         Write::RevokeAccess { id } => {
             conn.prepare_cached("UPDATE access_tokens SET revoked = TRUE WHERE id = ?1")?

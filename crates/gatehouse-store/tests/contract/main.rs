@@ -5,6 +5,7 @@
 
 #![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
+mod client_tokens;
 mod clients;
 mod keys;
 mod mfa;
@@ -117,4 +118,7 @@ contract_suite!(
     sessions::access_tokens_die_with_a_disabled_or_removed_user,
     session_races::no_login_in_flight_outlives_the_end_of_the_users_sessions,
     session_races::no_login_in_flight_outlives_the_removal_of_its_client,
+    client_tokens::a_client_token_is_recorded_only_while_its_client_exists,
+    client_tokens::client_tokens_are_revoked_alone_and_removed_with_their_client,
+    client_tokens::no_client_token_in_flight_outlives_the_removal_of_its_client,
 );

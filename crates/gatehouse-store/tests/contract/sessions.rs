@@ -508,7 +508,7 @@ pub async fn access_tokens_die_with_a_disabled_or_removed_user(store: Arc<dyn St
         .unwrap()
         .unwrap();
     assert!(read.revoked);
-    assert_eq!(username, "heidi");
+    assert_eq!(username.as_deref(), Some("heidi"));
 
     let name = store
         .find_user_by_id(&ivan)

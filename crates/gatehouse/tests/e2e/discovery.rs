@@ -48,6 +48,7 @@ async fn metadata_lists_everything_served() {
             [
                 "password",
                 "refresh_token",
+                "client_credentials",
                 "http://auth0.com/oauth/grant-type/mfa-otp",
                 "http://auth0.com/oauth/grant-type/mfa-recovery-code"
             ]

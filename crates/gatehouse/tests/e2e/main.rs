@@ -12,6 +12,7 @@ mod cleanup;
 mod cli;
 mod cli_parity;
 mod client_auth;
+mod client_credentials;
 mod crash;
 mod database;
 mod discovery;

@@ -255,7 +255,7 @@ async fn malformed_requests_get_rfc_errors() {
             "invalid_request",
         ),
         (
-            &[("grant_type", "client_credentials")],
+            &[("grant_type", "authorization_code")],
             "unsupported_grant_type",
         ),
         (
