@@ -11,6 +11,7 @@ use gatehouse_core::client::{
 use gatehouse_core::random;
 use gatehouse_core::scope::ScopeSet;
 use gatehouse_core::store::SessionLimitPolicy;
+use gatehouse_core::token::keys::SigningAlg;
 use secrecy::SecretString;
 use serde_json::{json, Value};
 
@@ -25,9 +26,15 @@ pub(crate) async fn run(config: &Config, cmd: ClientCommand) -> Result<()> {
         ClientCommand::Add(args) => {
             let (new, generated) = parse(args)?;
             let id = new.id.clone();
-            // Only an HS256 client's secret is sealed; other commands leave the server key be.
+            // Only an HS256 client's secret is sealed, and only a client naming a signing
+            // algorithm may need a new signing key; other commands leave the server key be.
             let hs256 = new.settings.access_token_alg == AccessTokenAlg::Hs256;
-            let sealer = if hs256 { Some(sealer(config)?) } else { None };
+            let needs_key = hs256 || !new.settings.signing_algs().is_empty();
+            let sealer = if needs_key {
+                Some(sealer(config)?)
+            } else {
+                None
+            };
             let admin = service(config, sealer).await?;
             let client = admin.add_client(&CLI, new).await.with_context(|| {
                 format!("adding client {id}: a client with this id may exist already")
@@ -40,8 +47,15 @@ pub(crate) async fn run(config: &Config, cmd: ClientCommand) -> Result<()> {
         }
         ClientCommand::Update(args) => {
             let id = ClientId::parse(&args.id)?;
+            let names_alg =
+                args.access_token_alg.is_some() || args.id_token_signed_response_alg.is_some();
             let change = update(&args)?;
-            let admin = service(config, None).await?;
+            let sealer = if names_alg {
+                Some(sealer(config)?)
+            } else {
+                None
+            };
+            let admin = service(config, sealer).await?;
             let client = admin
                 .update_client(&CLI, id.as_str(), change)
                 .await
@@ -122,14 +136,10 @@ fn settings(args: &ClientAddArgs) -> Result<ClientSettings> {
             Some("opaque") => TokenFormat::Opaque,
             Some(other) => bail!("unknown token format {other:?}: use jwt or opaque"),
         },
-        access_token_alg: match args.access_token_alg.as_deref() {
-            None => AccessTokenAlg::ServerKey,
-            Some("HS256") => AccessTokenAlg::Hs256,
-            Some(other) => bail!(
-                "--access-token-alg {other:?}: only HS256 can be chosen per client; the server \
-                 key's algorithm is set with --signing-alg"
-            ),
-        },
+        access_token_alg: access_token_alg(args.access_token_alg.as_deref())?
+            .unwrap_or_default(),
+        id_token_signed_response_alg: id_token_alg(args.id_token_signed_response_alg.as_deref())?
+            .flatten(),
         jwks: jwks(args)?,
         redirect_uri: args.redirect_uri.clone(),
         token_endpoint_auth_method: match &args.token_endpoint_auth_method {
@@ -168,6 +178,8 @@ fn update(args: &ClientUpdateArgs) -> Result<impl FnOnce(&mut ClientSettings)> {
     let policy = given(&args.sessions.session_limit_policy)
         .then(|| limit_policy(&args.sessions))
         .transpose()?;
+    let access_alg = access_token_alg(args.access_token_alg.as_deref())?;
+    let id_alg = id_token_alg(args.id_token_signed_response_alg.as_deref())?;
     let (ttl, refresh_ttl, idle_ttl) = (
         args.access_token_ttl,
         args.refresh_token_ttl,
@@ -190,7 +202,34 @@ fn update(args: &ClientUpdateArgs) -> Result<impl FnOnce(&mut ClientSettings)> {
         if let Some(policy) = policy {
             s.session_limit_policy = policy;
         }
+        s.access_token_alg = access_alg.unwrap_or(s.access_token_alg);
+        if let Some(alg) = id_alg {
+            s.id_token_signed_response_alg = alg;
+        }
     })
+}
+
+/// `--access-token-alg`, if given.
+fn access_token_alg(raw: Option<&str>) -> Result<Option<AccessTokenAlg>> {
+    raw.map(|a| {
+        AccessTokenAlg::parse(a).with_context(|| {
+            format!("--access-token-alg {a:?}: use server, EdDSA, ES256, RS256 or HS256")
+        })
+    })
+    .transpose()
+}
+
+/// `--id-token-signed-response-alg`, if given: an algorithm, or `None` for `default`.
+fn id_token_alg(raw: Option<&str>) -> Result<Option<Option<SigningAlg>>> {
+    match raw {
+        None => Ok(None),
+        Some("default") => Ok(Some(None)),
+        Some(a) => SigningAlg::parse(a)
+            .map(|a| Some(Some(a)))
+            .with_context(|| {
+                format!("--id-token-signed-response-alg {a:?}: use EdDSA, ES256, RS256 or default")
+            }),
+    }
 }
 
 /// `--max-sessions-per-user`: a count, or `default` (and absent) for the server's.
