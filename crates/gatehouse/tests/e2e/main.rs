@@ -42,6 +42,7 @@ mod seeds;
 mod server;
 mod sessions_api;
 mod sessions_cli;
+mod signing_algs;
 mod throttle;
 mod tls;
 mod token;
