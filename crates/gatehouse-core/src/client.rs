@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 use crate::scope::ScopeSet;
 use crate::store::{SessionLimit, SessionLimitPolicy};
+use crate::token::keys::SigningAlg;
 
 /// The default access-token lifetime, in seconds (Connect: "a validity of one hour").
 pub const DEFAULT_ACCESS_TOKEN_TTL: u32 = 3600;
@@ -160,35 +161,56 @@ impl TokenEndpointAuthMethod {
     }
 }
 
-/// How a client's JWT access tokens are signed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// How a client's JWT access tokens are signed. Stored (and named in the admin API and on the
+/// command line) as `server`, `EdDSA`, `ES256`, `RS256` or `HS256`; settings stored before the
+/// per-client algorithms (`server`, `HS256`) read as they always did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AccessTokenAlg {
-    /// With the server's current signing key, published in the JWKS (the default).
+    /// With the server's current default key, published in the JWKS (the default).
     #[default]
-    #[serde(rename = "server")]
     ServerKey,
+    /// With the server's current key of this algorithm, published in the JWKS (one is made when
+    /// the ring has none).
+    Key(SigningAlg),
     /// Legacy: HS256 keyed by the client secret, for clients that verify tokens with
     /// `jwt.verify(token, client_secret)`. The secret is then kept sealed, not hashed.
-    #[serde(rename = "HS256")]
     Hs256,
 }
 
 impl AccessTokenAlg {
-    /// The wire name: `server` or `HS256`.
+    /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {
             AccessTokenAlg::ServerKey => "server",
+            AccessTokenAlg::Key(alg) => alg.as_str(),
             AccessTokenAlg::Hs256 => "HS256",
         }
     }
 
     /// Parses a wire name.
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
             "server" => Some(AccessTokenAlg::ServerKey),
             "HS256" => Some(AccessTokenAlg::Hs256),
-            _ => None,
+            other => SigningAlg::parse(other).ok().map(AccessTokenAlg::Key),
         }
+    }
+
+    /// What a wrong value is told.
+    pub const EXPECTED: &'static str = "must be server, EdDSA, ES256, RS256 or HS256";
+}
+
+impl Serialize for AccessTokenAlg {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for AccessTokenAlg {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        AccessTokenAlg::parse(&raw)
+            .ok_or_else(|| serde::de::Error::custom(format!("access_token_alg {}", Self::EXPECTED)))
     }
 }
 
@@ -261,6 +283,10 @@ pub struct ClientSettings {
     pub sealed_secret: Option<String>,
     /// How JWT access tokens are signed.
     pub access_token_alg: AccessTokenAlg,
+    /// The algorithm of this client's id_tokens (OpenID Connect Dynamic Client Registration
+    /// §2); `None` takes the server's default key. Auth0's SDKs accept RS256 only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token_signed_response_alg: Option<SigningAlg>,
     /// Whether this (confidential) client may name its end user's address with the
     /// `auth0-forwarded-for` header, for the per-address throttle and the audit events.
     pub trust_forwarded_for: bool,
@@ -277,6 +303,26 @@ pub struct ClientSettings {
 }
 
 impl ClientSettings {
+    /// The server key algorithm of this client's JWT access tokens (`None`: the default key;
+    /// also for HS256, which no server key signs).
+    pub fn access_token_key_alg(&self) -> Option<SigningAlg> {
+        match self.access_token_alg {
+            AccessTokenAlg::Key(alg) => Some(alg),
+            AccessTokenAlg::ServerKey | AccessTokenAlg::Hs256 => None,
+        }
+    }
+
+    /// The algorithms this client names, each of which needs a current key in the ring.
+    pub fn signing_algs(&self) -> Vec<SigningAlg> {
+        let mut algs: Vec<SigningAlg> = self.id_token_signed_response_alg.into_iter().collect();
+        if let Some(alg) = self.access_token_key_alg() {
+            if !algs.contains(&alg) {
+                algs.push(alg);
+            }
+        }
+        algs
+    }
+
     /// The session limit in force for this client, its own settings over the server's
     /// `default` (a maximum of 0 is no limit).
     pub fn session_limit(&self, default: SessionLimit) -> Option<SessionLimit> {
@@ -302,6 +348,7 @@ impl Default for ClientSettings {
             redirect_uri: None,
             sealed_secret: None,
             access_token_alg: AccessTokenAlg::ServerKey,
+            id_token_signed_response_alg: None,
             trust_forwarded_for: false,
             mfa: MfaPolicy::Off,
             max_sessions_per_user: None,
@@ -340,10 +387,13 @@ impl ClientSettings {
                 "the access-token lifetime must be at most {MAX_ACCESS_TOKEN_TTL} seconds"
             )));
         }
-        if self.access_token_alg == AccessTokenAlg::Hs256 && self.token_format != TokenFormat::Jwt {
-            return Err(Error::invalid_request(
-                "HS256 signing applies to JWT access tokens only",
-            ));
+        if self.access_token_alg != AccessTokenAlg::ServerKey
+            && self.token_format != TokenFormat::Jwt
+        {
+            return Err(Error::invalid_request(format!(
+                "access_token_alg {} applies to JWT access tokens only",
+                self.access_token_alg.as_str()
+            )));
         }
         Ok(())
     }
@@ -512,5 +562,39 @@ mod tests {
         assert_eq!(s.grant_types, vec![GrantType::Password]);
         assert!(s.secret_required);
         assert_eq!(s.redirect_uri, None);
+    }
+
+    /// Settings stored before per-client algorithms (`server`, `HS256`, no id_token field)
+    /// read as they always did; the new values round-trip.
+    #[test]
+    fn stored_signing_settings_stay_valid() {
+        let old: ClientSettings = serde_json::from_str(r#"{"access_token_alg": "HS256"}"#).unwrap();
+        assert_eq!(old.access_token_alg, AccessTokenAlg::Hs256);
+        assert_eq!(old.id_token_signed_response_alg, None);
+        let old: ClientSettings =
+            serde_json::from_str(r#"{"access_token_alg": "server"}"#).unwrap();
+        assert_eq!(old.access_token_alg, AccessTokenAlg::ServerKey);
+        assert!(old.signing_algs().is_empty());
+        let new = ClientSettings {
+            access_token_alg: AccessTokenAlg::Key(SigningAlg::ES256),
+            id_token_signed_response_alg: Some(SigningAlg::RS256),
+            ..ClientSettings::default()
+        };
+        let text = serde_json::to_string(&new).unwrap();
+        assert!(text.contains(r#""access_token_alg":"ES256""#), "{text}");
+        assert!(
+            text.contains(r#""id_token_signed_response_alg":"RS256""#),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<ClientSettings>(&text).unwrap(), new);
+        assert_eq!(new.signing_algs(), [SigningAlg::RS256, SigningAlg::ES256]);
+        assert!(
+            serde_json::from_str::<ClientSettings>(r#"{"access_token_alg": "PS256"}"#).is_err()
+        );
+        let opaque = ClientSettings {
+            token_format: TokenFormat::Opaque,
+            ..new
+        };
+        assert_eq!(opaque.validate().unwrap_err().code(), "invalid_request");
     }
 }

@@ -56,10 +56,13 @@ pub(crate) enum Command {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum KeysCommand {
-    /// Make a new signing key. Running servers start signing with it within a few seconds; the
-    /// previous key stays published until every token it signed has expired.
+    /// Make a new default signing key, and a new key of each other algorithm clients name
+    /// (id_token_signed_response_alg, access_token_alg). Running servers start signing with
+    /// them within a few seconds; the previous keys stay published until every token they
+    /// signed has expired.
     Rotate {
-        /// Algorithm: EdDSA, ES256 or RS256 [default: the configured signing_alg]
+        /// Algorithm of the default key: EdDSA, ES256 or RS256 [default: the configured
+        /// signing_alg]
         #[arg(long, value_name = "ALG")]
         alg: Option<String>,
     },
@@ -154,11 +157,16 @@ pub(crate) struct ClientAddArgs {
     /// Idle refresh-token lifetime in seconds [default: 604800, 7 days]
     #[arg(long, value_name = "SECS")]
     pub(crate) refresh_token_idle_ttl: Option<u32>,
-    /// Legacy: HS256 signs this client's access tokens, keyed by its secret, so that
-    /// `jwt.verify(token, client_secret)` works. The secret is then kept sealed under the server
-    /// key rather than hashed. `server` (the default) signs with the server key.
+    /// How this client's JWT access tokens are signed: server (the server's default key),
+    /// EdDSA, ES256 or RS256 (the server's key of that algorithm, made when needed), or legacy
+    /// HS256, keyed by the client secret so that `jwt.verify(token, client_secret)` works (the
+    /// secret is then kept sealed under the server key rather than hashed) [default: server]
     #[arg(long, value_name = "ALG")]
     pub(crate) access_token_alg: Option<String>,
+    /// Algorithm of this client's id_tokens: EdDSA, ES256 or RS256 (Auth0's SDKs accept RS256
+    /// only), or default for the server's default key [default: default]
+    #[arg(long, value_name = "ALG")]
+    pub(crate) id_token_signed_response_alg: Option<String>,
     /// Second factor for this client's users: off, optional (users who enrolled one) or
     /// required (every user; one without a factor enrols through /mfa/associate) [default: off]
     #[arg(long, value_name = "POLICY")]
@@ -204,9 +212,6 @@ pub(crate) struct ClientUpdateArgs {
     /// Access-token format: jwt or opaque.
     #[arg(long, value_name = "FORMAT")]
     pub(crate) token_format: Option<String>,
-    /// server or HS256 (a new secret is needed to leave HS256).
-    #[arg(long, value_name = "ALG")]
-    pub(crate) access_token_alg: Option<String>,
     /// A JWK Set file with the client's public keys; '' removes them.
     #[arg(long, value_name = "PATH")]
     pub(crate) jwks_file: Option<PathBuf>,
@@ -226,6 +231,13 @@ pub(crate) struct ClientUpdateArgs {
     /// Second factor for this client's users: off, optional or required.
     #[arg(long, value_name = "POLICY")]
     pub(crate) mfa: Option<String>,
+    /// How JWT access tokens are signed: server, EdDSA, ES256 or RS256, or HS256 (switching
+    /// to or from HS256 needs a new secret: give --secret or --generate-secret with it).
+    #[arg(long, value_name = "ALG")]
+    pub(crate) access_token_alg: Option<String>,
+    /// Algorithm of id_tokens: EdDSA, ES256, RS256, or default for the server's default key.
+    #[arg(long, value_name = "ALG")]
+    pub(crate) id_token_signed_response_alg: Option<String>,
     #[command(flatten)]
     pub(crate) sessions: SessionLimitArgs,
 }

@@ -11,6 +11,7 @@ use gatehouse_core::client::{
 use gatehouse_core::random;
 use gatehouse_core::scope::ScopeSet;
 use gatehouse_core::store::SessionLimitPolicy;
+use gatehouse_core::token::keys::SigningAlg;
 use secrecy::SecretString;
 use serde_json::{json, Value};
 
@@ -25,11 +26,12 @@ pub(crate) async fn run(config: &Config, cmd: ClientCommand) -> Result<()> {
         ClientCommand::Add(args) => {
             let (new, generated) = parse(args)?;
             let id = new.id.clone();
-            // Only HS256 and client_secret_jwt secrets are sealed; other clients leave the server
-            // key be.
+            // Only HS256 and client_secret_jwt secrets are sealed, and only a client naming a
+            // signing algorithm may need a new signing key; other clients leave the server key be.
             let sealed = new.settings.access_token_alg == AccessTokenAlg::Hs256
                 || new.settings.token_endpoint_auth_method
-                    == Some(TokenEndpointAuthMethod::ClientSecretJwt);
+                    == Some(TokenEndpointAuthMethod::ClientSecretJwt)
+                || !new.settings.signing_algs().is_empty();
             let sealer = if sealed { Some(sealer(config)?) } else { None };
             let admin = service(config, sealer).await?;
             let client = admin.add_client(&CLI, new).await.with_context(|| {
@@ -121,15 +123,10 @@ fn settings(args: &ClientAddArgs) -> Result<ClientSettings> {
             Some("opaque") => TokenFormat::Opaque,
             Some(other) => bail!("unknown token format {other:?}: use jwt or opaque"),
         },
-        access_token_alg: match args.access_token_alg.as_deref() {
-            None => AccessTokenAlg::ServerKey,
-            Some(alg) => AccessTokenAlg::parse(alg).with_context(|| {
-                format!(
-                    "--access-token-alg {alg:?}: use server or HS256; the server key's \
-                     algorithm is set with --signing-alg"
-                )
-            })?,
-        },
+        access_token_alg: access_token_alg(args.access_token_alg.as_deref())?
+            .unwrap_or_default(),
+        id_token_signed_response_alg: id_token_alg(args.id_token_signed_response_alg.as_deref())?
+            .flatten(),
         jwks: args.jwks_file.as_deref().map(jwks).transpose()?,
         redirect_uri: args.redirect_uri.clone(),
         token_endpoint_auth_method: match &args.token_endpoint_auth_method {
@@ -168,8 +165,11 @@ async fn update(config: &Config, args: ClientUpdateArgs) -> Result<()> {
     for (path, value) in changes {
         set_path(&mut body, path, value);
     }
-    let sealed = body["access_token_alg"] == "HS256"
-        || body["token_endpoint_auth_method"] == "client_secret_jwt";
+    // HS256 and client_secret_jwt secrets are sealed, and a client naming a signing algorithm
+    // may need a new signing key.
+    let sealed = body["access_token_alg"] != "server"
+        || body["token_endpoint_auth_method"] == "client_secret_jwt"
+        || !body["id_token_signed_response_alg"].is_null();
     let sealer = if sealed { Some(sealer(config)?) } else { None };
     let admin = service(config, sealer).await?;
     admin
@@ -203,7 +203,7 @@ fn update_fields(args: &ClientUpdateArgs) -> Result<(FieldValues, Option<String>
             out.push(("auth.password.refresh_token", refresh.into()));
         }
     }
-    let flags: [(&'static str, Option<Value>); 16] = [
+    let flags: [(&'static str, Option<Value>); 17] = [
         (
             "auth.password.refresh_token",
             args.refresh_token.map(Value::from),
@@ -229,6 +229,16 @@ fn update_fields(args: &ClientUpdateArgs) -> Result<(FieldValues, Option<String>
         (
             "access_token_alg",
             args.access_token_alg.as_deref().map(text),
+        ),
+        (
+            "id_token_signed_response_alg",
+            args.id_token_signed_response_alg.as_deref().map(|alg| {
+                if alg == "default" {
+                    Value::Null
+                } else {
+                    text(alg)
+                }
+            }),
         ),
         (
             "token_endpoint_auth_method",
@@ -295,6 +305,29 @@ fn set_path(body: &mut Value, path: &str, value: Value) {
             at[part] = json!({});
         }
         at = &mut at[part];
+    }
+}
+
+/// `--access-token-alg`, if given.
+fn access_token_alg(raw: Option<&str>) -> Result<Option<AccessTokenAlg>> {
+    raw.map(|a| {
+        AccessTokenAlg::parse(a).with_context(|| {
+            format!("--access-token-alg {a:?}: use server, EdDSA, ES256, RS256 or HS256")
+        })
+    })
+    .transpose()
+}
+
+/// `--id-token-signed-response-alg`, if given: an algorithm, or `None` for `default`.
+fn id_token_alg(raw: Option<&str>) -> Result<Option<Option<SigningAlg>>> {
+    match raw {
+        None => Ok(None),
+        Some("default") => Ok(Some(None)),
+        Some(a) => SigningAlg::parse(a)
+            .map(|a| Some(Some(a)))
+            .with_context(|| {
+                format!("--id-token-signed-response-alg {a:?}: use EdDSA, ES256, RS256 or default")
+            }),
     }
 }
 

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use gatehouse_core::admin::keys::SigningKeys;
+use gatehouse_core::admin::keys::{current_default, SigningKeys};
 use gatehouse_core::admin::AdminService;
 use gatehouse_core::audit::AuditLog;
 use gatehouse_core::authorize::PasswordCodes;
@@ -217,6 +217,7 @@ fn app_state(
         discovery: Arc::new(Discovery::new(
             store.clone(),
             clock.clone(),
+            keys.clone(),
             issuer.to_owned(),
         )),
         keys,
@@ -329,33 +330,53 @@ async fn spawn_metrics_listener(addr: SocketAddr, app: axum::Router) -> Result<(
     Ok(())
 }
 
-/// The stored keys, after adding one of `alg` when the newest key is of another algorithm (or
-/// there is none): the new key signs from now on, and the old ones stay published until every
-/// token they signed has expired.
+/// The stored keys, after adding a default key of `alg` when the current default key is of
+/// another algorithm (or there is none), and a key of each algorithm a client names that has no
+/// current key: the new default key signs from now on, and the old ones stay published until
+/// every token they signed has expired.
 ///
 /// Race-free across instances: a new key is stored as the successor of the newest one, which
-/// the database lets only one instance do (`SigningKeys::add_after`, which `keys rotate` uses
-/// too); the loser re-reads and signs with the winner's key. Every instance thus ends up with
-/// the same ring.
+/// the database lets only one instance do (`SigningKeys::add_after`, which `keys rotate` and the
+/// admin service use too); the loser re-reads and signs with the winner's key. Every instance
+/// thus ends up with the same ring, with one current key per algorithm.
 pub(crate) async fn load_keys(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     alg: SigningAlg,
     sealer: &Sealer,
 ) -> Result<KeyRing> {
+    let clients = store.list_clients().await.context("reading clients")?;
     let keys = SigningKeys::new(store, clock.clone());
-    // Each round either finds a key of `alg` on top, or adds one, or loses to an instance that
-    // added one; only instances configured with different algorithms keep taking turns.
+    ensure_default_key(&keys, alg, sealer).await?;
+    let mut client_algs: Vec<SigningAlg> = Vec::new();
+    for alg in clients.iter().flat_map(|c| c.settings.signing_algs()) {
+        if !client_algs.contains(&alg) {
+            client_algs.push(alg);
+        }
+    }
+    for client_alg in client_algs {
+        let added = keys.ensure(client_alg, sealer).await;
+        if let Some(key) = added.context("storing a signing key for clients")? {
+            tracing::info!(kid = %key.kid, alg = client_alg.as_str(), "created a signing key for clients");
+        }
+    }
+    let stored = keys.stored().await.context("reading signing keys")?;
+    KeyRing::in_force(&stored, sealer, clock.now()).context(
+        "opening the signing keys: is this the server key they were sealed with? \
+         (--secret-key-file / GATEHOUSE_SECRET_KEY)",
+    )
+}
+
+/// Adds a default key of `alg` unless the current default key is of `alg`.
+async fn ensure_default_key(keys: &SigningKeys, alg: SigningAlg, sealer: &Sealer) -> Result<()> {
+    // Each round either finds a default key of `alg`, or adds one, or loses to an instance that
+    // added a key; only instances configured with different algorithms keep taking turns.
     for _ in 0..KEY_ROUNDS {
         let stored = keys.stored().await.context("reading signing keys")?;
-        let newest = stored.last();
-        if newest.is_some_and(|k| k.alg == alg.as_str()) {
-            return KeyRing::in_force(&stored, sealer, clock.now()).context(
-                "opening the signing keys: is this the server key they were sealed with? \
-                 (--secret-key-file / GATEHOUSE_SECRET_KEY)",
-            );
+        if current_default(&stored).is_some_and(|k| k.alg == alg.as_str()) {
+            return Ok(());
         }
-        let added = keys.add_after(alg, newest, sealer).await;
+        let added = keys.add_after(alg, true, stored.last(), sealer).await;
         match added.context("storing a new signing key")? {
             Some(key) => {
                 tracing::info!(kid = %key.kid, alg = alg.as_str(), "created a signing key")
@@ -364,7 +385,7 @@ pub(crate) async fn load_keys(
         }
     }
     anyhow::bail!(
-        "the newest signing key keeps changing algorithm: do all instances on this database \
+        "the default signing key keeps changing algorithm: do all instances on this database \
          use the same signing_alg?"
     )
 }

@@ -2,9 +2,13 @@
 //! `auth.password.{secret_required, token_format, refresh_token, access_token_expiration,
 //! redirect_uri}`) next to gatehouse's own settings (`scopes`, `default_scopes`, `jwks`,
 //! `token_endpoint_auth_method`, `refresh_token_ttl`, `refresh_token_idle_ttl`, `mfa`,
-//! `max_sessions_per_user`, `session_limit_policy`). The two session-limit fields are `null`
-//! (or absent) to take the server's `--max-sessions-per-user` and `--session-limit-policy`;
-//! a maximum of 0 is no limit.
+//! `max_sessions_per_user`, `session_limit_policy`, `id_token_signed_response_alg`,
+//! `access_token_alg`). The two session-limit fields are `null` (or absent) to take the server's
+//! `--max-sessions-per-user` and `--session-limit-policy`; a maximum of 0 is no limit.
+//! `id_token_signed_response_alg` (OpenID Connect Dynamic Client Registration §2: `EdDSA`,
+//! `ES256` or `RS256`) is `null` (or absent) for the server's default key, and so is
+//! `access_token_alg` (`server`, or `EdDSA`, `ES256`, `RS256`, `HS256`); a PUT that leaves
+//! `access_token_alg` out of an HS256 client's body keeps it HS256 while its secret is kept.
 //!
 //! A PUT replaces the settings, except that the secret is write-only: left out, the stored one
 //! stays; `null` removes it. As in Aidbox, a client without `auth.password.token_format` gets
@@ -20,6 +24,7 @@ use crate::client::{
 use crate::error::Error;
 use crate::scope::ScopeSet;
 use crate::store::SessionLimitPolicy;
+use crate::token::keys::SigningAlg;
 
 /// Every field of the Client resource an administrator sets, dotted: the one list the parser
 /// reads (it reads no other key but `resourceType` and `id`, asserted in debug builds), render
@@ -34,6 +39,7 @@ pub const CLIENT_FIELDS: &[&str] = &[
     "jwks",
     "token_endpoint_auth_method",
     "access_token_alg",
+    "id_token_signed_response_alg",
     "mfa",
     "max_sessions_per_user",
     "session_limit_policy",
@@ -57,6 +63,8 @@ pub(crate) struct ClientBody {
     pub(crate) id: Option<String>,
     pub(crate) secret: Change<String>,
     pub(crate) settings: ClientSettings,
+    /// Whether the body named `access_token_alg`.
+    pub(crate) names_access_token_alg: bool,
 }
 
 /// Parses a Client body into settings (validated) and the secret change.
@@ -115,6 +123,20 @@ pub(crate) fn parse(body: &Value) -> Result<ClientBody, Error> {
             Error::invalid_field("session_limit_policy", "must be evict_oldest or deny")
         })?);
     }
+    if let Some(alg) = f.string("id_token_signed_response_alg")? {
+        settings.id_token_signed_response_alg = Some(SigningAlg::parse(&alg).map_err(|_| {
+            Error::invalid_field(
+                "id_token_signed_response_alg",
+                "must be EdDSA, ES256 or RS256",
+            )
+        })?);
+    }
+    let access_token_alg = f.string("access_token_alg")?;
+    let names_access_token_alg = access_token_alg.is_some();
+    if let Some(alg) = access_token_alg {
+        settings.access_token_alg = AccessTokenAlg::parse(&alg)
+            .ok_or_else(|| Error::invalid_field("access_token_alg", AccessTokenAlg::EXPECTED))?;
+    }
     if let Some(ttl) = f.seconds("refresh_token_ttl")? {
         settings.refresh_token_ttl = ttl;
     }
@@ -136,6 +158,7 @@ pub(crate) fn parse(body: &Value) -> Result<ClientBody, Error> {
         id,
         secret,
         settings,
+        names_access_token_alg,
     })
 }
 
@@ -238,6 +261,8 @@ pub(crate) fn render(client: &Client) -> Value {
         "access_token_alg": s.access_token_alg.as_str(),
         "max_sessions_per_user": s.max_sessions_per_user,
         "session_limit_policy": s.session_limit_policy.map(SessionLimitPolicy::as_str),
+        "id_token_signed_response_alg": s.id_token_signed_response_alg.map(SigningAlg::as_str),
+        "access_token_alg": s.access_token_alg.as_str(),
     });
     if let Some(jwks) = &s.jwks {
         out["jwks"] = jwks.clone();
@@ -326,6 +351,7 @@ mod tests {
                 "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}),
             "token_endpoint_auth_method" => json!("private_key_jwt"),
             "access_token_alg" => json!("HS256"),
+            "id_token_signed_response_alg" => json!("RS256"),
             "mfa" => json!("required"),
             "max_sessions_per_user" => json!(3),
             "session_limit_policy" => json!("deny"),
@@ -412,6 +438,45 @@ mod tests {
         assert_eq!(shown, expected);
     }
 
+    /// An Auth0-shaped client: RS256 id_tokens and access tokens, shown as set; absent means
+    /// the server's default key.
+    #[test]
+    fn signing_algorithms_are_the_clients_or_the_servers() {
+        let body = json!({"id_token_signed_response_alg": "RS256", "access_token_alg": "RS256",
+            "auth": {"password": {"token_format": "jwt"}}});
+        let parsed = parse(&body).unwrap();
+        assert!(parsed.names_access_token_alg);
+        let settings = parsed.settings;
+        assert_eq!(
+            settings.id_token_signed_response_alg,
+            Some(SigningAlg::RS256)
+        );
+        assert_eq!(
+            settings.access_token_alg,
+            AccessTokenAlg::Key(SigningAlg::RS256)
+        );
+        assert_eq!(settings.signing_algs(), [SigningAlg::RS256]);
+        let client = Client {
+            id: ClientId::parse("c").unwrap(),
+            secret_hash: None,
+            secret_sealed: None,
+            settings,
+        };
+        let shown = render(&client);
+        assert_eq!(shown["id_token_signed_response_alg"], "RS256");
+        assert_eq!(shown["access_token_alg"], "RS256");
+        let default = parse(&json!({"id_token_signed_response_alg": null})).unwrap();
+        assert!(!default.names_access_token_alg);
+        assert_eq!(default.settings.id_token_signed_response_alg, None);
+        assert_eq!(default.settings.access_token_alg, AccessTokenAlg::ServerKey);
+        let shown = render(&Client {
+            settings: default.settings,
+            ..client
+        });
+        assert_eq!(shown["id_token_signed_response_alg"], Value::Null);
+        assert_eq!(shown["access_token_alg"], "server");
+    }
+
     #[test]
     fn errors_name_the_field() {
         for (body, field) in [
@@ -447,6 +512,15 @@ mod tests {
                 json!({"session_limit_policy": "lifo"}),
                 "session_limit_policy:",
             ),
+            (
+                json!({"id_token_signed_response_alg": "HS256"}),
+                "id_token_signed_response_alg:",
+            ),
+            (
+                json!({"id_token_signed_response_alg": "none"}),
+                "id_token_signed_response_alg:",
+            ),
+            (json!({"access_token_alg": "PS256"}), "access_token_alg:"),
         ] {
             let err = parse(&body).err().unwrap();
             assert_eq!(err.code(), "invalid_request");

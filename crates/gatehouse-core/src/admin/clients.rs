@@ -2,12 +2,15 @@
 //! create-or-replace (PUT), change some settings (`client update`), read, list and remove. The
 //! secret is hashed with argon2id, and also sealed under the server key when it must stay
 //! readable: for `client_secret_jwt` (RFC 7523 §2.2) next to the hash, for HS256-signing
-//! clients instead of it.
+//! clients instead of it. A client that names a signing algorithm (`id_token_signed_response_alg`,
+//! `access_token_alg`) the key ring has no current key of gets one before it is stored, so the
+//! JWKS publishes the key before the client's first token.
 
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use super::fields::Change;
+use super::keys::SigningKeys;
 use super::{bundle, client, AdminService};
 use crate::audit::RequestContext;
 use crate::client::{AccessTokenAlg, Client, ClientId, ClientSettings, TokenEndpointAuthMethod};
@@ -34,8 +37,9 @@ impl AdminService {
             None => Change::Keep,
         };
         let client = self
-            .build_client(new.id, secret, new.settings, None)
+            .build_client(new.id, secret, new.settings, None, true)
             .await?;
+        self.ensure_signing_keys(&client.settings).await?;
         self.insert_client(ctx, &client).await?;
         Ok(client)
     }
@@ -52,9 +56,11 @@ impl AdminService {
         let existing = self.store.find_client(&id).await?;
         let created = existing.is_none();
         let secret = parsed.secret.map(SecretString::from);
+        let named = parsed.names_access_token_alg;
         let client = self
-            .build_client(id, secret, parsed.settings, existing)
+            .build_client(id, secret, parsed.settings, existing, named)
             .await?;
+        self.ensure_signing_keys(&client.settings).await?;
         if created {
             self.store.insert_client(&client, self.clock.now()).await?;
             self.changed(ctx, "create_client", Some(client.id.as_str()), None)
@@ -76,8 +82,17 @@ impl AdminService {
         change: impl FnOnce(&mut ClientSettings),
     ) -> Result<Client, Error> {
         let mut client = self.find_client(id).await?;
+        let was_hs256 = client.settings.access_token_alg == AccessTokenAlg::Hs256;
         change(&mut client.settings);
         client.settings.validate()?;
+        if was_hs256 != (client.settings.access_token_alg == AccessTokenAlg::Hs256) {
+            // An HS256 client's secret is sealed instead of hashed: switching needs the secret.
+            return Err(Error::invalid_request(
+                "switching access_token_alg to or from HS256 needs the secret: replace the \
+                 client with PUT /Client/ID and a secret",
+            ));
+        }
+        self.ensure_signing_keys(&client.settings).await?;
         self.store.update_client(&client).await?;
         self.changed(ctx, "update_client", Some(client.id.as_str()), None)
             .await;
@@ -89,7 +104,10 @@ impl AdminService {
         let parsed = client::parse(body)?;
         let id = client::resolve_id(None, parsed.id.as_deref())?;
         let secret = parsed.secret.map(SecretString::from);
-        let client = self.build_client(id, secret, parsed.settings, None).await?;
+        let client = self
+            .build_client(id, secret, parsed.settings, None, true)
+            .await?;
+        self.ensure_signing_keys(&client.settings).await?;
         self.insert_client(ctx, &client).await?;
         Ok(client::render(&client))
     }
@@ -147,24 +165,52 @@ impl AdminService {
         Ok(())
     }
 
+    /// Adds a key of each algorithm `settings` name that the ring has no current key of
+    /// (race-free, see [`SigningKeys::ensure`]).
+    async fn ensure_signing_keys(&self, settings: &ClientSettings) -> Result<(), Error> {
+        let algs = settings.signing_algs();
+        if algs.is_empty() {
+            return Ok(());
+        }
+        let sealer = self
+            .sealer
+            .as_ref()
+            .ok_or_else(|| Error::internal("a signing key is needed but no server key is set"))?;
+        let keys = SigningKeys::new(self.store.clone(), self.clock.clone());
+        for alg in algs {
+            if let Some(key) = keys.ensure(alg, sealer).await? {
+                tracing::info!(kid = %key.kid, alg = alg.as_str(), "created a signing key for clients");
+            }
+        }
+        Ok(())
+    }
+
     /// The client to store: the new settings, the secret hashed (and sealed for
     /// `client_secret_jwt`, or sealed instead for HS256), or the stored secret kept when the
-    /// change leaves it alone.
+    /// change leaves it alone. `names_alg`: whether the change named `access_token_alg`.
     async fn build_client(
         &self,
         id: ClientId,
         secret: Change<SecretString>,
         mut settings: ClientSettings,
         existing: Option<Client>,
+        names_alg: bool,
     ) -> Result<Client, Error> {
-        // An HS256 client (`client add --access-token-alg HS256`) keeps its sealed secret and its
-        // signing while a PUT leaves the secret alone; a new secret makes it a regular client.
+        // An HS256 client (`access_token_alg` HS256) keeps its sealed secret and its signing
+        // while a PUT leaves the secret alone; a new secret makes it a regular client unless
+        // the body names HS256 again.
         let keep = matches!(secret, Change::Keep);
         let secret_sealed = existing
             .as_ref()
             .and_then(|c| c.secret_sealed.clone())
             .filter(|_| keep);
         if secret_sealed.is_some() {
+            if names_alg && settings.access_token_alg != AccessTokenAlg::Hs256 {
+                return Err(Error::invalid_field(
+                    "secret",
+                    "an HS256 client needs a new secret to change its access_token_alg",
+                ));
+            }
             settings.access_token_alg = AccessTokenAlg::Hs256;
         }
         let old = existing.map(|c| (c.secret_hash, c.settings.sealed_secret));

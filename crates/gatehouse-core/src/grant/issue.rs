@@ -1,5 +1,6 @@
-//! Making the tokens of a grant: the access token (a JWT per RFC 9068, signed with the server
-//! key or, for legacy clients, HS256 keyed by the client secret; or an opaque random string),
+//! Making the tokens of a grant: the access token (a JWT per RFC 9068, signed with the server's
+//! default key, its key of the client's `access_token_alg`, or, for legacy clients, HS256 keyed
+//! by the client secret; or an opaque random string),
 //! its record for introspection and revocation, and the OpenID Connect id_token when `openid`
 //! was granted; and the refresh token heading a new family after a login.
 
@@ -26,7 +27,8 @@ use crate::token::jwt::{sign_access_token, sign_access_token_hs256, sign_id_toke
 use crate::token::opaque;
 use crate::user::User;
 
-/// Makes and stores the tokens of grants as `identity` (signed with its newest key, or, for HS256
+/// Makes and stores the tokens of grants as `identity` (signed with its current key of the
+/// client's algorithm, the default key when it names none, or, for HS256
 /// clients, with the client's secret, which it opens), and keeps their refresh-token families in
 /// `store`: headed by a login, rotated by each refresh, revoked on reuse.
 #[derive(derive_new::new)]
@@ -226,10 +228,8 @@ impl TokenIssuer {
                 },
                 session,
             );
-            Some(sign_id_token(
-                self.identity.ring().await.current(),
-                &claims,
-            )?)
+            let alg = client.settings.id_token_signed_response_alg;
+            Some(sign_id_token(&*self.identity.signer(alg).await?, &claims)?)
         } else {
             None
         };
@@ -286,7 +286,10 @@ impl TokenIssuer {
         };
         let token = match client.settings.access_token_alg {
             AccessTokenAlg::ServerKey => {
-                sign_access_token(self.identity.ring().await.current(), &claims)?
+                sign_access_token(&*self.identity.signer(None).await?, &claims)?
+            }
+            AccessTokenAlg::Key(alg) => {
+                sign_access_token(&*self.identity.signer(Some(alg)).await?, &claims)?
             }
             AccessTokenAlg::Hs256 => {
                 let secret = self.identity.hs256_secret(client)?;

@@ -17,6 +17,10 @@ pub struct StoredKey {
     pub private_der: Vec<u8>,
     /// When the key was made.
     pub created_at: i64,
+    /// Whether it signs for clients on the server's default algorithm, superseding every older
+    /// key when made; otherwise it was added for the clients that name its algorithm and
+    /// supersedes only older keys of that algorithm (see [`crate::token::keys::retired_at`]).
+    pub serves_default: bool,
 }
 
 /// The signing keys.

@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::sealing::Sealer;
 use crate::token::jwt::hs256_secret;
 use crate::token::key_cache::Keys;
-use crate::token::keys::KeyRing;
+use crate::token::keys::{KeyRing, SigningAlg, SigningKey};
 
 /// The issuer identifier, its key ring and its sealer.
 #[derive(derive_new::new)]
@@ -31,6 +31,12 @@ impl IssuerIdentity {
     /// The keys in force (see [`Keys::ring`]).
     pub async fn ring(&self) -> Arc<KeyRing> {
         self.keys.ring().await
+    }
+
+    /// The key that signs for a client naming `alg` (`None`: the default key); see
+    /// [`Keys::signer`].
+    pub async fn signer(&self, alg: Option<SigningAlg>) -> Result<Arc<SigningKey>, Error> {
+        self.keys.signer(alg).await
     }
 
     /// The sealer of secrets kept at rest.

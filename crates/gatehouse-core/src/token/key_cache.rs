@@ -1,13 +1,17 @@
 //! [`Keys`]: the signing keys in force, shared by every service that signs or verifies. The ring
 //! is read from the store at most every [`KEY_RELOAD_SECS`], so that keys made by `gatehouse keys
-//! rotate` (another process) are picked up, and served from memory in between.
+//! rotate` (another process) are picked up, and served from memory in between. A client that
+//! names an algorithm the ring has no current key of gets one made at once
+//! ([`Keys::signer`]), through the same race-free insertion as `serve` and `keys rotate`.
 
 use std::sync::{Arc, RwLock};
 
+use crate::admin::keys::SigningKeys;
 use crate::clock::Clock;
+use crate::error::Error;
 use crate::sealing::Sealer;
 use crate::store::KeyStore;
-use crate::token::keys::KeyRing;
+use crate::token::keys::{KeyRing, SigningAlg, SigningKey};
 
 /// How long a loaded key ring is trusted before it is read again from the store; also the bound
 /// within which every instance sees a change of the discovery metadata.
@@ -60,6 +64,31 @@ impl Keys {
         if fresh {
             return ring;
         }
+        self.reload(ring, now).await
+    }
+
+    /// The key that signs for a client naming `alg` (`None`: the server's default). When the
+    /// ring has no current key of `alg`, one is added to the store (unless another writer just
+    /// did) and the ring is read again.
+    pub async fn signer(&self, alg: Option<SigningAlg>) -> Result<Arc<SigningKey>, Error> {
+        let ring = self.ring().await;
+        if let Some(key) = ring.signer(alg) {
+            return Ok(key.clone());
+        }
+        let Some(wanted) = alg else {
+            return Ok(ring.current().clone());
+        };
+        SigningKeys::new(self.store.clone(), self.clock.clone())
+            .ensure(wanted, &self.sealer)
+            .await?;
+        let ring = self.reload(ring, self.clock.now()).await;
+        ring.signer(alg)
+            .cloned()
+            .ok_or_else(|| Error::internal("no current signing key of the client's algorithm"))
+    }
+
+    /// Reads the ring from the store now, keeping `loaded` when the store fails.
+    async fn reload(&self, ring: Arc<KeyRing>, now: i64) -> Arc<KeyRing> {
         let reloaded = match self.store.signing_keys().await {
             Ok(stored) => KeyRing::in_force(&stored, &self.sealer, now),
             Err(err) => Err(err.into()),

@@ -1,8 +1,14 @@
 //! Signing keys: made on first start, kept in the database, published as a JWKS (RFC 7517).
 //! Key ids are RFC 7638 thumbprints. Private keys are sealed at rest ([`crate::sealing`]). Keys are
-//! parsed once, when the ring is loaded, never per request. A key stays in the ring (verifying and
-//! published) until [`RETIREMENT`] after its successor was made: by then every token it signed has
-//! expired, since no access token or id_token lives longer than [`MAX_ACCESS_TOKEN_TTL`].
+//! parsed once, when the ring is loaded, never per request.
+//!
+//! The ring holds a current key per algorithm in use: the key that serves the server's default
+//! algorithm (the newest key made with [`StoredKey::serves_default`]), and a key of each other
+//! algorithm a client names (`id_token_signed_response_alg`, `access_token_alg`). A new default
+//! key supersedes every older key; a key added for clients supersedes the older keys of its
+//! algorithm only ([`retired_at`]). A superseded key stays in the ring (verifying and published)
+//! until [`RETIREMENT`] after its successor was made: by then every token it signed has expired,
+//! since no access token or id_token lives longer than [`MAX_ACCESS_TOKEN_TTL`].
 
 use std::sync::Arc;
 
@@ -27,7 +33,7 @@ pub const RETIREMENT: i64 = MAX_ACCESS_TOKEN_TTL as i64 + SKEW;
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 
 /// The asymmetric algorithms gatehouse signs with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum SigningAlg {
     /// Ed25519 (RFC 8037), the default.
     EdDSA,
@@ -81,6 +87,8 @@ pub struct SigningKey {
     pub alg: SigningAlg,
     /// When it was made.
     pub created_at: i64,
+    /// Whether it serves the server's default algorithm (see [`StoredKey::serves_default`]).
+    pub serves_default: bool,
     /// The private key in the signing crate's own form, ready to sign without any parsing.
     signer: Signer,
     /// The same key for `jsonwebtoken` (tests sign foreign-looking tokens with it).
@@ -126,7 +134,8 @@ impl std::fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
-    /// Makes a new key pair and the record to store it, its private key sealed by `sealer`.
+    /// Makes a new key pair and the record to store it (serving the default algorithm), its
+    /// private key sealed by `sealer`.
     pub fn generate(alg: SigningAlg, now: i64, sealer: &Sealer) -> Result<StoredKey, Error> {
         let private_der = match alg {
             SigningAlg::EdDSA => {
@@ -161,16 +170,19 @@ impl SigningKey {
             alg: alg.as_str().to_owned(),
             private_der: sealed,
             created_at: now,
+            serves_default: true,
         })
     }
 
     /// Opens and parses a stored key.
     pub fn from_stored(stored: &StoredKey, sealer: &Sealer) -> Result<Self, Error> {
         let der = sealer.open(&seal_context(&stored.kid), &stored.private_der)?;
-        let key = SigningKey::from_der(SigningAlg::parse(&stored.alg)?, &der, stored.created_at)?;
+        let mut key =
+            SigningKey::from_der(SigningAlg::parse(&stored.alg)?, &der, stored.created_at)?;
         if key.kid != stored.kid {
             return Err(Error::internal("a stored key does not match its kid"));
         }
+        key.serves_default = stored.serves_default;
         Ok(key)
     }
 
@@ -230,6 +242,7 @@ impl SigningKey {
             kid,
             alg,
             created_at,
+            serves_default: true,
             signer,
             encoding,
             decoding,
@@ -281,48 +294,111 @@ impl SigningKey {
     }
 }
 
-/// The keys in force: the newest signs, all verify and are published.
+/// The keys in force: the current key of each algorithm in use signs (the default key for
+/// clients that name no algorithm), and every key verifies and is published.
 #[derive(Debug, Clone)]
 pub struct KeyRing {
     keys: Vec<Arc<SigningKey>>,
+    /// The keys no later key supersedes, oldest first: at most one per algorithm.
+    current: Vec<Arc<SigningKey>>,
+    /// The key of clients that name no algorithm.
+    default: Arc<SigningKey>,
     /// [`KeyRing::jwks`] rendered once, when the ring is built, and served as it is.
     jwks_json: Arc<str>,
 }
 
 impl KeyRing {
-    /// Builds the ring from the stored keys (oldest first) that are in force at `now`: the newest
-    /// key, and each older key until [`RETIREMENT`] after its successor was made. Fails when there
-    /// is no key.
+    /// Builds the ring from the stored keys (oldest first) that are in force at `now`: each key
+    /// no later key supersedes, and each superseded key until [`RETIREMENT`] after its successor
+    /// was made. Fails when there is no key.
     pub fn in_force(stored: &[StoredKey], sealer: &Sealer, now: i64) -> Result<Self, Error> {
-        let kept: Vec<StoredKey> = stored
+        let kept = stored
             .iter()
             .enumerate()
-            .filter(|(i, _)| retired_at(stored, *i).is_none_or(|at| at > now))
-            .map(|(_, k)| k.clone())
+            .filter_map(|(i, k)| match retired_at(stored, i) {
+                None => Some((k, true)),
+                Some(at) if at > now => Some((k, false)),
+                Some(_) => None,
+            })
             .collect();
-        KeyRing::from_stored(&kept, sealer)
+        KeyRing::build(kept, sealer)
     }
 
-    /// Builds the ring from stored keys (oldest first). Fails when there is none.
+    /// Builds the ring from every stored key (oldest first), retired or not. Fails when there is
+    /// none.
     pub fn from_stored(stored: &[StoredKey], sealer: &Sealer) -> Result<Self, Error> {
-        let keys = stored
+        let all = stored
             .iter()
-            .map(|k| SigningKey::from_stored(k, sealer).map(Arc::new))
-            .collect::<Result<Vec<_>, _>>()?;
-        if keys.is_empty() {
-            return Err(Error::internal("no signing key"));
+            .enumerate()
+            .map(|(i, k)| (k, retired_at(stored, i).is_none()))
+            .collect();
+        KeyRing::build(all, sealer)
+    }
+
+    /// The ring of `stored` keys, each marked whether it is current.
+    fn build(stored: Vec<(&StoredKey, bool)>, sealer: &Sealer) -> Result<Self, Error> {
+        let mut keys = Vec::with_capacity(stored.len());
+        let mut current = Vec::new();
+        for (k, is_current) in stored {
+            let key = Arc::new(SigningKey::from_stored(k, sealer)?);
+            if is_current {
+                current.push(key.clone());
+            }
+            keys.push(key);
         }
+        // The newest current key that serves the default; failing that (a store written by hand),
+        // the newest key.
+        let default = current
+            .iter()
+            .rev()
+            .find(|k| k.serves_default)
+            .or(keys.last())
+            .cloned()
+            .ok_or_else(|| Error::internal("no signing key"))?;
         let jwks_json = Arc::from(jwks_of(&keys).to_string());
-        Ok(KeyRing { keys, jwks_json })
+        Ok(KeyRing {
+            keys,
+            current,
+            default,
+            jwks_json,
+        })
     }
 
-    /// The key new tokens are signed with.
+    /// The key that signs for clients that name no algorithm (the server's default).
     pub fn current(&self) -> &Arc<SigningKey> {
-        // `from_stored` refuses an empty ring, so there is always a last key.
-        &self.keys[self.keys.len() - 1]
+        &self.default
     }
 
-    /// The key with this `kid`.
+    /// The current key of `alg`, if the ring has one.
+    pub fn current_of(&self, alg: SigningAlg) -> Option<&Arc<SigningKey>> {
+        if self.default.alg == alg {
+            return Some(&self.default);
+        }
+        self.current.iter().rev().find(|k| k.alg == alg)
+    }
+
+    /// The key that signs for a client naming `alg` (`None`: the default key); `None` when the
+    /// ring has no current key of that algorithm.
+    pub fn signer(&self, alg: Option<SigningAlg>) -> Option<&Arc<SigningKey>> {
+        match alg {
+            None => Some(&self.default),
+            Some(alg) => self.current_of(alg),
+        }
+    }
+
+    /// The algorithms of the keys in the ring, the default key's first: every algorithm a token
+    /// that verifies may be signed with.
+    pub fn algs(&self) -> Vec<SigningAlg> {
+        let mut algs = vec![self.default.alg];
+        for alg in SigningAlg::ALL {
+            if !algs.contains(&alg) && self.keys.iter().any(|k| k.alg == alg) {
+                algs.push(alg);
+            }
+        }
+        algs
+    }
+
+    /// The key with this `kid`, whatever its algorithm.
     pub fn find(&self, kid: &str) -> Option<&Arc<SigningKey>> {
         self.keys.iter().find(|k| k.kid == kid)
     }
@@ -349,11 +425,16 @@ fn jwks_of(keys: &[Arc<SigningKey>]) -> Value {
 }
 
 /// When the key at `index` of `stored` (oldest first) leaves the ring: [`RETIREMENT`] after the
-/// next key was made; `None` for the newest key.
+/// first later key that supersedes it was made; `None` while none does (a current key). A key
+/// that serves the default supersedes every older key; a key added for clients supersedes the
+/// older keys of its algorithm.
 pub fn retired_at(stored: &[StoredKey], index: usize) -> Option<i64> {
+    let key = stored.get(index)?;
     stored
-        .get(index + 1)
-        .map(|next| next.created_at + RETIREMENT)
+        .get(index + 1..)?
+        .iter()
+        .find(|later| later.serves_default || later.alg == key.alg)
+        .map(|successor| successor.created_at + RETIREMENT)
 }
 
 fn seal_context(kid: &str) -> String {
@@ -413,5 +494,59 @@ mod tests {
         let ring = KeyRing::in_force(&stored, &test_sealer(), 200 + RETIREMENT).unwrap();
         assert!(ring.find(&a.kid).is_none());
         assert_eq!(ring.keys().len(), 1);
+    }
+
+    fn for_clients(alg: SigningAlg, at: i64) -> StoredKey {
+        StoredKey {
+            serves_default: false,
+            ..SigningKey::generate(alg, at, &test_sealer()).unwrap()
+        }
+    }
+
+    /// A key added for clients (RS256 for an Auth0-shaped client) signs for them next to the
+    /// default key, which keeps signing for everyone else; both are published.
+    #[test]
+    fn the_ring_holds_a_current_key_per_algorithm() {
+        let default = SigningKey::generate(SigningAlg::EdDSA, 100, &test_sealer()).unwrap();
+        let rs = for_clients(SigningAlg::RS256, 200);
+        let ring = KeyRing::in_force(&[default.clone(), rs.clone()], &test_sealer(), 300).unwrap();
+        assert_eq!(ring.current().kid, default.kid);
+        assert_eq!(ring.signer(None).unwrap().kid, default.kid);
+        assert_eq!(ring.signer(Some(SigningAlg::RS256)).unwrap().kid, rs.kid);
+        assert_eq!(
+            ring.signer(Some(SigningAlg::EdDSA)).unwrap().kid,
+            default.kid
+        );
+        assert!(ring.signer(Some(SigningAlg::ES256)).is_none());
+        assert_eq!(ring.algs(), [SigningAlg::EdDSA, SigningAlg::RS256]);
+        assert_eq!(ring.jwks()["keys"].as_array().unwrap().len(), 2);
+        assert_eq!(retired_at(&[default, rs], 0), None);
+    }
+
+    /// A key for clients supersedes only older keys of its algorithm; a new default key
+    /// supersedes every older key (the clients' algorithms then get keys of their own again).
+    #[test]
+    fn supersession_follows_the_kind_of_the_later_key() {
+        let d1 = SigningKey::generate(SigningAlg::EdDSA, 100, &test_sealer()).unwrap();
+        let r1 = for_clients(SigningAlg::RS256, 200);
+        let r2 = for_clients(SigningAlg::RS256, 300);
+        let d2 = SigningKey::generate(SigningAlg::EdDSA, 400, &test_sealer()).unwrap();
+        let e1 = for_clients(SigningAlg::ES256, 500);
+        let stored = [d1.clone(), r1.clone(), r2.clone(), d2.clone(), e1.clone()];
+        assert_eq!(retired_at(&stored, 0), Some(400 + RETIREMENT));
+        assert_eq!(retired_at(&stored, 1), Some(300 + RETIREMENT));
+        assert_eq!(retired_at(&stored, 2), Some(400 + RETIREMENT));
+        assert_eq!(retired_at(&stored, 3), None);
+        assert_eq!(retired_at(&stored, 4), None);
+        let ring = KeyRing::in_force(&stored, &test_sealer(), 600).unwrap();
+        assert_eq!(ring.current().kid, d2.kid);
+        assert!(ring.signer(Some(SigningAlg::RS256)).is_none());
+        assert_eq!(ring.signer(Some(SigningAlg::ES256)).unwrap().kid, e1.kid);
+        // Superseded keys still verify until their retirement.
+        assert!(ring.find(&r2.kid).is_some());
+        let ring = KeyRing::in_force(&stored, &test_sealer(), 400 + RETIREMENT).unwrap();
+        assert!(ring.find(&r2.kid).is_none() && ring.find(&d1.kid).is_none());
+        assert_eq!(ring.keys().len(), 2);
+        assert_eq!(ring.algs(), [SigningAlg::EdDSA, SigningAlg::ES256]);
     }
 }

@@ -41,13 +41,14 @@ pub(crate) fn user<DB: Backend>(row: &DB::Row) -> Result<User, StoreError> {
     })
 }
 
-/// `kid, alg, private_der, created_at` of `signing_keys`.
+/// `kid, alg, private_der, created_at, serves_default` of `signing_keys`.
 pub(crate) fn signing_key<DB: Backend>(row: &DB::Row) -> Result<StoredKey, StoreError> {
     Ok(StoredKey {
         kid: DB::text(row, "kid")?,
         alg: DB::text(row, "alg")?,
         private_der: DB::bytes(row, "private_der")?,
         created_at: DB::int(row, "created_at")?,
+        serves_default: DB::boolean(row, "serves_default")?,
     })
 }
 

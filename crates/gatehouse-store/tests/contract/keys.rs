@@ -11,6 +11,7 @@ fn key(kid: &str, alg: &str, created_at: i64) -> StoredKey {
         alg: alg.into(),
         private_der: vec![0x30, 0x82, 0x00, 0xff, kid.len() as u8],
         created_at,
+        serves_default: true,
     }
 }
 
@@ -78,6 +79,29 @@ pub async fn only_one_successor_per_signing_key(store: Arc<dyn Store>) {
         .map(|k| k.kid)
         .collect();
     assert_eq!(kids, [first, "second".to_owned(), "third".to_owned()]);
+}
+
+/// Whether a key serves the default algorithm comes back as stored (both insertion paths).
+pub async fn signing_keys_keep_whether_they_serve_the_default(store: Arc<dyn Store>) {
+    let first = key("k-default", "EdDSA", 100);
+    store.insert_next_signing_key(&first, None).await.unwrap();
+    let for_clients = StoredKey {
+        serves_default: false,
+        ..key("k-rs256", "RS256", 200)
+    };
+    store
+        .insert_next_signing_key(&for_clients, Some("k-default"))
+        .await
+        .unwrap();
+    let plain = StoredKey {
+        serves_default: false,
+        ..key("k-es256", "ES256", 300)
+    };
+    store.insert_signing_key(&plain).await.unwrap();
+    assert_eq!(
+        store.signing_keys().await.unwrap(),
+        [first, for_clients, plain]
+    );
 }
 
 /// Clients, users and keys never expire: the sweep deletes none of them.

@@ -91,6 +91,7 @@ contract_suite!(
     users::concurrent_inserts_of_one_username_let_exactly_one_win,
     keys::signing_keys_come_oldest_first,
     keys::only_one_successor_per_signing_key,
+    keys::signing_keys_keep_whether_they_serve_the_default,
     keys::delete_expired_keeps_what_does_not_expire,
     security::concurrent_lockout_failures_are_all_counted,
     security::concurrent_lockout_attempts_stop_at_the_threshold,

@@ -47,6 +47,7 @@ mod session_limits;
 mod sessions;
 mod sessions_api;
 mod sessions_cli;
+mod signing_algs;
 mod throttle;
 mod tls;
 mod token;
