@@ -101,10 +101,6 @@ pub(crate) fn parse(body: &Value) -> Result<ClientBody, Error> {
         crate::client_assertion::parse_jwks(&jwks)?;
         settings.jwks = Some(jwks);
     }
-    if let Some(alg) = f.string("access_token_alg")? {
-        settings.access_token_alg = AccessTokenAlg::parse(&alg)
-            .ok_or_else(|| Error::invalid_field("access_token_alg", "must be server or HS256"))?;
-    }
     if let Some(m) = f.string("token_endpoint_auth_method")? {
         settings.token_endpoint_auth_method = Some(TokenEndpointAuthMethod::parse(&m).ok_or_else(|| {
             Error::invalid_field(
@@ -262,7 +258,6 @@ pub(crate) fn render(client: &Client) -> Value {
         "max_sessions_per_user": s.max_sessions_per_user,
         "session_limit_policy": s.session_limit_policy.map(SessionLimitPolicy::as_str),
         "id_token_signed_response_alg": s.id_token_signed_response_alg.map(SigningAlg::as_str),
-        "access_token_alg": s.access_token_alg.as_str(),
     });
     if let Some(jwks) = &s.jwks {
         out["jwks"] = jwks.clone();
