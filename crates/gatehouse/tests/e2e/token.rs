@@ -413,11 +413,18 @@ async fn a_login_granted_no_scope_has_no_scope_member() {
     let s = TestServer::spawn();
     s.add_client("bare", &["--secret", "bare-secret", "--scopes", SCOPES]);
     s.add_user("bob", "bob-password", &[]);
-    let body = s.login(("bare", "bare-secret"), "bob", "bob-password", None).await;
+    let body = s
+        .login(("bare", "bare-secret"), "bob", "bob-password", None)
+        .await;
     assert!(body.get("scope").is_none(), "{body}");
     assert_eq!(body["token_type"], "Bearer");
     let body = s
-        .login(("bare", "bare-secret"), "bob", "bob-password", Some("email"))
+        .login(
+            ("bare", "bare-secret"),
+            "bob",
+            "bob-password",
+            Some("email"),
+        )
         .await;
     assert_eq!(body["scope"], "email");
 }
