@@ -76,6 +76,10 @@ pub(crate) struct DemoArgs {
     /// Address to listen on [default: 127.0.0.1:8080]
     #[arg(long, env = "GATEHOUSE_LISTEN", value_name = "ADDR")]
     pub(crate) listen: Option<SocketAddr>,
+    /// Serve HTTPS with a freshly generated self-signed certificate (written next to the demo
+    /// database, deleted with it), for SDKs that refuse plain http; prints how to trust it.
+    #[arg(long)]
+    pub(crate) tls: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,8 +1,12 @@
 //! `gatehouse demo`: a server on a throwaway SQLite database with demo clients (confidential,
 //! public, and a machine client of the client credentials grant) and a user, and a
-//! ready-to-paste curl command in the request shape of each documented product.
+//! ready-to-paste curl command in the request shape of each documented product. With `--tls`
+//! it serves HTTPS with a self-signed certificate made at start (next to the database) and
+//! prints how to make curl, Node and Python trust it: Auth0's SDKs and openid-client refuse
+//! plain http.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use gatehouse_core::admin::{NewClient, NewUser};
@@ -15,6 +19,7 @@ use secrecy::SecretString;
 use crate::admin::{service, CLI};
 use crate::config::{Config, DatabaseUrl};
 use crate::server::serve;
+use crate::tls::TlsFiles;
 
 const CLIENT: &str = "demo-app";
 const SECRET: &str = "demo-secret";
@@ -26,14 +31,53 @@ const USERNAME: &str = "demo@example.com";
 const PASSWORD: &str = "demo-password";
 const SCOPES: &str = "openid profile email phone offline_access contacts.read contacts.write";
 
-/// Seeds a throwaway database and serves it until Ctrl-C; the database is deleted on exit.
-pub(crate) async fn run(mut config: Config) -> Result<()> {
+/// Seeds a throwaway database and serves it until Ctrl-C; the database (and the certificate of
+/// `tls`) is deleted on exit.
+pub(crate) async fn run(mut config: Config, tls: bool) -> Result<()> {
     let dir = std::env::temp_dir().join(format!("gatehouse-demo-{}", random::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     config.database = DatabaseUrl::new(format!("sqlite://{}", dir.join("demo.db").display()));
-    let result = seed_and_serve(&config).await;
+    let result = async {
+        if tls {
+            config.tls = Some(self_signed(&dir, config.listen)?);
+        }
+        seed_and_serve(&config).await
+    }
+    .await;
     let _ = std::fs::remove_dir_all(&dir);
     result
+}
+
+/// Writes a new self-signed certificate for localhost, 127.0.0.1, ::1 and the listen address
+/// into `dir` (the key readable by its owner only).
+fn self_signed(dir: &Path, listen: SocketAddr) -> Result<TlsFiles> {
+    let mut names = vec!["localhost".to_owned(), "127.0.0.1".into(), "::1".into()];
+    let ip = listen.ip();
+    if !ip.is_unspecified() && !names.contains(&ip.to_string()) {
+        names.push(ip.to_string());
+    }
+    let made = rcgen::generate_simple_self_signed(names).context("generating a certificate")?;
+    let files = TlsFiles {
+        cert: dir.join("demo-cert.pem"),
+        key: dir.join("demo-key.pem"),
+    };
+    write_private(&files.key, &made.key_pair.serialize_pem())?;
+    std::fs::write(&files.cert, made.cert.pem())
+        .with_context(|| format!("writing {}", files.cert.display()))?;
+    Ok(files)
+}
+
+fn write_private(path: &Path, contents: &str) -> Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(contents.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 async fn seed_and_serve(config: &Config) -> Result<()> {
@@ -45,7 +89,8 @@ async fn seed_and_serve(config: &Config) -> Result<()> {
         res = &mut server => return res,
         addr = rx => {
             if let Ok(addr) = addr {
-                println!("{}", instructions(addr));
+                let cert = config.tls.as_ref().map(|files| files.cert.clone());
+                println!("{}", instructions(addr, cert));
             }
         }
     }
@@ -99,8 +144,12 @@ async fn seed(config: &Config) -> Result<()> {
     Ok(())
 }
 
-fn instructions(addr: SocketAddr) -> String {
-    let base = format!("http://{addr}");
+fn instructions(addr: SocketAddr, cert: Option<PathBuf>) -> String {
+    let scheme = if cert.is_some() { "https" } else { "http" };
+    let base = format!("{scheme}://{addr}");
+    // curl trusts the demo's certificate through CURL_CA_BUNDLE, so the commands below stay
+    // the same with and without --tls.
+    let trust = cert.map_or_else(String::new, |cert| trust(&cert.display().to_string()));
     format!(
         r#"
 gatehouse demo: a throwaway database (deleted on exit) with
@@ -110,7 +159,7 @@ gatehouse demo: a throwaway database (deleted on exit) with
   user                 {USERNAME} / {PASSWORD}
   scopes               {SCOPES}
 
-Try each product's request shape (Ctrl-C stops the demo):
+{trust}Try each product's request shape (Ctrl-C stops the demo):
 
 # Connect: HTTP Basic, scope required
 curl -s -u '{CLIENT}:{SECRET}' {base}/oauth/token \
@@ -134,6 +183,23 @@ curl -s -X POST {base}/auth/token -H 'Content-Type: application/json' \
 # Machine to machine: the client credentials grant (no user, no refresh token)
 curl -s -u '{SERVICE_CLIENT}:{SERVICE_SECRET}' {base}/oauth/token \
   -d grant_type=client_credentials --data-urlencode 'scope=contacts.read contacts.write'
+"#
+    )
+}
+
+/// How to trust the demo's self-signed certificate, for each kind of client.
+fn trust(cert: &str) -> String {
+    format!(
+        r#"HTTPS with a self-signed certificate made for this demo (deleted on exit):
+  {cert}
+Trust it in the shell of your client; the commands below then work unchanged:
+  # curl (or give each command --cacert '{cert}')
+  export CURL_CA_BUNDLE='{cert}'
+  # Node: openid-client, jose, Auth0's SDKs
+  export NODE_EXTRA_CA_CERTS='{cert}'
+  # Python: ssl and httpx (SSL_CERT_FILE), requests, Authlib, requests-oauthlib (REQUESTS_CA_BUNDLE)
+  export SSL_CERT_FILE='{cert}' REQUESTS_CA_BUNDLE='{cert}'
+
 "#
     )
 }

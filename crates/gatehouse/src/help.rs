@@ -59,7 +59,8 @@ The database is a temporary SQLite file, deleted when the demo stops (Ctrl-C).
 
 EXAMPLES:
     gatehouse demo
-    gatehouse demo --listen 127.0.0.1:9000";
+    gatehouse demo --listen 127.0.0.1:9000
+    gatehouse demo --tls    # HTTPS with a generated self-signed certificate; prints how to trust it";
 
 /// `gatehouse client --help` and `gatehouse client add --help`.
 pub(crate) const CLIENT: &str = "\

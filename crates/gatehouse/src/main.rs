@@ -87,7 +87,7 @@ fn main() -> ExitCode {
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Serve(_) => server::serve(&config, None).await,
-        Command::Demo(_) => demo::run(config).await,
+        Command::Demo(args) => demo::run(config, args.tls).await,
         Command::Client(cmd) => clients::run(&config, cmd).await,
         Command::User(cmd) => users::run(&config, cmd).await,
         Command::Session(cmd) => sessions::run(&config, cmd).await,

@@ -161,8 +161,10 @@ pub(crate) struct TokenSuccess {
     token_type: &'static str,
     /// Seconds until the access token expires.
     expires_in: u32,
-    /// The granted scopes, space-separated.
-    scope: String,
+    /// The granted scopes, space-separated; absent when none was granted (RFC 6749 §3.3 has
+    /// no empty scope value).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
     /// Present when the client may use the refresh_token grant; never for client_credentials.
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_token: Option<String>,
@@ -247,7 +249,7 @@ impl IntoResponse for TokenResponse {
             access_token: t.access_token,
             token_type: "Bearer",
             expires_in: t.expires_in,
-            scope: t.scope.to_string(),
+            scope: Some(t.scope.to_string()).filter(|s| !s.is_empty()),
             refresh_token: t.refresh_token,
             id_token: t.id_token,
             recovery_code: t.recovery_code,

@@ -25,6 +25,7 @@ mod import;
 mod introspect;
 mod jose;
 mod keys;
+mod libraries;
 mod limits;
 mod lockout;
 mod logs;

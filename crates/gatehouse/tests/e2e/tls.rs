@@ -95,3 +95,82 @@ fn tls_cert_requires_tls_key() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--tls-key"));
 }
+
+/// `gatehouse demo --tls` serves HTTPS with a certificate it makes and prints: a client that
+/// trusts only that printed file gets a token; the file is deleted when the demo stops.
+#[tokio::test]
+async fn demo_tls_serves_a_certificate_it_prints() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["demo", "--tls", "--listen", "127.0.0.1:0"])
+        .env("GATEHOUSE_ARGON2_MEMORY_KIB", "256")
+        .env("GATEHOUSE_ARGON2_ITERATIONS", "1")
+        .env_remove("GATEHOUSE_LISTEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let base = first
+        .strip_prefix("gatehouse listening on ")
+        .unwrap()
+        .to_owned();
+    assert!(base.starts_with("https://127.0.0.1:"), "{first}");
+    // The certificate's path, on the line after the HTTPS notice, then the trust commands.
+    let mut printed = Vec::new();
+    let mut cert = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if cert.is_none()
+            && printed
+                .last()
+                .is_some_and(|l: &String| l.starts_with("HTTPS"))
+        {
+            cert = Some(std::path::PathBuf::from(line.trim()));
+        }
+        let done = line.starts_with("Try each product");
+        printed.push(line);
+        if done {
+            break;
+        }
+    }
+    let text = printed.join("\n");
+    let cert = cert.unwrap_or_else(|| panic!("no certificate path in:\n{text}"));
+    for var in [
+        "CURL_CA_BUNDLE",
+        "NODE_EXTRA_CA_CERTS",
+        "SSL_CERT_FILE",
+        "REQUESTS_CA_BUNDLE",
+    ] {
+        assert!(
+            text.contains(&format!("{var}='{}'", cert.display())),
+            "{var} missing:\n{text}"
+        );
+    }
+    assert!(text.contains("--cacert"), "{text}");
+
+    let pem = std::fs::read_to_string(&cert).unwrap();
+    let resp = trusting(&pem)
+        .post(format!("{base}/oauth/token"))
+        .basic_auth("demo-app", Some("demo-secret"))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "demo@example.com"),
+            ("password", "demo-password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    let (_, claims) = crate::jwt_parts(body["access_token"].as_str().unwrap());
+    assert_eq!(claims["iss"], base, "the issuer is the https address");
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(child.wait().unwrap().success());
+    assert!(!cert.exists(), "the certificate outlived the demo");
+}

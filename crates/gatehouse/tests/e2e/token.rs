@@ -404,3 +404,27 @@ async fn unknown_usernames_cost_a_hash_like_known_ones() {
         "fastest unknown/known = {ratio:.2} ({unknown:?} vs {known:?})"
     );
 }
+
+/// RFC 6749 §3.3: a scope value holds at least one scope token, so a login granted no scope (no
+/// scope asked for, no default scopes) answers without a `scope` member rather than with
+/// `"scope": ""`, which oauthlib (requests-oauthlib) reads as a changed scope.
+#[tokio::test]
+async fn a_login_granted_no_scope_has_no_scope_member() {
+    let s = TestServer::spawn();
+    s.add_client("bare", &["--secret", "bare-secret", "--scopes", SCOPES]);
+    s.add_user("bob", "bob-password", &[]);
+    let body = s
+        .login(("bare", "bare-secret"), "bob", "bob-password", None)
+        .await;
+    assert!(body.get("scope").is_none(), "{body}");
+    assert_eq!(body["token_type"], "Bearer");
+    let body = s
+        .login(
+            ("bare", "bare-secret"),
+            "bob",
+            "bob-password",
+            Some("email"),
+        )
+        .await;
+    assert_eq!(body["scope"], "email");
+}
