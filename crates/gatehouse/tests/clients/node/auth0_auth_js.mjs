@@ -7,7 +7,8 @@
 //              mfa.verify;
 //   mfa-challenge-first   enrollAuthenticator, challengeAuthenticator, verify (the SDK's own
 //              enrol -> challenge -> verify sequence);
-//   mfa-delete a login after enrolment, listAuthenticators, deleteAuthenticator.
+//   mfa-delete a login after enrolment, listAuthenticators, deleteAuthenticator (refused with
+//              the mfa_token, done with the access token of the login that passed the factor).
 import { AuthClient, isMfaRequiredError } from '@auth0/auth0-auth-js';
 import { env, report, totp, nowStep } from './common.mjs';
 
@@ -90,13 +91,26 @@ const flows = {
   async 'mfa-delete'() {
     const first = await mfaToken();
     const enrolment = await auth.mfa.enrollAuthenticator({ authenticatorTypes: ['otp'], mfaToken: first });
-    await auth.mfa.verify({ mfaToken: first, factorType: 'otp', otp: totp(enrolment.secret, nowStep()) });
+    const step = nowStep();
+    await auth.mfa.verify({ mfaToken: first, factorType: 'otp', otp: totp(enrolment.secret, step) });
     const second = await mfaToken();
     const before = await auth.mfa.listAuthenticators({ mfaToken: second });
     const otp = before.find((a) => a.authenticatorType === 'otp');
-    await auth.mfa.deleteAuthenticator({ authenticatorId: otp.id, mfaToken: second });
-    const after = await auth.mfa.listAuthenticators({ mfaToken: second });
-    return { before, after };
+    // An mfa_token proves only the password: like Auth0, removing an active factor takes an
+    // access token of a login that passed the second factor, which the SDK sends in its place.
+    let withMfaToken;
+    try {
+      await auth.mfa.deleteAuthenticator({ authenticatorId: otp.id, mfaToken: second });
+      withMfaToken = 'deleted';
+    } catch (err) {
+      withMfaToken = err.cause?.error ?? String(err);
+    }
+    const login = await auth.mfa.verify({ mfaToken: second, factorType: 'otp', otp: totp(enrolment.secret, step + 1) });
+    await auth.mfa.deleteAuthenticator({ authenticatorId: otp.id, mfaToken: login.accessToken });
+    // With no factor left, the next login is asked to enrol again.
+    const third = await mfaToken();
+    const after = await auth.mfa.listAuthenticators({ mfaToken: third });
+    return { before, with_mfa_token: withMfaToken, after };
   },
 };
 
