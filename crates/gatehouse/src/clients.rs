@@ -163,7 +163,7 @@ async fn update(config: &Config, args: ClientUpdateArgs) -> Result<()> {
         object.remove("has_secret");
     }
     for (path, value) in changes {
-        set_path(&mut body, path, value);
+        gatehouse_core::admin::set_path(&mut body, path, value);
     }
     // HS256 and client_secret_jwt secrets are sealed, and a client naming a signing algorithm
     // may need a new signing key.
@@ -290,22 +290,6 @@ fn update_fields(args: &ClientUpdateArgs) -> Result<(FieldValues, Option<String>
             .filter_map(|(path, v)| v.map(|v| (path, v))),
     );
     Ok((out, generated))
-}
-
-/// Sets `value` at the dotted `path` of `body`, creating objects on the way.
-fn set_path(body: &mut Value, path: &str, value: Value) {
-    let mut at = body;
-    let mut parts = path.split('.').peekable();
-    while let Some(part) = parts.next() {
-        if parts.peek().is_none() {
-            at[part] = value;
-            return;
-        }
-        if !at[part].is_object() {
-            at[part] = json!({});
-        }
-        at = &mut at[part];
-    }
 }
 
 /// `--access-token-alg`, if given.

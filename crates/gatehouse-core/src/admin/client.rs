@@ -362,22 +362,6 @@ mod tests {
         }
     }
 
-    /// `value` at the dotted `path` of `body`.
-    fn put(body: &mut Value, path: &str, value: Value) {
-        let mut at = body;
-        let mut parts = path.split('.').peekable();
-        while let Some(part) = parts.next() {
-            if parts.peek().is_none() {
-                at[part] = value;
-                return;
-            }
-            if at.get(part).is_none() {
-                at[part] = json!({});
-            }
-            at = &mut at[part];
-        }
-    }
-
     /// The dotted paths of a rendered resource's leaves.
     fn leaves(value: &Value, prefix: &str, out: &mut Vec<String>) {
         for (k, v) in value.as_object().unwrap() {
@@ -407,8 +391,8 @@ mod tests {
                 _ => json!({}),
             };
             let default = parse(&body).unwrap();
-            put(&mut body, field, sample(field));
-            put(&mut all, field, sample(field));
+            super::super::set_path(&mut body, field, sample(field));
+            super::super::set_path(&mut all, field, sample(field));
             let parsed = parse(&body).unwrap_or_else(|e| panic!("{field}: {e:?}"));
             let changed = parsed.settings != default.settings || parsed.secret != Change::Keep;
             assert!(changed, "{field} has no effect");

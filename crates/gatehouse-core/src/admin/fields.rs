@@ -1,7 +1,7 @@
 //! Reading admin API bodies field by field, so that every 422 names the field at fault
 //! (`auth.password.access_token_expiration: must be a positive integer`).
 
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use crate::error::Error;
 
@@ -196,5 +196,21 @@ impl Fields {
             Some(key) => Err(Error::invalid_field(&self.name(key), "unknown field")),
             None => Ok(()),
         }
+    }
+}
+
+/// Sets `value` at the dotted `path` of `body`, creating objects on the way.
+pub fn set_path(body: &mut Value, path: &str, value: Value) {
+    let mut at = body;
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            at[part] = value;
+            return;
+        }
+        if !at[part].is_object() {
+            at[part] = json!({});
+        }
+        at = &mut at[part];
     }
 }

@@ -39,6 +39,7 @@ use crate::store::Store;
 
 pub use client::CLIENT_FIELDS;
 pub use clients::NewClient;
+pub use fields::set_path;
 pub use sessions::{PasswordChangeSessions, SessionQuery};
 pub use user::USER_FIELDS;
 pub use users::{Imported, NewUser};
