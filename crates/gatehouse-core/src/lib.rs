@@ -40,6 +40,7 @@
 pub mod admin;
 pub mod audit;
 pub mod authorize;
+pub mod breached;
 pub mod client;
 pub mod client_assertion;
 pub mod client_auth;

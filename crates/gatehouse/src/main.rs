@@ -27,6 +27,7 @@ mod help;
 mod keys;
 mod logging;
 mod options;
+mod password_config;
 mod priority;
 mod secret_key;
 mod security_config;

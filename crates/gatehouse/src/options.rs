@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::logging::LogFormat;
+use crate::password_config::PasswordOptions;
 use crate::security_config::{BruteForceOptions, SecurityOptions};
 
 /// Options every command takes.
@@ -42,6 +43,10 @@ pub(crate) struct GlobalOptions {
     #[command(flatten)]
     #[serde(default)]
     pub(crate) password_hash: Argon2Options,
+
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub(crate) passwords: PasswordOptions,
 
     /// File holding the server key (32 bytes, base64) that seals private signing keys and the
     /// secrets of HS256 clients at rest. Generated (mode 0600) when absent and the database is
