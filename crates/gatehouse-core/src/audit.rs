@@ -97,6 +97,16 @@ pub enum EventKind {
     /// Sessions were ended (`detail.sessions`: their ids; `detail.reason`: session_limit,
     /// admin, password_change, user_disabled, user_deleted, client_deleted, factor_removed).
     SessionRevoked,
+    /// A login's (right) password was found on a breached or common list (`detail.list`:
+    /// common, blocklist, online; `detail.action`: flag or block). Never the password.
+    PasswordBreached,
+    /// A login's password is older than `--password-max-age-days`; the user is marked.
+    PasswordExpired,
+    /// A user changed their own password (`POST /account/password`).
+    PasswordChanged,
+    /// An administrator knowingly set a password that fails the policy
+    /// (`--allow-weak-password`; `detail.rule`, `detail.via`).
+    WeakPasswordAllowed,
 }
 
 impl EventKind {
@@ -120,6 +130,10 @@ impl EventKind {
             EventKind::LoginThrottled => "login_throttled",
             EventKind::MfaThrottled => "mfa_throttled",
             EventKind::SessionRevoked => "session_revoked",
+            EventKind::PasswordBreached => "password_breached",
+            EventKind::PasswordExpired => "password_expired",
+            EventKind::PasswordChanged => "password_changed",
+            EventKind::WeakPasswordAllowed => "weak_password_allowed",
         }
     }
 }

@@ -245,6 +245,38 @@ impl MfaPolicy {
     }
 }
 
+/// What a login whose (right) password is on a breached or common list does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreachedPasswordPolicy {
+    /// Nothing: the password is not looked up at login.
+    Off,
+    /// The login succeeds; an event and a metric record it, and the user is marked
+    /// `password_change_required` (the default, so no login breaks on upgrade).
+    #[default]
+    Flag,
+    /// The login is refused with Auth0's `password_leaked` until the password is changed.
+    Block,
+}
+
+impl BreachedPasswordPolicy {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BreachedPasswordPolicy::Off => "off",
+            BreachedPasswordPolicy::Flag => "flag",
+            BreachedPasswordPolicy::Block => "block",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::Off, Self::Flag, Self::Block]
+            .into_iter()
+            .find(|p| p.as_str() == raw)
+    }
+}
+
 /// A client's settings: everything but its identity and secret. Stored as one JSON document so
 /// that new settings need no schema change; unknown or missing fields take their defaults.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -300,6 +332,47 @@ pub struct ClientSettings {
     /// server's `--session-limit-policy`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session_limit_policy: Option<SessionLimitPolicy>,
+    /// What a login with a breached or common password does; `None` takes the server's
+    /// `--breached-password`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breached_password: Option<BreachedPasswordPolicy>,
+    /// The password rules of passwords set through this client, over the server's.
+    #[serde(default, skip_serializing_if = "ClientPasswordPolicy::is_empty")]
+    pub password_policy: ClientPasswordPolicy,
+}
+
+/// A client's own password rules (the `password_policy` field); what it leaves out, the
+/// server's policy decides.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientPasswordPolicy {
+    /// Fewest characters of a password set through this client; `None` takes the server's
+    /// minimum (the shorter one when this client requires a second factor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_length: Option<u32>,
+    /// Character classes a password set through this client must mix; `None` takes the
+    /// server's `--password-require-classes`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_classes: Option<u8>,
+}
+
+impl ClientPasswordPolicy {
+    /// The rules' names, in the API's object and the CLI's `KEY=VALUE` list.
+    pub const KEYS: &'static [&'static str] = &["min_length", "require_classes"];
+
+    /// Whether it sets nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// Sets the rule `key` from its text; `None` for an unknown key or a bad value.
+    pub fn set(&mut self, key: &str, value: &str) -> Option<()> {
+        match key {
+            "min_length" => self.min_length = Some(value.parse().ok().filter(|n| (1..=1024).contains(n))?),
+            "require_classes" => self.require_classes = Some(value.parse().ok().filter(|n| *n <= 4)?),
+            _ => return None,
+        }
+        Some(())
+    }
 }
 
 impl ClientSettings {
@@ -353,6 +426,8 @@ impl Default for ClientSettings {
             mfa: MfaPolicy::Off,
             max_sessions_per_user: None,
             session_limit_policy: None,
+            breached_password: None,
+            password_policy: ClientPasswordPolicy::default(),
         }
     }
 }

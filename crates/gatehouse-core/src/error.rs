@@ -104,6 +104,20 @@ pub enum Error {
         /// Seconds until a retry may succeed.
         retry_after: u64,
     },
+    /// A new password fails the password policy or is on a breached list (HTTP 422,
+    /// `invalid_password`, with the rule it failed).
+    #[error("invalid_password: {rule}: {description}")]
+    InvalidPassword {
+        /// The rule: `min_length`, `max_length`, `characters`, `character_classes`, `context`,
+        /// `history` or `breached`.
+        rule: &'static str,
+        /// What the rule asks; never the password.
+        description: Description,
+    },
+    /// The (right) password is on a breached list and the client blocks such logins until it is
+    /// changed (Auth0's `password_leaked`, HTTP 403).
+    #[error("password_leaked")]
+    PasswordLeaked,
     /// Anything that is the server's fault. The cause is logged, never sent.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -131,6 +145,8 @@ impl Error {
             Error::ExpiredToken(_) => "expired_token",
             Error::AccessDenied(_) => "access_denied",
             Error::UnsupportedChallengeType(_) => "unsupported_challenge_type",
+            Error::InvalidPassword { .. } => "invalid_password",
+            Error::PasswordLeaked => "password_leaked",
             Error::Internal(_) => "server_error",
         }
     }
@@ -152,7 +168,12 @@ impl Error {
             | Error::Conflict(d)
             | Error::ExpiredToken(d)
             | Error::AccessDenied(d)
-            | Error::UnsupportedChallengeType(d) => Some(d),
+            | Error::UnsupportedChallengeType(d)
+            | Error::InvalidPassword { description: d, .. } => Some(d),
+            Error::PasswordLeaked => Some(
+                "this login was blocked because the password was found in a list of breached \
+                 or common passwords; it must be changed",
+            ),
             Error::MfaRequired { .. } => Some("Multifactor authentication required"),
             Error::TooManyCodes { .. } => Some("too many wrong codes for this user, retry later"),
             Error::Overloaded { .. } => Some("the server is busy, retry later"),

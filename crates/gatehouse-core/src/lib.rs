@@ -37,6 +37,7 @@
 //!   and opaque access tokens, id_tokens.
 #![warn(missing_docs)]
 
+pub mod account;
 pub mod admin;
 pub mod audit;
 pub mod authorize;
@@ -57,6 +58,8 @@ pub mod lockout;
 pub mod login_guard;
 pub mod mfa;
 pub mod password;
+pub mod password_policy;
+pub mod password_rules;
 pub mod random;
 pub mod rejection;
 pub mod revocation;

@@ -219,13 +219,13 @@ impl PasswordHasher {
 impl HashPermit<'_> {
     /// [`PasswordHasher::verify`] in the place this permit holds; the place is given back when
     /// the hash is done.
-    pub async fn verify(self, password: &[u8], stored: Option<&str>) -> Result<bool, Error> {
+    pub async fn verify(&self, password: &[u8], stored: Option<&str>) -> Result<bool, Error> {
         Ok(self.check(password, stored).await? == Verdict::Match)
     }
 
     /// Like [`HashPermit::verify`], and says why a password did not match when the stored hash
     /// is over the cost ceiling: that hash is never computed, the dummy hash is instead.
-    pub async fn check(self, password: &[u8], stored: Option<&str>) -> Result<Verdict, Error> {
+    pub async fn check(&self, password: &[u8], stored: Option<&str>) -> Result<Verdict, Error> {
         let hasher = self.0;
         let over = stored.and_then(|h| hasher.ceiling.check(h).err());
         if let Some(reason) = &over {

@@ -32,6 +32,10 @@ pub const DB_POOL_SIZE: &str = "gatehouse_db_pool_connections";
 pub const DB_POOL_IDLE: &str = "gatehouse_db_pool_idle_connections";
 /// Gauge: the pool's connection limit.
 pub const DB_POOL_MAX: &str = "gatehouse_db_pool_max_connections";
+/// Counter: logins whose right password was found wanting, labels `finding` (`common`,
+/// `blocklist`, `online`: the breached list that held it; `expired`) and `action` (`flag`,
+/// `block`).
+pub const PASSWORD_FINDINGS: &str = "gatehouse_password_findings_total";
 
 /// Registers a description of every metric, and creates the counters that start at zero so they
 /// appear before their first event.

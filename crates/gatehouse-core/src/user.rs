@@ -85,6 +85,11 @@ pub struct User {
     /// Raised whenever all the user's sessions end (password change, disabling): a session of
     /// an older epoch is dead.
     pub session_epoch: i64,
+    /// When the password was last set, seconds since the epoch.
+    pub password_changed_at: i64,
+    /// Why the user must change their password, if they must: `breached:common`,
+    /// `breached:blocklist`, `breached:online` (a login found it on that list) or `expired`.
+    pub password_change_required: Option<String>,
 }
 
 impl User {

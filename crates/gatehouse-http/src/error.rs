@@ -22,6 +22,9 @@ pub struct ErrorBody {
     /// With `mfa_required` only: the token that continues the login (Auth0's MFA API).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mfa_token: Option<String>,
+    /// With `invalid_password` only: the policy rule the new password failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<&'static str>,
 }
 
 /// An error on its way to becoming a response.
@@ -45,11 +48,14 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match &self.0 {
             Error::InvalidClient { .. } | Error::InvalidToken(_) => StatusCode::UNAUTHORIZED,
-            Error::InsufficientScope(_) | Error::MfaRequired { .. } | Error::AccessDenied(_) => {
-                StatusCode::FORBIDDEN
-            }
+            Error::InsufficientScope(_)
+            | Error::MfaRequired { .. }
+            | Error::AccessDenied(_)
+            | Error::PasswordLeaked => StatusCode::FORBIDDEN,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::InvalidBody(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::InvalidBody(_) | Error::InvalidPassword { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -87,6 +93,10 @@ impl IntoResponse for ApiError {
             error_description: err.description().map(checked_description),
             mfa_token: match err {
                 Error::MfaRequired { mfa_token } => Some(mfa_token.clone()),
+                _ => None,
+            },
+            rule: match err {
+                Error::InvalidPassword { rule, .. } => Some(rule),
                 _ => None,
             },
         };

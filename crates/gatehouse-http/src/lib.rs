@@ -22,6 +22,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post, put, MethodRouter};
 use axum::Router;
+use gatehouse_core::account::Account;
 use gatehouse_core::admin::AdminService;
 use gatehouse_core::authorize::PasswordCodes;
 use gatehouse_core::client_auth::ClientAuthenticator;
@@ -43,7 +44,8 @@ pub use telemetry::Metrics;
 
 use crate::openapi::{doc, write_doc, Doc};
 use crate::routes::{
-    admin, authorize, discovery, health, introspect, mfa, ops, revoke, sessions, token, userinfo,
+    account, admin, authorize, discovery, health, introspect, mfa, ops, revoke, sessions, token,
+    userinfo,
 };
 
 /// What every handler can reach.
@@ -69,6 +71,8 @@ pub struct AppState {
     pub keys: Arc<Keys>,
     /// One-time codes of the secure code flow.
     pub codes: Arc<PasswordCodes>,
+    /// Self-service password changes (`/account/password`).
+    pub account: Arc<Account>,
     /// The admin API; `None` (and the API off) without an admin token.
     pub admin: Option<Arc<AdminService>>,
     /// The Prometheus exporter behind `/metrics`.
@@ -146,6 +150,8 @@ fn routes() -> Vec<Route> {
         route("/Client/{id}/sessions", get(sessions::list_client_sessions), doc::<sessions::__path_list_client_sessions>),
         // Audit events (brute force, logins, refresh reuse, admin changes).
         route("/Event", get(admin::list_events), doc::<admin::__path_list_events>),
+
+        route("/account/password", post(account::change_password), doc::<account::__path_change_password>),
         // Operations.
         route("/healthz", get(health::healthz), doc::<health::__path_healthz>),
         route("/readyz", get(health::readyz), doc::<health::__path_readyz>),

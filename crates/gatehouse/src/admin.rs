@@ -34,7 +34,8 @@ pub(crate) async fn service(config: &Config, sealer: Option<Arc<Sealer>>) -> Res
     let admin = AdminService::for_cli(store, hasher(config)?, clock)
         .with_guard(guard)
         .with_audit(audit)
-        .with_password_change_sessions(config.password_change_sessions);
+        .with_password_change_sessions(config.password_change_sessions)
+        .with_password_rules(config.passwords.rules()?);
     Ok(match sealer {
         Some(sealer) => admin.with_sealer(sealer),
         None => admin,

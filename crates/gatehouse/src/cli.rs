@@ -177,6 +177,8 @@ pub(crate) struct ClientAddArgs {
     pub(crate) mfa: Option<String>,
     #[command(flatten)]
     pub(crate) sessions: SessionLimitArgs,
+    #[command(flatten)]
+    pub(crate) passwords: ClientPasswordArgs,
 }
 
 /// Options of `client update`: each one given replaces the stored setting, as the same field
@@ -244,6 +246,23 @@ pub(crate) struct ClientUpdateArgs {
     pub(crate) id_token_signed_response_alg: Option<String>,
     #[command(flatten)]
     pub(crate) sessions: SessionLimitArgs,
+    #[command(flatten)]
+    pub(crate) passwords: ClientPasswordArgs,
+}
+
+/// A client's password rules, in `client add` and `client update`.
+#[derive(Debug, Args)]
+pub(crate) struct ClientPasswordArgs {
+    /// What a login with a breached or common password does: off, flag (it succeeds; an event
+    /// and the user's password_change_required record it) or block (Auth0's password_leaked
+    /// until the password is changed), or `default` for the server's
+    /// --breached-password-default [default: the server's]
+    #[arg(long, value_name = "POLICY")]
+    pub(crate) breached_password: Option<String>,
+    /// The client's own password rules over the server's, as KEY=VALUE pairs separated by
+    /// commas: min_length=N (1 to 1024), require_classes=N (0 to 4); '' for the server's
+    #[arg(long, value_name = "RULES")]
+    pub(crate) password_policy: Option<String>,
 }
 
 /// A client's session limit, in `client add` and `client update`.
@@ -302,6 +321,10 @@ pub(crate) enum UserCommand {
         /// With --sessions-on-password-change all-but-current: the session that stays alive.
         #[arg(long, value_name = "SID")]
         keep_session: Option<String>,
+        /// Set the password even if it fails the password policy or is on a breached list;
+        /// recorded as a weak_password_allowed event.
+        #[arg(long)]
+        allow_weak_password: bool,
     },
     /// Change some fields of a user; the others and the password stay as they are
     /// (`set-password` replaces the password).
@@ -383,6 +406,10 @@ pub(crate) struct UserAddArgs {
     /// Whether the user may log in; false adds them disabled [default: true]
     #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set, default_value_t = true)]
     pub(crate) active: bool,
+    /// Set the password even if it fails the password policy or is on a breached list;
+    /// recorded as a weak_password_allowed event.
+    #[arg(long)]
+    pub(crate) allow_weak_password: bool,
 }
 
 /// Options of `user update`: each one given replaces the stored field, as the same field of a

@@ -5,6 +5,7 @@
 use anyhow::{bail, Context, Result};
 use gatehouse_core::admin::NewClient;
 use gatehouse_core::client::{
+    BreachedPasswordPolicy, ClientPasswordPolicy,
     AccessTokenAlg, Client, ClientId, ClientSettings, GrantType, MfaPolicy,
     TokenEndpointAuthMethod, TokenFormat,
 };
@@ -16,7 +17,9 @@ use secrecy::SecretString;
 use serde_json::{json, Value};
 
 use crate::admin::{or_missing, print_json, service, CLI};
-use crate::cli::{ClientAddArgs, ClientCommand, ClientUpdateArgs, SessionLimitArgs};
+use crate::cli::{
+    ClientAddArgs, ClientCommand, ClientPasswordArgs, ClientUpdateArgs, SessionLimitArgs,
+};
 use crate::config::Config;
 use crate::secret_key::sealer;
 
@@ -143,6 +146,8 @@ fn settings(args: &ClientAddArgs) -> Result<ClientSettings> {
         },
         max_sessions_per_user: max_sessions(&args.sessions)?,
         session_limit_policy: limit_policy(&args.sessions)?,
+        breached_password: breached_password(&args.passwords)?.flatten(),
+        password_policy: password_policy(&args.passwords)?.unwrap_or_default(),
         ..defaults
     })
 }
@@ -203,7 +208,7 @@ fn update_fields(args: &ClientUpdateArgs) -> Result<(FieldValues, Option<String>
             out.push(("auth.password.refresh_token", refresh.into()));
         }
     }
-    let flags: [(&'static str, Option<Value>); 17] = [
+    let flags: [(&'static str, Option<Value>); 19] = [
         (
             "auth.password.refresh_token",
             args.refresh_token.map(Value::from),
@@ -276,6 +281,16 @@ fn update_fields(args: &ClientUpdateArgs) -> Result<(FieldValues, Option<String>
                 .transpose()?,
         ),
         (
+            "breached_password",
+            breached_password(&args.passwords)?
+                .map(|p| json!(p.map(BreachedPasswordPolicy::as_str))),
+        ),
+        (
+            "password_policy",
+            password_policy(&args.passwords)?
+                .map(|p| if p.is_empty() { Value::Null } else { json!(p) }),
+        ),
+        (
             "jwks",
             match &args.jwks_file {
                 Some(path) if path.as_os_str().is_empty() => Some(Value::Null),
@@ -313,6 +328,34 @@ fn id_token_alg(raw: Option<&str>) -> Result<Option<Option<SigningAlg>>> {
                 format!("--id-token-signed-response-alg {a:?}: use EdDSA, ES256, RS256 or default")
             }),
     }
+}
+
+/// `--breached-password`, if given: a policy, or `None` for `default`.
+fn breached_password(args: &ClientPasswordArgs) -> Result<Option<Option<BreachedPasswordPolicy>>> {
+    match args.breached_password.as_deref() {
+        None => Ok(None),
+        Some("default") => Ok(Some(None)),
+        Some(p) => BreachedPasswordPolicy::parse(p)
+            .map(|p| Some(Some(p)))
+            .with_context(|| format!("--breached-password {p:?}: use off, flag, block or default")),
+    }
+}
+
+/// `--password-policy`, if given: `KEY=VALUE` pairs separated by commas ('' for none).
+fn password_policy(args: &ClientPasswordArgs) -> Result<Option<ClientPasswordPolicy>> {
+    let Some(raw) = args.password_policy.as_deref() else {
+        return Ok(None);
+    };
+    let mut policy = ClientPasswordPolicy::default();
+    for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        policy.set(key.trim(), value.trim()).with_context(|| {
+            format!(
+                "--password-policy {pair:?}: use min_length=N (1 to 1024) or require_classes=N (0 to 4)"
+            )
+        })?;
+    }
+    Ok(Some(policy))
 }
 
 /// `--max-sessions-per-user`: a count, or `default` (and absent) for the server's.

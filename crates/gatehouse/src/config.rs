@@ -20,6 +20,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::connections::ConnectionLimits;
 use crate::logging::LogFormat;
+use crate::password_config::PasswordSettings;
 use crate::options::{layered, FileOptions, GlobalOptions, ServeOptions};
 use crate::security_config::SecurityConfig;
 use crate::tls::TlsFiles;
@@ -133,6 +134,8 @@ pub(crate) struct Config {
     pub(crate) session_limit: SessionLimit,
     /// Which sessions a password change ends.
     pub(crate) password_change_sessions: PasswordChangeSessions,
+    /// The password policy and the breached-password lists.
+    pub(crate) passwords: PasswordSettings,
 }
 
 impl Config {
@@ -196,7 +199,9 @@ impl Config {
         let (request_timeout, connections) = connection_settings(&s)?;
         let security = SecurityConfig::from_options(&s.brute_force, &s.security)?;
         let (session_limit, password_change_sessions) = session_settings(&g, &s)?;
+        let passwords = PasswordSettings::from_options(&g.passwords)?;
         Ok(Config {
+            passwords,
             session_limit,
             password_change_sessions,
             security,

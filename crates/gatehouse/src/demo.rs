@@ -139,6 +139,8 @@ async fn seed(config: &Config) -> Result<()> {
         phone: Some("+15555550100".into()),
         scopes: None,
         active: true,
+        // The demo's password is short; the demo shows the policy refusing such a one.
+        allow_weak_password: true,
     };
     admin.add_user(&CLI, user).await?;
     Ok(())

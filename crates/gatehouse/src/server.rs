@@ -27,6 +27,9 @@ use gatehouse_core::token::key_cache::Keys;
 use gatehouse_core::token::keys::{KeyRing, SigningAlg};
 use gatehouse_core::token::resolve::AccessTokens;
 use gatehouse_core::userinfo::UserInfo;
+use gatehouse_core::account::Account;
+use gatehouse_core::admin::Via;
+use gatehouse_core::password_rules::PasswordRules;
 use gatehouse_http::AppState;
 use tokio::net::TcpListener;
 
@@ -183,7 +186,10 @@ fn app_state(
     let (store, clock) = (&shared.store, &shared.clock);
     let access_tokens = shared.access_tokens();
     let second_factor = shared.second_factor(config);
+    let rules = config.passwords.rules()?;
+    let account = shared.account(config, hasher.clone(), rules.clone(), &access_tokens);
     Ok(AppState {
+        account,
         clients: shared.clients(config, hasher.clone()),
         codes: Arc::new(PasswordCodes::new(
             store.clone(),
@@ -191,8 +197,8 @@ fn app_state(
             clock.clone(),
             config.password_code_ttl,
         )),
-        admin: shared.admin(config, hasher.clone()),
-        grants: shared.grants(config, hasher, second_factor.clone()),
+        admin: shared.admin(config, hasher.clone(), rules.clone()),
+        grants: shared.grants(config, hasher, second_factor.clone(), rules),
         introspection: Arc::new(Introspection::new(
             store.clone(),
             store.clone(),
@@ -255,15 +261,47 @@ impl Shared {
         )
     }
 
-    fn admin(&self, config: &Config, hasher: Arc<PasswordHasher>) -> Option<Arc<AdminService>> {
+    fn admin(
+        &self,
+        config: &Config,
+        hasher: Arc<PasswordHasher>,
+        rules: Arc<PasswordRules>,
+    ) -> Option<Arc<AdminService>> {
         let token = config.admin_token.as_ref()?;
         let admin = AdminService::new(self.store.clone(), hasher, self.clock.clone(), token);
         Some(Arc::new(
             admin
                 .with_password_change_sessions(config.password_change_sessions)
+                .with_password_rules(rules)
                 .with_sealer(self.sealer.clone())
                 .with_guard(self.guard.clone())
                 .with_audit(self.audit.clone()),
+        ))
+    }
+
+    /// Self-service password changes: the admin service's password replacement, recorded
+    /// `via: self_service`, behind the access token's own check.
+    fn account(
+        &self,
+        config: &Config,
+        hasher: Arc<PasswordHasher>,
+        rules: Arc<PasswordRules>,
+        access_tokens: &Arc<AccessTokens>,
+    ) -> Arc<Account> {
+        let admin = AdminService::for_cli(self.store.clone(), hasher.clone(), self.clock.clone())
+            .via(Via::SelfService)
+            .with_password_change_sessions(config.password_change_sessions)
+            .with_password_rules(rules)
+            .with_guard(self.guard.clone())
+            .with_audit(self.audit.clone());
+        Arc::new(Account::new(
+            access_tokens.clone(),
+            self.store.clone(),
+            self.store.clone(),
+            hasher,
+            self.guard.clone(),
+            self.audit.clone(),
+            Arc::new(admin),
         ))
     }
 
@@ -293,6 +331,7 @@ impl Shared {
         config: &Config,
         hasher: Arc<PasswordHasher>,
         second_factor: Arc<SecondFactor>,
+        rules: Arc<PasswordRules>,
     ) -> Arc<Grants> {
         let issuer = TokenIssuer::new(
             self.store.clone(),
@@ -308,7 +347,8 @@ impl Shared {
             self.audit.clone(),
             issuer,
             second_factor,
-        ))
+        )
+        .with_password_rules(rules))
     }
 }
 

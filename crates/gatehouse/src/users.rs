@@ -50,12 +50,14 @@ pub(crate) async fn run(config: &Config, cmd: UserCommand) -> Result<()> {
         UserCommand::SetPassword {
             username,
             keep_session,
+            allow_weak_password,
             ..
         } => {
             let name = Username::parse(&username)?;
             let keep = keep_session.as_deref();
+            let weak = allow_weak_password;
             admin
-                .set_password(&CLI, name.as_str(), &read_password()?, keep)
+                .set_password(&CLI, name.as_str(), &read_password()?, keep, weak)
                 .await
                 .with_context(|| format!("setting the password of {name}"))?;
             eprintln!("password of {name} replaced");
@@ -101,10 +103,12 @@ async fn add(admin: &AdminService, args: UserAddArgs) -> Result<()> {
         email: args.email,
         phone: args.phone,
         active: args.active,
+        allow_weak_password: args.allow_weak_password,
     };
-    let user = admin.add_user(&CLI, new).await.with_context(|| {
-        format!("adding user {username}: a user with this name may exist already")
-    })?;
+    let user = admin
+        .add_user(&CLI, new)
+        .await
+        .with_context(|| format!("adding user {username}"))?;
     print_json(&user_json(&user))
 }
 
@@ -224,5 +228,7 @@ fn user_json(user: &User) -> Value {
         "created_at": user.created_at,
         "active": user.active,
         "password_scheme": gatehouse_core::legacy_hash::describe(&user.password_hash),
+        "password_changed_at": user.password_changed_at,
+        "password_change_required": user.password_change_required,
     })
 }

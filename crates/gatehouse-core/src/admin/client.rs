@@ -9,6 +9,9 @@
 //! `ES256` or `RS256`) is `null` (or absent) for the server's default key, and so is
 //! `access_token_alg` (`server`, or `EdDSA`, `ES256`, `RS256`, `HS256`); a PUT that leaves
 //! `access_token_alg` out of an HS256 client's body keeps it HS256 while its secret is kept.
+//! `breached_password` (`off`, `flag`, `block`) is `null` for the server's
+//! `--breached-password-default`; `password_policy` (`{"min_length": N, "require_classes": N}`)
+//! is `null` for the server's rules.
 //!
 //! A PUT replaces the settings, except that the secret is write-only: left out, the stored one
 //! stays; `null` removes it. As in Aidbox, a client without `auth.password.token_format` gets
@@ -18,8 +21,8 @@ use serde_json::{json, Value};
 
 use super::fields::{Change, Fields, Schema};
 use crate::client::{
-    AccessTokenAlg, Client, ClientId, ClientSettings, GrantType, MfaPolicy,
-    TokenEndpointAuthMethod, TokenFormat,
+    AccessTokenAlg, BreachedPasswordPolicy, Client, ClientId, ClientPasswordPolicy,
+    ClientSettings, GrantType, MfaPolicy, TokenEndpointAuthMethod, TokenFormat,
 };
 use crate::error::Error;
 use crate::scope::ScopeSet;
@@ -43,6 +46,8 @@ pub const CLIENT_FIELDS: &[&str] = &[
     "mfa",
     "max_sessions_per_user",
     "session_limit_policy",
+    "breached_password",
+    "password_policy",
     "refresh_token_ttl",
     "refresh_token_idle_ttl",
     "auth.password.trust_forwarded_for",
@@ -119,6 +124,15 @@ pub(crate) fn parse(body: &Value) -> Result<ClientBody, Error> {
             Error::invalid_field("session_limit_policy", "must be evict_oldest or deny")
         })?);
     }
+    if let Some(p) = f.string("breached_password")? {
+        settings.breached_password = Some(BreachedPasswordPolicy::parse(&p).ok_or_else(|| {
+            Error::invalid_field("breached_password", "must be off, flag or block")
+        })?);
+    }
+    settings.password_policy = match f.change("password_policy") {
+        Change::Keep | Change::Remove => ClientPasswordPolicy::default(),
+        Change::Set(value) => password_policy(&value)?,
+    };
     if let Some(alg) = f.string("id_token_signed_response_alg")? {
         settings.id_token_signed_response_alg = Some(SigningAlg::parse(&alg).map_err(|_| {
             Error::invalid_field(
@@ -258,6 +272,8 @@ pub(crate) fn render(client: &Client) -> Value {
         "max_sessions_per_user": s.max_sessions_per_user,
         "session_limit_policy": s.session_limit_policy.map(SessionLimitPolicy::as_str),
         "id_token_signed_response_alg": s.id_token_signed_response_alg.map(SigningAlg::as_str),
+        "breached_password": s.breached_password.map(BreachedPasswordPolicy::as_str),
+        "password_policy": (!s.password_policy.is_empty()).then_some(s.password_policy),
     });
     if let Some(jwks) = &s.jwks {
         out["jwks"] = jwks.clone();
@@ -266,6 +282,27 @@ pub(crate) fn render(client: &Client) -> Value {
         out["token_endpoint_auth_method"] = m.as_str().into();
     }
     out
+}
+
+/// A `password_policy` object: `min_length` (1 to 1024) and `require_classes` (0 to 4),
+/// each optional.
+fn password_policy(value: &Value) -> Result<ClientPasswordPolicy, Error> {
+    let bad = || {
+        Error::invalid_field(
+            "password_policy",
+            "must be an object of min_length (1 to 1024) and require_classes (0 to 4)",
+        )
+    };
+    let map = value.as_object().ok_or_else(bad)?;
+    let mut policy = ClientPasswordPolicy::default();
+    for (key, v) in map {
+        if v.is_null() {
+            continue;
+        }
+        let n = v.as_u64().ok_or_else(bad)?;
+        policy.set(key, &n.to_string()).ok_or_else(bad)?;
+    }
+    Ok(policy)
 }
 
 /// The id of a body: the path's, which the body may repeat but not contradict.
@@ -350,6 +387,8 @@ mod tests {
             "mfa" => json!("required"),
             "max_sessions_per_user" => json!(3),
             "session_limit_policy" => json!("deny"),
+            "breached_password" => json!("block"),
+            "password_policy" => json!({"min_length": 12, "require_classes": 2}),
             "refresh_token_ttl" => json!(1000),
             "refresh_token_idle_ttl" => json!(500),
             "auth.password.trust_forwarded_for" => json!(true),
@@ -371,7 +410,9 @@ mod tests {
                 format!("{prefix}.{k}")
             };
             match v {
-                Value::Object(_) if k != "jwks" => leaves(v, &path, out),
+                Value::Object(_) if k != "jwks" && k != "password_policy" => {
+                    leaves(v, &path, out)
+                }
                 _ => out.push(path),
             }
         }

@@ -34,6 +34,7 @@ use crate::clock::Clock;
 use crate::error::Error;
 use crate::login_guard::LoginGuard;
 use crate::password::PasswordHasher;
+use crate::password_rules::PasswordRules;
 use crate::sealing::Sealer;
 use crate::store::Store;
 
@@ -51,6 +52,8 @@ pub enum Via {
     AdminApi,
     /// The command line (`"cli"`), which has no address or request id.
     Cli,
+    /// A user's own change (`"self_service"`, `POST /account/password`).
+    SelfService,
 }
 
 impl Via {
@@ -59,6 +62,7 @@ impl Via {
         match self {
             Via::AdminApi => "admin_api",
             Via::Cli => "cli",
+            Via::SelfService => "self_service",
         }
     }
 }
@@ -75,6 +79,7 @@ pub struct AdminService {
     audit: Arc<AuditLog>,
     via: Via,
     password_change_sessions: PasswordChangeSessions,
+    rules: Arc<PasswordRules>,
 }
 
 impl AdminService {
@@ -108,7 +113,20 @@ impl AdminService {
             sealer: None,
             via: Via::Cli,
             password_change_sessions: PasswordChangeSessions::All,
+            rules: Arc::new(PasswordRules::default()),
         }
+    }
+
+    /// Holds every password set to `rules` (the policy, the breached lists, the history).
+    pub fn with_password_rules(mut self, rules: Arc<PasswordRules>) -> Self {
+        self.rules = rules;
+        self
+    }
+
+    /// Records its changes as made `via` (the CLI's default is `cli`).
+    pub fn via(mut self, via: Via) -> Self {
+        self.via = via;
+        self
     }
 
     /// Which sessions a password change ends (`--sessions-on-password-change`).

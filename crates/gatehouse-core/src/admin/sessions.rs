@@ -184,7 +184,7 @@ impl AdminService {
 
     /// After a password change of `user_id`: ends their sessions as the server is configured
     /// to, keeping `keep` under `all-but-current`.
-    pub(super) async fn password_changed(
+    pub(crate) async fn password_changed(
         &self,
         ctx: &RequestContext,
         user_id: &str,

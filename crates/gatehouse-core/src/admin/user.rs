@@ -1,8 +1,11 @@
 //! The User resource of the admin API. The path id is the username (normalized with PRECIS
 //! UsernameCaseMapped); the body may hold `password` (write-only, hashed with argon2id),
 //! `email`, `phone` (or Aidbox's `phoneNumber`), `scopes` (`null`: whatever the client
-//! allows) and `active` (`false` disables the user and ends their sessions). A PUT without `password` keeps the stored one. Rendered users never hold the
-//! password or its hash.
+//! allows) and `active` (`false` disables the user and ends their sessions). A PUT without
+//! `password` keeps the stored one; a password is held to the password policy unless the body
+//! also says `"allow_weak_password": true`. Rendered users never hold the password or its hash;
+//! they show when it was set (`password_changed_at`) and why it must be changed
+//! (`password_change_required`: `breached:LIST` or `expired`), if it must.
 
 use secrecy::SecretString;
 use serde_json::{json, Value};
@@ -20,7 +23,7 @@ pub const USER_FIELDS: &[&str] = &["password", "email", "phone", "scopes", "acti
 
 const SCHEMA: Schema = Schema {
     fields: USER_FIELDS,
-    others: &["resourceType", "id", "phoneNumber"],
+    others: &["resourceType", "id", "phoneNumber", "allow_weak_password"],
 };
 
 /// What a User body asks for.
@@ -30,6 +33,8 @@ pub(crate) struct UserBody {
     pub(crate) phone: Change<String>,
     pub(crate) scopes: Change<ScopeSet>,
     pub(crate) active: Option<bool>,
+    /// Set `password` even if it fails the policy (recorded as an event).
+    pub(crate) allow_weak_password: bool,
 }
 
 /// Parses a User body for `username`.
@@ -87,6 +92,7 @@ pub(crate) fn parse(username: &Username, body: &Value) -> Result<UserBody, Error
         }
     };
     let active = f.boolean("active")?;
+    let allow_weak_password = f.boolean("allow_weak_password")?.unwrap_or(false);
     f.finish(&["meta"])?;
     Ok(UserBody {
         password,
@@ -94,6 +100,7 @@ pub(crate) fn parse(username: &Username, body: &Value) -> Result<UserBody, Error
         phone,
         scopes,
         active,
+        allow_weak_password,
     })
 }
 
@@ -129,6 +136,8 @@ pub(crate) fn render(user: &User) -> Value {
         "scopes": user.scopes.as_ref().map(|s| s.iter().collect::<Vec<_>>()),
         "created_at": user.created_at,
         "active": user.active,
+        "password_changed_at": user.password_changed_at,
+        "password_change_required": user.password_change_required,
     })
 }
 

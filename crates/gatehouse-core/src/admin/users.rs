@@ -2,7 +2,7 @@
 //! passwords, `user import`), create-or-replace (PUT), read, list, remove, set a password, and
 //! unlock an account the brute-force defence locked.
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 
 use super::{bundle, user, AdminService};
@@ -11,7 +11,9 @@ use crate::error::Error;
 use crate::login_guard::user_key;
 use crate::random;
 use crate::scope::ScopeSet;
-use crate::store::StoreError;
+use crate::password_policy::{normalize, PasswordContext};
+use crate::store::{PasswordChange, StoreError};
+use super::fields::Change;
 use crate::user::{User, Username};
 use crate::user_import::ImportedUser;
 
@@ -29,6 +31,8 @@ pub struct NewUser {
     pub scopes: Option<ScopeSet>,
     /// Whether the user may log in.
     pub active: bool,
+    /// Set the password even if it fails the policy (`--allow-weak-password`); recorded.
+    pub allow_weak_password: bool,
 }
 
 /// What importing one user did.
@@ -43,16 +47,28 @@ pub enum Imported {
 impl AdminService {
     /// Adds a user; `Conflict` if the username is taken.
     pub async fn add_user(&self, ctx: &RequestContext, new: NewUser) -> Result<User, Error> {
+        let about = PasswordContext {
+            username: new.username.as_str(),
+            email: new.email.as_deref(),
+            client: None,
+        };
+        let weak = new.allow_weak_password;
+        let password_hash = self
+            .new_password_hash(ctx, &about, &new.password, &[], weak)
+            .await?;
+        let now = self.clock.now();
         let user = User {
             id: random::id(),
             username: new.username,
-            password_hash: self.hasher.hash(&new.password).await?,
+            password_hash,
             email: new.email,
             phone: new.phone,
             scopes: new.scopes,
-            created_at: self.clock.now(),
+            created_at: now,
             active: new.active,
             session_epoch: 0,
+            password_changed_at: now,
+            password_change_required: None,
         };
         self.store.insert_user(&user).await.map_err(conflict)?;
         self.changed(ctx, "create_user", None, Some(user.username.as_str()))
@@ -89,6 +105,8 @@ impl AdminService {
             created_at: self.clock.now(),
             active: true,
             session_epoch: 0,
+            password_changed_at: self.clock.now(),
+            password_change_required: None,
         };
         match self.store.insert_user(&record).await {
             Ok(()) => {
@@ -109,16 +127,107 @@ impl AdminService {
         username: &str,
         password: &SecretString,
         keep_session: Option<&str>,
+        allow_weak: bool,
     ) -> Result<(), Error> {
         let user = self.find_user(username).await?;
-        let hash = self.hasher.hash(password).await?;
-        self.store
-            .set_password_hash(&user.username, &hash, self.clock.now())
+        self.replace_password(ctx, &user, password, None, allow_weak)
             .await?;
         self.changed(ctx, "set_password", None, Some(user.username.as_str()))
             .await;
         self.password_changed(ctx, &user.id, user.username.as_str(), keep_session)
             .await
+    }
+
+    /// Replaces `user`'s password with `password`, held to the rules (for `client`, when the
+    /// user changes it through one) unless `allow_weak`, and kept out of their history.
+    /// `Conflict` when the password changed meanwhile.
+    pub(crate) async fn replace_password(
+        &self,
+        ctx: &RequestContext,
+        user: &User,
+        password: &SecretString,
+        client: Option<(&str, &crate::client::ClientSettings)>,
+        allow_weak: bool,
+    ) -> Result<(), Error> {
+        let replacement = self
+            .prepare_password(ctx, user, password, client, allow_weak)
+            .await?;
+        self.commit_password(user, replacement).await
+    }
+
+    /// The new hash and history of a password replacement, checked; nothing is written.
+    async fn prepare_password(
+        &self,
+        ctx: &RequestContext,
+        user: &User,
+        password: &SecretString,
+        client: Option<(&str, &crate::client::ClientSettings)>,
+        allow_weak: bool,
+    ) -> Result<(String, Vec<String>), Error> {
+        let history = self.store.password_history(&user.username).await?;
+        let previous: Vec<String> = std::iter::once(user.password_hash.clone())
+            .chain(history.iter().cloned())
+            .collect();
+        let about = PasswordContext {
+            username: user.username.as_str(),
+            email: user.email.as_deref(),
+            client,
+        };
+        let hash = self
+            .new_password_hash(ctx, &about, password, &previous, allow_weak)
+            .await?;
+        Ok((hash, self.rules.next_history(user, history)))
+    }
+
+    /// Stores a replacement [`Self::prepare_password`] made, while `user`'s hash is unchanged.
+    async fn commit_password(
+        &self,
+        user: &User,
+        (hash, history): (String, Vec<String>),
+    ) -> Result<(), Error> {
+        let change = PasswordChange {
+            username: &user.username,
+            replaces: &user.password_hash,
+            hash: &hash,
+            history: &history,
+            now: self.clock.now(),
+        };
+        self.store.change_password(change).await.map_err(|e| match e {
+            StoreError::Conflict => {
+                Error::Conflict("the password was changed meanwhile; try again".into())
+            }
+            other => other.into(),
+        })
+    }
+
+    /// The hash of a new password: checked against the rules (a failure that `allow_weak`
+    /// lets through is recorded as an event naming the rule), then normalised and hashed.
+    async fn new_password_hash(
+        &self,
+        ctx: &RequestContext,
+        about: &PasswordContext<'_>,
+        password: &SecretString,
+        previous: &[String],
+        allow_weak: bool,
+    ) -> Result<String, Error> {
+        let typed = password.expose_secret();
+        match self
+            .rules
+            .check_new(&self.hasher, typed, about, previous)
+            .await
+        {
+            Ok(()) => {}
+            Err(Error::InvalidPassword { rule, .. }) if allow_weak => {
+                let detail = json!({ "rule": rule, "via": self.via.as_str() });
+                let subject = EventSubject::user(about.username);
+                self.audit
+                    .record(EventKind::WeakPasswordAllowed, ctx, subject, detail)
+                    .await;
+            }
+            Err(err) => return Err(err),
+        }
+        let normal = SecretString::from(normalize(typed).into_owned());
+        self.hasher.hash(&normal).await
     }
 
     /// Enables or disables a user (`user enable|disable`); disabling ends every session of
@@ -184,9 +293,23 @@ impl AdminService {
         let parsed = user::parse(&name, body)?;
         let now = self.clock.now();
         let existing = self.store.find_user(&name).await?;
+        let weak = parsed.allow_weak_password;
         let password_hash = match (&parsed.password, &existing) {
-            (Some(p), _) => self.hasher.hash(p).await?,
-            (None, Some(u)) => u.password_hash.clone(),
+            // A new user's password is checked and hashed here; an existing user's is replaced
+            // after the other fields, through `replace_password` (history, concurrent changes).
+            (Some(p), None) => {
+                let email = match &parsed.email {
+                    Change::Set(e) => Some(e.as_str()),
+                    _ => None,
+                };
+                let about = PasswordContext {
+                    username: name.as_str(),
+                    email,
+                    client: None,
+                };
+                self.new_password_hash(ctx, &about, p, &[], weak).await?
+            }
+            (_, Some(u)) => u.password_hash.clone(),
             (None, None) => {
                 return Err(Error::invalid_field(
                     "password",
@@ -205,6 +328,8 @@ impl AdminService {
             created_at: now,
             active: true,
             session_epoch: 0,
+            password_changed_at: now,
+            password_change_required: None,
         });
         let was_active = base.active;
         let updated = User {
@@ -216,6 +341,12 @@ impl AdminService {
             ..base
         };
         let disabled = !created && was_active && !updated.active;
+        // An existing user's new password is checked before anything is written, and stored
+        // after the other fields, through the history and the concurrent-change check.
+        let replacement = match (created, &parsed.password) {
+            (false, Some(p)) => Some(self.prepare_password(ctx, &updated, p, None, weak).await?),
+            _ => None,
+        };
         if disabled {
             self.end_sessions_of_disabled(ctx, &updated).await?;
         }
@@ -228,6 +359,9 @@ impl AdminService {
         };
         if disabled {
             self.end_logins_since(&updated).await?;
+        }
+        if let Some(replacement) = replacement {
+            self.commit_password(&updated, replacement).await?;
         }
         self.changed(ctx, action, None, Some(updated.username.as_str()))
             .await;

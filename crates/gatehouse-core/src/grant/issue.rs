@@ -196,6 +196,7 @@ impl TokenIssuer {
             id_token: None,
             scope,
             recovery_code: None,
+            password_change_required: None,
         })
     }
 
@@ -253,6 +254,7 @@ impl TokenIssuer {
                 id_token,
                 scope,
                 recovery_code: None,
+                password_change_required: None,
             },
             record,
         })

@@ -20,6 +20,7 @@ use crate::error::Error;
 use crate::login_guard::LoginGuard;
 use crate::mfa::SecondFactor;
 use crate::password::PasswordHasher;
+use crate::password_rules::PasswordRules;
 use crate::scope::ScopeSet;
 use crate::store::UserStore;
 use crate::user::User;
@@ -138,6 +139,10 @@ pub struct Tokens {
     pub scope: ScopeSet,
     /// The user's new recovery code, after a login with the previous one.
     pub recovery_code: Option<String>,
+    /// Why the user must change their password (`breached` or `expired`), when a login finds
+    /// they must: an extension member of the token response (RFC 6749 §5.1) so the app can
+    /// ask for a new one (`POST /account/password`).
+    pub password_change_required: Option<&'static str>,
 }
 
 /// Runs token requests for clients that are already authenticated: passwords checked on
@@ -152,9 +157,18 @@ pub struct Grants {
     audit: Arc<AuditLog>,
     issuer: TokenIssuer,
     second_factor: Arc<SecondFactor>,
+    /// What a login does with a right password found on a breached list or past its age.
+    #[new(default)]
+    rules: Arc<PasswordRules>,
 }
 
 impl Grants {
+    /// Judges logins' passwords by `rules` (breached lists, maximum age).
+    pub fn with_password_rules(mut self, rules: Arc<PasswordRules>) -> Self {
+        self.rules = rules;
+        self
+    }
+
     /// Runs one token request (RFC 6749 §4.3, §4.4 or §6) for an authenticated client, from `ctx`:
     /// its address is throttled and recorded in the events. `ctx` is the context the client
     /// authenticator judged the request in ([`crate::client_auth::Authenticated`]): a client
@@ -207,10 +221,17 @@ impl Grants {
         method: LoginMethod,
     ) -> Result<Tokens, Error> {
         let subject = EventSubject::login(client.id.as_str(), user.username.as_str());
-        let (tokens, evicted) = self
+        let (mut tokens, evicted) = self
             .issuer
             .issue_login(ctx, client, user, granted, method)
             .await?;
+        tokens.password_change_required = user
+            .password_change_required
+            .as_deref()
+            .map(|reason| match reason {
+                "expired" => "expired",
+                _ => "breached",
+            });
         if !evicted.is_empty() {
             let detail = json!({ "sessions": evicted, "reason": "session_limit" });
             self.audit

@@ -9,7 +9,11 @@ use crate::audit::{EventKind, EventSubject, RequestContext};
 use crate::client::{Client, GrantType};
 use crate::error::Error;
 use crate::login_guard::{user_key, Admission, Attempt};
+use crate::client::BreachedPasswordPolicy;
 use crate::password::{HashPermit, Verdict};
+use crate::password_policy::normalize;
+use crate::password_rules::LoginFinding;
+use crate::telemetry;
 use crate::rejection::Rejection;
 use crate::scope::ScopeSet;
 use crate::user::{User, Username, MAX_PASSWORD_LEN};
@@ -32,8 +36,8 @@ impl Grants {
                 "this client may not use the password grant".into(),
             ));
         }
-        let password = password.expose_secret().as_bytes();
-        if password.len() > MAX_PASSWORD_LEN {
+        let typed = password.expose_secret();
+        if typed.len() > MAX_PASSWORD_LEN {
             return Err(Error::invalid_request(format!(
                 "password must be at most {MAX_PASSWORD_LEN} bytes"
             )));
@@ -54,12 +58,20 @@ impl Grants {
                 return Err(err);
             }
         };
-        let (user, attempt) = self
-            .check_password(ctx, client, username, password, permit)
+        let (user, attempt, unnormalised) = self
+            .check_password(ctx, client, username, typed, permit)
             .await?;
-
-        if self.hasher.needs_rehash(&user.password_hash) {
-            self.upgrade_hash(&user, password).await;
+        // Judged before a rehash below replaces the hash the finding is recorded against.
+        let user = match self.judge_password(ctx, client, user, typed).await {
+            Ok(user) => user,
+            Err(err) => {
+                // The password was right: not a failure of the account.
+                self.guard.refund(attempt).await?;
+                return Err(err);
+            }
+        };
+        if unnormalised || self.hasher.needs_rehash(&user.password_hash) {
+            self.upgrade_hash(&user, &normalize(typed)).await;
         }
 
         let granted = user.entitled(&scope);
@@ -81,18 +93,26 @@ impl Grants {
             .await
     }
 
-    /// The user whose password `password` is, behind the address throttle and the account
+    /// The user whose password `typed` is, behind the address throttle and the account
     /// lockout; an unknown user and a wrong password are the same `invalid_grant`, after the same
     /// hash work. The account's attempt stays counted until the caller settles it (the login
-    /// may still need its second factor).
+    /// may still need its second factor). The flag says the stored hash is of the password
+    /// as typed rather than of its NFKC form (set before passwords were normalised): the
+    /// caller rehashes it.
     async fn check_password(
         &self,
         ctx: &RequestContext,
         client: &Client,
         username: &str,
-        password: &[u8],
+        typed: &str,
         permit: HashPermit<'_>,
-    ) -> Result<(User, Attempt), Error> {
+    ) -> Result<(User, Attempt, bool), Error> {
+        let normal = normalize(typed);
+        let password = normal.as_bytes();
+        // A password that NFKC changes is checked in both forms, whoever the user: a hash made
+        // before passwords were normalised is of the typed form, and an unknown user must cost
+        // what a known one costs.
+        let other_form = (normal != typed).then_some(typed.as_bytes());
         let failed = |reason: &'static str| self.login_failed(ctx, client, username, reason);
         // Taken before any hash work, so concurrent guesses cannot overrun the address's limit.
         // A throttled request writes no row of its own (see `AuditLog::rejected`).
@@ -118,6 +138,9 @@ impl Grants {
         // nobody can tell it exists; it counts toward no lockout (it logs in for nobody).
         if user.as_ref().is_some_and(|u| !u.active) {
             permit.verify(password, None).await?;
+            if let Some(other) = other_form {
+                permit.verify(other, None).await?;
+            }
             failed("disabled").await;
             return Err(Error::InvalidGrant(BAD_CREDENTIALS.into()));
         }
@@ -128,6 +151,9 @@ impl Grants {
                 Admission::Proceed(attempt) => Some(attempt),
                 Admission::Locked { .. } => {
                     permit.verify(password, None).await?;
+                    if let Some(other) = other_form {
+                        permit.verify(other, None).await?;
+                    }
                     failed("locked").await;
                     return Err(Error::InvalidGrant(BAD_CREDENTIALS.into()));
                 }
@@ -135,8 +161,15 @@ impl Grants {
             None => None,
         };
         let stored = user.as_ref().map(|u| u.password_hash.as_str());
-        let verdict = match permit.check(password, stored).await {
-            Ok(verdict) => verdict,
+        let checked = match (permit.check(password, stored).await, other_form) {
+            (Ok(Verdict::Mismatch), Some(other)) => permit
+                .check(other, stored)
+                .await
+                .map(|v| (v, v == Verdict::Match)),
+            (verdict, _) => verdict.map(|v| (v, false)),
+        };
+        let (verdict, unnormalised) = match checked {
+            Ok(checked) => checked,
             // Failed before judging the password: not a failure of the address.
             Err(err) => {
                 self.guard.refund_source(source).await;
@@ -146,7 +179,7 @@ impl Grants {
         match (user, attempt) {
             (Some(user), Some(attempt)) if verdict == Verdict::Match => {
                 self.guard.refund_source(source).await;
-                Ok((user, attempt))
+                Ok((user, attempt, unnormalised))
             }
             (_, attempt) => {
                 // A stored hash over the cost ceiling fails like a wrong password; only the
@@ -177,11 +210,70 @@ impl Grants {
             .await;
     }
 
-    /// Replaces an imported (bcrypt, PBKDF2) or weaker argon2 hash with one of the configured
-    /// parameters, now that the password is known to be right. A failure is logged, not fatal:
-    /// the login already succeeded and the next one tries again.
-    async fn upgrade_hash(&self, user: &User, password: &[u8]) {
-        let password = SecretString::from(String::from_utf8_lossy(password).into_owned());
+    /// What the rules find wrong with `user`'s right password `typed` for `client` (a breached
+    /// list holds it, or it is past its maximum age): recorded on the user (so the next login
+    /// asks no list again) with an event and a metric, and the login refused with
+    /// `password_leaked` when the client blocks breached passwords. The user as they now are.
+    async fn judge_password(
+        &self,
+        ctx: &RequestContext,
+        client: &Client,
+        mut user: User,
+        typed: &str,
+    ) -> Result<User, Error> {
+        let now = self.clock.now();
+        let Some(finding) = self
+            .rules
+            .at_login(&client.settings, &user, typed, now)
+            .await
+        else {
+            return Ok(user);
+        };
+        let block = matches!(finding, LoginFinding::Breached(_))
+            && self.rules.breached_mode(Some(&client.settings)) == BreachedPasswordPolicy::Block;
+        let action = if block { "block" } else { "flag" };
+        let reason = finding.reason();
+        if user.password_change_required.as_deref() != Some(reason.as_str()) {
+            // Only while the hash is the one just checked: a password changed meanwhile is not
+            // marked for what was found of the old one.
+            let hash = user.password_hash.clone();
+            match self
+                .users
+                .require_password_change(&user.id, &hash, Some(&reason))
+                .await
+            {
+                Ok(_) => user.password_change_required = Some(reason),
+                Err(err) => tracing::warn!(user = %user.id, %err, "could not mark the password"),
+            }
+        }
+        let (kind, detail, label) = match finding {
+            LoginFinding::Breached(list) => (
+                EventKind::PasswordBreached,
+                json!({ "list": list.as_str(), "action": action }),
+                list.as_str(),
+            ),
+            LoginFinding::Expired => (
+                EventKind::PasswordExpired,
+                json!({ "password_changed_at": user.password_changed_at }),
+                "expired",
+            ),
+        };
+        metrics::counter!(telemetry::PASSWORD_FINDINGS, "finding" => label, "action" => action)
+            .increment(1);
+        let about = EventSubject::login(client.id.as_str(), user.username.as_str());
+        self.audit.record(kind, ctx, about, detail).await;
+        if block {
+            return Err(Error::PasswordLeaked);
+        }
+        Ok(user)
+    }
+
+    /// Replaces an imported (bcrypt, PBKDF2), weaker argon2 or un-normalised hash with one of
+    /// the configured parameters of the normalised password, now that the password is known
+    /// to be right. A failure is logged, not fatal: the login already succeeded and the next
+    /// one tries again.
+    async fn upgrade_hash(&self, user: &User, password: &str) {
+        let password = SecretString::from(password.to_owned());
         let result = match self.hasher.hash(&password).await {
             Ok(hash) => self
                 .users

@@ -38,7 +38,7 @@ pub use tokens::{
     AccessTokenRecord, NewLogin, Recorded, RefreshTokenRecord, SessionLimit, SessionLimitPolicy,
     TokenFamily, TokenStore, MAX_USER_AGENT_LEN,
 };
-pub use users::UserStore;
+pub use users::{PasswordChange, UserStore};
 
 /// Everything gatehouse stores: every capability trait. Implemented for each type that
 /// implements them all, so a back end implements only the capability traits.

@@ -29,4 +29,36 @@ pub trait UserStore: Send + Sync {
     /// Replaces a user's password hash, email, phone, scopes and `active`; `NotFound` if there
     /// is none. Sessions are ended separately ([`super::SessionStore::end_user_sessions`]).
     async fn update_user(&self, user: &User, now: i64) -> Result<(), StoreError>;
+    /// Sets a new password while the stored hash is still `change.replaces` (`Conflict` when
+    /// it changed meanwhile, `NotFound` when there is no such user): stores `change.history`
+    /// as the user's earlier hashes, records the time, and clears any
+    /// `password_change_required`.
+    async fn change_password(&self, change: PasswordChange<'_>) -> Result<(), StoreError>;
+    /// The user's earlier password hashes, newest first (empty for an unknown user).
+    async fn password_history(&self, username: &Username) -> Result<Vec<String>, StoreError>;
+    /// Marks the user as having to change their password (`reason`), or lifts the mark
+    /// (`None`), while their stored hash is still `hash`: a password changed meanwhile is not
+    /// marked for what was found of the old one. Whether a user was marked.
+    async fn require_password_change(
+        &self,
+        user_id: &str,
+        hash: &str,
+        reason: Option<&str>,
+    ) -> Result<bool, StoreError>;
+}
+
+/// The arguments of [`UserStore::change_password`].
+#[derive(Debug, Clone, Copy)]
+pub struct PasswordChange<'a> {
+    /// Whose password.
+    pub username: &'a Username,
+    /// The stored hash the change replaces.
+    pub replaces: &'a str,
+    /// The new hash.
+    pub hash: &'a str,
+    /// The earlier hashes to keep, newest first (the replaced one among them when a history is
+    /// kept).
+    pub history: &'a [String],
+    /// Seconds since the epoch.
+    pub now: i64,
 }

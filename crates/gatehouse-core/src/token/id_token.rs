@@ -89,6 +89,8 @@ mod tests {
             created_at: 0,
             active: true,
             session_epoch: 0,
+            password_changed_at: 0,
+            password_change_required: None,
         };
         let c = user_claims(&user, &ScopeSet::parse("openid email").unwrap());
         assert_eq!(c["email"], "a@example.com");

@@ -175,6 +175,11 @@ pub(crate) struct TokenSuccess {
     /// After the mfa-recovery-code grant: the user's new recovery code (the old one is spent).
     #[serde(skip_serializing_if = "Option::is_none")]
     recovery_code: Option<String>,
+    /// Why the user must change their password (`breached`: it is on a breached or common
+    /// list; `expired`: past the server's maximum age), when they must: the app asks for a new
+    /// one (`POST /account/password`). An extension member (RFC 6749 §5.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password_change_required: Option<&'static str>,
 }
 
 /// Parses the grant-specific parameters.
@@ -253,6 +258,7 @@ impl IntoResponse for TokenResponse {
             refresh_token: t.refresh_token,
             id_token: t.id_token,
             recovery_code: t.recovery_code,
+            password_change_required: t.password_change_required,
         };
         NoStore::with_pragma(Json(body)).into_response()
     }

@@ -38,6 +38,8 @@ pub(crate) fn user<DB: Backend>(row: &DB::Row) -> Result<User, StoreError> {
         created_at: DB::int(row, "created_at")?,
         active: DB::boolean(row, "active")?,
         session_epoch: DB::int(row, "session_epoch")?,
+        password_changed_at: DB::int(row, "password_changed_at")?,
+        password_change_required: DB::opt_text(row, "password_change_required")?,
     })
 }
 

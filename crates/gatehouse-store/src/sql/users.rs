@@ -1,7 +1,7 @@
 //! [`UserStore`] on SQL: the `users` table. Scopes are stored space-delimited.
 
 use async_trait::async_trait;
-use gatehouse_core::store::{StoreError, UserStore};
+use gatehouse_core::store::{PasswordChange, StoreError, UserStore};
 use gatehouse_core::user::{User, Username};
 
 use super::{
@@ -13,7 +13,8 @@ use crate::backend::Backend;
 impl<DB: Backend, H: HotPath<DB>> UserStore for SqlStore<DB, H> {
     async fn find_user(&self, username: &Username) -> Result<Option<User>, StoreError> {
         let sql = "SELECT id, username, password_hash, email, phone, scopes, created_at, \
-                   active, session_epoch FROM users WHERE username = $1";
+                   active, session_epoch, password_changed_at, password_change_required \
+                   FROM users WHERE username = $1";
         let params = [username.as_str().into()];
         fetch_optional(&self.pool, sql, &params, rows::user::<DB>).await
     }
@@ -24,14 +25,16 @@ impl<DB: Backend, H: HotPath<DB>> UserStore for SqlStore<DB, H> {
 
     async fn list_users(&self) -> Result<Vec<User>, StoreError> {
         let sql = "SELECT id, username, password_hash, email, phone, scopes, created_at, \
-                   active, session_epoch FROM users ORDER BY username";
+                   active, session_epoch, password_changed_at, password_change_required \
+                   FROM users ORDER BY username";
         fetch_all(&self.pool, sql, &[], rows::user::<DB>).await
     }
 
     async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
         let scopes = user.scopes.as_ref().map(|s| s.to_string());
         let sql = "INSERT INTO users (id, username, password_hash, email, phone, scopes, \
-                   created_at, updated_at, active) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)";
+                   created_at, updated_at, active, password_changed_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9)";
         let params = [
             (&user.id).into(),
             user.username.as_str().into(),
@@ -41,6 +44,7 @@ impl<DB: Backend, H: HotPath<DB>> UserStore for SqlStore<DB, H> {
             scopes.as_deref().into(),
             user.created_at.into(),
             user.active.into(),
+            user.password_changed_at.into(),
         ];
         execute(&self.pool, sql, &params).await.map(drop)
     }
@@ -77,5 +81,51 @@ impl<DB: Backend, H: HotPath<DB>> UserStore for SqlStore<DB, H> {
             user.active.into(),
         ];
         one_row(execute(&self.pool, sql, &params).await?)
+    }
+
+    async fn change_password(&self, change: PasswordChange<'_>) -> Result<(), StoreError> {
+        let history = serde_json::to_string(change.history)
+            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+        let sql = "UPDATE users SET password_hash = $1, password_history = $2, \
+                   password_changed_at = $3, updated_at = $3, password_change_required = NULL \
+                   WHERE username = $4 AND password_hash = $5";
+        let params = [
+            change.hash.into(),
+            history.as_str().into(),
+            change.now.into(),
+            change.username.as_str().into(),
+            change.replaces.into(),
+        ];
+        match execute(&self.pool, sql, &params).await? {
+            0 => match self.find_user(change.username).await? {
+                Some(_) => Err(StoreError::Conflict),
+                None => Err(StoreError::NotFound),
+            },
+            _ => Ok(()),
+        }
+    }
+
+    async fn password_history(&self, username: &Username) -> Result<Vec<String>, StoreError> {
+        let sql = "SELECT password_history FROM users WHERE username = $1";
+        let params = [username.as_str().into()];
+        let found = fetch_optional(&self.pool, sql, &params, |row| {
+            DB::text(row, "password_history")
+        })
+        .await?;
+        Ok(found
+            .and_then(|json| serde_json::from_str(&json).ok())
+            .unwrap_or_default())
+    }
+
+    async fn require_password_change(
+        &self,
+        user_id: &str,
+        hash: &str,
+        reason: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let sql = "UPDATE users SET password_change_required = $1 \
+                   WHERE id = $2 AND password_hash = $3";
+        let params = [reason.into(), user_id.into(), hash.into()];
+        Ok(execute(&self.pool, sql, &params).await? > 0)
     }
 }

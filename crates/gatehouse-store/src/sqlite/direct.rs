@@ -158,6 +158,8 @@ impl Readers {
                 created_at: r.get(6)?,
                 active: r.get(7)?,
                 session_epoch: r.get(8)?,
+                password_changed_at: r.get(9)?,
+                password_change_required: r.get(10)?,
             })
         })
     }

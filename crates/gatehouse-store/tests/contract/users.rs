@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use gatehouse_core::scope::ScopeSet;
-use gatehouse_core::store::{Store, StoreError};
+use gatehouse_core::store::{PasswordChange, Store, StoreError};
 use gatehouse_core::user::{User, Username};
 
 pub fn user(username: &str) -> User {
@@ -18,7 +18,103 @@ pub fn user(username: &str) -> User {
         created_at: 1_700_000_000,
         active: true,
         session_epoch: 0,
+        password_changed_at: 1_700_000_050,
+        password_change_required: None,
     }
+}
+
+/// `change_password` replaces the hash only while it is still the one it replaces, keeps the
+/// given history, records the time and lifts a `password_change_required` mark; that mark is
+/// set only while the hash is the one it was found on.
+pub async fn password_changes_keep_history_and_refuse_a_stale_hash(store: Arc<dyn Store>) {
+    let hana = user("hana");
+    store.insert_user(&hana).await.unwrap();
+    assert!(store.password_history(&hana.username).await.unwrap().is_empty());
+    // A mark for another hash is not set; for the stored one it is.
+    let marked = store
+        .require_password_change(&hana.id, "some-other-hash", Some("breached:common"))
+        .await
+        .unwrap();
+    assert!(!marked);
+    assert_eq!(
+        store.find_user(&hana.username).await.unwrap().unwrap().password_change_required,
+        None
+    );
+    let marked = store
+        .require_password_change(&hana.id, &hana.password_hash, Some("breached:common"))
+        .await
+        .unwrap();
+    assert!(marked);
+    let found = store.find_user(&hana.username).await.unwrap().unwrap();
+    assert_eq!(found.password_change_required.as_deref(), Some("breached:common"));
+    assert_eq!(store.find_user_by_id(&hana.id).await.unwrap(), Some(found));
+
+    let history = vec![hana.password_hash.clone(), "older".to_owned()];
+    let change = PasswordChange {
+        username: &hana.username,
+        replaces: &hana.password_hash,
+        hash: "hash-2",
+        history: &history,
+        now: 1_700_000_900,
+    };
+    store.change_password(change).await.unwrap();
+    let found = store.find_user(&hana.username).await.unwrap().unwrap();
+    assert_eq!(found.password_hash, "hash-2");
+    assert_eq!(found.password_changed_at, 1_700_000_900);
+    assert_eq!(found.password_change_required, None);
+    assert_eq!(store.password_history(&hana.username).await.unwrap(), history);
+
+    // The same change again replaces a hash that is no longer stored: Conflict, and nothing
+    // changes.
+    let err = store.change_password(change).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict), "{err:?}");
+    let again = store.find_user(&hana.username).await.unwrap().unwrap();
+    assert_eq!(again.password_hash, "hash-2");
+    let ghost = Username::parse("ghost").unwrap();
+    let err = store
+        .change_password(PasswordChange {
+            username: &ghost,
+            ..change
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert!(store.password_history(&ghost).await.unwrap().is_empty());
+}
+
+/// Sixteen concurrent changes from the same stored hash: exactly one wins, the rest are
+/// `Conflict` (two self-service changes racing cannot both pass the current-password check
+/// and both write).
+pub async fn concurrent_password_changes_let_exactly_one_win(store: Arc<dyn Store>) {
+    let ivan = user("ivan");
+    store.insert_user(&ivan).await.unwrap();
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let store = store.clone();
+            let ivan = ivan.clone();
+            tokio::spawn(async move {
+                let hash = format!("hash-{i}");
+                store
+                    .change_password(PasswordChange {
+                        username: &ivan.username,
+                        replaces: &ivan.password_hash,
+                        hash: &hash,
+                        history: &[],
+                        now: 1_700_001_000,
+                    })
+                    .await
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(()) => won += 1,
+            Err(StoreError::Conflict) => {}
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(won, 1);
 }
 
 /// Everything stored about a user comes back unchanged, also when disabled; list is ordered

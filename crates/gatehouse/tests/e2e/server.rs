@@ -19,6 +19,15 @@ const CHEAP_ARGON2: [(&str, &str); 3] = [
     ("GATEHOUSE_ARGON2_PARALLELISM", "1"),
 ];
 
+/// A permissive password policy for tests that are not about passwords (their fixtures use
+/// short and common passwords); the password-policy tests pass
+/// `TestServer::builder().nist_passwords()`, which keeps the server's defaults.
+const LAX_PASSWORDS: [(&str, &str); 3] = [
+    ("GATEHOUSE_PASSWORD_MIN_LENGTH", "1"),
+    ("GATEHOUSE_PASSWORD_MIN_LENGTH_MFA", "1"),
+    ("GATEHOUSE_BREACHED_PASSWORD_DEFAULT", "off"),
+];
+
 /// The Content-Type of an HTML form body (RFC 6749 §4.3.2, appendix B).
 pub const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
 
@@ -41,6 +50,7 @@ pub struct TestServer {
 #[derive(Default)]
 pub struct Builder {
     owasp: bool,
+    nist_passwords: bool,
     env: Vec<(String, String)>,
     args: Vec<String>,
     db: Option<TestDatabase>,
@@ -63,6 +73,12 @@ impl Builder {
     }
 
     /// Real OWASP argon2id parameters instead of the cheap test ones.
+    /// Keeps the server's password policy (NIST's defaults) and breached-password checks.
+    pub fn nist_passwords(mut self) -> Self {
+        self.nist_passwords = true;
+        self
+    }
+
     pub fn owasp_hashing(mut self) -> Self {
         self.owasp = true;
         self
@@ -104,6 +120,13 @@ impl Builder {
         if !self.owasp {
             env.extend(
                 CHEAP_ARGON2
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string())),
+            );
+        }
+        if !self.nist_passwords {
+            env.extend(
+                LAX_PASSWORDS
                     .iter()
                     .map(|(k, v)| (k.to_string(), v.to_string())),
             );
