@@ -8,7 +8,7 @@
 //! standard input, and `--generate-secret` sets `secret`.
 
 use clap::CommandFactory;
-use gatehouse_core::admin::{CLIENT_FIELDS, USER_FIELDS};
+use gatehouse_core::admin::{CLIENT_FIELDS, USER_FIELDS, USER_WRITE_OPTIONS};
 
 use crate::cli::Cli;
 
@@ -90,7 +90,8 @@ fn client_commands_and_the_client_resource_have_the_same_fields() {
 /// `user set-password`), and every flag of theirs is a field.
 #[test]
 fn user_commands_and_the_user_resource_have_the_same_fields() {
-    let mut missing = gaps(USER_FIELDS, &[], "user", "add");
+    let with_options = [USER_FIELDS, USER_WRITE_OPTIONS].concat();
+    let mut missing = gaps(&with_options, &[], "user", "add");
     missing.extend(gaps(USER_FIELDS, &["password"], "user", "update"));
     let top = Cli::command();
     let user = top.find_subcommand("user").expect("a user command");

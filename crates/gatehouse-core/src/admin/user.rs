@@ -21,6 +21,11 @@ use crate::user::{User, Username, MAX_PASSWORD_LEN};
 /// `user add`/`user update` have a flag for (checked by the CLI's tests).
 pub const USER_FIELDS: &[&str] = &["password", "email", "phone", "scopes", "active"];
 
+/// Options of a write that are not stored fields, named alike in the body and in the CLI's
+/// `user add` (and `user set-password`): `allow_weak_password` sets a password that fails the
+/// password policy, knowingly (recorded as an event).
+pub const USER_WRITE_OPTIONS: &[&str] = &["allow_weak_password"];
+
 const SCHEMA: Schema = Schema {
     fields: USER_FIELDS,
     others: &["resourceType", "id", "phoneNumber", "allow_weak_password"],

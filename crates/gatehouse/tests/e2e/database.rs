@@ -102,6 +102,20 @@ impl TestDatabase {
         }
     }
 
+    /// Runs one statement that changes rows (a test ageing a record, say).
+    pub async fn execute(&self, sql: &str) {
+        match self.backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+                sqlx::query(sql).execute(&mut conn).await.unwrap();
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+                sqlx::query(sql).execute(&mut conn).await.unwrap();
+            }
+        }
+    }
+
     /// The single integer `sql` selects.
     pub async fn scalar(&self, sql: &str) -> i64 {
         match self.backend {

@@ -35,6 +35,7 @@ mod mfa_races;
 mod multi_instance;
 mod ops;
 mod overload;
+mod passwords;
 mod per_address;
 #[cfg(target_os = "linux")]
 mod priority;

@@ -103,8 +103,11 @@ pub async fn json(resp: reqwest::Response) -> (StatusCode, HeaderMap, Value) {
 
 /// The `error` codes gatehouse may answer with: RFC 6749 section 5.2, RFC 6750 section 3.1,
 /// RFC 7009 section 2.2.1, the temporarily_unavailable and server_error of section 4.1.2.1,
-/// Auth0's MFA API codes, and the admin API's not_found and conflict.
-const REGISTERED_ERRORS: [&str; 18] = [
+/// Auth0's MFA API codes and its password_leaked, the admin API's not_found and conflict, and
+/// the invalid_password of a new password that fails the policy.
+const REGISTERED_ERRORS: [&str; 20] = [
+    "invalid_password",
+    "password_leaked",
     "invalid_request",
     "invalid_client",
     "invalid_grant",
