@@ -29,7 +29,12 @@ const SERVICE_SECRET: &str = "demo-service-secret";
 const SERVICE_SCOPES: &str = "contacts.read contacts.write";
 const USERNAME: &str = "demo@example.com";
 const PASSWORD: &str = "demo-password";
-const SCOPES: &str = "openid profile email phone offline_access contacts.read contacts.write";
+const SCOPES: &str =
+    "openid profile email phone offline_access contacts.read contacts.write account";
+/// A user whose password is on the built-in list of common passwords: their logins succeed and
+/// are flagged (`password_change_required: breached`).
+const LEAKED_USER: &str = "leaked@example.com";
+const LEAKED_PASSWORD: &str = "iloveyou";
 
 /// Seeds a throwaway database and serves it until Ctrl-C; the database (and the certificate of
 /// `tls`) is deleted on exit.
@@ -143,6 +148,16 @@ async fn seed(config: &Config) -> Result<()> {
         allow_weak_password: true,
     };
     admin.add_user(&CLI, user).await?;
+    let leaked = NewUser {
+        username: Username::parse(LEAKED_USER)?,
+        password: SecretString::from(LEAKED_PASSWORD),
+        email: Some(LEAKED_USER.into()),
+        phone: None,
+        scopes: None,
+        active: true,
+        allow_weak_password: true,
+    };
+    admin.add_user(&CLI, leaked).await?;
     Ok(())
 }
 
@@ -159,6 +174,7 @@ gatehouse demo: a throwaway database (deleted on exit) with
   public client        {PUBLIC_CLIENT}
   service client       {SERVICE_CLIENT} / {SERVICE_SECRET} (client_credentials: {SERVICE_SCOPES})
   user                 {USERNAME} / {PASSWORD}
+  user                 {LEAKED_USER} / {LEAKED_PASSWORD} (a common password)
   scopes               {SCOPES}
 
 {trust}Try each product's request shape (Ctrl-C stops the demo):
@@ -185,6 +201,19 @@ curl -s -X POST {base}/auth/token -H 'Content-Type: application/json' \
 # Machine to machine: the client credentials grant (no user, no refresh token)
 curl -s -u '{SERVICE_CLIENT}:{SERVICE_SECRET}' {base}/oauth/token \
   -d grant_type=client_credentials --data-urlencode 'scope=contacts.read contacts.write'
+
+# Password policy (NIST SP 800-63B-4): a weak new password is refused, naming the rule
+TOKEN=$(curl -s -u '{CLIENT}:{SECRET}' {base}/oauth/token -d grant_type=password \
+  -d 'username={USERNAME}' -d 'password={PASSWORD}' --data-urlencode 'scope=openid account' \
+  | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+curl -s {base}/account/password -H "Authorization: Bearer $TOKEN" \
+  -d 'current_password={PASSWORD}' -d 'new_password=letmein123'
+# {{"error":"invalid_password","error_description":"...","rule":"min_length"}}
+
+# A breached (here: common) password is flagged at login: the login succeeds and says so
+curl -s -u '{CLIENT}:{SECRET}' {base}/oauth/token -d grant_type=password \
+  -d 'username={LEAKED_USER}' -d 'password={LEAKED_PASSWORD}'
+# {{..."password_change_required":"breached"}}
 "#
     )
 }
