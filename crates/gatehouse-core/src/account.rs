@@ -99,9 +99,7 @@ impl Account {
             .await;
         let name = user.username.as_str();
         let keep = record.family_id.as_deref();
-        self.admin
-            .password_changed(ctx, &user.id, name, keep)
-            .await
+        self.admin.password_changed(ctx, &user.id, name, keep).await
     }
 
     /// Checks the current password as a login does: a place in the hash pool first, then the

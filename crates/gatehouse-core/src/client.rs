@@ -367,8 +367,12 @@ impl ClientPasswordPolicy {
     /// Sets the rule `key` from its text; `None` for an unknown key or a bad value.
     pub fn set(&mut self, key: &str, value: &str) -> Option<()> {
         match key {
-            "min_length" => self.min_length = Some(value.parse().ok().filter(|n| (1..=1024).contains(n))?),
-            "require_classes" => self.require_classes = Some(value.parse().ok().filter(|n| *n <= 4)?),
+            "min_length" => {
+                self.min_length = Some(value.parse().ok().filter(|n| (1..=1024).contains(n))?)
+            }
+            "require_classes" => {
+                self.require_classes = Some(value.parse().ok().filter(|n| *n <= 4)?)
+            }
             _ => return None,
         }
         Some(())

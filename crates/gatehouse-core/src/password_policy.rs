@@ -244,7 +244,10 @@ mod tests {
         // 15 characters of 2 to 4 bytes each are 15 characters.
         assert_eq!(rule(&p, "ÄÖÜäöüßéèêëçñõ€", &ctx()), "ok");
         assert_eq!(rule(&p, "ÄÖÜäöüßéèêëçñõ", &ctx()), "min_length");
-        assert_eq!(rule(&p, &"x".repeat(MAX_PASSWORD_LEN + 1), &ctx()), "max_length");
+        assert_eq!(
+            rule(&p, &"x".repeat(MAX_PASSWORD_LEN + 1), &ctx()),
+            "max_length"
+        );
         assert_eq!(rule(&p, "correct\u{7}horse battery", &ctx()), "characters");
         // No composition rules: all lower case, with spaces, is fine.
         assert_eq!(rule(&p, "purple monkey dishwasher", &ctx()), "ok");
@@ -274,7 +277,10 @@ mod tests {
             client: Some(("app", &own)),
             ..ctx()
         };
-        assert_eq!(rule(&p, "correct horse battery", &with), "character_classes");
+        assert_eq!(
+            rule(&p, "correct horse battery", &with),
+            "character_classes"
+        );
         assert_eq!(rule(&p, "Correct horse battery 9", &with), "ok");
         assert_eq!(rule(&p, "Correct horse 9", &with), "min_length");
     }
@@ -294,10 +300,7 @@ mod tests {
     #[test]
     fn context_words_are_refused_without_being_echoed() {
         let p = PasswordPolicy::default();
-        let p = PasswordPolicy {
-            min_length: 8,
-            ..p
-        };
+        let p = PasswordPolicy { min_length: 8, ..p };
         for pw in [
             "ALICE.SMITH 2024!",
             "gatehouse 1234567",

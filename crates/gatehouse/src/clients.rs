@@ -5,9 +5,8 @@
 use anyhow::{bail, Context, Result};
 use gatehouse_core::admin::NewClient;
 use gatehouse_core::client::{
-    BreachedPasswordPolicy, ClientPasswordPolicy,
-    AccessTokenAlg, Client, ClientId, ClientSettings, GrantType, MfaPolicy,
-    TokenEndpointAuthMethod, TokenFormat,
+    AccessTokenAlg, BreachedPasswordPolicy, Client, ClientId, ClientPasswordPolicy, ClientSettings,
+    GrantType, MfaPolicy, TokenEndpointAuthMethod, TokenFormat,
 };
 use gatehouse_core::random;
 use gatehouse_core::scope::ScopeSet;
@@ -287,8 +286,13 @@ fn update_fields(args: &ClientUpdateArgs) -> Result<(FieldValues, Option<String>
         ),
         (
             "password_policy",
-            password_policy(&args.passwords)?
-                .map(|p| if p.is_empty() { Value::Null } else { json!(p) }),
+            password_policy(&args.passwords)?.map(|p| {
+                if p.is_empty() {
+                    Value::Null
+                } else {
+                    json!(p)
+                }
+            }),
         ),
         (
             "jwks",

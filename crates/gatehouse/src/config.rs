@@ -20,8 +20,8 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::connections::ConnectionLimits;
 use crate::logging::LogFormat;
-use crate::password_config::PasswordSettings;
 use crate::options::{layered, FileOptions, GlobalOptions, ServeOptions};
+use crate::password_config::PasswordSettings;
 use crate::security_config::SecurityConfig;
 use crate::tls::TlsFiles;
 

@@ -5,8 +5,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use gatehouse_core::account::Account;
 use gatehouse_core::admin::keys::{current_default, SigningKeys};
 use gatehouse_core::admin::AdminService;
+use gatehouse_core::admin::Via;
 use gatehouse_core::audit::AuditLog;
 use gatehouse_core::authorize::PasswordCodes;
 use gatehouse_core::client_assertion::{AssertionVerifier, SecretSealer};
@@ -19,6 +21,7 @@ use gatehouse_core::login_guard::LoginGuard;
 use gatehouse_core::mfa::api::Mfa;
 use gatehouse_core::mfa::SecondFactor;
 use gatehouse_core::password::PasswordHasher;
+use gatehouse_core::password_rules::PasswordRules;
 use gatehouse_core::revocation::Revocation;
 use gatehouse_core::sealing::Sealer;
 use gatehouse_core::store::Store;
@@ -27,9 +30,6 @@ use gatehouse_core::token::key_cache::Keys;
 use gatehouse_core::token::keys::{KeyRing, SigningAlg};
 use gatehouse_core::token::resolve::AccessTokens;
 use gatehouse_core::userinfo::UserInfo;
-use gatehouse_core::account::Account;
-use gatehouse_core::admin::Via;
-use gatehouse_core::password_rules::PasswordRules;
 use gatehouse_http::AppState;
 use tokio::net::TcpListener;
 
@@ -339,16 +339,18 @@ impl Shared {
             self.identity.clone(),
         )
         .with_default_session_limit(config.session_limit);
-        Arc::new(Grants::new(
-            self.store.clone(),
-            self.clock.clone(),
-            hasher,
-            self.guard.clone(),
-            self.audit.clone(),
-            issuer,
-            second_factor,
+        Arc::new(
+            Grants::new(
+                self.store.clone(),
+                self.clock.clone(),
+                hasher,
+                self.guard.clone(),
+                self.audit.clone(),
+                issuer,
+                second_factor,
+            )
+            .with_password_rules(rules),
         )
-        .with_password_rules(rules))
     }
 }
 

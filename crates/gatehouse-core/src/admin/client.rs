@@ -21,8 +21,8 @@ use serde_json::{json, Value};
 
 use super::fields::{Change, Fields, Schema};
 use crate::client::{
-    AccessTokenAlg, BreachedPasswordPolicy, Client, ClientId, ClientPasswordPolicy,
-    ClientSettings, GrantType, MfaPolicy, TokenEndpointAuthMethod, TokenFormat,
+    AccessTokenAlg, BreachedPasswordPolicy, Client, ClientId, ClientPasswordPolicy, ClientSettings,
+    GrantType, MfaPolicy, TokenEndpointAuthMethod, TokenFormat,
 };
 use crate::error::Error;
 use crate::scope::ScopeSet;
@@ -410,9 +410,7 @@ mod tests {
                 format!("{prefix}.{k}")
             };
             match v {
-                Value::Object(_) if k != "jwks" && k != "password_policy" => {
-                    leaves(v, &path, out)
-                }
+                Value::Object(_) if k != "jwks" && k != "password_policy" => leaves(v, &path, out),
                 _ => out.push(path),
             }
         }

@@ -5,15 +5,15 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 
+use super::fields::Change;
 use super::{bundle, user, AdminService};
 use crate::audit::{EventKind, EventSubject, RequestContext};
 use crate::error::Error;
 use crate::login_guard::user_key;
+use crate::password_policy::{normalize, PasswordContext};
 use crate::random;
 use crate::scope::ScopeSet;
-use crate::password_policy::{normalize, PasswordContext};
 use crate::store::{PasswordChange, StoreError};
-use super::fields::Change;
 use crate::user::{User, Username};
 use crate::user_import::ImportedUser;
 
@@ -192,12 +192,15 @@ impl AdminService {
             history: &history,
             now: self.clock.now(),
         };
-        self.store.change_password(change).await.map_err(|e| match e {
-            StoreError::Conflict => {
-                Error::Conflict("the password was changed meanwhile; try again".into())
-            }
-            other => other.into(),
-        })
+        self.store
+            .change_password(change)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict => {
+                    Error::Conflict("the password was changed meanwhile; try again".into())
+                }
+                other => other.into(),
+            })
     }
 
     /// The hash of a new password: checked against the rules (a failure that `allow_weak`

@@ -74,6 +74,8 @@ impl BreachCheck {
 impl std::fmt::Debug for BreachCheck {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let sources: Vec<_> = self.lists.iter().map(|l| l.source().as_str()).collect();
-        f.debug_struct("BreachCheck").field("lists", &sources).finish()
+        f.debug_struct("BreachCheck")
+            .field("lists", &sources)
+            .finish()
     }
 }

@@ -225,13 +225,13 @@ impl Grants {
             .issuer
             .issue_login(ctx, client, user, granted, method)
             .await?;
-        tokens.password_change_required = user
-            .password_change_required
-            .as_deref()
-            .map(|reason| match reason {
-                "expired" => "expired",
-                _ => "breached",
-            });
+        tokens.password_change_required =
+            user.password_change_required
+                .as_deref()
+                .map(|reason| match reason {
+                    "expired" => "expired",
+                    _ => "breached",
+                });
         if !evicted.is_empty() {
             let detail = json!({ "sessions": evicted, "reason": "session_limit" });
             self.audit

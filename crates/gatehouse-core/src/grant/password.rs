@@ -6,16 +6,16 @@ use serde_json::json;
 
 use super::{Grants, Tokens};
 use crate::audit::{EventKind, EventSubject, RequestContext};
+use crate::client::BreachedPasswordPolicy;
 use crate::client::{Client, GrantType};
 use crate::error::Error;
 use crate::login_guard::{user_key, Admission, Attempt};
-use crate::client::BreachedPasswordPolicy;
 use crate::password::{HashPermit, Verdict};
 use crate::password_policy::normalize;
 use crate::password_rules::LoginFinding;
-use crate::telemetry;
 use crate::rejection::Rejection;
 use crate::scope::ScopeSet;
+use crate::telemetry;
 use crate::user::{User, Username, MAX_PASSWORD_LEN};
 
 /// Said for an unknown user and for a wrong password alike.

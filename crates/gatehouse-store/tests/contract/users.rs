@@ -29,7 +29,11 @@ pub fn user(username: &str) -> User {
 pub async fn password_changes_keep_history_and_refuse_a_stale_hash(store: Arc<dyn Store>) {
     let hana = user("hana");
     store.insert_user(&hana).await.unwrap();
-    assert!(store.password_history(&hana.username).await.unwrap().is_empty());
+    assert!(store
+        .password_history(&hana.username)
+        .await
+        .unwrap()
+        .is_empty());
     // A mark for another hash is not set; for the stored one it is.
     let marked = store
         .require_password_change(&hana.id, "some-other-hash", Some("breached:common"))
@@ -37,7 +41,12 @@ pub async fn password_changes_keep_history_and_refuse_a_stale_hash(store: Arc<dy
         .unwrap();
     assert!(!marked);
     assert_eq!(
-        store.find_user(&hana.username).await.unwrap().unwrap().password_change_required,
+        store
+            .find_user(&hana.username)
+            .await
+            .unwrap()
+            .unwrap()
+            .password_change_required,
         None
     );
     let marked = store
@@ -46,7 +55,10 @@ pub async fn password_changes_keep_history_and_refuse_a_stale_hash(store: Arc<dy
         .unwrap();
     assert!(marked);
     let found = store.find_user(&hana.username).await.unwrap().unwrap();
-    assert_eq!(found.password_change_required.as_deref(), Some("breached:common"));
+    assert_eq!(
+        found.password_change_required.as_deref(),
+        Some("breached:common")
+    );
     assert_eq!(store.find_user_by_id(&hana.id).await.unwrap(), Some(found));
 
     let history = vec![hana.password_hash.clone(), "older".to_owned()];
@@ -62,7 +74,10 @@ pub async fn password_changes_keep_history_and_refuse_a_stale_hash(store: Arc<dy
     assert_eq!(found.password_hash, "hash-2");
     assert_eq!(found.password_changed_at, 1_700_000_900);
     assert_eq!(found.password_change_required, None);
-    assert_eq!(store.password_history(&hana.username).await.unwrap(), history);
+    assert_eq!(
+        store.password_history(&hana.username).await.unwrap(),
+        history
+    );
 
     // The same change again replaces a hash that is no longer stored: Conflict, and nothing
     // changes.

@@ -72,17 +72,27 @@ async fn the_admin_api_names_the_rule_a_new_password_fails() {
     ] {
         let body = json!({"password": password, "email": "frank.miller@corp.example"});
         let (status, answer) = put_json(&s, "/User/frank.miller", &body).await;
-        assert_eq!(refused_rule(status, &answer, password), rule, "{password:?}");
+        assert_eq!(
+            refused_rule(status, &answer, password),
+            rule,
+            "{password:?}"
+        );
     }
     // 14 two-byte characters are 28 bytes and still too short; 15 are enough.
     let short = "äöüßéèêëçñõåøæ";
     let (status, answer) = put_json(&s, "/User/frank", &json!({"password": short})).await;
     assert_eq!(refused_rule(status, &answer, short), "min_length");
-    let (status, created) = put_json(&s, "/User/frank", &json!({"password": "äöüßéèêëçñõåøæœ"})).await;
+    let (status, created) =
+        put_json(&s, "/User/frank", &json!({"password": "äöüßéèêëçñõåøæœ"})).await;
     assert_eq!(status, 201, "{created}");
     assert!(created["password_changed_at"].as_i64().unwrap() > 1_700_000_000);
     assert!(created["password_change_required"].is_null(), "{created}");
-    let (status, _) = put_json(&s, "/User/gina", &json!({"password": "purple monkey dishwasher"})).await;
+    let (status, _) = put_json(
+        &s,
+        "/User/gina",
+        &json!({"password": "purple monkey dishwasher"}),
+    )
+    .await;
     assert_eq!(status, 201);
     s.login(APP, "gina", "purple monkey dishwasher", None).await;
     // A refused PUT of an existing user changes nothing, not even the fields next to it.
@@ -114,8 +124,12 @@ async fn an_administrator_can_set_a_weak_password_knowingly_and_it_is_recorded()
     assert_eq!(weak[0]["user"], "kim");
     assert!(!weak[0].to_string().contains("\"pw\""), "{}", weak[0]);
     // The flag is a boolean.
-    let (status, answer) =
-        put_json(&s, "/User/kim", &json!({"password": "x", "allow_weak_password": "yes"})).await;
+    let (status, answer) = put_json(
+        &s,
+        "/User/kim",
+        &json!({"password": "x", "allow_weak_password": "yes"}),
+    )
+    .await;
     assert_eq!(status, 422, "{answer}");
 }
 
@@ -124,7 +138,10 @@ async fn an_administrator_can_set_a_weak_password_knowingly_and_it_is_recorded()
 #[tokio::test]
 async fn the_cli_refuses_weak_passwords_unless_told() {
     let s = server(&[]);
-    let out = s.cli(&["user", "add", "lee", "--password-stdin"], Some("hunter2\n"));
+    let out = s.cli(
+        &["user", "add", "lee", "--password-stdin"],
+        Some("hunter2\n"),
+    );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("invalid_password: min_length"), "{err}");
@@ -247,7 +264,10 @@ async fn a_user_changes_their_own_password() {
     let token = tokens["access_token"].as_str().unwrap();
     let new = "a brand new passphrase";
     let weak = change(&s, token, GOOD, "too short").await;
-    assert_eq!(refused_rule(weak.status, &weak.body, "too short"), "min_length");
+    assert_eq!(
+        refused_rule(weak.status, &weak.body, "too short"),
+        "min_length"
+    );
     let done = change(&s, token, GOOD, new).await;
     assert_eq!(done.status, 204, "{:?}", done.body);
     assert_eq!(done.headers["cache-control"], "no-store");
@@ -300,7 +320,10 @@ async fn the_self_service_change_refuses_what_it_must() {
     let resp = s
         .http
         .post(s.url("/account/password"))
-        .form(&[("current_password", GOOD), ("new_password", "another passphrase")])
+        .form(&[
+            ("current_password", GOOD),
+            ("new_password", "another passphrase"),
+        ])
         .send()
         .await
         .unwrap();
@@ -310,7 +333,13 @@ async fn the_self_service_change_refuses_what_it_must() {
     assert!(!challenge.contains("error="), "{challenge}");
 
     let plain = s.login(APP, "erin", GOOD, Some("openid")).await;
-    let no_scope = change(&s, plain["access_token"].as_str().unwrap(), GOOD, "another passphrase").await;
+    let no_scope = change(
+        &s,
+        plain["access_token"].as_str().unwrap(),
+        GOOD,
+        "another passphrase",
+    )
+    .await;
     assert_eq!(no_scope.status, 403, "{:?}", no_scope.body);
     assert_eq!(no_scope.body["error"], "insufficient_scope");
 
@@ -383,11 +412,10 @@ async fn an_expired_password_is_marked_at_login() {
     assert!(fresh.get("password_change_required").is_none(), "{fresh}");
     // Thirty-one days ago.
     let aged = chrono_days_ago(31);
-    s.db
-        .execute(&format!(
-            "UPDATE users SET password_changed_at = {aged} WHERE username = 'erin'"
-        ))
-        .await;
+    s.db.execute(&format!(
+        "UPDATE users SET password_changed_at = {aged} WHERE username = 'erin'"
+    ))
+    .await;
     let old = s.login(APP, "erin", GOOD, None).await;
     assert_eq!(old["password_change_required"], "expired", "{old}");
     let (_, erin) = crate::admin::get(&s, "/User/erin").await;
@@ -397,19 +425,24 @@ async fn an_expired_password_is_marked_at_login() {
         .filter(|e| e["kind"] == "password_expired")
         .count();
     assert_eq!(expired, 1);
-    let (status, _) = put_json(&s, "/User/erin", &json!({"password": "a brand new passphrase"})).await;
+    let (status, _) = put_json(
+        &s,
+        "/User/erin",
+        &json!({"password": "a brand new passphrase"}),
+    )
+    .await;
     assert_eq!(status, 200);
     let (_, erin) = crate::admin::get(&s, "/User/erin").await;
     assert!(erin["password_change_required"].is_null(), "{erin}");
     let renewed = s.login(APP, "erin", "a brand new passphrase", None).await;
-    assert!(renewed.get("password_change_required").is_none(), "{renewed}");
+    assert!(
+        renewed.get("password_change_required").is_none(),
+        "{renewed}"
+    );
 }
 
-/// Unix seconds `days` days ago.
+/// Unix seconds `days` days ago, by the clock the server reads.
 fn chrono_days_ago(days: i64) -> i64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    now - days * 86_400
+    use gatehouse_core::clock::{Clock, SystemClock};
+    SystemClock.now() - days * 86_400
 }
