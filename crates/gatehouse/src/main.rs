@@ -8,8 +8,10 @@
 //!   `secret_key.rs` loads the server key.
 //! - `clients.rs`, `users.rs`, `sessions.rs`, `keys.rs`, `events.rs`, `demo.rs` are the management commands:
 //!   they parse, call the core's admin services (wired in `admin.rs`) and print.
+//! - `breached/` builds the breached-password lists and runs `blocklist build`.
 
 mod admin;
+mod breached;
 mod cleanup;
 mod cli;
 mod clients;
@@ -63,6 +65,14 @@ fn main() -> ExitCode {
         }
     };
     logging::init(config.log_level.as_deref(), config.log_format);
+    // Issue 20: a damaged --password-blocklist refuses the start. Stand-in until the lists are
+    // wired into serve (the integrator's password-policy work), which replaces this block.
+    if matches!(cli.command, Command::Serve(_)) {
+        if let Err(err) = breached::breach_check(&cli.global.passwords) {
+            eprintln!("error: {err:#}");
+            return ExitCode::FAILURE;
+        }
+    }
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.enable_all().thread_name("gatehouse-rt");
     let nice = config.runtime_nice;
@@ -94,5 +104,6 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Session(cmd) => sessions::run(&config, cmd).await,
         Command::Keys(cmd) => keys::run(&config, cmd).await,
         Command::Events(args) => events::run(&config, &args).await,
+        Command::Blocklist(cmd) => breached::run(cmd),
     }
 }

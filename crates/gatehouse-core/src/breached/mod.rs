@@ -8,6 +8,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub mod common;
+pub mod filter;
+
+pub use common::CommonPasswords;
+pub use filter::{Blocklist, FilterError};
+
 /// Which list knew a password. Shown in events and in the User resource's
 /// `password_change_required`; never the password or its hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +80,8 @@ impl BreachCheck {
 impl std::fmt::Debug for BreachCheck {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let sources: Vec<_> = self.lists.iter().map(|l| l.source().as_str()).collect();
-        f.debug_struct("BreachCheck").field("lists", &sources).finish()
+        f.debug_struct("BreachCheck")
+            .field("lists", &sources)
+            .finish()
     }
 }

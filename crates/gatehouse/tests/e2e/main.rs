@@ -8,6 +8,7 @@ mod admin;
 mod assertions;
 mod authorize;
 mod backends;
+mod blocklist;
 mod cleanup;
 mod cli;
 mod cli_parity;

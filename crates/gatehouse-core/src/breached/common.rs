@@ -1,0 +1,132 @@
+//! The common passwords built into the binary: the 30,000 passwords of zxcvbn's frequency list
+//! (Dropbox's zxcvbn, as carried by the `zxcvbn` crate, ranked from leaked password lists).
+//! The list module of the crate is private, so a password is looked up through its matcher: the
+//! password is common when one match of the `passwords` dictionary covers all of it, whatever its
+//! case, its l33t substitutions (`P@ssw0rd`) or its direction (`drowssap`).
+//!
+//! zxcvbn's matching grows faster than the password (it tries every substring), so a password
+//! longer than the longest word of the list ([`LONGEST_COMMON_PASSWORD`] characters) is not
+//! looked at: l33t and case only swap one character for one, so it cannot be an exact match.
+
+use async_trait::async_trait;
+use zxcvbn::matching::patterns::{DictionaryPattern, MatchPattern};
+
+use super::{BreachSource, BreachedPasswords};
+
+/// How many passwords the built-in list holds (zxcvbn's `passwords` frequency list).
+pub const COMMON_PASSWORD_COUNT: usize = 30_000;
+
+/// Characters of the longest password of the built-in list (`12345678900987654321`).
+pub const LONGEST_COMMON_PASSWORD: usize = 20;
+
+/// The common passwords built into the binary (source [`BreachSource::Common`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CommonPasswords;
+
+impl CommonPasswords {
+    /// Whether `password` is one of the common passwords, up to case, l33t and reversal.
+    /// Synchronous and cheap (tens of microseconds at most, see docs/security.md).
+    pub fn is_common(password: &str) -> bool {
+        // Past the longest word there is no exact match; counting stops there, so a long
+        // password costs no more than a short one.
+        let length = password.chars().take(LONGEST_COMMON_PASSWORD + 1).count();
+        if length == 0 || length > LONGEST_COMMON_PASSWORD {
+            return false;
+        }
+        let entropy = zxcvbn::zxcvbn(password, &[]);
+        match entropy.sequence() {
+            [only] => {
+                only.i == 0
+                    && only.j + 1 == length
+                    && matches!(&only.pattern, MatchPattern::Dictionary(d) if is_passwords_list(d))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Whether a dictionary match comes from the `passwords` list (not English words or names).
+/// The crate does not export its `DictionaryType`, whose default is `Passwords`.
+fn is_passwords_list(pattern: &DictionaryPattern) -> bool {
+    pattern.dictionary_name == Default::default()
+}
+
+#[async_trait]
+impl BreachedPasswords for CommonPasswords {
+    async fn contains(&self, password: &str) -> bool {
+        Self::is_common(password)
+    }
+
+    fn source(&self) -> BreachSource {
+        BreachSource::Common
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_passwords_and_their_variants_are_found() {
+        for password in [
+            "password", "P@ssw0rd", "drowssap", "123456", "PASSWORD", "qwerty",
+        ] {
+            assert!(CommonPasswords::is_common(password), "{password}");
+        }
+    }
+
+    #[test]
+    fn uncommon_passwords_are_not_found() {
+        for password in [
+            "correct horse battery staple",
+            "q7$Lm2#vXp9!Rk4@Zt8w",
+            "",
+            "password123456789012345",
+            "passwordx7Qz",
+        ] {
+            assert!(!CommonPasswords::is_common(password), "{password}");
+        }
+    }
+
+    /// The longest word of the list is found (the length bound is not off by one), and one
+    /// character more is not looked up.
+    #[test]
+    fn the_longest_word_is_found_and_longer_passwords_skipped() {
+        let longest = "12345678900987654321";
+        assert_eq!(longest.chars().count(), LONGEST_COMMON_PASSWORD);
+        assert!(CommonPasswords::is_common(longest));
+        assert!(!CommonPasswords::is_common(&format!("{longest}1")));
+    }
+
+    #[tokio::test]
+    async fn the_list_answers_through_the_trait() {
+        let list = CommonPasswords;
+        assert!(list.contains("letmein").await);
+        assert_eq!(list.source(), BreachSource::Common);
+    }
+
+    /// Prints the cost of one look-up by password length; asserts only a loose bound (the
+    /// figure to compare with is one argon2id hash, about 15 ms).
+    #[test]
+    fn cost_per_call_by_length() {
+        let mut report = Vec::new();
+        for length in [8, 15, 20, 64, 1024] {
+            let password: String = "xK9#mQ2$vL7@pR4!".chars().cycle().take(length).collect();
+            let rounds = 200;
+            let start = std::time::Instant::now();
+            for _ in 0..rounds {
+                std::hint::black_box(CommonPasswords::is_common(&password));
+            }
+            let per_call = start.elapsed() / rounds;
+            report.push(format!("{length} chars: {per_call:?}"));
+            assert!(
+                per_call < std::time::Duration::from_millis(5),
+                "{length}: {per_call:?}"
+            );
+        }
+        println!(
+            "CommonPasswords::is_common cost per call: {}",
+            report.join(", ")
+        );
+    }
+}
