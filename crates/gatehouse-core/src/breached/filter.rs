@@ -177,7 +177,7 @@ fn check_descriptor(descriptor: &[u8], count: u64) -> Result<(), FilterError> {
     if !segment_length.is_power_of_two() || mask != segment_length - 1 {
         return Err(FilterError::Damaged("bad segment length"));
     }
-    if segment_count_length == 0 || segment_count_length % segment_length != 0 {
+    if segment_count_length == 0 || !segment_count_length.is_multiple_of(segment_length) {
         return Err(FilterError::Damaged("bad segment count"));
     }
     let end = u64::from(segment_count_length) + 2 * u64::from(segment_length);
@@ -233,7 +233,7 @@ mod tests {
     #[test]
     fn every_key_built_in_is_found_and_duplicates_are_fine() {
         let mut keys = random_keys(1, 10_000);
-        keys.extend_from_slice(&keys[..100].to_vec());
+        keys.extend_from_within(..100);
         keys.push(password_key("hunter2"));
         let file = build(keys.iter().copied()).unwrap();
         let list = Blocklist::parse(&file).unwrap();
