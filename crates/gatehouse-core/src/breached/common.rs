@@ -43,6 +43,12 @@ impl CommonPasswords {
             _ => false,
         }
     }
+
+    /// Builds zxcvbn's dictionaries now (about 20 ms, once per process) rather than in the
+    /// first login that asks.
+    pub fn warm_up() {
+        let _ = Self::is_common("warm-up");
+    }
 }
 
 /// Whether a dictionary match comes from the `passwords` list (not English words or names).

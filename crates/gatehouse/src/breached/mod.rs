@@ -45,6 +45,7 @@ pub(crate) enum BlocklistCommand {
 /// (if given), the range API (if given). A filter file that cannot be read or is damaged is an
 /// error (the server refuses to start); an API that does not answer is not.
 pub(crate) fn breach_check(opts: &PasswordOptions) -> Result<BreachCheck> {
+    CommonPasswords::warm_up();
     let mut lists: Vec<Arc<dyn BreachedPasswords>> = vec![Arc::new(CommonPasswords)];
     if let Some(path) = &opts.password_blocklist {
         let list = MappedBlocklist::open(path)
