@@ -26,6 +26,15 @@ pub const REFRESH_REUSE: &str = "gatehouse_refresh_reuse_detected_total";
 /// Counter: requests refused before any credential was checked, label `reason` (one of
 /// [`Rejection::ALL`]); incremented through [`request_rejected`].
 pub const REQUESTS_REJECTED: &str = "gatehouse_requests_rejected_total";
+/// Counter: questions to the breached-password range API, label `outcome` (one of
+/// [`BREACHED_API_OUTCOMES`]: `hit`, `miss`, `error`, or `skipped` while its breaker is open).
+pub const BREACHED_API_REQUESTS: &str = "gatehouse_breached_api_requests_total";
+/// The values of [`BREACHED_API_REQUESTS`]'s `outcome` label.
+pub const BREACHED_API_OUTCOMES: [&str; 4] = ["hit", "miss", "error", "skipped"];
+/// Histogram (seconds): time the range API took to answer (or to fail).
+pub const BREACHED_API_DURATION: &str = "gatehouse_breached_api_duration_seconds";
+/// Gauge: 1 while the range API's circuit breaker is open (no requests sent), else 0.
+pub const BREACHED_API_BREAKER_OPEN: &str = "gatehouse_breached_api_breaker_open";
 /// Gauge: open database connections.
 pub const DB_POOL_SIZE: &str = "gatehouse_db_pool_connections";
 /// Gauge: idle database connections.
@@ -65,6 +74,19 @@ pub fn describe() {
     describe_counter!(
         REQUESTS_REJECTED,
         "requests refused before any credential check, by reason"
+    );
+    describe_counter!(
+        BREACHED_API_REQUESTS,
+        "questions to the breached-password range API, by outcome"
+    );
+    describe_histogram!(
+        BREACHED_API_DURATION,
+        Unit::Seconds,
+        "time the breached-password range API took to answer"
+    );
+    describe_gauge!(
+        BREACHED_API_BREAKER_OPEN,
+        "1 while the range API's circuit breaker is open"
     );
     metrics::counter!(REFRESH_REUSE).absolute(0);
     metrics::counter!(HASH_SHED).absolute(0);

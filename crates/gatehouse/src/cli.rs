@@ -1,5 +1,5 @@
-//! The command line: `serve`, `demo`, and the `client`, `user`, `session`, `keys` and `events`
-//! commands.
+//! The command line: `serve`, `demo`, and the `client`, `user`, `session`, `keys`, `events` and
+//! `blocklist` commands.
 //! The configuration options (global and of `serve`) are declared in `options.rs`; this file
 //! declares the commands and their own arguments.
 
@@ -52,6 +52,9 @@ pub(crate) enum Command {
     /// Print audit events as JSON lines, newest first.
     #[command(after_long_help = help::EVENTS)]
     Events(EventsArgs),
+    /// Breached-password filter files for --password-blocklist.
+    #[command(subcommand)]
+    Blocklist(crate::breached::BlocklistCommand),
 }
 
 #[derive(Debug, Subcommand)]

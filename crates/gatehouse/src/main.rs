@@ -8,8 +8,10 @@
 //!   `secret_key.rs` loads the server key.
 //! - `clients.rs`, `users.rs`, `sessions.rs`, `keys.rs`, `events.rs`, `demo.rs` are the management commands:
 //!   they parse, call the core's admin services (wired in `admin.rs`) and print.
+//! - `breached/` builds the breached-password lists and runs `blocklist build`.
 
 mod admin;
+mod breached;
 mod cleanup;
 mod cli;
 mod clients;
@@ -94,5 +96,6 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Session(cmd) => sessions::run(&config, cmd).await,
         Command::Keys(cmd) => keys::run(&config, cmd).await,
         Command::Events(args) => events::run(&config, &args).await,
+        Command::Blocklist(cmd) => breached::run(cmd),
     }
 }

@@ -173,7 +173,7 @@ impl PasswordSettings {
     }
 }
 
-/// The breached lists the options name.
-fn breach_lists(_options: &PasswordOptions) -> Result<BreachCheck> {
-    Ok(BreachCheck::default())
+/// The breached lists the options name (see `breached::breach_check`).
+fn breach_lists(options: &PasswordOptions) -> Result<BreachCheck> {
+    crate::breached::breach_check(options)
 }

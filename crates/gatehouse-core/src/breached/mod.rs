@@ -8,6 +8,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub mod common;
+pub mod filter;
+
+pub use common::CommonPasswords;
+pub use filter::{Blocklist, FilterError};
+
 /// Which list knew a password. Shown in events and in the User resource's
 /// `password_change_required`; never the password or its hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,6 +8,8 @@ mod admin;
 mod assertions;
 mod authorize;
 mod backends;
+mod blocklist;
+mod breached;
 mod cleanup;
 mod cli;
 mod cli_parity;
