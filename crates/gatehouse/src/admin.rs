@@ -27,6 +27,7 @@ pub(crate) const CLI: RequestContext = RequestContext {
 /// The admin service over the configured database; `sealer` only for commands that seal a
 /// secret, so that the others never need (or create) the server key.
 pub(crate) async fn service(config: &Config, sealer: Option<Arc<Sealer>>) -> Result<AdminService> {
+    let rules = config.passwords.rules()?;
     let store = open_store(config).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let audit = Arc::new(AuditLog::new(store.clone(), clock.clone()));
@@ -35,7 +36,7 @@ pub(crate) async fn service(config: &Config, sealer: Option<Arc<Sealer>>) -> Res
         .with_guard(guard)
         .with_audit(audit)
         .with_password_change_sessions(config.password_change_sessions)
-        .with_password_rules(config.passwords.rules()?);
+        .with_password_rules(rules);
     Ok(match sealer {
         Some(sealer) => admin.with_sealer(sealer),
         None => admin,

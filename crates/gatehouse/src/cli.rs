@@ -53,7 +53,7 @@ pub(crate) enum Command {
     #[command(after_long_help = help::EVENTS)]
     Events(EventsArgs),
     /// Breached-password filter files for --password-blocklist.
-    #[command(subcommand)]
+    #[command(subcommand, after_long_help = help::BLOCKLIST)]
     Blocklist(crate::breached::BlocklistCommand),
 }
 

@@ -125,6 +125,19 @@ ENVIRONMENT:
     GATEHOUSE_DATABASE_URL      the database holding the keys (or --database)
     GATEHOUSE_SECRET_KEY_FILE   the server key that seals them (or GATEHOUSE_SECRET_KEY)";
 
+/// `gatehouse blocklist --help`.
+pub(crate) const BLOCKLIST: &str = "\
+A filter file answers whether a password is on a list of breached passwords, in about 2.3 bytes
+per entry (false positives about 1 in 65,000), and is memory-mapped by --password-blocklist.
+
+EXAMPLES:
+    From one password per line:
+        gatehouse blocklist build leaked.txt --output leaked.filter
+    From Have I Been Pwned's download (SHA1HEX:COUNT lines):
+        gatehouse blocklist build pwned-passwords-sha1.txt --output pwned.filter
+    Then:
+        gatehouse serve --password-blocklist pwned.filter";
+
 /// `gatehouse events`.
 pub(crate) const EVENTS: &str = "\
 EXAMPLES:
@@ -136,5 +149,6 @@ EXAMPLES:
     Each line is one JSON object: time, kind (login_success, token_issued for the client
     credentials grant, login_failure with its reason,
     client_auth_failure with its reason, refresh, refresh_reuse, lockout, unlock, admin_change,
-    session_revoked with its reason), client, user, source address and
+    session_revoked with its reason, password_breached with its list, password_expired,
+    password_changed, weak_password_allowed with its rule), client, user, source address and
     request id. No password, secret or token is ever recorded.";

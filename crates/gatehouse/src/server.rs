@@ -75,6 +75,9 @@ pub(crate) async fn serve(
     on_ready: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
 ) -> Result<()> {
     let sealer = crate::secret_key::sealer(config)?;
+    // The breached-password lists first: a damaged blocklist file refuses the start before
+    // the database is touched.
+    let rules = config.passwords.rules()?;
     let store = open_store(config).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let keys = load_keys(store.clone(), clock.clone(), config.signing_alg, &sealer).await?;
@@ -109,7 +112,8 @@ pub(crate) async fn serve(
             .lockout
             .map_or(0, |policy| policy.reset_after),
     );
-    let state = app_state(config, store, clock, hasher, sealer, keys, &issuer)?;
+    let passwords = (hasher, rules);
+    let state = app_state(config, store, clock, passwords, sealer, keys, &issuer)?;
     if let Some(metrics_addr) = config.metrics_listen {
         spawn_metrics_listener(metrics_addr, gatehouse_http::metrics_router(state.clone())).await?;
     }
@@ -154,16 +158,17 @@ pub(crate) async fn serve(
 }
 
 /// The services every handler reaches, wired over one store, clock, audit log, login guard and
-/// key ring.
+/// key ring; `passwords`: the hash pool and the rules passwords are held to.
 fn app_state(
     config: &Config,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    hasher: Arc<PasswordHasher>,
+    passwords: (Arc<PasswordHasher>, Arc<PasswordRules>),
     sealer: Arc<Sealer>,
     ring: KeyRing,
     issuer: &str,
 ) -> Result<AppState> {
+    let (hasher, rules) = passwords;
     let audit = AuditLog::new(store.clone(), clock.clone())
         .with_rejected_event_window(config.security.rejected_event_window);
     let audit = Arc::new(audit);
@@ -186,7 +191,6 @@ fn app_state(
     let (store, clock) = (&shared.store, &shared.clock);
     let access_tokens = shared.access_tokens();
     let second_factor = shared.second_factor(config);
-    let rules = config.passwords.rules()?;
     let account = shared.account(config, hasher.clone(), rules.clone(), &access_tokens);
     Ok(AppState {
         account,

@@ -246,7 +246,7 @@ async fn range_server(breached: &'static [&'static str]) -> (String, Seen) {
                 let path = head.split(' ').nth(1).unwrap_or("").to_owned();
                 let padded = head
                     .lines()
-                    .any(|l| l.to_ascii_lowercase() == "add-padding: true");
+                    .any(|l| l.eq_ignore_ascii_case("add-padding: true"));
                 log.lock().unwrap().push((path.clone(), padded));
                 let prefix = path.trim_start_matches("/range/").to_owned();
                 let mut body = String::new();
