@@ -1,5 +1,6 @@
 //! Micro-benchmarks of the core's hot paths: access-token signing and verification for each
-//! algorithm, and scope evaluation. `cargo bench -p gatehouse-core`; CI runs them in test mode
+//! algorithm, scope evaluation, and what a login adds to its argon2id hash (issue 20: the
+//! password policy, NFKC, the built-in common list, the filter file), beside that hash. `cargo bench -p gatehouse-core`; CI runs them in test mode
 //! (`cargo bench -- --test`) so they cannot rot.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -63,5 +64,57 @@ fn scopes(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, tokens, scopes);
+/// What a password login or a new password costs besides the hash, measured beside one argon2id
+/// verification at OWASP's parameters (the cost these must stay noise beside).
+fn passwords(c: &mut Criterion) {
+    use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+    use gatehouse_core::breached::common::CommonPasswords;
+    use gatehouse_core::breached::filter::{build, password_key, Blocklist};
+    use gatehouse_core::password_policy::{normalize, PasswordContext, PasswordPolicy};
+
+    let owasp = argon2::Params::new(19 * 1024, 2, 1, None).unwrap();
+    let argon2 = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, owasp);
+    let salt = SaltString::encode_b64(b"gatehouse-bench!").unwrap();
+    let stored = argon2
+        .hash_password(b"correct horse battery staple", &salt)
+        .unwrap()
+        .to_string();
+    let parsed = PasswordHash::new(&stored).unwrap();
+    c.bench_function("argon2id verify (19 MiB, t=2, p=1)", |b| {
+        b.iter(|| {
+            argon2
+                .verify_password(black_box(b"correct horse battery staple"), &parsed)
+                .unwrap()
+        })
+    });
+    CommonPasswords::warm_up();
+    for (name, password) in [
+        ("15 chars", "purple monkey d"),
+        ("20 chars", "purple monkey dishwa"),
+    ] {
+        c.bench_function(&format!("common-password check, {name}"), |b| {
+            b.iter(|| CommonPasswords::is_common(black_box(password)))
+        });
+    }
+    let keys = (0..200_000u64).map(|i| password_key(format!("leaked password {i}")));
+    let bytes = build(keys).unwrap();
+    let filter = Blocklist::parse(&bytes).unwrap();
+    c.bench_function("blocklist filter lookup (SHA-1 + 3 probes)", |b| {
+        b.iter(|| filter.contains_password(black_box("correct horse battery staple")))
+    });
+    let policy = PasswordPolicy::default();
+    let ctx = PasswordContext {
+        username: "alice.smith@example.com",
+        email: Some("alice.smith@example.com"),
+        client: None,
+    };
+    c.bench_function("policy check + NFKC, 28 chars", |b| {
+        b.iter(|| {
+            let normal = normalize(black_box("ｃｏｒｒｅｃｔ horse battery staple"));
+            policy.check(&normal, &ctx).unwrap()
+        })
+    });
+}
+
+criterion_group!(benches, tokens, scopes, passwords);
 criterion_main!(benches);
