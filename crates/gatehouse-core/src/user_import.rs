@@ -10,8 +10,11 @@
 //!
 //! `password_hash` is an argon2 PHC string, bcrypt, or PBKDF2 in PHC or passlib MCF form;
 //! `credentials` is Keycloak's export (its `secretData` and `credentialData` may be JSON text, as
-//! Keycloak writes them, or objects). `scopes` is a space-separated string or an array.
+//! Keycloak writes them, or objects); `password` is a plaintext password, held to the password
+//! policy like any password set (a hash cannot be judged: its user's first login asks the
+//! breached lists). `scopes` is a space-separated string or an array.
 
+use secrecy::SecretString;
 use serde_json::Value;
 
 use crate::hash_ceiling::HashCeiling;
@@ -19,8 +22,17 @@ use crate::legacy_hash;
 use crate::scope::ScopeSet;
 use crate::user::Username;
 
+/// The password of an import line.
+#[derive(Debug, Clone)]
+pub enum ImportedPassword {
+    /// A hash from another system (see [`legacy_hash::normalize`]), under the cost ceiling.
+    Hash(String),
+    /// A plaintext password, to be checked against the policy and hashed.
+    Plain(SecretString),
+}
+
 /// One user read from an import line, ready to store.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ImportedUser {
     /// Normalized username.
     pub username: Username,
@@ -30,8 +42,8 @@ pub struct ImportedUser {
     pub phone: Option<String>,
     /// Allowed scopes; `None` for whatever the client allows.
     pub scopes: Option<ScopeSet>,
-    /// The hash to store (see [`legacy_hash::normalize`]).
-    pub password_hash: String,
+    /// The password, as a hash or as plaintext.
+    pub password: ImportedPassword,
 }
 
 /// Parses one line; the error says what is wrong, without echoing any hash. A hash that costs
@@ -64,21 +76,47 @@ pub fn parse_line(line: &str, ceiling: &HashCeiling) -> Result<ImportedUser, Str
         }
         Some(_) => return Err("scopes must be a string or an array of strings".into()),
     };
-    let password_hash = match (text("password_hash")?, obj.get("credentials")) {
-        (Some(hash), None) => legacy_hash::normalize(&hash)?,
-        (None, Some(creds)) => keycloak_password(creds)?,
-        (Some(_), Some(_)) => {
-            return Err("give either password_hash or credentials, not both".into())
-        }
-        (None, None) => return Err("password_hash or credentials is missing".into()),
+    let given = [
+        text("password_hash")?.is_some(),
+        obj.get("credentials").is_some(),
+        text("password")?.is_some(),
+    ];
+    match given.iter().filter(|g| **g).count() {
+        0 => return Err("password_hash, credentials or password is missing".into()),
+        1 => {}
+        _ => return Err("give one of password_hash, credentials and password".into()),
     };
-    ceiling.check(&password_hash)?;
+    let password = match (
+        text("password_hash")?,
+        obj.get("credentials"),
+        text("password")?,
+    ) {
+        (Some(hash), _, _) => {
+            let hash = legacy_hash::normalize(&hash)?;
+            ceiling.check(&hash)?;
+            ImportedPassword::Hash(hash)
+        }
+        (_, Some(creds), _) => {
+            let hash = keycloak_password(creds)?;
+            ceiling.check(&hash)?;
+            ImportedPassword::Hash(hash)
+        }
+        (_, _, Some(plain)) if plain.len() <= crate::user::MAX_PASSWORD_LEN => {
+            ImportedPassword::Plain(SecretString::from(plain))
+        }
+        _ => {
+            return Err(format!(
+                "password must be at most {} bytes",
+                crate::user::MAX_PASSWORD_LEN
+            ))
+        }
+    };
     Ok(ImportedUser {
         username,
         email: text("email")?,
         phone: text("phone")?,
         scopes,
-        password_hash,
+        password,
     })
 }
 
@@ -115,10 +153,23 @@ mod tests {
         assert_eq!(u.scopes.unwrap().to_string(), "openid email");
 
         let kc = r#"{"username":"bob","credentials":[{"type":"password","secretData":"{\"value\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\",\"salt\":\"c2FsdA==\"}","credentialData":"{\"hashIterations\":27500,\"algorithm\":\"pbkdf2-sha256\"}"}]}"#;
-        assert!(parse_line(kc, &HashCeiling::DEFAULT)
-            .unwrap()
-            .password_hash
-            .starts_with("$pbkdf2-sha256$i=27500,l=32$"));
+        let ImportedPassword::Hash(hash) = parse_line(kc, &HashCeiling::DEFAULT).unwrap().password
+        else {
+            panic!("a Keycloak line is a hash");
+        };
+        assert!(hash.starts_with("$pbkdf2-sha256$i=27500,l=32$"));
+        let plain = parse_line(
+            r#"{"username":"cy","password":"pw"}"#,
+            &HashCeiling::DEFAULT,
+        );
+        assert!(matches!(
+            plain.unwrap().password,
+            ImportedPassword::Plain(_)
+        ));
+        let both = r#"{"username":"cy","password":"pw","password_hash":"$2b$04$x"}"#;
+        assert!(parse_line(both, &HashCeiling::DEFAULT)
+            .unwrap_err()
+            .contains("one of"));
     }
 
     #[test]

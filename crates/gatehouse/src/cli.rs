@@ -304,6 +304,10 @@ pub(crate) enum UserCommand {
     Import {
         /// The file, one JSON object per line; `-` for standard input.
         file: std::path::PathBuf,
+        /// Import plaintext passwords (`"password"` lines) even if they fail the password
+        /// policy; each is recorded as a weak_password_allowed event.
+        #[arg(long)]
+        allow_weak_password: bool,
     },
     /// Lift a user's lockout and forget their failed logins.
     Unlock {

@@ -10,6 +10,7 @@ use gatehouse_core::admin::mfa::render;
 use gatehouse_core::admin::{AdminService, Imported, NewUser};
 use gatehouse_core::scope::ScopeSet;
 use gatehouse_core::user::{User, Username, MAX_PASSWORD_LEN};
+use gatehouse_core::Error;
 use secrecy::SecretString;
 use serde_json::{json, Value};
 
@@ -39,7 +40,10 @@ pub(crate) async fn run(config: &Config, cmd: UserCommand) -> Result<()> {
             eprintln!("removed user {name}");
             Ok(())
         }
-        UserCommand::Import { file } => import(&admin, &file).await,
+        UserCommand::Import {
+            file,
+            allow_weak_password,
+        } => import(&admin, &file, allow_weak_password).await,
         UserCommand::Mfa(cmd) => mfa(&admin, cmd).await,
         UserCommand::Unlock { username } => {
             let user = find(&admin, &username).await?;
@@ -158,7 +162,7 @@ async fn mfa(admin: &AdminService, cmd: UserMfaCommand) -> Result<()> {
 
 /// Imports a JSON-lines file: every good line is stored, every bad one (a hash over the cost
 /// ceiling included) reported with its number; a re-run skips users that exist. Fails (after importing the rest) if any line failed.
-async fn import(admin: &AdminService, file: &Path) -> Result<()> {
+async fn import(admin: &AdminService, file: &Path, allow_weak: bool) -> Result<()> {
     let text = if file.as_os_str() == "-" {
         let mut s = String::new();
         std::io::stdin()
@@ -183,7 +187,15 @@ async fn import(admin: &AdminService, file: &Path) -> Result<()> {
             }
         };
         let name = user.username.clone();
-        let outcome = admin.import_user(&CLI, user).await;
+        let outcome = match admin.import_user(&CLI, user, allow_weak).await {
+            // A plaintext password the policy refuses fails its line, as a bad hash does.
+            Err(err @ Error::InvalidPassword { .. }) => {
+                eprintln!("line {n}: {err}");
+                failed += 1;
+                continue;
+            }
+            other => other,
+        };
         match outcome.with_context(|| format!("line {n}: storing the user"))? {
             Imported::Added => imported += 1,
             Imported::Exists => {

@@ -15,7 +15,7 @@ use crate::random;
 use crate::scope::ScopeSet;
 use crate::store::{PasswordChange, StoreError};
 use crate::user::{User, Username};
-use crate::user_import::ImportedUser;
+use crate::user_import::{ImportedPassword, ImportedUser};
 
 /// A user to add.
 pub struct NewUser {
@@ -82,23 +82,42 @@ impl AdminService {
         self.hasher.ceiling()
     }
 
-    /// Adds a user whose password hash comes from another system; an existing user of that
-    /// name is left alone, so that an import can be run again.
+    /// Adds a user whose password hash comes from another system, or whose plaintext password
+    /// is held to the rules (unless `allow_weak`, recorded) and hashed; an existing user of
+    /// that name is left alone, so that an import can be run again.
     pub async fn import_user(
         &self,
         ctx: &RequestContext,
         user: ImportedUser,
+        allow_weak: bool,
     ) -> Result<Imported, Error> {
-        // `parse_line` refuses these already; a caller that built the user itself is held to
-        // the same ceiling.
-        self.hasher
-            .ceiling()
-            .check(&user.password_hash)
-            .map_err(Error::invalid_request)?;
+        let password_hash = match &user.password {
+            // `parse_line` refuses these already; a caller that built the user itself is held
+            // to the same ceiling.
+            ImportedPassword::Hash(hash) => {
+                self.hasher
+                    .ceiling()
+                    .check(hash)
+                    .map_err(Error::invalid_request)?;
+                hash.clone()
+            }
+            ImportedPassword::Plain(password) => {
+                if self.store.find_user(&user.username).await?.is_some() {
+                    return Ok(Imported::Exists);
+                }
+                let about = PasswordContext {
+                    username: user.username.as_str(),
+                    email: user.email.as_deref(),
+                    client: None,
+                };
+                self.new_password_hash(ctx, &about, password, &[], allow_weak)
+                    .await?
+            }
+        };
         let record = User {
             id: random::id(),
             username: user.username,
-            password_hash: user.password_hash,
+            password_hash,
             email: user.email,
             phone: user.phone,
             scopes: user.scopes,

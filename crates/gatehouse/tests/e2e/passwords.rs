@@ -446,3 +446,40 @@ fn chrono_days_ago(days: i64) -> i64 {
     use gatehouse_core::clock::{Clock, SystemClock};
     SystemClock.now() - days * 86_400
 }
+
+/// `user import` of plaintext passwords (`"password"` lines): each is held to the policy (a
+/// refused line is reported by number, never with its password, and the others are imported),
+/// `--allow-weak-password` imports it knowingly, and the imported users log in.
+#[tokio::test]
+async fn imported_plaintext_passwords_are_held_to_the_policy() {
+    let s = bare_server(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users.jsonl");
+    let lines = [
+        json!({"username": "yara", "password": GOOD}),
+        json!({"username": "zed", "password": "zed2024"}),
+    ];
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&file, text).unwrap();
+    let path = file.to_str().unwrap();
+    let out = s.cli(&["user", "import", path], None);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("line 2: invalid_password: min_length"),
+        "{err}"
+    );
+    assert!(!err.contains("zed2024"), "{err}");
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        summary,
+        json!({"imported": 1, "skipped_existing": 0, "failed": 1})
+    );
+    s.login(APP, "yara", GOOD, None).await;
+    let again = s.cli_ok(&["user", "import", path, "--allow-weak-password"], None);
+    assert_eq!(
+        again,
+        json!({"imported": 1, "skipped_existing": 1, "failed": 0})
+    );
+    s.login(APP, "zed", "zed2024", None).await;
+}
