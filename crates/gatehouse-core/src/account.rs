@@ -17,7 +17,6 @@ use crate::error::Error;
 use crate::login_guard::{user_key, Admission, LoginGuard};
 use crate::password::{PasswordHasher, Verdict};
 use crate::password_policy::normalize;
-use crate::scope::ScopeSet;
 use crate::store::{ClientStore, UserStore};
 use crate::token::resolve::AccessTokens;
 use crate::user::MAX_PASSWORD_LEN;
@@ -54,20 +53,8 @@ impl Account {
             || Error::InvalidToken("the access token is invalid, expired or revoked".into());
         let record = self
             .access_tokens
-            .resolve_access_token(token)
-            .await?
-            .ok_or_else(invalid)?;
-        if record.is_client_token() {
-            return Err(Error::InvalidToken(
-                "the access token was issued to a client, not for a user".into(),
-            ));
-        }
-        let scope = ScopeSet::from_trusted(record.scope.split(' ').filter(|s| !s.is_empty()));
-        if !scope.contains(ACCOUNT_SCOPE) {
-            return Err(Error::InsufficientScope(
-                "the access token was not granted the account scope".into(),
-            ));
-        }
+            .resolve_user_token(token, ACCOUNT_SCOPE)
+            .await?;
         for (name, value) in [("current_password", current), ("new_password", new)] {
             let len = value.expose_secret().len();
             if len == 0 || len > MAX_PASSWORD_LEN {

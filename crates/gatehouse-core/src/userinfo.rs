@@ -25,23 +25,12 @@ impl UserInfo {
     pub async fn claims(&self, token: &str) -> Result<Value, Error> {
         let invalid =
             || Error::InvalidToken("the access token is invalid, expired or revoked".into());
+        // A client token (client credentials grant) has no user to describe.
         let record = self
             .access_tokens
-            .resolve_access_token(token)
-            .await?
-            .ok_or_else(invalid)?;
-        // A client token (client credentials grant) has no user to describe.
-        if record.is_client_token() {
-            return Err(Error::InvalidToken(
-                "the access token was issued to a client, not for a user".into(),
-            ));
-        }
+            .resolve_user_token(token, "openid")
+            .await?;
         let scope = ScopeSet::from_trusted(record.scope.split(' ').filter(|s| !s.is_empty()));
-        if !scope.contains("openid") {
-            return Err(Error::InsufficientScope(
-                "the access token was not granted the openid scope".into(),
-            ));
-        }
         let user = self
             .store
             .find_user_by_id(&record.user_id)

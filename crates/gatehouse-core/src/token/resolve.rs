@@ -69,6 +69,31 @@ impl AccessTokens {
         Ok(record.filter(|r| presented.is_live(r)))
     }
 
+    /// The record of a live access token issued for a user (not a client token of the client
+    /// credentials grant) and granted `scope`: what a resource of the user's own (`/userinfo`,
+    /// `/account/password`) asks of a bearer token. `invalid_token` (RFC 6750 §3.1) for a token
+    /// that is not live or has no user, `insufficient_scope` without `scope`.
+    pub async fn resolve_user_token(
+        &self,
+        token: &str,
+        scope: &str,
+    ) -> Result<AccessTokenRecord, Error> {
+        let record = self.resolve_access_token(token).await?.ok_or_else(|| {
+            Error::InvalidToken("the access token is invalid, expired or revoked".into())
+        })?;
+        if record.is_client_token() {
+            return Err(Error::InvalidToken(
+                "the access token was issued to a client, not for a user".into(),
+            ));
+        }
+        if !record.scope.split(' ').any(|s| s == scope) {
+            return Err(Error::InsufficientScope(
+                format!("the access token was not granted the {scope} scope").into(),
+            ));
+        }
+        Ok(record)
+    }
+
     /// Like [`AccessTokens::resolve_access_token`], with its user's username (`None` for a
     /// client token, which has no user), in one store round trip (introspection's hot path).
     /// `None` also when a user's token's user no longer exists.
