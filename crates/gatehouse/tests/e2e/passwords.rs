@@ -483,3 +483,18 @@ async fn imported_plaintext_passwords_are_held_to_the_policy() {
     );
     s.login(APP, "zed", "zed2024", None).await;
 }
+
+/// Only an access token changes a password: the same login's refresh token and id_token, sent
+/// as the bearer, are `invalid_token`, and the password stays.
+#[tokio::test]
+async fn only_an_access_token_changes_a_password() {
+    let s = server(&[]);
+    let tokens = account_login(&s, "erin", GOOD).await;
+    for field in ["refresh_token", "id_token"] {
+        let wrong = tokens[field].as_str().unwrap();
+        let r = change(&s, wrong, GOOD, "a brand new passphrase").await;
+        assert_eq!(r.status, 401, "{field}: {:?}", r.body);
+        assert_eq!(r.body["error"], "invalid_token", "{field}");
+    }
+    s.login(APP, "erin", GOOD, None).await;
+}
