@@ -76,17 +76,31 @@ impl Account {
             .ok_or_else(invalid)?;
         self.check_current(ctx, &user, current.expose_secret())
             .await?;
-        let through = Some((client.id.as_str(), &client.settings));
-        self.admin
-            .replace_password(ctx, &user, new, through, false)
-            .await?;
-        let about = EventSubject::login(client.id.as_str(), user.username.as_str());
-        self.audit
-            .record(EventKind::PasswordChanged, ctx, about, json!({}))
-            .await;
-        let name = user.username.as_str();
-        let keep = record.family_id.as_deref();
-        self.admin.password_changed(ctx, &user.id, name, keep).await
+        // The change, its event and the end of the sessions run as one task that finishes even
+        // if this request is dropped (its client went away): a password changed must not leave
+        // alive the sessions its change ends.
+        let (admin, audit, ctx, new) = (
+            self.admin.clone(),
+            self.audit.clone(),
+            ctx.clone(),
+            new.clone(),
+        );
+        let change = tokio::spawn(async move {
+            let through = Some((client.id.as_str(), &client.settings));
+            admin
+                .replace_password(&ctx, &user, &new, through, false)
+                .await?;
+            let about = EventSubject::login(client.id.as_str(), user.username.as_str());
+            audit
+                .record(EventKind::PasswordChanged, &ctx, about, json!({}))
+                .await;
+            let name = user.username.as_str();
+            let keep = record.family_id.as_deref();
+            admin.password_changed(&ctx, &user.id, name, keep).await
+        });
+        change
+            .await
+            .map_err(|_| Error::internal("the password change task failed"))?
     }
 
     /// Checks the current password as a login does: a place in the hash pool first, then the

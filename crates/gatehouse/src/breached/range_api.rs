@@ -158,7 +158,10 @@ impl BreachedPasswords for RangeApi {
 struct Breaker {
     failures: u32,
     open_until: Option<Instant>,
-    probing: bool,
+    /// When the probe in flight was sent. A probe whose request was dropped unanswered (the
+    /// login it served was cancelled by its client) records nothing; after `open_for` another
+    /// probe may go, so a lost probe cannot keep the breaker open for good.
+    probe_sent: Option<Instant>,
     open_for: Duration,
 }
 
@@ -167,18 +170,23 @@ impl Breaker {
         Breaker {
             failures: 0,
             open_until: None,
-            probing: false,
+            probe_sent: None,
             open_for,
         }
     }
 
     /// Whether a request may be sent now: always while closed; while open, only one probe once
-    /// the open time is over.
+    /// the open time is over (another only if that one went unanswered for the open time).
     fn admit(&mut self, now: Instant) -> bool {
         match self.open_until {
             None => true,
-            Some(until) if now >= until && !self.probing => {
-                self.probing = true;
+            Some(until)
+                if now >= until
+                    && self
+                        .probe_sent
+                        .is_none_or(|sent| now >= sent + self.open_for) =>
+            {
+                self.probe_sent = Some(now);
                 true
             }
             Some(_) => false,
@@ -190,13 +198,12 @@ impl Breaker {
     fn record(&mut self, ok: bool, now: Instant) -> Option<bool> {
         if ok {
             self.failures = 0;
-            self.probing = false;
+            self.probe_sent = None;
             return self.open_until.take().map(|_| false);
         }
         self.failures = self.failures.saturating_add(1);
         if self.open_until.is_some() {
-            if self.probing {
-                self.probing = false;
+            if self.probe_sent.take().is_some() {
                 self.open_until = Some(now + self.open_for);
             }
             None

@@ -206,6 +206,25 @@ fn a_failed_probe_opens_the_breaker_again_and_only_one_probe_goes_out() {
     assert!(breaker.admit(again));
 }
 
+/// A probe whose request was dropped unanswered (its login cancelled by the client) records
+/// nothing: after another open period a new probe goes out, so the breaker cannot stay open for
+/// good.
+#[test]
+fn a_lost_probe_does_not_keep_the_breaker_open() {
+    let start = Instant::now();
+    let mut breaker = Breaker::new(Duration::from_secs(30));
+    for _ in 0..FAILURES_TO_OPEN {
+        assert!(breaker.admit(start));
+        breaker.record(false, start);
+    }
+    let later = start + Duration::from_secs(30);
+    assert!(breaker.admit(later), "the probe, then lost");
+    assert!(!breaker.admit(later + Duration::from_secs(29)));
+    let again = later + Duration::from_secs(30);
+    assert!(breaker.admit(again), "a new probe after the lost one");
+    assert_eq!(breaker.record(true, again), Some(false));
+}
+
 #[test]
 fn answers_are_parsed_line_by_line() {
     let suffix = PASSWORD_SUFFIX;
