@@ -158,9 +158,16 @@ pub(crate) async fn put_user(
     ResourceBody(body): ResourceBody,
 ) -> Result<Response, ApiError> {
     let keep = Params::from_form(query.unwrap_or_default().as_bytes())?.take("keep_session");
-    let (resource, created) = admin
-        .put_user(&ctx, &username, &body, keep.as_deref())
-        .await?;
+    // A new password and the end of the sessions it ends happen together even if the caller
+    // drops the request halfway: the write runs as its own task.
+    let write = tokio::spawn(async move {
+        admin
+            .put_user(&ctx, &username, &body, keep.as_deref())
+            .await
+    });
+    let (resource, created) = write
+        .await
+        .map_err(|_| gatehouse_core::Error::internal("the user write task failed"))??;
     Ok(reply(created, resource))
 }
 
