@@ -158,8 +158,8 @@ impl AdminService {
     }
 
     /// Replaces `user`'s password with `password`, held to the rules (for `client`, when the
-    /// user changes it through one) unless `allow_weak`, and kept out of their history.
-    /// `Conflict` when the password changed meanwhile.
+    /// user changes it through one) unless `allow_weak`, and never one of their last
+    /// `--password-history` passwords. `Conflict` when the password changed meanwhile.
     pub(crate) async fn replace_password(
         &self,
         ctx: &RequestContext,
