@@ -16,7 +16,6 @@ use crate::client::ClientId;
 use crate::error::Error;
 use crate::login_guard::{user_key, Admission, LoginGuard};
 use crate::password::{PasswordHasher, Verdict};
-use crate::password_policy::normalize;
 use crate::store::{ClientStore, UserStore};
 use crate::token::resolve::AccessTokens;
 use crate::user::MAX_PASSWORD_LEN;
@@ -117,16 +116,12 @@ impl Account {
         let attempt = match self.guard.reserve(&user_key(&user.id)).await? {
             Admission::Proceed(attempt) => attempt,
             Admission::Locked { .. } => {
-                permit.verify(typed.as_bytes(), None).await?;
+                permit.check_typed(typed, None).await?;
                 return Err(Error::AccessDenied(WRONG_CURRENT.into()));
             }
         };
-        let normal = normalize(typed);
         let stored = Some(user.password_hash.as_str());
-        let mut verdict = permit.check(normal.as_bytes(), stored).await?;
-        if verdict == Verdict::Mismatch && normal != typed {
-            verdict = permit.check(typed.as_bytes(), stored).await?;
-        }
+        let (verdict, _) = permit.check_typed(typed, stored).await?;
         if verdict == Verdict::Match {
             self.guard.refund_source(source).await;
             self.guard.refund(attempt).await?;

@@ -223,6 +223,25 @@ impl HashPermit<'_> {
         Ok(self.check(password, stored).await? == Verdict::Match)
     }
 
+    /// Checks a user's password as typed: its NFKC form (what gatehouse hashes) first, then,
+    /// when NFKC changes it and that did not match, the typed form (a hash stored before
+    /// passwords were normalised). Both forms are computed whatever `stored` is (`None`, the
+    /// dummy hash, included), so an unknown user costs what a known one does. The verdict, and
+    /// whether it was the typed form that matched (the caller rehashes).
+    pub async fn check_typed(
+        &self,
+        typed: &str,
+        stored: Option<&str>,
+    ) -> Result<(Verdict, bool), Error> {
+        let normal = crate::password_policy::normalize(typed);
+        let verdict = self.check(normal.as_bytes(), stored).await?;
+        if verdict != Verdict::Mismatch || normal == typed {
+            return Ok((verdict, false));
+        }
+        let verdict = self.check(typed.as_bytes(), stored).await?;
+        Ok((verdict, verdict == Verdict::Match))
+    }
+
     /// Like [`HashPermit::verify`], and says why a password did not match when the stored hash
     /// is over the cost ceiling: that hash is never computed, the dummy hash is instead.
     pub async fn check(&self, password: &[u8], stored: Option<&str>) -> Result<Verdict, Error> {

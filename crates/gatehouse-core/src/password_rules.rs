@@ -41,6 +41,23 @@ impl LoginFinding {
             LoginFinding::Expired => "expired".to_owned(),
         }
     }
+
+    /// The finding a stored `password_change_required` records ([`LoginFinding::reason`] read
+    /// back).
+    pub fn from_reason(reason: &str) -> Option<Self> {
+        if reason == "expired" {
+            return Some(LoginFinding::Expired);
+        }
+        let list = reason.strip_prefix("breached:")?;
+        [
+            BreachSource::Common,
+            BreachSource::Blocklist,
+            BreachSource::Online,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == list)
+        .map(LoginFinding::Breached)
+    }
 }
 
 impl PasswordRules {
@@ -131,16 +148,10 @@ impl PasswordRules {
     ) -> Option<LoginFinding> {
         let mode = self.breached_mode(Some(settings));
         if let Some(recorded) = user.password_change_required.as_deref() {
-            let source = match recorded {
-                "breached:common" => Some(BreachSource::Common),
-                "breached:blocklist" => Some(BreachSource::Blocklist),
-                "breached:online" => Some(BreachSource::Online),
-                _ => None,
-            };
-            return match source {
-                Some(_) if mode == BreachedPasswordPolicy::Off => None,
-                Some(source) => Some(LoginFinding::Breached(source)),
-                None => Some(LoginFinding::Expired),
+            return match LoginFinding::from_reason(recorded) {
+                Some(LoginFinding::Breached(_)) if mode == BreachedPasswordPolicy::Off => None,
+                // A mark this version does not know still asks for a change.
+                found => Some(found.unwrap_or(LoginFinding::Expired)),
             };
         }
         if mode != BreachedPasswordPolicy::Off {
@@ -156,5 +167,25 @@ fn invalid(v: PolicyViolation) -> Error {
     Error::InvalidPassword {
         rule: v.rule,
         description: v.description.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stored mark reads back as the finding that wrote it.
+    #[test]
+    fn a_recorded_reason_reads_back_as_its_finding() {
+        for finding in [
+            LoginFinding::Breached(BreachSource::Common),
+            LoginFinding::Breached(BreachSource::Blocklist),
+            LoginFinding::Breached(BreachSource::Online),
+            LoginFinding::Expired,
+        ] {
+            assert_eq!(LoginFinding::from_reason(&finding.reason()), Some(finding));
+        }
+        assert_eq!(LoginFinding::from_reason("breached:elsewhere"), None);
+        assert_eq!(LoginFinding::from_reason(""), None);
     }
 }

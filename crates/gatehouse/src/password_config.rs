@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use gatehouse_core::breached::BreachCheck;
 use gatehouse_core::client::BreachedPasswordPolicy;
 use gatehouse_core::password_policy::{PasswordPolicy, MAX_HISTORY};
 use gatehouse_core::password_rules::PasswordRules;
@@ -167,13 +166,8 @@ impl PasswordSettings {
     pub(crate) fn rules(&self) -> Result<Arc<PasswordRules>> {
         Ok(Arc::new(PasswordRules {
             policy: self.policy,
-            breached: breach_lists(&self.lists)?,
+            breached: crate::breached::breach_check(&self.lists)?,
             breached_default: self.breached_default,
         }))
     }
-}
-
-/// The breached lists the options name (see `breached::breach_check`).
-fn breach_lists(options: &PasswordOptions) -> Result<BreachCheck> {
-    crate::breached::breach_check(options)
 }

@@ -107,12 +107,6 @@ impl Grants {
         typed: &str,
         permit: HashPermit<'_>,
     ) -> Result<(User, Attempt, bool), Error> {
-        let normal = normalize(typed);
-        let password = normal.as_bytes();
-        // A password that NFKC changes is checked in both forms, whoever the user: a hash made
-        // before passwords were normalised is of the typed form, and an unknown user must cost
-        // what a known one costs.
-        let other_form = (normal != typed).then_some(typed.as_bytes());
         let failed = |reason: &'static str| self.login_failed(ctx, client, username, reason);
         // Taken before any hash work, so concurrent guesses cannot overrun the address's limit.
         // A throttled request writes no row of its own (see `AuditLog::rejected`).
@@ -137,10 +131,7 @@ impl Grants {
         // A disabled account costs the dummy hash and gets the wrong password's answer, so
         // nobody can tell it exists; it counts toward no lockout (it logs in for nobody).
         if user.as_ref().is_some_and(|u| !u.active) {
-            permit.verify(password, None).await?;
-            if let Some(other) = other_form {
-                permit.verify(other, None).await?;
-            }
+            permit.check_typed(typed, None).await?;
             failed("disabled").await;
             return Err(Error::InvalidGrant(BAD_CREDENTIALS.into()));
         }
@@ -150,10 +141,7 @@ impl Grants {
             Some(u) => match self.guard.reserve(&user_key(&u.id)).await? {
                 Admission::Proceed(attempt) => Some(attempt),
                 Admission::Locked { .. } => {
-                    permit.verify(password, None).await?;
-                    if let Some(other) = other_form {
-                        permit.verify(other, None).await?;
-                    }
+                    permit.check_typed(typed, None).await?;
                     failed("locked").await;
                     return Err(Error::InvalidGrant(BAD_CREDENTIALS.into()));
                 }
@@ -161,14 +149,7 @@ impl Grants {
             None => None,
         };
         let stored = user.as_ref().map(|u| u.password_hash.as_str());
-        let checked = match (permit.check(password, stored).await, other_form) {
-            (Ok(Verdict::Mismatch), Some(other)) => permit
-                .check(other, stored)
-                .await
-                .map(|v| (v, v == Verdict::Match)),
-            (verdict, _) => verdict.map(|v| (v, false)),
-        };
-        let (verdict, unnormalised) = match checked {
+        let (verdict, unnormalised) = match permit.check_typed(typed, stored).await {
             Ok(checked) => checked,
             // Failed before judging the password: not a failure of the address.
             Err(err) => {
