@@ -107,6 +107,10 @@ pub enum EventKind {
     /// An administrator knowingly set a password that fails the policy
     /// (`--allow-weak-password`; `detail.rule`, `detail.via`).
     WeakPasswordAllowed,
+    /// A webhook endpoint was disabled by the server (`detail.webhook_id`, `detail.url`,
+    /// `detail.reason`: `failing` for longer than `--webhook-disable-after`, or `gone`: it
+    /// answered 410).
+    WebhookDisabled,
 }
 
 impl EventKind {
@@ -134,7 +138,39 @@ impl EventKind {
             EventKind::PasswordExpired => "password_expired",
             EventKind::PasswordChanged => "password_changed",
             EventKind::WeakPasswordAllowed => "weak_password_allowed",
+            EventKind::WebhookDisabled => "webhook_disabled",
         }
+    }
+
+    /// Every kind, in declaration order: what a webhook's event filter may name.
+    pub const ALL: [EventKind; 22] = [
+        EventKind::LoginSuccess,
+        EventKind::TokenIssued,
+        EventKind::LoginFailure,
+        EventKind::ClientAuthFailure,
+        EventKind::Refresh,
+        EventKind::RefreshReuse,
+        EventKind::Revocation,
+        EventKind::Lockout,
+        EventKind::Unlock,
+        EventKind::AdminChange,
+        EventKind::MfaEnrolment,
+        EventKind::MfaSuccess,
+        EventKind::MfaFailure,
+        EventKind::MfaRemoval,
+        EventKind::LoginThrottled,
+        EventKind::MfaThrottled,
+        EventKind::SessionRevoked,
+        EventKind::PasswordBreached,
+        EventKind::PasswordExpired,
+        EventKind::PasswordChanged,
+        EventKind::WeakPasswordAllowed,
+        EventKind::WebhookDisabled,
+    ];
+
+    /// The kind stored as `name`.
+    pub fn from_name(name: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|k| k.as_str() == name)
     }
 }
 
@@ -300,6 +336,41 @@ pub fn capped(text: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kind_is_listed_once() {
+        let names: std::collections::HashSet<_> =
+            EventKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(names.len(), EventKind::ALL.len());
+        for kind in EventKind::ALL {
+            // Exhaustive: a new kind fails to compile here until it is added to ALL too.
+            match kind {
+                EventKind::LoginSuccess
+                | EventKind::TokenIssued
+                | EventKind::LoginFailure
+                | EventKind::ClientAuthFailure
+                | EventKind::Refresh
+                | EventKind::RefreshReuse
+                | EventKind::Revocation
+                | EventKind::Lockout
+                | EventKind::Unlock
+                | EventKind::AdminChange
+                | EventKind::MfaEnrolment
+                | EventKind::MfaSuccess
+                | EventKind::MfaFailure
+                | EventKind::MfaRemoval
+                | EventKind::LoginThrottled
+                | EventKind::MfaThrottled
+                | EventKind::SessionRevoked
+                | EventKind::PasswordBreached
+                | EventKind::PasswordExpired
+                | EventKind::PasswordChanged
+                | EventKind::WeakPasswordAllowed
+                | EventKind::WebhookDisabled => {}
+            }
+            assert_eq!(EventKind::from_name(kind.as_str()), Some(kind));
+        }
+    }
 
     #[test]
     fn capping_keeps_whole_characters() {

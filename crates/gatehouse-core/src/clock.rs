@@ -7,6 +7,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub trait Clock: Send + Sync + 'static {
     /// Seconds since 1970-01-01T00:00:00Z.
     fn now(&self) -> i64;
+
+    /// Milliseconds since 1970-01-01T00:00:00Z, for what is scheduled finer than a second
+    /// (webhook retries); by default the start of the current second.
+    fn now_millis(&self) -> i64 {
+        self.now().saturating_mul(1000)
+    }
 }
 
 /// The system's wall clock.
@@ -19,6 +25,14 @@ impl Clock for SystemClock {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+    }
+
+    #[allow(clippy::disallowed_methods)] // the same sanctioned read, in milliseconds
+    fn now_millis(&self) -> i64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
             .unwrap_or(0)
     }
 }

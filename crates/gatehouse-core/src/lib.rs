@@ -18,6 +18,8 @@
 //! - [`sealing`]: encryption at rest of private keys and the few client secrets kept readable.
 //! - [`store`]: the storage trait.
 //! - [`telemetry`]: the metrics gatehouse records, by name.
+//! - [`webhook`]: audit events sent to HTTP endpoints (Standard Webhooks), from an outbox the
+//!   database fills in the event's own transaction.
 //! - [`lockout`], [`throttle`], [`login_guard`]: the brute-force defence (per account, per
 //!   address); [`audit`]: the audit log it and the services record events in; [`rejection`]:
 //!   requests refused before any credential check, counted and aggregated, not stored one by one.
@@ -72,5 +74,6 @@ pub mod token;
 pub mod user;
 pub mod user_import;
 pub mod userinfo;
+pub mod webhook;
 
 pub use error::Error;

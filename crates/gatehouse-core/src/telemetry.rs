@@ -45,6 +45,17 @@ pub const DB_POOL_MAX: &str = "gatehouse_db_pool_max_connections";
 /// `blocklist`, `online`: the breached list that held it; `expired`) and `action` (`flag`,
 /// `block`).
 pub const PASSWORD_FINDINGS: &str = "gatehouse_password_findings_total";
+/// Counter: webhook delivery attempts, label `outcome` (`delivered`, `retry`: failed and due
+/// again, `failed`: failed for good).
+pub const WEBHOOK_ATTEMPTS: &str = "gatehouse_webhook_attempts_total";
+/// Histogram: from an event to its delivery's success.
+pub const WEBHOOK_LATENCY: &str = "gatehouse_webhook_delivery_latency_seconds";
+/// Gauge: deliveries waiting in the outbox (pending).
+pub const WEBHOOK_BACKLOG: &str = "gatehouse_webhook_backlog";
+/// Gauge: deliveries whose every attempt failed, still in the outbox.
+pub const WEBHOOK_FAILED: &str = "gatehouse_webhook_failed_deliveries";
+/// Counter: endpoints the server disabled.
+pub const WEBHOOK_DISABLED: &str = "gatehouse_webhook_endpoints_disabled_total";
 
 /// Registers a description of every metric, and creates the counters that start at zero so they
 /// appear before their first event.
@@ -88,6 +99,25 @@ pub fn describe() {
         BREACHED_API_BREAKER_OPEN,
         "1 while the range API's circuit breaker is open"
     );
+    describe_counter!(WEBHOOK_ATTEMPTS, "webhook delivery attempts, by outcome");
+    describe_histogram!(
+        WEBHOOK_LATENCY,
+        Unit::Seconds,
+        "time from an event to its webhook delivery's success"
+    );
+    describe_gauge!(WEBHOOK_BACKLOG, "webhook deliveries waiting in the outbox");
+    describe_gauge!(
+        WEBHOOK_FAILED,
+        "webhook deliveries whose every attempt failed, kept until the retention ends"
+    );
+    describe_counter!(
+        WEBHOOK_DISABLED,
+        "webhook endpoints disabled by the server (failing too long, or 410 Gone)"
+    );
+    for outcome in ["delivered", "retry", "failed"] {
+        metrics::counter!(WEBHOOK_ATTEMPTS, "outcome" => outcome).absolute(0);
+    }
+    metrics::counter!(WEBHOOK_DISABLED).absolute(0);
     metrics::counter!(REFRESH_REUSE).absolute(0);
     metrics::counter!(HASH_SHED).absolute(0);
     for reason in Rejection::ALL {

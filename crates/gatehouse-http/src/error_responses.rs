@@ -84,6 +84,22 @@ pub(crate) struct AdminApiOff(ErrorBody);
 )]
 pub(crate) struct NoSuchClient(ErrorBody);
 
+/// 404 of an admin API operation on one webhook endpoint.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 404,
+    description = "no such webhook, or the admin API is off (no admin token configured)"
+)]
+pub(crate) struct NoSuchWebhook(ErrorBody);
+
+/// 400 of a malformed query parameter.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 400,
+    description = "invalid_request: a malformed query parameter"
+)]
+pub(crate) struct BadQuery(ErrorBody);
+
 /// 404 of an admin API operation on one user.
 #[derive(utoipa::IntoResponses)]
 #[response(
@@ -144,7 +160,12 @@ macro_rules! answers_of_tuples {
     )+};
 }
 
-answers_of_tuples!((A, B, C), (A, B, C, D, E, F, G, H));
+answers_of_tuples!(
+    (A, B, C),
+    (A, B, C, D),
+    (A, B, C, D, E, F, G),
+    (A, B, C, D, E, F, G, H)
+);
 
 /// The errors of a write to the admin API (`PUT`, `POST`).
 pub(crate) type AdminWriteErrors = Answers<(
@@ -163,6 +184,24 @@ pub(crate) type CollectionErrors = Answers<(AdminTokenRejected, AdminApiOff, Ser
 
 /// The errors of an admin API operation on one client.
 pub(crate) type ClientErrors = Answers<(AdminTokenRejected, NoSuchClient, ServerError)>;
+
+/// The errors of an admin API operation on one webhook endpoint.
+pub(crate) type WebhookErrors = Answers<(AdminTokenRejected, NoSuchWebhook, ServerError)>;
+
+/// The errors of a query on one webhook endpoint.
+pub(crate) type WebhookQueryErrors =
+    Answers<(BadQuery, AdminTokenRejected, NoSuchWebhook, ServerError)>;
+
+/// The errors of a write to a webhook endpoint (`POST /Webhook`, `PUT /Webhook/{id}`).
+pub(crate) type WebhookWriteErrors = Answers<(
+    ResourceUnreadable,
+    AdminTokenRejected,
+    NoSuchWebhook,
+    PayloadTooLarge,
+    ResourceInvalid,
+    ServerError,
+    BadQuery,
+)>;
 
 /// The errors of an admin API operation on one user.
 pub(crate) type UserErrors = Answers<(AdminTokenRejected, NoSuchUser, ServerError)>;

@@ -45,7 +45,7 @@ pub use telemetry::Metrics;
 use crate::openapi::{doc, write_doc, Doc};
 use crate::routes::{
     account, admin, authorize, discovery, health, introspect, mfa, ops, revoke, sessions, token,
-    userinfo,
+    userinfo, webhooks,
 };
 
 /// What every handler can reach.
@@ -75,6 +75,8 @@ pub struct AppState {
     pub account: Arc<Account>,
     /// The admin API; `None` (and the API off) without an admin token.
     pub admin: Option<Arc<AdminService>>,
+    /// Webhook endpoints (`/Webhook`), behind the admin token; `None` without one.
+    pub webhooks: Option<Arc<gatehouse_core::webhook::Webhooks>>,
     /// The Prometheus exporter behind `/metrics`.
     pub metrics: Metrics,
 }
@@ -150,6 +152,15 @@ fn routes() -> Vec<Route> {
         route("/Client/{id}/sessions", get(sessions::list_client_sessions), doc::<sessions::__path_list_client_sessions>),
         // Audit events (brute force, logins, refresh reuse, admin changes).
         route("/Event", get(admin::list_events), doc::<admin::__path_list_events>),
+        // Webhook endpoints, their delivery log, replay and a test send.
+        route("/Webhook", get(webhooks::list), doc::<webhooks::__path_list>),
+        route("/Webhook", post(webhooks::create), write_doc::<webhooks::__path_create>),
+        route("/Webhook/{id}", get(webhooks::get), doc::<webhooks::__path_get>),
+        route("/Webhook/{id}", put(webhooks::update), write_doc::<webhooks::__path_update>),
+        route("/Webhook/{id}", delete(webhooks::remove), doc::<webhooks::__path_remove>),
+        route("/Webhook/{id}/deliveries", get(webhooks::deliveries), doc::<webhooks::__path_deliveries>),
+        route("/Webhook/{id}/replay", post(webhooks::replay), doc::<webhooks::__path_replay>),
+        route("/Webhook/{id}/test", post(webhooks::test), doc::<webhooks::__path_test>),
 
         route("/account/password", post(account::change_password), doc::<account::__path_change_password>),
         // Operations.

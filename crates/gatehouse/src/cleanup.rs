@@ -5,7 +5,9 @@
 //! The same sweep deletes audit events older than `--event-retention` days, the buckets of
 //! addresses whose failed logins have all drained (part of `delete_expired`), and the lockout
 //! rows of accounts whose failures are forgotten (no failure for `--brute-force-reset` seconds,
-//! and not locked), so that neither brute-force table grows without bound.
+//! and not locked), so that neither brute-force table grows without bound, and the webhook
+//! deliveries older than `--webhook-retention-days`, delivered or not, so that the outbox stays
+//! bounded however long a receiver is down.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -26,6 +28,7 @@ pub(crate) fn spawn(
     interval: Duration,
     event_retention_secs: i64,
     attempts_forgotten_after_secs: i64,
+    delivery_retention_secs: i64,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
@@ -37,6 +40,14 @@ pub(crate) fn spawn(
                 Ok(0) => {}
                 Ok(deleted) => tracing::info!(deleted, "expiry sweep: deleted old audit events"),
                 Err(err) => tracing::warn!(%err, "pruning audit events failed"),
+            }
+            let deliveries_before = (now - delivery_retention_secs).saturating_mul(1000);
+            match prune_deliveries(store.as_ref(), deliveries_before).await {
+                Ok(0) => {}
+                Ok(deleted) => {
+                    tracing::info!(deleted, "expiry sweep: deleted old webhook deliveries")
+                }
+                Err(err) => tracing::warn!(%err, "pruning webhook deliveries failed"),
             }
             let forgotten_before = now - attempts_forgotten_after_secs;
             match prune_login_attempts(store.as_ref(), forgotten_before, now).await {
@@ -63,6 +74,11 @@ pub(crate) async fn sweep(store: &dyn Store, now: i64) -> Result<u64, StoreError
 /// Deletes audit events older than `before`, batch after batch; returns how many went.
 pub(crate) async fn prune_events(store: &dyn Store, before: i64) -> Result<u64, StoreError> {
     in_batches(|limit| store.delete_events_before(before, limit)).await
+}
+
+/// Deletes webhook deliveries made before `before_ms`, batch after batch; returns how many went.
+pub(crate) async fn prune_deliveries(store: &dyn Store, before_ms: i64) -> Result<u64, StoreError> {
+    in_batches(|limit| store.delete_deliveries_before(before_ms, limit)).await
 }
 
 /// Deletes the lockout rows whose last failure is before `forgotten_before` and that are not

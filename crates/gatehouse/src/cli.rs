@@ -55,6 +55,101 @@ pub(crate) enum Command {
     /// Breached-password filter files for --password-blocklist.
     #[command(subcommand, after_long_help = help::BLOCKLIST)]
     Blocklist(crate::breached::BlocklistCommand),
+    /// Send audit events to HTTP endpoints (Standard Webhooks): add, list, update, remove,
+    /// test, the delivery log, replay.
+    #[command(subcommand, after_long_help = help::WEBHOOK)]
+    Webhook(WebhookCommand),
+}
+
+/// `webhook …`. The fields are those of the admin API's Webhook resource: url, events,
+/// secret, description, enabled.
+#[derive(Debug, Subcommand)]
+pub(crate) enum WebhookCommand {
+    /// Add an endpoint; prints it with its secret (whsec_…), shown this once.
+    Add {
+        /// Where deliveries are POSTed (https; http and local addresses only with
+        /// --webhook-allow-private on).
+        url: String,
+        /// Event kinds to send, comma-separated (e.g. login_failure,lockout), or * for all.
+        #[arg(long, value_name = "KINDS", value_delimiter = ',', required = true)]
+        events: Vec<String>,
+        /// The signing secret (whsec_ and 24 to 64 bytes in base64) [default: generated]
+        #[arg(long, value_name = "WHSEC")]
+        secret: Option<String>,
+        /// Free text for operators.
+        #[arg(long, value_name = "TEXT")]
+        description: Option<String>,
+        /// Whether deliveries are made: true or false [default: true]
+        #[arg(long, value_name = "BOOL")]
+        enabled: Option<bool>,
+    },
+    /// List endpoints (never a secret).
+    List,
+    /// Show one endpoint.
+    Show {
+        /// The endpoint id (wh_…).
+        id: String,
+    },
+    /// Change an endpoint's fields; those not given stay. Enabling a disabled endpoint clears
+    /// its failure record.
+    Update {
+        /// The endpoint id.
+        id: String,
+        /// A new URL.
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        /// New event kinds, comma-separated, or *.
+        #[arg(long, value_name = "KINDS", value_delimiter = ',')]
+        events: Option<Vec<String>>,
+        /// A new secret (whsec_…), or `generate` for a new random one (printed this once).
+        #[arg(long, value_name = "WHSEC")]
+        secret: Option<String>,
+        /// A new description; an empty one removes it.
+        #[arg(long, value_name = "TEXT")]
+        description: Option<String>,
+        /// true or false.
+        #[arg(long, value_name = "BOOL")]
+        enabled: Option<bool>,
+    },
+    /// Remove an endpoint and its delivery log.
+    Remove {
+        /// The endpoint id.
+        id: String,
+    },
+    /// Send a signed `webhook.test` message to an endpoint now and print what it answered.
+    Test {
+        /// The endpoint id.
+        id: String,
+    },
+    /// An endpoint's delivery log, newest first: status, attempts, last status and error.
+    Deliveries {
+        /// The endpoint id.
+        id: String,
+        /// Only pending, delivered or failed deliveries.
+        #[arg(long, value_name = "STATUS")]
+        status: Option<String>,
+        /// At most this many (1 to 1000) [default: 100]
+        #[arg(long, value_name = "N")]
+        limit: Option<u32>,
+    },
+    /// Send deliveries again, with their original webhook-id: one (--delivery), the failed
+    /// ones (--failed) or all (--all), made since --since; prints how many.
+    Replay {
+        /// The endpoint id.
+        id: String,
+        /// This delivery (an id from `webhook deliveries`).
+        #[arg(long, value_name = "N", conflicts_with_all = ["failed", "all"])]
+        delivery: Option<i64>,
+        /// Every delivery whose attempts all failed.
+        #[arg(long, conflicts_with = "all")]
+        failed: bool,
+        /// Every delivery, whatever became of it.
+        #[arg(long)]
+        all: bool,
+        /// Only deliveries made at or after this Unix time (seconds) [default: all kept]
+        #[arg(long, value_name = "UNIX_SECS")]
+        since: Option<i64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -98,6 +98,7 @@ impl fmt::Debug for SecretKeySource {
 /// Everything the commands need, validated.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
+    pub(crate) webhooks: crate::webhook_config::WebhookSettings,
     pub(crate) listen: SocketAddr,
     pub(crate) database: DatabaseUrl,
     pub(crate) issuer: Option<String>,
@@ -200,7 +201,9 @@ impl Config {
         let security = SecurityConfig::from_options(&s.brute_force, &s.security)?;
         let (session_limit, password_change_sessions) = session_settings(&g, &s)?;
         let passwords = PasswordSettings::from_options(&g.passwords)?;
+        let webhooks = crate::webhook_config::WebhookSettings::from_options(&g.webhooks)?;
         Ok(Config {
+            webhooks,
             passwords,
             session_limit,
             password_change_sessions,

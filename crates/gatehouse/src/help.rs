@@ -150,5 +150,24 @@ EXAMPLES:
     credentials grant, login_failure with its reason,
     client_auth_failure with its reason, refresh, refresh_reuse, lockout, unlock, admin_change,
     session_revoked with its reason, password_breached with its list, password_expired,
-    password_changed, weak_password_allowed with its rule), client, user, source address and
-    request id. No password, secret or token is ever recorded.";
+    password_changed, weak_password_allowed with its rule, webhook_disabled), client, user,
+    source address and request id. No password, secret or token is ever recorded.";
+
+/// `webhook --help`.
+pub(crate) const WEBHOOK: &str = "\
+EXAMPLES:
+    Send lockouts and failed logins to a receiver (prints the whsec_ secret once):
+        gatehouse webhook add https://hooks.example.com/gatehouse --events lockout,login_failure
+    Check that it answers, signed as every delivery is:
+        gatehouse webhook test wh_0123...
+    See what was delivered, and send the failures again after an outage:
+        gatehouse webhook deliveries wh_0123... --status failed
+        gatehouse webhook replay wh_0123... --failed
+    Re-enable an endpoint the server disabled:
+        gatehouse webhook update wh_0123... --enabled true
+
+    Deliveries follow the Standard Webhooks specification (webhook-id, webhook-timestamp,
+    webhook-signature: v1,<base64 HMAC-SHA256>), so receivers verify them with its libraries.
+    The body is {\"type\": KIND, \"timestamp\": ..., \"data\": {id, client_id, user, ip,
+    request_id, detail}}; webhook-id is msg_ and the event id, the same on every retry and
+    replay. See docs/webhooks.md.";

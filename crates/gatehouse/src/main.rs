@@ -6,9 +6,10 @@
 //! - `server.rs` wires the core services and serves (with `connections.rs` and its
 //!   `connection_activity.rs` and `connection_cap.rs`, `tls.rs`, `cleanup.rs`, `priority.rs`);
 //!   `secret_key.rs` loads the server key.
-//! - `clients.rs`, `users.rs`, `sessions.rs`, `keys.rs`, `events.rs`, `demo.rs` are the management commands:
+//! - `clients.rs`, `users.rs`, `sessions.rs`, `keys.rs`, `events.rs`, `webhooks.rs`, `demo.rs` are the management commands:
 //!   they parse, call the core's admin services (wired in `admin.rs`) and print.
 //! - `breached/` builds the breached-password lists and runs `blocklist build`.
+//! - `webhook_config.rs` reads the webhook options, `webhook_delivery.rs` sends the outbox.
 
 mod admin;
 mod breached;
@@ -37,6 +38,9 @@ mod server;
 mod sessions;
 mod tls;
 mod users;
+mod webhook_config;
+mod webhook_delivery;
+mod webhooks;
 
 use std::process::ExitCode;
 
@@ -97,5 +101,6 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Keys(cmd) => keys::run(&config, cmd).await,
         Command::Events(args) => events::run(&config, &args).await,
         Command::Blocklist(cmd) => breached::run(cmd),
+        Command::Webhook(cmd) => webhooks::run(&config, cmd).await,
     }
 }

@@ -48,6 +48,10 @@ pub(crate) struct GlobalOptions {
     #[serde(flatten)]
     pub(crate) passwords: PasswordOptions,
 
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub(crate) webhooks: crate::webhook_config::WebhookOptions,
+
     /// File holding the server key (32 bytes, base64) that seals private signing keys and the
     /// secrets of HS256 clients at rest. Generated (mode 0600) when absent and the database is
     /// SQLite [default: gatehouse.key next to the SQLite database; required for PostgreSQL unless

@@ -30,10 +30,12 @@ use gatehouse_core::token::key_cache::Keys;
 use gatehouse_core::token::keys::{KeyRing, SigningAlg};
 use gatehouse_core::token::resolve::AccessTokens;
 use gatehouse_core::userinfo::UserInfo;
+use gatehouse_core::webhook::{WebhookSender, Webhooks};
 use gatehouse_http::AppState;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
+use crate::webhook_delivery::HttpSender;
 
 /// Opens (creating and migrating) the configured database.
 pub(crate) async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
@@ -111,9 +113,27 @@ pub(crate) async fn serve(
             .security
             .lockout
             .map_or(0, |policy| policy.reset_after),
+        i64::try_from(config.webhooks.retention.as_secs()).unwrap_or(i64::MAX),
+    );
+    let sender: Arc<dyn WebhookSender> = Arc::new(HttpSender::new(&config.webhooks)?);
+    let deliveries = crate::webhook_delivery::spawn(
+        store.clone(),
+        sender.clone(),
+        sealer.clone(),
+        clock.clone(),
+        Arc::new(AuditLog::new(store.clone(), clock.clone())),
+        &config.webhooks,
     );
     let passwords = (hasher, rules);
-    let state = app_state(config, store, clock, passwords, sealer, keys, &issuer)?;
+    let state = app_state(
+        config,
+        store,
+        clock,
+        passwords,
+        (sealer, sender),
+        keys,
+        &issuer,
+    )?;
     if let Some(metrics_addr) = config.metrics_listen {
         spawn_metrics_listener(metrics_addr, gatehouse_http::metrics_router(state.clone())).await?;
     }
@@ -153,6 +173,8 @@ pub(crate) async fn serve(
     }
     served?;
     sweep.abort();
+    // A delivery cut off here is sent again once its lease ends (at least once).
+    deliveries.abort();
     tracing::info!("gatehouse stopped");
     Ok(())
 }
@@ -164,7 +186,7 @@ fn app_state(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     passwords: (Arc<PasswordHasher>, Arc<PasswordRules>),
-    sealer: Arc<Sealer>,
+    (sealer, sender): (Arc<Sealer>, Arc<dyn WebhookSender>),
     ring: KeyRing,
     issuer: &str,
 ) -> Result<AppState> {
@@ -202,6 +224,17 @@ fn app_state(
             config.password_code_ttl,
         )),
         admin: shared.admin(config, hasher.clone(), rules.clone()),
+        webhooks: config.admin_token.as_ref().map(|_| {
+            Arc::new(Webhooks::new(
+                shared.store.clone(),
+                shared.sealer.clone(),
+                shared.clock.clone(),
+                shared.audit.clone(),
+                Some(sender),
+                config.webhooks.allow_private,
+                Via::AdminApi,
+            ))
+        }),
         grants: shared.grants(config, hasher, second_factor.clone(), rules),
         introspection: Arc::new(Introspection::new(
             store.clone(),

@@ -15,7 +15,7 @@
 
 mod client;
 mod clients;
-mod fields;
+pub(crate) mod fields;
 pub mod keys;
 pub mod mfa;
 pub mod sessions;
@@ -204,7 +204,7 @@ impl AdminService {
     }
 }
 
-fn bundle(resources: Vec<Value>) -> Value {
+pub(crate) fn bundle(resources: Vec<Value>) -> Value {
     let entries: Vec<Value> = resources
         .into_iter()
         .map(|r| json!({ "resource": r }))

@@ -6,7 +6,8 @@
 //! - [`TokenStore`] (refresh-token families, refresh and access tokens),
 //! - [`SessionStore`] (login sessions, listed and ended by administrators),
 //! - [`GuardStore`] (lockout and throttle counters), [`EventStore`] (the audit trail),
-//! - [`MfaStore`] (second factors, `mfa_token`s), [`MaintenanceStore`] (ping, pool, cleanup).
+//! - [`MfaStore`] (second factors, `mfa_token`s), [`MaintenanceStore`] (ping, pool, cleanup),
+//! - [`WebhookStore`] (webhook endpoints and their outbox).
 //!
 //! [`Store`] is all of them, implemented for every type that implements each; an
 //! `Arc<dyn Store>` narrows to any one of them by upcasting. Back ends convert their own errors
@@ -24,6 +25,7 @@ mod mfa;
 mod sessions;
 mod tokens;
 mod users;
+mod webhooks;
 
 pub use clients::ClientStore;
 pub use codes::CodeStore;
@@ -39,6 +41,10 @@ pub use tokens::{
     TokenFamily, TokenStore, MAX_USER_AGENT_LEN,
 };
 pub use users::{PasswordChange, UserStore};
+pub use webhooks::{
+    AttemptOutcome, ClaimedDelivery, Delivery, OutboxStats, ReplaySelection, WebhookRow,
+    WebhookStore,
+};
 
 /// Everything gatehouse stores: every capability trait. Implemented for each type that
 /// implements them all, so a back end implements only the capability traits.
@@ -53,6 +59,7 @@ pub trait Store:
     + EventStore
     + MfaStore
     + MaintenanceStore
+    + WebhookStore
     + Send
     + Sync
     + 'static
@@ -70,6 +77,7 @@ impl<T> Store for T where
         + EventStore
         + MfaStore
         + MaintenanceStore
+        + WebhookStore
         + 'static
 {
 }

@@ -12,3 +12,4 @@ pub(crate) mod revoke;
 pub(crate) mod sessions;
 pub(crate) mod token;
 pub(crate) mod userinfo;
+pub(crate) mod webhooks;

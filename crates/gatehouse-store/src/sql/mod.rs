@@ -16,6 +16,7 @@ pub(crate) mod rows;
 mod sessions;
 mod tokens;
 mod users;
+mod webhooks;
 
 use std::future::Future;
 

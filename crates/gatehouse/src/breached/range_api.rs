@@ -237,7 +237,7 @@ fn body_holds(body: &str, suffix: &str) -> bool {
 }
 
 /// The system's root certificates, for an https API (reqwest is built without its own roots).
-fn system_roots() -> Result<Vec<reqwest::Certificate>> {
+pub(crate) fn system_roots() -> Result<Vec<reqwest::Certificate>> {
     for path in ROOT_BUNDLES {
         if let Ok(pem) = std::fs::read(path) {
             let certs = reqwest::Certificate::from_pem_bundle(&pem)

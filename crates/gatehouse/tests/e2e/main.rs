@@ -57,6 +57,8 @@ mod tls;
 mod token;
 mod userinfo;
 mod users;
+mod webhook_receiver;
+mod webhooks;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

@@ -1,0 +1,42 @@
+-- Webhooks (issue 21): endpoints and their outbox. The trigger makes one pending delivery per
+-- enabled endpoint whose filter names the event's kind (`events` is `*` or `,kind,kind,`) in
+-- the statement, and so the transaction, that stores the event: no event without its
+-- deliveries, no delivery without its event. A delivery is claimed by setting `lease_until`
+-- (Unix ms); `next_attempt_at` and `created_at` are Unix ms too. Kept in step with the other
+-- back end's 0014_webhooks.sql.
+CREATE TABLE webhooks (
+    id              TEXT PRIMARY KEY,
+    url             TEXT NOT NULL,
+    events          TEXT NOT NULL,
+    description     TEXT,
+    enabled         BOOLEAN NOT NULL DEFAULT TRUE,
+    disabled_reason TEXT,
+    failing_since   BIGINT,
+    secret          BLOB NOT NULL,
+    created_at      BIGINT NOT NULL
+);
+
+CREATE TABLE webhook_deliveries (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    webhook_id      TEXT NOT NULL,
+    event_seq       BIGINT NOT NULL,
+    status          TEXT NOT NULL DEFAULT 'pending',
+    attempts        BIGINT NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT NOT NULL,
+    lease_until     BIGINT NOT NULL DEFAULT 0,
+    last_status     BIGINT,
+    last_error      TEXT,
+    created_at      BIGINT NOT NULL,
+    delivered_at    BIGINT
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
+CREATE INDEX webhook_deliveries_log ON webhook_deliveries (webhook_id, id);
+CREATE INDEX webhook_deliveries_created ON webhook_deliveries (created_at);
+
+CREATE TRIGGER events_webhook_outbox AFTER INSERT ON events
+BEGIN
+    INSERT INTO webhook_deliveries (webhook_id, event_seq, next_attempt_at, created_at)
+    SELECT w.id, NEW.seq, NEW.at * 1000, NEW.at * 1000
+    FROM webhooks w
+    WHERE w.enabled AND (w.events = '*' OR instr(w.events, ',' || NEW.kind || ',') > 0);
+END;

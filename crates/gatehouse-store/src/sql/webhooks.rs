@@ -1,0 +1,325 @@
+//! [`WebhookStore`] on SQL: the `webhooks` table and the `webhook_deliveries` outbox, which a
+//! trigger on `events` fills (migration 0014). Claims take due deliveries under a lease; on
+//! PostgreSQL with `FOR UPDATE SKIP LOCKED`, so that instances claiming at the same moment take
+//! different rows instead of waiting on each other. Off the request path, on the pool.
+
+use async_trait::async_trait;
+use gatehouse_core::store::{
+    AttemptOutcome, ClaimedDelivery, Delivery, Event, OutboxStats, ReplaySelection, StoreError,
+    WebhookRow, WebhookStore,
+};
+
+use super::{execute, fetch_all, fetch_optional, HotPath, SqlStore};
+use crate::backend::{Backend, Param};
+use crate::store_error;
+
+const WEBHOOK_COLUMNS: &str =
+    "w.id, w.url, w.events, w.description, w.enabled, w.disabled_reason, w.failing_since, \
+     w.secret, w.created_at";
+
+/// `events` as stored: `*`, or the kinds between commas (`,a,b,`) so that the trigger finds
+/// `,kind,` in it.
+fn stored_events(events: &[String]) -> String {
+    if events.iter().any(|e| e == "*") {
+        return "*".to_owned();
+    }
+    format!(",{},", events.join(","))
+}
+
+fn webhook<DB: Backend>(row: &DB::Row) -> Result<WebhookRow, StoreError> {
+    let events = DB::text(row, "events")?;
+    Ok(WebhookRow {
+        id: DB::text(row, "id")?,
+        url: DB::text(row, "url")?,
+        events: events
+            .split(',')
+            .filter(|e| !e.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        description: DB::opt_text(row, "description")?,
+        enabled: DB::boolean(row, "enabled")?,
+        disabled_reason: DB::opt_text(row, "disabled_reason")?,
+        failing_since: DB::opt_int(row, "failing_since")?,
+        sealed_secret: DB::bytes(row, "secret")?,
+        created_at: DB::int(row, "created_at")?,
+    })
+}
+
+fn delivery<DB: Backend>(row: &DB::Row) -> Result<Delivery, StoreError> {
+    Ok(Delivery {
+        id: DB::int(row, "id")?,
+        webhook_id: DB::text(row, "webhook_id")?,
+        event_id: DB::text(row, "event_id")?,
+        kind: DB::text(row, "kind")?,
+        status: DB::text(row, "status")?,
+        attempts: DB::int(row, "attempts")?,
+        next_attempt_at: DB::int(row, "next_attempt_at")?,
+        last_status: DB::opt_int(row, "last_status")?,
+        last_error: DB::opt_text(row, "last_error")?,
+        created_at: DB::int(row, "created_at")?,
+        delivered_at: DB::opt_int(row, "delivered_at")?,
+    })
+}
+
+fn claimed<DB: Backend>(row: &DB::Row) -> Result<ClaimedDelivery, StoreError> {
+    let detail = DB::text(row, "detail")?;
+    Ok(ClaimedDelivery {
+        id: DB::int(row, "delivery_id")?,
+        attempts: DB::int(row, "attempts")? - 1,
+        webhook: webhook::<DB>(row)?,
+        // The webhook's columns hold `id`: the event's is `event_id`.
+        event: Event {
+            id: DB::text(row, "event_id")?,
+            at: DB::int(row, "at")?,
+            kind: DB::text(row, "kind")?,
+            client_id: DB::opt_text(row, "client_id")?,
+            user: DB::opt_text(row, "username")?,
+            ip: DB::opt_text(row, "ip")?,
+            request_id: DB::opt_text(row, "request_id")?,
+            detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::String(detail)),
+        },
+    })
+}
+
+#[async_trait]
+impl<DB: Backend, H: HotPath<DB>> WebhookStore for SqlStore<DB, H> {
+    async fn insert_webhook(&self, row: &WebhookRow) -> Result<(), StoreError> {
+        let sql =
+            "INSERT INTO webhooks (id, url, events, description, enabled, secret, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        let events = stored_events(&row.events);
+        let params = [
+            row.id.as_str().into(),
+            row.url.as_str().into(),
+            events.as_str().into(),
+            row.description.as_deref().into(),
+            row.enabled.into(),
+            row.sealed_secret.as_slice().into(),
+            row.created_at.into(),
+        ];
+        execute(&self.pool, sql, &params).await.map(drop)
+    }
+
+    async fn update_webhook(&self, row: &WebhookRow) -> Result<bool, StoreError> {
+        let sql = "UPDATE webhooks SET url = $1, events = $2, description = $3, enabled = $4, \
+                   disabled_reason = $5, failing_since = $6, secret = $7 WHERE id = $8";
+        let events = stored_events(&row.events);
+        let params = [
+            row.url.as_str().into(),
+            events.as_str().into(),
+            row.description.as_deref().into(),
+            row.enabled.into(),
+            row.disabled_reason.as_deref().into(),
+            row.failing_since.into(),
+            row.sealed_secret.as_slice().into(),
+            row.id.as_str().into(),
+        ];
+        Ok(execute(&self.pool, sql, &params).await? == 1)
+    }
+
+    async fn find_webhook(&self, id: &str) -> Result<Option<WebhookRow>, StoreError> {
+        let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks w WHERE w.id = $1");
+        fetch_optional(&self.pool, &sql, &[id.into()], webhook::<DB>).await
+    }
+
+    async fn list_webhooks(&self) -> Result<Vec<WebhookRow>, StoreError> {
+        let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks w ORDER BY w.created_at, w.id");
+        fetch_all(&self.pool, &sql, &[], webhook::<DB>).await
+    }
+
+    async fn delete_webhook(&self, id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        let gone = DB::execute(&mut tx, "DELETE FROM webhooks WHERE id = $1", &[id.into()]).await;
+        if gone.map_err(store_error)? != 1 {
+            tx.rollback().await.map_err(store_error)?;
+            return Ok(false);
+        }
+        let sql = "DELETE FROM webhook_deliveries WHERE webhook_id = $1";
+        DB::execute(&mut tx, sql, &[id.into()])
+            .await
+            .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(true)
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now_ms: i64,
+        lease_until: i64,
+        limit: u32,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        // PostgreSQL: rows another instance is claiming are skipped, not waited for. SQLite
+        // has one writer at a time, which serializes claims by itself.
+        let skip_locked = if DB::NAME == "PostgreSQL" {
+            " FOR UPDATE OF d SKIP LOCKED"
+        } else {
+            ""
+        };
+        let claim = format!(
+            "UPDATE webhook_deliveries SET lease_until = $1, attempts = attempts + 1 \
+             WHERE id IN (SELECT d.id FROM webhook_deliveries d \
+                 JOIN webhooks w ON w.id = d.webhook_id JOIN events e ON e.seq = d.event_seq \
+                 WHERE d.status = 'pending' AND d.next_attempt_at <= $2 AND d.lease_until <= $2 \
+                 AND w.enabled ORDER BY d.next_attempt_at LIMIT $3{skip_locked}) \
+             RETURNING id"
+        );
+        let params = [lease_until.into(), now_ms.into(), i64::from(limit).into()];
+        let ids = fetch_all(&self.pool, &claim, &params, |row| DB::int(row, "id")).await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (2..ids.len() + 2).map(|n| format!("${n}")).collect();
+        let read = format!(
+            "SELECT d.id AS delivery_id, d.attempts, {WEBHOOK_COLUMNS}, e.id AS event_id, e.at, \
+             e.kind, e.client_id, e.username, e.ip, e.request_id, e.detail \
+             FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
+             JOIN events e ON e.seq = d.event_seq \
+             WHERE d.lease_until = $1 AND d.id IN ({}) ORDER BY d.next_attempt_at",
+            placeholders.join(", ")
+        );
+        let mut params: Vec<Param<'_>> = vec![lease_until.into()];
+        params.extend(ids.iter().map(|id| Param::Int(*id)));
+        fetch_all(&self.pool, &read, &params, claimed::<DB>).await
+    }
+
+    async fn finish_delivery(
+        &self,
+        id: i64,
+        lease_until: i64,
+        outcome: &AttemptOutcome,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let changed = match outcome {
+            AttemptOutcome::Delivered { status } => {
+                let sql = "UPDATE webhook_deliveries SET status = 'delivered', last_status = $1, \
+                           last_error = NULL, delivered_at = $2, lease_until = 0 \
+                           WHERE id = $3 AND lease_until = $4 AND status = 'pending'";
+                let params = [
+                    (*status).into(),
+                    now_ms.into(),
+                    id.into(),
+                    lease_until.into(),
+                ];
+                execute(&self.pool, sql, &params).await?
+            }
+            AttemptOutcome::Failed {
+                status,
+                error,
+                next_attempt_at: Some(next),
+            } => {
+                let sql = "UPDATE webhook_deliveries SET last_status = $1, last_error = $2, \
+                           next_attempt_at = $3, lease_until = 0 \
+                           WHERE id = $4 AND lease_until = $5 AND status = 'pending'";
+                let params = [
+                    (*status).into(),
+                    error.as_str().into(),
+                    (*next).into(),
+                    id.into(),
+                    lease_until.into(),
+                ];
+                execute(&self.pool, sql, &params).await?
+            }
+            AttemptOutcome::Failed {
+                status,
+                error,
+                next_attempt_at: None,
+            } => {
+                let sql = "UPDATE webhook_deliveries SET status = 'failed', last_status = $1, \
+                           last_error = $2, lease_until = 0 \
+                           WHERE id = $3 AND lease_until = $4 AND status = 'pending'";
+                let params = [
+                    (*status).into(),
+                    error.as_str().into(),
+                    id.into(),
+                    lease_until.into(),
+                ];
+                execute(&self.pool, sql, &params).await?
+            }
+        };
+        Ok(changed == 1)
+    }
+
+    async fn webhook_failing(&self, id: &str, now_ms: i64) -> Result<Option<i64>, StoreError> {
+        let sql = "UPDATE webhooks SET failing_since = COALESCE(failing_since, $1) \
+                   WHERE id = $2 RETURNING failing_since";
+        let params = [now_ms.into(), id.into()];
+        let since = fetch_optional(&self.pool, sql, &params, |row| {
+            DB::opt_int(row, "failing_since")
+        })
+        .await?;
+        Ok(since.flatten())
+    }
+
+    async fn webhook_healthy(&self, id: &str) -> Result<(), StoreError> {
+        let sql = "UPDATE webhooks SET failing_since = NULL WHERE id = $1";
+        execute(&self.pool, sql, &[id.into()]).await.map(drop)
+    }
+
+    async fn disable_webhook(&self, id: &str, reason: &str) -> Result<bool, StoreError> {
+        let sql = "UPDATE webhooks SET enabled = FALSE, disabled_reason = $1 \
+                   WHERE id = $2 AND enabled";
+        Ok(execute(&self.pool, sql, &[reason.into(), id.into()]).await? == 1)
+    }
+
+    async fn list_deliveries(
+        &self,
+        id: &str,
+        status: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let sql = "SELECT d.id, d.webhook_id, COALESCE(e.id, '') AS event_id, \
+                   COALESCE(e.kind, '') AS kind, d.status, d.attempts, d.next_attempt_at, \
+                   d.last_status, d.last_error, d.created_at, d.delivered_at \
+                   FROM webhook_deliveries d LEFT JOIN events e ON e.seq = d.event_seq \
+                   WHERE d.webhook_id = $1 AND ($2 IS NULL OR d.status = $2) \
+                   ORDER BY d.id DESC LIMIT $3";
+        let params = [id.into(), status.into(), i64::from(limit).into()];
+        fetch_all(&self.pool, sql, &params, delivery::<DB>).await
+    }
+
+    async fn replay_deliveries(
+        &self,
+        id: &str,
+        selection: &ReplaySelection,
+        now_ms: i64,
+    ) -> Result<u64, StoreError> {
+        let (condition, value) = match selection {
+            ReplaySelection::One(delivery) => ("id = $3", *delivery),
+            ReplaySelection::FailedSince(since) => {
+                ("status = 'failed' AND created_at >= $3", *since)
+            }
+            ReplaySelection::AllSince(since) => ("created_at >= $3", *since),
+        };
+        let sql = format!(
+            "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, \
+             next_attempt_at = $1, lease_until = 0, delivered_at = NULL \
+             WHERE webhook_id = $2 AND {condition}"
+        );
+        execute(&self.pool, &sql, &[now_ms.into(), id.into(), value.into()]).await
+    }
+
+    async fn delete_deliveries_before(
+        &self,
+        before_ms: i64,
+        batch_size: u32,
+    ) -> Result<u64, StoreError> {
+        let sql = "DELETE FROM webhook_deliveries WHERE id IN \
+                   (SELECT id FROM webhook_deliveries WHERE created_at < $1 LIMIT $2)";
+        let params = [before_ms.into(), i64::from(batch_size).into()];
+        execute(&self.pool, sql, &params).await
+    }
+
+    async fn outbox_stats(&self) -> Result<OutboxStats, StoreError> {
+        let sql = "SELECT \
+                   (SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending') AS pending, \
+                   (SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'failed') AS failed";
+        let stats = fetch_optional(&self.pool, sql, &[], |row| {
+            Ok(OutboxStats {
+                pending: DB::int(row, "pending")?,
+                failed: DB::int(row, "failed")?,
+            })
+        })
+        .await?;
+        Ok(stats.unwrap_or_default())
+    }
+}
