@@ -9,6 +9,7 @@
 
 use clap::CommandFactory;
 use gatehouse_core::admin::{CLIENT_FIELDS, USER_FIELDS, USER_WRITE_OPTIONS};
+use gatehouse_core::webhook::WEBHOOK_FIELDS;
 
 use crate::cli::Cli;
 
@@ -96,6 +97,21 @@ fn user_commands_and_the_user_resource_have_the_same_fields() {
     let top = Cli::command();
     let user = top.find_subcommand("user").expect("a user command");
     assert!(user.find_subcommand("set-password").is_some());
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}
+
+/// Every Webhook field has a flag in `webhook add` (whose URL is its argument) and `webhook
+/// update`, and every flag of theirs is a field.
+#[test]
+fn webhook_commands_and_the_webhook_resource_have_the_same_fields() {
+    let mut missing = gaps(WEBHOOK_FIELDS, &["url"], "webhook", "add");
+    missing.extend(gaps(WEBHOOK_FIELDS, &[], "webhook", "update"));
+    let top = Cli::command();
+    let add = top
+        .find_subcommand("webhook")
+        .and_then(|w| w.find_subcommand("add"))
+        .expect("a webhook add command");
+    assert!(add.get_arguments().any(|a| a.is_positional() && a.get_id() == "url"));
     assert!(missing.is_empty(), "{}", missing.join("\n"));
 }
 

@@ -35,8 +35,8 @@ pub(crate) struct WebhookOptions {
     )]
     pub(crate) webhook_timeout_ms: Option<u64>,
 
-    /// Delays between a failed delivery's attempts, e.g. 5s,5m,30m [default: the Standard
-    /// Webhooks schedule: 5s,5m,30m,2h,5h,10h,14h,20h,24h]
+    /// Delays between a failed delivery's attempts, e.g. 5s,5m,30m; the default is the
+    /// Standard Webhooks schedule [default: 5s,5m,30m,2h,5h,10h,14h,20h,24h]
     #[arg(
         long,
         env = "GATEHOUSE_WEBHOOK_RETRY_SCHEDULE",

@@ -214,3 +214,72 @@ pub(crate) fn spawn(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::webhook_config::{WebhookOptions, WebhookSettings};
+
+    fn sender(allow_private: bool) -> HttpSender {
+        let options = WebhookOptions {
+            webhook_allow_private: Some(allow_private),
+            webhook_timeout_ms: Some(2000),
+            ..WebhookOptions::default()
+        };
+        HttpSender::new(&WebhookSettings::from_options(&options).unwrap()).unwrap()
+    }
+
+    fn request(url: &str) -> WebhookRequest {
+        WebhookRequest {
+            url: url.to_owned(),
+            msg_id: "msg_1".into(),
+            timestamp: 0,
+            signature: "v1,x".into(),
+            body: "{}".into(),
+        }
+    }
+
+    /// A host name that resolves to loopback is refused by the resolver, not only literal
+    /// addresses: the check is on what the connection would reach. A listener stands ready so
+    /// that a connection, were it made, would succeed.
+    #[tokio::test]
+    async fn a_name_resolving_to_a_private_address_is_not_connected_to() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let refused = sender(false)
+            .send(&request(&format!("http://localhost:{port}/hook")))
+            .await;
+        assert_eq!(refused.status, None);
+        let error = refused.error.unwrap();
+        assert!(error.contains("resolves only to loopback"), "{error}");
+        let literal = sender(false)
+            .send(&request(&format!("http://127.0.0.1:{port}/hook")))
+            .await;
+        assert!(literal.error.unwrap().contains("127.0.0.1 is a loopback"));
+        let mapped = sender(false)
+            .send(&request(&format!("http://[::ffff:127.0.0.1]:{port}/hook")))
+            .await;
+        assert!(mapped.error.is_some() && mapped.status.is_none());
+    }
+
+    /// Redirects are not followed: a 3xx is the answer, and a failure.
+    #[tokio::test]
+    async fn redirects_are_answers_not_followed() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 4096];
+            let _ = conn.read(&mut buf).await.unwrap();
+            let reply = "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://169.254.169.254/\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+            conn.write_all(reply.as_bytes()).await.unwrap();
+        });
+        let result = sender(true)
+            .send(&request(&format!("http://127.0.0.1:{port}/hook")))
+            .await;
+        assert_eq!(result.status, Some(307));
+        assert!(!result.delivered());
+        server.await.unwrap();
+    }
+}
