@@ -111,7 +111,9 @@ fn webhook_commands_and_the_webhook_resource_have_the_same_fields() {
         .find_subcommand("webhook")
         .and_then(|w| w.find_subcommand("add"))
         .expect("a webhook add command");
-    assert!(add.get_arguments().any(|a| a.is_positional() && a.get_id() == "url"));
+    assert!(add
+        .get_arguments()
+        .any(|a| a.is_positional() && a.get_id() == "url"));
     assert!(missing.is_empty(), "{}", missing.join("\n"));
 }
 

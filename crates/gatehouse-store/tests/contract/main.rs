@@ -15,6 +15,7 @@ mod session_races;
 mod sessions;
 mod tokens;
 mod users;
+mod webhooks;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -124,4 +125,9 @@ contract_suite!(
     client_tokens::a_client_token_is_recorded_only_while_its_client_exists,
     client_tokens::client_tokens_are_revoked_alone_and_removed_with_their_client,
     client_tokens::no_client_token_in_flight_outlives_the_removal_of_its_client,
+    webhooks::an_event_makes_the_deliveries_its_kind_asks_for,
+    webhooks::concurrent_claims_never_share_a_delivery,
+    webhooks::a_finish_under_a_lost_lease_changes_nothing,
+    webhooks::disabled_endpoints_are_neither_claimed_nor_fed,
+    webhooks::old_deliveries_are_deleted_in_batches,
 );
