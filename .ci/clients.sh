@@ -18,7 +18,7 @@ if ! cmp -s "$clients/python/requirements.txt" "$venv/requirements.txt"; then
     -r "$clients/python/requirements.txt"
   cp "$clients/python/requirements.txt" "$venv/requirements.txt"
 fi
-"$venv/bin/python" -c 'import authlib, requests_oauthlib, requests; print("python clients: Authlib", authlib.__version__, "requests-oauthlib", requests_oauthlib.__version__, "requests", requests.__version__)'
+"$venv/bin/python" -c 'import authlib, requests_oauthlib, requests, standardwebhooks.webhooks; print("python clients: Authlib", authlib.__version__, "requests-oauthlib", requests_oauthlib.__version__, "requests", requests.__version__)'
 
 if ! cmp -s "$clients/node/package-lock.json" "$node/package-lock.json"; then
   rm -rf "$node"

@@ -27,7 +27,7 @@ const APP: (&str, &str) = ("app", "app-secret");
 const SCOPES: &str = "openid email offline_access";
 
 /// The Python interpreter of the clients' venv, or `None` (with a notice) when not installed.
-fn python() -> Option<PathBuf> {
+pub(crate) fn python() -> Option<PathBuf> {
     static NOTICE: Once = Once::new();
     installed(PYTHON_VAR, &NOTICE, "target/ci-venv/bin/python")
 }
@@ -58,7 +58,7 @@ fn installed(var: &str, notice: &Once, example: &str) -> Option<PathBuf> {
     }
 }
 
-fn clients_dir() -> PathBuf {
+pub(crate) fn clients_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients")
 }
 

@@ -694,3 +694,51 @@ async fn old_deliveries_are_swept_and_the_outbox_is_measured() {
         "{metrics}"
     );
 }
+
+/// A receiver written against the PyPI `standardwebhooks` library, unchanged, verifies every
+/// delivery (three failed logins, then the lockout they do not cause: only the kinds asked
+/// for). Runs where `.ci/run` installed the library (GATEHOUSE_TEST_PYTHON), else is skipped
+/// with a notice.
+#[tokio::test]
+async fn the_pypi_library_verifies_every_delivery() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let Some(python) = crate::libraries::python() else {
+        return;
+    };
+    let script = crate::libraries::clients_dir().join("python/webhook_receiver.py");
+    let mut child = tokio::process::Command::new(python)
+        .arg(script)
+        .args([SECRET, "3"])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next_line().await.unwrap().unwrap();
+    let port = first.strip_prefix("listening ").unwrap();
+    let s = server(&[]);
+    add_webhook(
+        &s,
+        &format!("http://127.0.0.1:{port}/hooks"),
+        "login_failure",
+    );
+    for _ in 0..3 {
+        failed_login(&s).await;
+    }
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        let line = tokio::time::timeout(WAIT, lines.next_line())
+            .await
+            .expect("the Python receiver answered in time")
+            .unwrap()
+            .expect("a line per delivery");
+        let got: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(got["verified"], true, "{got}");
+        assert_eq!(got["type"], "login_failure");
+        seen.push(got["id"].as_str().unwrap().to_owned());
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 3);
+    assert!(child.wait().await.unwrap().success());
+}
