@@ -114,8 +114,9 @@ pub struct OutboxStats {
 /// Webhook endpoints and deliveries.
 #[async_trait]
 pub trait WebhookStore: Send + Sync {
-    /// Stores a new endpoint.
-    async fn insert_webhook(&self, row: &WebhookRow) -> Result<(), StoreError>;
+    /// Stores a new endpoint unless `max` endpoints exist already (`false`, nothing stored);
+    /// concurrent inserts never make more than `max`.
+    async fn insert_webhook(&self, row: &WebhookRow, max: u32) -> Result<bool, StoreError>;
     /// Replaces an endpoint's url, events, description and enabled flag (clearing
     /// `failing_since` and `disabled_reason` when it is enabled); `false` when there is none.
     async fn update_webhook(&self, row: &WebhookRow) -> Result<bool, StoreError>;
@@ -126,13 +127,16 @@ pub trait WebhookStore: Send + Sync {
     /// Removes an endpoint and its deliveries; `false` when there is none.
     async fn delete_webhook(&self, id: &str) -> Result<bool, StoreError>;
     /// Claims up to `limit` due deliveries (pending, `next_attempt_at <= now_ms`, unleased, of
-    /// an enabled endpoint) until `lease_until` (Unix ms), counting the attempt. Two senders
-    /// never claim the same delivery while its lease holds.
+    /// an enabled endpoint), oldest due first, until `lease_until` (Unix ms), counting the
+    /// attempt; no more of one endpoint's than make `per_endpoint` of its deliveries leased at
+    /// once, so that a slow endpoint cannot hold every send slot. Two senders never claim the
+    /// same delivery while its lease holds.
     async fn claim_deliveries(
         &self,
         now_ms: i64,
         lease_until: i64,
         limit: u32,
+        per_endpoint: u32,
     ) -> Result<Vec<ClaimedDelivery>, StoreError>;
     /// Records how the attempt on a claimed delivery ended and releases it; `false` when the
     /// claim was lost (its lease expired and another sender took it, or it was replayed).

@@ -31,6 +31,10 @@ const SCHEMA: Schema = Schema {
     others: &["resourceType", "id"],
 };
 
+/// The most endpoints: each stored event makes a delivery row per matching endpoint, so their
+/// number bounds what one event costs.
+pub const MAX_WEBHOOKS: u32 = 64;
+
 /// The most deliveries one log listing returns.
 const MAX_LISTED_DELIVERIES: u32 = 1000;
 
@@ -111,7 +115,11 @@ impl Webhooks {
             failing_since: None,
             created_at: self.clock.now(),
         };
-        self.store.insert_webhook(&row).await?;
+        if !self.store.insert_webhook(&row, MAX_WEBHOOKS).await? {
+            return Err(Error::Conflict(
+                format!("at most {MAX_WEBHOOKS} webhook endpoints; remove one first").into(),
+            ));
+        }
         self.changed(ctx, "webhook_add", &row.id).await;
         Ok((render(&row), secret.to_text()))
     }

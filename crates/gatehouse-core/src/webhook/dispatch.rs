@@ -87,7 +87,7 @@ pub struct DispatchSettings {
     pub disable_after_ms: i64,
     /// How long a claim holds: longer than a request can take.
     pub lease_ms: i64,
-    /// The most sends at once.
+    /// The most sends at once (one endpoint: half of them).
     pub concurrency: usize,
 }
 
@@ -137,7 +137,10 @@ impl Dispatcher {
         let now = self.clock.now_millis();
         let lease_until = now.saturating_add(self.settings.lease_ms);
         let limit = u32::try_from(free).unwrap_or(u32::MAX);
-        let claimed = self.store.claim_deliveries(now, lease_until, limit).await?;
+        let claimed = self
+            .store
+            .claim_deliveries(now, lease_until, limit, self.per_endpoint())
+            .await?;
         let count = claimed.len();
         for delivery in claimed {
             let Ok(slot) = self.slots.clone().try_acquire_owned() else {
@@ -154,6 +157,12 @@ impl Dispatcher {
             claimed: count,
             free,
         })
+    }
+
+    /// The most send slots one endpoint may hold: half of them (at least one), so a receiver
+    /// that takes its time leaves the other half to the rest.
+    fn per_endpoint(&self) -> u32 {
+        u32::try_from((self.settings.concurrency / 2).max(1)).unwrap_or(u32::MAX)
     }
 
     /// Sends one claimed delivery and records the outcome.

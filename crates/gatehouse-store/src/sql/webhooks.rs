@@ -83,10 +83,13 @@ fn claimed<DB: Backend>(row: &DB::Row) -> Result<ClaimedDelivery, StoreError> {
 
 #[async_trait]
 impl<DB: Backend, H: HotPath<DB>> WebhookStore for SqlStore<DB, H> {
-    async fn insert_webhook(&self, row: &WebhookRow) -> Result<(), StoreError> {
+    async fn insert_webhook(&self, row: &WebhookRow, max: u32) -> Result<bool, StoreError> {
+        // One statement counts and inserts; PostgreSQL also takes a lock that orders concurrent
+        // inserts (SQLite's writer already does), so that two of them cannot both see room for
+        // one.
         let sql =
             "INSERT INTO webhooks (id, url, events, description, enabled, secret, created_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7)";
+                   SELECT $1, $2, $3, $4, $5, $6, $7 WHERE (SELECT COUNT(*) FROM webhooks) < $8";
         let events = stored_events(&row.events);
         let params = [
             row.id.as_str().into(),
@@ -96,8 +99,18 @@ impl<DB: Backend, H: HotPath<DB>> WebhookStore for SqlStore<DB, H> {
             row.enabled.into(),
             row.sealed_secret.as_slice().into(),
             row.created_at.into(),
+            i64::from(max).into(),
         ];
-        execute(&self.pool, sql, &params).await.map(drop)
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        if DB::NAME == "PostgreSQL" {
+            let lock = "LOCK TABLE webhooks IN SHARE ROW EXCLUSIVE MODE";
+            DB::execute(&mut tx, lock, &[]).await.map_err(store_error)?;
+        }
+        let inserted = DB::execute(&mut tx, sql, &params)
+            .await
+            .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(inserted == 1)
     }
 
     async fn update_webhook(&self, row: &WebhookRow) -> Result<bool, StoreError> {
@@ -147,23 +160,68 @@ impl<DB: Backend, H: HotPath<DB>> WebhookStore for SqlStore<DB, H> {
         now_ms: i64,
         lease_until: i64,
         limit: u32,
+        per_endpoint: u32,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        // PostgreSQL: rows another instance is claiming are skipped, not waited for. SQLite
-        // has one writer at a time, which serializes claims by itself.
+        // The oldest due deliveries, a few more than wanted (read through the partial index on
+        // pending deliveries, so an idle outbox costs one short index probe)...
+        let due = "SELECT d.id, d.webhook_id FROM webhook_deliveries d \
+                   JOIN webhooks w ON w.id = d.webhook_id \
+                   WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND d.lease_until <= $1 \
+                   AND w.enabled ORDER BY d.next_attempt_at LIMIT $2";
+        let wanted = i64::from(limit).saturating_mul(4);
+        let candidates = fetch_all(&self.pool, due, &[now_ms.into(), wanted.into()], |row| {
+            Ok((DB::int(row, "id")?, DB::text(row, "webhook_id")?))
+        })
+        .await?;
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        // ... of which no endpoint gets more than its room: `per_endpoint` less what it has in
+        // flight (leased) already, on any instance.
+        let flying = "SELECT webhook_id, COUNT(*) AS n FROM webhook_deliveries \
+                      WHERE status = 'pending' AND lease_until > $1 GROUP BY webhook_id";
+        let in_flight = fetch_all(&self.pool, flying, &[now_ms.into()], |row| {
+            Ok((DB::text(row, "webhook_id")?, DB::int(row, "n")?))
+        })
+        .await?;
+        let mut room: std::collections::HashMap<String, i64> = in_flight
+            .into_iter()
+            .map(|(id, n)| (id, i64::from(per_endpoint) - n))
+            .collect();
+        let mut picked = Vec::new();
+        for (id, webhook) in candidates {
+            let left = room.entry(webhook).or_insert(i64::from(per_endpoint));
+            if *left > 0 && picked.len() < limit as usize {
+                *left -= 1;
+                picked.push(id);
+            }
+        }
+        if picked.is_empty() {
+            return Ok(Vec::new());
+        }
+        // PostgreSQL: rows another instance is claiming are skipped, not waited for, and rows
+        // it claimed meanwhile fail the re-checked lease condition. SQLite has one writer at a
+        // time, which serializes claims by itself.
         let skip_locked = if DB::NAME == "PostgreSQL" {
-            " FOR UPDATE OF d SKIP LOCKED"
+            " FOR UPDATE SKIP LOCKED"
         } else {
             ""
         };
+        let list = |first: usize| -> String {
+            (first..first + picked.len())
+                .map(|n| format!("${n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let claim = format!(
             "UPDATE webhook_deliveries SET lease_until = $1, attempts = attempts + 1 \
-             WHERE id IN (SELECT d.id FROM webhook_deliveries d \
-                 JOIN webhooks w ON w.id = d.webhook_id JOIN events e ON e.seq = d.event_seq \
-                 WHERE d.status = 'pending' AND d.next_attempt_at <= $2 AND d.lease_until <= $2 \
-                 AND w.enabled ORDER BY d.next_attempt_at LIMIT $3{skip_locked}) \
-             RETURNING id"
+             WHERE id IN (SELECT id FROM webhook_deliveries WHERE status = 'pending' \
+                 AND lease_until <= $2 AND id IN ({}){skip_locked}) \
+             RETURNING id",
+            list(3)
         );
-        let params = [lease_until.into(), now_ms.into(), i64::from(limit).into()];
+        let mut params: Vec<Param<'_>> = vec![lease_until.into(), now_ms.into()];
+        params.extend(picked.iter().map(|id| Param::Int(*id)));
         let ids = fetch_all(&self.pool, &claim, &params, |row| DB::int(row, "id")).await?;
         if ids.is_empty() {
             return Ok(Vec::new());

@@ -130,4 +130,6 @@ contract_suite!(
     webhooks::a_finish_under_a_lost_lease_changes_nothing,
     webhooks::disabled_endpoints_are_neither_claimed_nor_fed,
     webhooks::old_deliveries_are_deleted_in_batches,
+    webhooks::one_endpoint_never_holds_more_than_its_share,
+    webhooks::concurrent_adds_never_exceed_the_endpoint_limit,
 );

@@ -40,23 +40,23 @@ async fn deliveries_of(store: &Arc<dyn Store>, id: &str) -> Vec<gatehouse_core::
 }
 
 pub async fn an_event_makes_the_deliveries_its_kind_asks_for(store: Arc<dyn Store>) {
-    store
-        .insert_webhook(&endpoint("wh_a", &["lockout", "login_failure"], true))
+    assert!(store
+        .insert_webhook(&endpoint("wh_a", &["lockout", "login_failure"], true), 64)
         .await
-        .unwrap();
-    store
-        .insert_webhook(&endpoint("wh_all", &["*"], true))
+        .unwrap());
+    assert!(store
+        .insert_webhook(&endpoint("wh_all", &["*"], true), 64)
         .await
-        .unwrap();
-    store
-        .insert_webhook(&endpoint("wh_off", &["*"], false))
+        .unwrap());
+    assert!(store
+        .insert_webhook(&endpoint("wh_off", &["*"], false), 64)
         .await
-        .unwrap();
+        .unwrap());
     // `lock` is a prefix of `lockout`: only whole kinds match.
-    store
-        .insert_webhook(&endpoint("wh_b", &["refresh"], true))
+    assert!(store
+        .insert_webhook(&endpoint("wh_b", &["refresh"], true), 64)
         .await
-        .unwrap();
+        .unwrap());
     store.insert_event(&event(1, "lockout", 100)).await.unwrap();
     store
         .insert_event(&event(2, "refresh_reuse", 100))
@@ -88,10 +88,10 @@ pub async fn an_event_makes_the_deliveries_its_kind_asks_for(store: Arc<dyn Stor
 }
 
 pub async fn concurrent_claims_never_share_a_delivery(store: Arc<dyn Store>) {
-    store
-        .insert_webhook(&endpoint("wh_a", &["*"], true))
+    assert!(store
+        .insert_webhook(&endpoint("wh_a", &["*"], true), 64)
         .await
-        .unwrap();
+        .unwrap());
     const N: usize = 60;
     for n in 0..N {
         store.insert_event(&event(n, "lockout", 10)).await.unwrap();
@@ -103,7 +103,7 @@ pub async fn concurrent_claims_never_share_a_delivery(store: Arc<dyn Store>) {
             let mut mine = Vec::new();
             loop {
                 let got = store
-                    .claim_deliveries(20_000, 100_000 + i, 7)
+                    .claim_deliveries(20_000, 100_000 + i, 7, 100)
                     .await
                     .unwrap();
                 if got.is_empty() {
@@ -126,24 +126,33 @@ pub async fn concurrent_claims_never_share_a_delivery(store: Arc<dyn Store>) {
     assert_eq!(total, N);
     // Leased: nothing is due again until the lease ends, then everything is.
     assert!(store
-        .claim_deliveries(20_001, 200_000, 100)
+        .claim_deliveries(20_001, 200_000, 100, 100)
         .await
         .unwrap()
         .is_empty());
-    let again = store.claim_deliveries(100_010, 300_000, 100).await.unwrap();
+    let again = store
+        .claim_deliveries(100_010, 300_000, 100, 100)
+        .await
+        .unwrap();
     assert_eq!(again.len(), N);
     assert!(again.iter().all(|c| c.attempts == 1));
 }
 
 pub async fn a_finish_under_a_lost_lease_changes_nothing(store: Arc<dyn Store>) {
-    store
-        .insert_webhook(&endpoint("wh_a", &["*"], true))
+    assert!(store
+        .insert_webhook(&endpoint("wh_a", &["*"], true), 64)
+        .await
+        .unwrap());
+    store.insert_event(&event(1, "lockout", 10)).await.unwrap();
+    let first = store
+        .claim_deliveries(10_000, 20_000, 1, 100)
         .await
         .unwrap();
-    store.insert_event(&event(1, "lockout", 10)).await.unwrap();
-    let first = store.claim_deliveries(10_000, 20_000, 1).await.unwrap();
     // The lease ran out; another sender claimed it.
-    let second = store.claim_deliveries(20_000, 90_000, 1).await.unwrap();
+    let second = store
+        .claim_deliveries(20_000, 90_000, 1, 100)
+        .await
+        .unwrap();
     assert_eq!(first[0].id, second[0].id);
     let delivered = AttemptOutcome::Delivered { status: 200 };
     assert!(!store
@@ -165,7 +174,10 @@ pub async fn a_finish_under_a_lost_lease_changes_nothing(store: Arc<dyn Store>) 
         ("pending", 2, Some(500))
     );
     assert_eq!(d.next_attempt_at, 95_000);
-    let last = store.claim_deliveries(95_000, 150_000, 1).await.unwrap();
+    let last = store
+        .claim_deliveries(95_000, 150_000, 1, 100)
+        .await
+        .unwrap();
     let failed = AttemptOutcome::Failed {
         status: None,
         error: "timed out".into(),
@@ -180,7 +192,7 @@ pub async fn a_finish_under_a_lost_lease_changes_nothing(store: Arc<dyn Store>) 
     assert_eq!(d.last_error.as_deref(), Some("timed out"));
     // Failed for good: never claimed again, until replayed.
     assert!(store
-        .claim_deliveries(10_000_000, 10_100_000, 1)
+        .claim_deliveries(10_000_000, 10_100_000, 1, 100)
         .await
         .unwrap()
         .is_empty());
@@ -189,16 +201,19 @@ pub async fn a_finish_under_a_lost_lease_changes_nothing(store: Arc<dyn Store>) 
         .await
         .unwrap();
     assert_eq!(n, 1);
-    let replayed = store.claim_deliveries(97_000, 200_000, 1).await.unwrap();
+    let replayed = store
+        .claim_deliveries(97_000, 200_000, 1, 100)
+        .await
+        .unwrap();
     assert_eq!(replayed[0].attempts, 0);
     assert_eq!(replayed[0].event.id, "ev0001");
 }
 
 pub async fn disabled_endpoints_are_neither_claimed_nor_fed(store: Arc<dyn Store>) {
-    store
-        .insert_webhook(&endpoint("wh_a", &["*"], true))
+    assert!(store
+        .insert_webhook(&endpoint("wh_a", &["*"], true), 64)
         .await
-        .unwrap();
+        .unwrap());
     store.insert_event(&event(1, "lockout", 10)).await.unwrap();
     assert_eq!(
         store.webhook_failing("wh_a", 5_000).await.unwrap(),
@@ -220,7 +235,7 @@ pub async fn disabled_endpoints_are_neither_claimed_nor_fed(store: Arc<dyn Store
         "nothing queued while disabled"
     );
     assert!(store
-        .claim_deliveries(20_000, 90_000, 10)
+        .claim_deliveries(20_000, 90_000, 10, 100)
         .await
         .unwrap()
         .is_empty());
@@ -242,7 +257,7 @@ pub async fn disabled_endpoints_are_neither_claimed_nor_fed(store: Arc<dyn Store
     assert!(store.update_webhook(&enabled).await.unwrap());
     assert_eq!(
         store
-            .claim_deliveries(20_000, 90_000, 10)
+            .claim_deliveries(20_000, 90_000, 10, 100)
             .await
             .unwrap()
             .len(),
@@ -254,10 +269,10 @@ pub async fn disabled_endpoints_are_neither_claimed_nor_fed(store: Arc<dyn Store
 }
 
 pub async fn old_deliveries_are_deleted_in_batches(store: Arc<dyn Store>) {
-    store
-        .insert_webhook(&endpoint("wh_a", &["*"], true))
+    assert!(store
+        .insert_webhook(&endpoint("wh_a", &["*"], true), 64)
         .await
-        .unwrap();
+        .unwrap());
     for n in 0..5 {
         store.insert_event(&event(n, "lockout", 10)).await.unwrap();
     }
@@ -268,4 +283,59 @@ pub async fn old_deliveries_are_deleted_in_batches(store: Arc<dyn Store>) {
     assert_eq!(store.delete_deliveries_before(20_000, 3).await.unwrap(), 2);
     assert_eq!(store.delete_deliveries_before(20_000, 3).await.unwrap(), 0);
     assert_eq!(store.outbox_stats().await.unwrap().pending, 1);
+}
+
+pub async fn one_endpoint_never_holds_more_than_its_share(store: Arc<dyn Store>) {
+    assert!(store
+        .insert_webhook(&endpoint("wh_slow", &["lockout"], true), 64)
+        .await
+        .unwrap());
+    assert!(store
+        .insert_webhook(&endpoint("wh_fast", &["refresh"], true), 64)
+        .await
+        .unwrap());
+    for n in 0..20 {
+        store.insert_event(&event(n, "lockout", 10)).await.unwrap();
+    }
+    for n in 20..23 {
+        store.insert_event(&event(n, "refresh", 11)).await.unwrap();
+    }
+    // The slow endpoint's deliveries are older, yet it gets only its share of 8 slots.
+    let first = store.claim_deliveries(20_000, 90_000, 8, 4).await.unwrap();
+    let slow = first.iter().filter(|c| c.webhook.id == "wh_slow").count();
+    let fast = first.iter().filter(|c| c.webhook.id == "wh_fast").count();
+    assert_eq!((slow, fast), (4, 3));
+    // While its four are in flight (leased), it gets no more; the others' room is left.
+    let second = store.claim_deliveries(20_001, 90_000, 8, 4).await.unwrap();
+    assert!(second.is_empty(), "{second:?}");
+    // Once they are done, it gets the next four.
+    for c in first.iter().filter(|c| c.webhook.id == "wh_slow") {
+        let ok = AttemptOutcome::Delivered { status: 200 };
+        assert!(store
+            .finish_delivery(c.id, 90_000, &ok, 21_000)
+            .await
+            .unwrap());
+    }
+    let third = store.claim_deliveries(21_001, 95_000, 8, 4).await.unwrap();
+    assert_eq!(third.len(), 4);
+    assert!(third.iter().all(|c| c.webhook.id == "wh_slow"));
+}
+
+pub async fn concurrent_adds_never_exceed_the_endpoint_limit(store: Arc<dyn Store>) {
+    let mut adds = Vec::new();
+    for n in 0..12 {
+        let store = store.clone();
+        adds.push(tokio::spawn(async move {
+            store
+                .insert_webhook(&endpoint(&format!("wh_{n}"), &["*"], true), 5)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut stored = 0;
+    for add in adds {
+        stored += usize::from(add.await.unwrap());
+    }
+    assert_eq!(stored, 5);
+    assert_eq!(store.list_webhooks().await.unwrap().len(), 5);
 }

@@ -99,6 +99,7 @@ async fn events_are_delivered_signed_as_the_standard_says() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(of_type(&receiver.received(), "login_success").is_empty());
     // The delivery log says it was delivered, once.
+    wait_for_status(&s, &id, "delivered").await;
     let log = s.cli_ok(&["webhook", "deliveries", &id], None);
     let entries = log["entry"].as_array().unwrap();
     assert_eq!(entries.len(), 1, "{log}");
@@ -139,22 +140,28 @@ async fn failed_deliveries_are_retried_with_the_same_webhook_id() {
     }
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(receiver.received().len(), 3, "nothing after the success");
-    let log = s.cli_ok(&["webhook", "deliveries", &id], None);
-    let d = &log["entry"][0]["resource"];
-    assert_eq!(d["status"], "delivered");
+    let d = &wait_for_status(&s, &id, "delivered").await;
     assert_eq!(d["attempts"], 3);
 }
 
-/// When every attempt of the schedule fails the delivery is `failed` with the last status and
-/// error; the endpoint, failing for longer than `--webhook-disable-after`, is disabled and a
-/// `webhook_disabled` event says so (delivered to another endpoint that asked for it). Enabled
-/// again, a replay of the failed deliveries sends them with their original `webhook-id`.
+/// An endpoint failing (no success) for longer than `--webhook-disable-after` is disabled and
+/// a `webhook_disabled` event says so (delivered to another endpoint that asked for it); while
+/// disabled nothing is sent nor queued for it; enabled again, its pending delivery resumes with
+/// the same `webhook-id`, and `replay --all` sends it once more.
 #[tokio::test]
-async fn an_endpoint_failing_too_long_is_disabled_and_replay_recovers() {
+async fn an_endpoint_failing_too_long_is_disabled_and_resumes_when_enabled() {
     let broken = Receiver::start(Some(SECRET)).await;
     broken.answer(500);
     let watcher = Receiver::start(Some(SECRET)).await;
-    let s = server(&[("GATEHOUSE_WEBHOOK_DISABLE_AFTER", "1")]);
+    // Nine attempts over about 1.8 s: the endpoint has failed for a second well before the
+    // last, so the delivery is still pending when the endpoint is disabled.
+    let s = server(&[
+        ("GATEHOUSE_WEBHOOK_DISABLE_AFTER", "1"),
+        (
+            "GATEHOUSE_WEBHOOK_RETRY_SCHEDULE",
+            "200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms",
+        ),
+    ]);
     let id = add_webhook(&s, &broken.url(), "login_failure");
     add_webhook(&s, &watcher.url(), "webhook_disabled");
     failed_login(&s).await;
@@ -170,7 +177,15 @@ async fn an_endpoint_failing_too_long_is_disabled_and_replay_recovers() {
     let shown = s.cli_ok(&["webhook", "show", &id], None);
     assert_eq!(shown["enabled"], false);
     assert_eq!(shown["disabled_reason"], "failing");
-    // A disabled endpoint gets nothing: no delivery is even queued for it.
+    assert!(shown["failing_since"].is_string());
+    let log = s.cli_ok(&["webhook", "deliveries", &id], None);
+    let pending = &log["entry"][0]["resource"];
+    assert_eq!(pending["status"], "pending", "{log}");
+    let attempts = pending["attempts"].as_i64().unwrap();
+    assert!((5..9).contains(&attempts), "{log}");
+    assert_eq!(pending["last_status"], 500);
+
+    // A disabled endpoint gets nothing: no attempt, and no delivery queued for new events.
     let sent = broken.received().len();
     failed_login(&s).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -179,39 +194,84 @@ async fn an_endpoint_failing_too_long_is_disabled_and_replay_recovers() {
         sent,
         "a disabled endpoint gets nothing"
     );
-    let failed_id = broken.received()[0].id.clone();
+    assert_eq!(
+        s.cli_ok(&["webhook", "deliveries", &id], None)["total"],
+        1,
+        "nothing queued while disabled"
+    );
+    let failing_id = broken.received()[0].id.clone();
 
-    // Back in service: enabled, receiving, and the failed delivery replayed.
+    // Back in service: the pending delivery resumes, with its webhook-id.
     broken.answer(200);
     let enabled = s.cli_ok(&["webhook", "update", &id, "--enabled", "true"], None);
     assert_eq!(enabled["enabled"], true);
     assert_eq!(enabled["disabled_reason"], Value::Null);
-    let log = s.cli_ok(&["webhook", "deliveries", &id, "--status", "failed"], None);
-    let failed = log["entry"].as_array().unwrap();
-    assert_eq!(failed.len(), 1, "{log}");
-    assert_eq!(failed[0]["resource"]["attempts"], 4);
-    assert_eq!(failed[0]["resource"]["last_status"], 500);
-    let replayed = s.cli_ok(&["webhook", "replay", &id, "--failed"], None);
-    assert_eq!(replayed["replayed"], 1);
+    assert_eq!(enabled["failing_since"], Value::Null);
     let got = broken
-        .wait_for(WAIT, "the replayed delivery", |g| {
+        .wait_for(WAIT, "the resumed delivery", |g| {
             g.iter().any(|r| r.answered == 200)
         })
         .await;
     let ok: Vec<&Received> = got.iter().filter(|r| r.answered == 200).collect();
-    assert_eq!(ok.len(), 1);
     assert!(ok[0].verified);
-    assert_eq!(
-        ok[0].id, failed_id,
-        "a replay keeps the original webhook-id"
-    );
-    // And new events flow again.
-    failed_login(&s).await;
+    assert_eq!(ok[0].id, failing_id, "the same message, resumed");
+    let d = wait_for_status(&s, &id, "delivered").await;
+    assert_eq!(d["attempts"].as_i64().unwrap(), attempts + 1);
+    let replayed = s.cli_ok(&["webhook", "replay", &id, "--all"], None);
+    assert_eq!(replayed["replayed"], 1);
     broken
-        .wait_for(WAIT, "a new delivery", |g| {
-            g.iter().filter(|r| r.answered == 200).count() == 2
+        .wait_for(WAIT, "the replay", |g| {
+            g.iter()
+                .filter(|r| r.answered == 200 && r.id == failing_id)
+                .count()
+                == 2
         })
         .await;
+}
+
+/// A delivery whose every attempt failed is `failed`, with the last status and error, and the
+/// endpoint stays enabled (it has not failed for long); `replay --failed` sends it again with
+/// its original `webhook-id`.
+#[tokio::test]
+async fn a_failed_delivery_is_replayed_with_its_webhook_id() {
+    let receiver = Receiver::start(Some(SECRET)).await;
+    receiver.script(&[502]);
+    let s = server(&[("GATEHOUSE_WEBHOOK_RETRY_SCHEDULE", "")]);
+    let id = add_webhook(&s, &receiver.url(), "login_failure");
+    failed_login(&s).await;
+    let d = wait_for_status(&s, &id, "failed").await;
+    assert_eq!(
+        (d["attempts"].as_i64(), d["last_status"].as_i64()),
+        (Some(1), Some(502))
+    );
+    assert_eq!(d["last_error"], "the receiver answered 502");
+    assert_eq!(s.cli_ok(&["webhook", "show", &id], None)["enabled"], true);
+    let replayed = s.cli_ok(&["webhook", "replay", &id, "--failed"], None);
+    assert_eq!(replayed["replayed"], 1);
+    let got = receiver
+        .wait_for(WAIT, "the replay", |g| g.len() == 2)
+        .await;
+    assert_eq!(got[1].id, got[0].id);
+    assert_eq!(got[1].answered, 200);
+    assert!(got[1].verified);
+    wait_for_status(&s, &id, "delivered").await;
+    // Nothing failed is left to replay.
+    let again = s.cli_ok(&["webhook", "replay", &id, "--failed"], None);
+    assert_eq!(again["replayed"], 0);
+}
+
+/// The newest delivery of endpoint `id` once its status is `status`.
+async fn wait_for_status(s: &TestServer, id: &str, status: &str) -> Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let log = s.cli_ok(&["webhook", "deliveries", id], None);
+        let d = log["entry"][0]["resource"].clone();
+        if d["status"] == status {
+            return d;
+        }
+        assert!(Instant::now() < deadline, "no {status} delivery: {log}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// A 410 Gone disables the endpoint at once (the receiver says it wants no more).
@@ -314,14 +374,20 @@ async fn the_admin_api_manages_endpoints() {
     receiver
         .wait_for(WAIT, "the login_failure", |g| g.len() >= 2)
         .await;
-    let (_, log) = admin(
-        &s,
-        reqwest::Method::GET,
-        &format!("/Webhook/{id}/deliveries?status=delivered"),
-        None,
-    )
-    .await;
-    let delivery = log["entry"][0]["resource"]["id"].as_i64().unwrap();
+    // The receiver has it; the server records the success just after: poll the log.
+    let deadline = Instant::now() + WAIT;
+    let delivery = loop {
+        let path = format!("/Webhook/{id}/deliveries?status=delivered");
+        let (_, log) = admin(&s, reqwest::Method::GET, &path, None).await;
+        if let Some(id) = log["entry"][0]["resource"]["id"].as_i64() {
+            break id;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never recorded as delivered: {log}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     let (status, replayed) = admin(
         &s,
         reqwest::Method::POST,
@@ -741,4 +807,41 @@ async fn the_pypi_library_verifies_every_delivery() {
     seen.dedup();
     assert_eq!(seen.len(), 3);
     assert!(child.wait().await.unwrap().success());
+}
+
+/// At most 64 endpoints (each stored event makes a row per matching endpoint): 72 adds fired
+/// in two waves of 36 at once leave exactly 64, and the others are told why (409).
+#[tokio::test]
+async fn concurrent_adds_stop_at_the_endpoint_limit() {
+    let s = server(&[]);
+    // Two waves of 36 at once (under the 64 connections one address may hold): the second
+    // crosses the limit.
+    let mut answers = Vec::new();
+    for wave in 0..2 {
+        let adds = (0..36).map(|n| {
+            let url = format!("https://hooks{wave}-{n}.example.com/");
+            let body = json!({"url": url, "events": ["lockout"]});
+            let req = s
+                .http
+                .post(s.url("/Webhook"))
+                .bearer_auth(TOKEN)
+                .json(&body);
+            async move { req.send().await.unwrap() }
+        });
+        answers.extend(futures::future::join_all(adds).await);
+    }
+    let mut created = 0;
+    for resp in answers {
+        let (status, _, body) = read_json(resp).await;
+        match status.as_u16() {
+            201 => created += 1,
+            409 => assert!(body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("at most 64")),
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(created, 64);
+    assert_eq!(s.db.scalar("SELECT COUNT(*) FROM webhooks").await, 64);
 }
