@@ -22,6 +22,7 @@ fn claims() -> AccessTokenClaims {
         iat: 1_700_000_000,
         exp: 1_700_003_600,
         jti: "AAAAAAAAAAAAAAAAAAAAAA".into(),
+        mapped: serde_json::Map::new(),
     }
 }
 
