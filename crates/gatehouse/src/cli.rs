@@ -349,6 +349,7 @@ pub(crate) enum UserCommand {
     },
     /// Change some fields of a user; the others and the password stay as they are
     /// (`set-password` replaces the password).
+    #[command(after_long_help = help::USER)]
     Update(UserUpdateArgs),
     /// Disable a user: their logins fail like a wrong password, and their sessions end.
     Disable {
