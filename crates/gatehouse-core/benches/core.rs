@@ -1,6 +1,7 @@
 //! Micro-benchmarks of the core's hot paths: access-token signing and verification for each
 //! algorithm, scope evaluation, and what a login adds to its argon2id hash (issue 20: the
-//! password policy, NFKC, the built-in common list, the filter file), beside that hash. `cargo bench -p gatehouse-core`; CI runs them in test mode
+//! password policy, NFKC, the built-in common list, the filter file), beside that hash, and what a
+//! client's claim mappers add to a token (issue 21). `cargo bench -p gatehouse-core`; CI runs them in test mode
 //! (`cargo bench -- --test`) so they cannot rot.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -22,6 +23,7 @@ fn claims() -> AccessTokenClaims {
         iat: 1_700_000_000,
         exp: 1_700_003_600,
         jti: "AAAAAAAAAAAAAAAAAAAAAA".into(),
+        mapped: serde_json::Map::new(),
     }
 }
 
@@ -116,5 +118,55 @@ fn passwords(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, tokens, scopes, passwords);
+/// What a client's claim mappers add to a token: making the claims (a static tenant, the roles,
+/// one attribute) from the user record, and signing a token that carries them.
+fn mapped_claims(c: &mut Criterion) {
+    use gatehouse_core::claims::{client_claims, mapper, Attributes, ClaimTarget, Roles, UserData};
+    use gatehouse_core::client::{Client, ClientId, ClientSettings};
+    use serde_json::json;
+
+    let mappers = json!([
+        {"claim": "tenant", "value": "acme"},
+        {"claim": "roles", "from": "roles"},
+        {"claim": "department", "from": "attribute:department", "scope": "profile"},
+    ]);
+    let client = Client {
+        id: ClientId::parse("bench-client").unwrap(),
+        secret_hash: None,
+        secret_sealed: None,
+        settings: ClientSettings {
+            claims: mapper::parse_list(&mappers).unwrap(),
+            ..ClientSettings::default()
+        },
+    };
+    let attributes = Attributes::parse(&json!({"department": "sales", "level": 3})).unwrap();
+    let roles = Roles::parse(["gatehouse:admin", "billing", "reports"]).unwrap();
+    let user = UserData {
+        attributes: &attributes,
+        roles: &roles,
+    };
+    let scope = ScopeSet::parse("openid profile").unwrap();
+    c.bench_function("mapped claims: tenant, roles, one attribute", |b| {
+        b.iter(|| {
+            client_claims(
+                black_box(&client),
+                Some(user),
+                &scope,
+                ClaimTarget::AccessToken,
+            )
+        })
+    });
+    let sealer = Sealer::new(&[7u8; 32]);
+    let stored = SigningKey::generate(SigningAlg::EdDSA, 0, &sealer).unwrap();
+    let ring = KeyRing::from_stored(&[stored], &sealer).unwrap();
+    let with_claims = AccessTokenClaims {
+        mapped: client_claims(&client, Some(user), &scope, ClaimTarget::AccessToken),
+        ..claims()
+    };
+    c.bench_function("sign access token EdDSA with mapped claims", |b| {
+        b.iter(|| sign_access_token(black_box(ring.current()), black_box(&with_claims)).unwrap())
+    });
+}
+
+criterion_group!(benches, tokens, scopes, passwords, mapped_claims);
 criterion_main!(benches);

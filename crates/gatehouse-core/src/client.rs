@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::claims::ClaimMapper;
 use crate::error::Error;
 use crate::scope::ScopeSet;
 use crate::store::{SessionLimit, SessionLimitPolicy};
@@ -339,6 +340,9 @@ pub struct ClientSettings {
     /// The password rules of passwords set through this client, over the server's.
     #[serde(default, skip_serializing_if = "ClientPasswordPolicy::is_empty")]
     pub password_policy: ClientPasswordPolicy,
+    /// Claims added to this client's tokens and responses (see [`crate::claims::mapper`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<ClaimMapper>,
 }
 
 /// A client's own password rules (the `password_policy` field); what it leaves out, the
@@ -432,6 +436,7 @@ impl Default for ClientSettings {
             session_limit_policy: None,
             breached_password: None,
             password_policy: ClientPasswordPolicy::default(),
+            claims: Vec::new(),
         }
     }
 }

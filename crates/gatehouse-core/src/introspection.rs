@@ -1,15 +1,25 @@
 //! Token introspection (RFC 7662) for authenticated clients. A client learns only about its own
 //! tokens: another client's token ("foreign") is `active: false`, as are expired, revoked and
 //! unknown ones (§2.2). `token_type_hint` (§2.1) only decides which kind is looked up first.
+//!
+//! A live token's response also holds the claims the caller maps into introspection (see
+//! [`crate::claims`]), made from the user's attributes and roles as they are now, whether the
+//! token is a JWT or opaque: an opaque token carries nothing, and a resource server asks
+//! introspection for the current state (a role removed is gone at once). The user's row is read
+//! with the token in any case (for `username` and to see whether the session lives), so this
+//! costs no query.
 
 use std::sync::Arc;
 
 use serde::Serialize;
+use serde_json::{Map, Value};
 
+use crate::claims::{client_claims, ClaimTarget, UserData};
 use crate::client::Client;
 use crate::clock::Clock;
 use crate::error::Error;
-use crate::store::{TokenStore, UserStore};
+use crate::scope::ScopeSet;
+use crate::store::{TokenOwner, TokenStore, UserStore};
 use crate::token::opaque;
 use crate::token::resolve::AccessTokens;
 
@@ -72,14 +82,17 @@ pub struct ActiveToken {
     /// How the session's user authenticated (RFC 8176), when known.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub amr: Vec<String>,
+    /// The claims the client maps into introspection (never one of the above).
+    #[serde(flatten)]
+    pub mapped: Map<String, Value>,
 }
 
 /// What a token was found to be, before the caller is checked.
 struct Found {
     client_id: String,
     user_id: String,
-    /// The user's username when it was read with the token.
-    username: Option<String>,
+    /// The user when it was read with the token.
+    owner: Option<TokenOwner>,
     /// Whether it is a client token (no user: the client credentials grant).
     client_token: bool,
     scope: String,
@@ -122,18 +135,33 @@ impl Introspection {
             return Ok(IntrospectionResponse::default());
         };
         // A client token's subject is its client; it has no user.
-        let (username, sub) = if found.client_token {
+        let (owner, sub) = if found.client_token {
             (None, found.client_id.clone())
         } else {
-            let username = match found.username {
-                Some(username) => username,
+            let owner = match found.owner {
+                Some(owner) => owner,
                 None => match self.users.find_user_by_id(&found.user_id).await? {
-                    Some(user) => user.username.as_str().to_owned(),
+                    Some(user) => TokenOwner {
+                        username: user.username.as_str().to_owned(),
+                        attributes: user.attributes,
+                        roles: user.roles,
+                    },
                     None => return Ok(IntrospectionResponse::default()),
                 },
             };
-            (Some(username), found.user_id)
+            (Some(owner), found.user_id)
         };
+        let mapped = if caller.settings.claims.is_empty() {
+            Map::new()
+        } else {
+            let scope = ScopeSet::from_trusted(found.scope.split(' ').filter(|s| !s.is_empty()));
+            let data = owner.as_ref().map(|o| UserData {
+                attributes: &o.attributes,
+                roles: &o.roles,
+            });
+            client_claims(caller, data, &scope, ClaimTarget::Introspection)
+        };
+        let username = owner.map(|o| o.username);
         let token = ActiveToken {
             scope: found.scope,
             aud: found.client_id.clone(),
@@ -146,6 +174,7 @@ impl Introspection {
             iss: self.access_tokens.issuer().to_owned(),
             sid: found.sid,
             amr: found.amr,
+            mapped,
         };
         Ok(IntrospectionResponse {
             active: true,
@@ -156,13 +185,13 @@ impl Introspection {
     async fn live_access_token(&self, token: &str) -> Result<Option<Found>, Error> {
         let found = self
             .access_tokens
-            .resolve_access_token_with_username(token)
+            .resolve_access_token_with_owner(token)
             .await?;
-        Ok(found.map(|(r, username)| Found {
+        Ok(found.map(|(r, owner)| Found {
             client_token: r.is_client_token(),
             client_id: r.client_id,
             user_id: r.user_id,
-            username,
+            owner,
             scope: r.scope,
             iat: r.issued_at,
             exp: r.expires_at,
@@ -192,7 +221,11 @@ impl Introspection {
             client_token: false,
             client_id: family.client_id,
             user_id: family.user_id,
-            username: Some(user.username.as_str().to_owned()),
+            owner: Some(TokenOwner {
+                username: user.username.as_str().to_owned(),
+                attributes: user.attributes,
+                roles: user.roles,
+            }),
             scope: record.scope,
             iat: record.created_at,
             exp: record.idle_expires_at.min(family.expires_at),
@@ -230,6 +263,7 @@ mod tests {
                 iss: "http://issuer".into(),
                 sid: Some("s1".into()),
                 amr: vec!["pwd".into()],
+                mapped: Map::new(),
             }),
         };
         assert_eq!(

@@ -8,6 +8,7 @@
 //! - [`error`]: the one error type, mapped onto RFC 6749 §5.2 by the HTTP layer.
 //! - [`clock`]: the only place that reads the time.
 //! - [`scope`], [`client`], [`user`]: validated newtypes and the records gatehouse keeps.
+//! - [`claims`]: users' attributes and roles, and the claims clients map them to.
 //! - [`password`]: argon2id hashing on a bounded pool of blocking threads; [`hash_ceiling`]: the
 //!   highest cost of a stored hash that is ever computed.
 //! - [`client_auth`]: client authentication (RFC 6749 §2.3); [`client_assertion`]: RFC 7523 JWT
@@ -44,6 +45,7 @@ pub mod admin;
 pub mod audit;
 pub mod authorize;
 pub mod breached;
+pub mod claims;
 pub mod client;
 pub mod client_assertion;
 pub mod client_auth;

@@ -56,6 +56,9 @@ pub const WEBHOOK_BACKLOG: &str = "gatehouse_webhook_backlog";
 pub const WEBHOOK_FAILED: &str = "gatehouse_webhook_failed_deliveries";
 /// Counter: endpoints the server disabled.
 pub const WEBHOOK_DISABLED: &str = "gatehouse_webhook_endpoints_disabled_total";
+/// Counter: mapped claims left out of a token or response (over the size bound, or a
+/// registered claim), label `target` (`access_token`, `id_token`, `userinfo`, `introspection`).
+pub const MAPPED_CLAIMS_DROPPED: &str = "gatehouse_mapped_claims_dropped_total";
 
 /// Registers a description of every metric, and creates the counters that start at zero so they
 /// appear before their first event.
@@ -118,6 +121,10 @@ pub fn describe() {
         metrics::counter!(WEBHOOK_ATTEMPTS, "outcome" => outcome).absolute(0);
     }
     metrics::counter!(WEBHOOK_DISABLED).absolute(0);
+    describe_counter!(
+        MAPPED_CLAIMS_DROPPED,
+        "mapped claims left out of a token or response: over the size bound, or registered"
+    );
     metrics::counter!(REFRESH_REUSE).absolute(0);
     metrics::counter!(HASH_SHED).absolute(0);
     for reason in Rejection::ALL {
@@ -129,6 +136,11 @@ pub fn describe() {
 /// Call when a rotated refresh token is presented again (the family is then revoked).
 pub fn refresh_reuse_detected() {
     metrics::counter!(REFRESH_REUSE).increment(1);
+}
+
+/// Call when `count` mapped claims were left out of a token or response for `target`.
+pub fn mapped_claims_dropped(target: &'static str, count: usize) {
+    metrics::counter!(MAPPED_CLAIMS_DROPPED, "target" => target).increment(count as u64);
 }
 
 /// Call when a request is refused before any credential is checked.

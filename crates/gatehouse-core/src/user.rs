@@ -6,6 +6,7 @@ use std::fmt;
 use precis_profiles::precis_core::profile::PrecisFastInvocation;
 use precis_profiles::UsernameCaseMapped;
 
+use crate::claims::{Attributes, Roles};
 use crate::error::Error;
 use crate::scope::ScopeSet;
 
@@ -90,6 +91,10 @@ pub struct User {
     /// Why the user must change their password, if they must: `breached:common`,
     /// `breached:blocklist`, `breached:online` (a login found it on that list) or `expired`.
     pub password_change_required: Option<String>,
+    /// The user's attributes, which client claim mappers may release (see [`crate::claims`]).
+    pub attributes: Attributes,
+    /// The user's roles (`gatehouse:admin`…), which client claim mappers may release.
+    pub roles: Roles,
 }
 
 impl User {

@@ -12,11 +12,19 @@
 //! `credentials` is Keycloak's export (its `secretData` and `credentialData` may be JSON text, as
 //! Keycloak writes them, or objects); `password` is a plaintext password, held to the password
 //! policy like any password set (a hash cannot be judged: its user's first login asks the
-//! breached lists). `scopes` is a space-separated string or an array.
+//! breached lists). `scopes` is a space-separated string or an array. `attributes` (a JSON
+//! object) and `roles` (an array of strings) are optional and held to the same bounds as in the
+//! admin API (see [`crate::claims::profile`]):
+//!
+//! ```json
+//! {"username": "cy", "password": "...", "attributes": {"department": "sales"},
+//!  "roles": ["gatehouse:viewer"]}
+//! ```
 
 use secrecy::SecretString;
 use serde_json::Value;
 
+use crate::claims::{Attributes, Roles};
 use crate::hash_ceiling::HashCeiling;
 use crate::legacy_hash;
 use crate::scope::ScopeSet;
@@ -44,6 +52,10 @@ pub struct ImportedUser {
     pub scopes: Option<ScopeSet>,
     /// The password, as a hash or as plaintext.
     pub password: ImportedPassword,
+    /// Attributes, for clients' claim mappers.
+    pub attributes: Attributes,
+    /// Roles, for clients' claim mappers.
+    pub roles: Roles,
 }
 
 /// Parses one line; the error says what is wrong, without echoing any hash. A hash that costs
@@ -111,12 +123,24 @@ pub fn parse_line(line: &str, ceiling: &HashCeiling) -> Result<ImportedUser, Str
             ))
         }
     };
+    let attributes = obj
+        .get("attributes")
+        .map(|v| Attributes::parse(v).map_err(|e| format!("attributes: {e}")))
+        .transpose()?
+        .unwrap_or_default();
+    let roles = obj
+        .get("roles")
+        .map(|v| Roles::parse_value(v).map_err(|e| format!("roles: {e}")))
+        .transpose()?
+        .unwrap_or_default();
     Ok(ImportedUser {
         username,
         email: text("email")?,
         phone: text("phone")?,
         scopes,
         password,
+        attributes,
+        roles,
     })
 }
 
@@ -170,6 +194,22 @@ mod tests {
         assert!(parse_line(both, &HashCeiling::DEFAULT)
             .unwrap_err()
             .contains("one of"));
+    }
+
+    #[test]
+    fn attributes_and_roles_are_read_and_bounded() {
+        let line = r#"{"username":"cy","password":"pw","attributes":{"department":"sales"},"roles":["gatehouse:viewer","gatehouse:viewer"]}"#;
+        let u = parse_line(line, &HashCeiling::DEFAULT).unwrap();
+        assert_eq!(u.attributes.get("department").unwrap(), "sales");
+        assert_eq!(u.roles.iter().collect::<Vec<_>>(), ["gatehouse:viewer"]);
+        let bad = r#"{"username":"cy","password":"pw","attributes":["x"]}"#;
+        assert!(parse_line(bad, &HashCeiling::DEFAULT)
+            .unwrap_err()
+            .starts_with("attributes:"));
+        let bad = r#"{"username":"cy","password":"pw","roles":["a b"]}"#;
+        assert!(parse_line(bad, &HashCeiling::DEFAULT)
+            .unwrap_err()
+            .starts_with("roles:"));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use gatehouse_core::client::{Client, ClientId};
 use gatehouse_core::lockout::AttemptState;
 use gatehouse_core::store::{
     AccessTokenRecord, Event, NewLogin, Recorded, RefreshTokenRecord, SessionLimitPolicy,
-    StoreError, TokenFamily,
+    StoreError, TokenFamily, TokenOwner,
 };
 use gatehouse_core::user::User;
 use sqlx::postgres::PgPoolOptions;
@@ -112,10 +112,10 @@ impl HotPath<Postgres> for OnPool {
     async fn find_access_token(
         &self,
         id: &str,
-    ) -> Result<Option<(AccessTokenRecord, Option<String>)>, StoreError> {
+    ) -> Result<Option<(AccessTokenRecord, Option<TokenOwner>)>, StoreError> {
         let read = |row: &PgRow| {
             let access = rows::access_token::<Postgres>(row)?;
-            Ok((access, Postgres::opt_text(row, "username")?))
+            Ok((access, rows::token_owner::<Postgres>(row)?))
         };
         self.row(hot::FIND_ACCESS_TOKEN, id, read).await
     }

@@ -11,6 +11,7 @@ use gatehouse_core::client::{Client, ClientId};
 use gatehouse_core::lockout::AttemptState;
 use gatehouse_core::store::{
     AccessTokenRecord, Event, NewLogin, Recorded, RefreshTokenRecord, StoreError, TokenFamily,
+    TokenOwner,
 };
 use gatehouse_core::user::User;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -194,7 +195,7 @@ impl HotPath<Sqlite> for Direct {
     async fn find_access_token(
         &self,
         id: &str,
-    ) -> Result<Option<(AccessTokenRecord, Option<String>)>, StoreError> {
+    ) -> Result<Option<(AccessTokenRecord, Option<TokenOwner>)>, StoreError> {
         self.readers.access_token(id)
     }
 

@@ -273,6 +273,13 @@ pub(crate) struct ClientAddArgs {
     /// required (every user; one without a factor enrols through /mfa/associate) [default: off]
     #[arg(long, value_name = "POLICY")]
     pub(crate) mfa: Option<String>,
+    /// A claim mapper, repeatable: NAME=value:V (a static value; V is parsed as JSON when it
+    /// parses, else taken as a string), NAME=attribute:A (the user's attribute A) or
+    /// NAME=roles (the user's roles), optionally followed by ;scope=S (released only with
+    /// scope S) and ;in=T,T (access_token, id_token, userinfo, introspection) [default: in
+    /// all four]
+    #[arg(long, value_name = "MAPPER")]
+    pub(crate) claim: Vec<String>,
     #[command(flatten)]
     pub(crate) sessions: SessionLimitArgs,
     #[command(flatten)]
@@ -342,6 +349,13 @@ pub(crate) struct ClientUpdateArgs {
     /// Algorithm of id_tokens: EdDSA, ES256, RS256, or default for the server's default key.
     #[arg(long, value_name = "ALG")]
     pub(crate) id_token_signed_response_alg: Option<String>,
+    /// A claim mapper, repeatable, as in `client add`; the mappers given replace the stored
+    /// ones.
+    #[arg(long, value_name = "MAPPER", conflicts_with = "no_claims")]
+    pub(crate) claim: Vec<String>,
+    /// Remove every claim mapper.
+    #[arg(long)]
+    pub(crate) no_claims: bool,
     #[command(flatten)]
     pub(crate) sessions: SessionLimitArgs,
     #[command(flatten)]
@@ -430,6 +444,7 @@ pub(crate) enum UserCommand {
     },
     /// Change some fields of a user; the others and the password stay as they are
     /// (`set-password` replaces the password).
+    #[command(after_long_help = help::USER)]
     Update(UserUpdateArgs),
     /// Disable a user: their logins fail like a wrong password, and their sessions end.
     Disable {
@@ -508,6 +523,13 @@ pub(crate) struct UserAddArgs {
     /// Whether the user may log in; false adds them disabled [default: true]
     #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set, default_value_t = true)]
     pub(crate) active: bool,
+    /// An attribute, repeatable: KEY=VALUE, VALUE parsed as JSON when it parses (level=3,
+    /// tags=[1,2]), else taken as a string (department=sales).
+    #[arg(long, visible_alias = "attr", value_name = "KEY=VALUE")]
+    pub(crate) attribute: Vec<String>,
+    /// A role, repeatable (e.g. gatehouse:admin).
+    #[arg(long, value_name = "ROLE")]
+    pub(crate) role: Vec<String>,
     /// Set the password even if it fails the password policy or is on a breached list;
     /// recorded as a weak_password_allowed event.
     #[arg(long)]
@@ -532,6 +554,19 @@ pub(crate) struct UserUpdateArgs {
     /// Whether the user may log in; false ends their sessions.
     #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
     pub(crate) active: Option<bool>,
+    /// Set an attribute, repeatable: KEY=VALUE (VALUE parsed as JSON when it parses, else a
+    /// string); KEY= removes it. The other attributes stay.
+    #[arg(long, visible_alias = "attr", value_name = "KEY=VALUE")]
+    pub(crate) attribute: Vec<String>,
+    /// Remove every attribute (before any --attribute is applied).
+    #[arg(long)]
+    pub(crate) no_attributes: bool,
+    /// A role, repeatable; the roles given replace the stored ones.
+    #[arg(long, value_name = "ROLE", conflicts_with = "no_roles")]
+    pub(crate) role: Vec<String>,
+    /// Remove every role.
+    #[arg(long)]
+    pub(crate) no_roles: bool,
 }
 
 /// Options of `events`.

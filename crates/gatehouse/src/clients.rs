@@ -2,8 +2,10 @@
 //! (created and migrated when new), through the core's admin service. Output is JSON without
 //! any secret or hash.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use gatehouse_core::admin::NewClient;
+use gatehouse_core::claims::mapper::parse_list;
+use gatehouse_core::claims::ClaimMapper;
 use gatehouse_core::client::{
     AccessTokenAlg, BreachedPasswordPolicy, Client, ClientId, ClientPasswordPolicy, ClientSettings,
     GrantType, MfaPolicy, TokenEndpointAuthMethod, TokenFormat,
@@ -147,6 +149,7 @@ fn settings(args: &ClientAddArgs) -> Result<ClientSettings> {
         session_limit_policy: limit_policy(&args.sessions)?,
         breached_password: breached_password(&args.passwords)?.flatten(),
         password_policy: password_policy(&args.passwords)?.unwrap_or_default(),
+        claims: parse_list(&claim_mappers(&args.claim)?).map_err(|e| anyhow!("--claim: {e}"))?,
         ..defaults
     })
 }
@@ -308,7 +311,21 @@ fn update_fields(args: &ClientUpdateArgs) -> Result<(FieldValues, Option<String>
             .into_iter()
             .filter_map(|(path, v)| v.map(|v| (path, v))),
     );
+    if args.no_claims {
+        out.push(("claims", Value::Null));
+    } else if !args.claim.is_empty() {
+        out.push(("claims", claim_mappers(&args.claim)?));
+    }
     Ok((out, generated))
+}
+
+/// `--claim`, repeated: the mappers in the admin API's shape (the core checks the list as it
+/// checks a PUT /Client body).
+fn claim_mappers(raw: &[String]) -> Result<Value> {
+    raw.iter()
+        .map(|spec| ClaimMapper::from_flag(spec).map_err(|e| anyhow!("--claim: {e}")))
+        .collect::<Result<Vec<_>>>()
+        .map(Value::Array)
 }
 
 /// `--access-token-alg`, if given.

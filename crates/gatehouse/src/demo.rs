@@ -144,6 +144,8 @@ async fn seed(config: &Config) -> Result<()> {
         phone: Some("+15555550100".into()),
         scopes: None,
         active: true,
+        attributes: Default::default(),
+        roles: Default::default(),
         // The demo's password is short; the demo shows the policy refusing such a one.
         allow_weak_password: true,
     };
@@ -155,6 +157,8 @@ async fn seed(config: &Config) -> Result<()> {
         phone: None,
         scopes: None,
         active: true,
+        attributes: Default::default(),
+        roles: Default::default(),
         allow_weak_password: true,
     };
     admin.add_user(&CLI, leaked).await?;

@@ -5,7 +5,9 @@
 //! those commands is a field. A flag is named after the field's last part in kebab case
 //! (`auth.password.secret_required`: `--secret-required`), an alias counts
 //! (`--access-token-expiration`), `--X-file` and `--X-stdin` read field X from a file or from
-//! standard input, and `--generate-secret` sets `secret`.
+//! standard input, `--no-X` clears field X, a repeatable flag named in the singular gives one
+//! item of a list or map field named in the plural (`--role` of `roles`, `--claim` of `claims`,
+//! `--attribute` of `attributes`), and `--generate-secret` sets `secret`.
 
 use clap::CommandFactory;
 use gatehouse_core::admin::{CLIENT_FIELDS, USER_FIELDS, USER_WRITE_OPTIONS};
@@ -43,9 +45,16 @@ fn field_of(flag: &str) -> String {
         other => other
             .strip_suffix("-file")
             .or_else(|| other.strip_suffix("-stdin"))
+            .or_else(|| other.strip_prefix("no-"))
             .unwrap_or(other),
     };
     name.replace('-', "_")
+}
+
+/// Whether a flag setting `set` (see [`field_of`]) sets the field whose last part is `leaf`:
+/// the same name, or its plural (one item of it).
+fn sets_field(set: &str, leaf: &str) -> bool {
+    set == leaf || leaf.strip_suffix('s') == Some(set)
 }
 
 /// The last part of a dotted field.
@@ -63,12 +72,15 @@ fn gaps(fields: &[&str], exempt: &[&str], group: &str, sub: &str) -> Vec<String>
         .collect();
     let mut out = Vec::new();
     for field in fields.iter().filter(|f| !exempt.contains(f)) {
-        if !sets.iter().flatten().any(|s| s == leaf(field)) {
+        if !sets.iter().flatten().any(|s| sets_field(s, leaf(field))) {
             out.push(format!("{group} {sub} has no flag for the field {field}"));
         }
     }
     for (names, set) in flags.iter().zip(&sets) {
-        if !set.iter().any(|s| fields.iter().any(|f| leaf(f) == s)) {
+        if !set
+            .iter()
+            .any(|s| fields.iter().any(|f| sets_field(s, leaf(f))))
+        {
             out.push(format!(
                 "{group} {sub} --{} sets no {group} field",
                 names[0]
@@ -123,4 +135,22 @@ fn a_missing_flag_and_a_stray_flag_are_named() {
     let missing = gaps(&["email", "colour"], &[], "user", "update");
     assert!(missing.contains(&"user update has no flag for the field colour".to_owned()));
     assert!(missing.contains(&"user update --phone sets no user field".to_owned()));
+}
+
+/// `--no-X` clears X, and a singular flag gives one item of a plural field; neither rule lets
+/// an unrelated flag pass.
+#[test]
+fn clearing_and_singular_flags_map_onto_their_fields() {
+    assert_eq!(field_of("no-roles"), "roles");
+    assert!(sets_field(&field_of("role"), "roles"));
+    assert!(sets_field(&field_of("attribute"), "attributes"));
+    assert!(!sets_field(&field_of("attr"), "attributes"));
+    assert!(!sets_field(&field_of("scope"), "roles"));
+    let missing = gaps(
+        &["email", "phone", "scopes", "active"],
+        &[],
+        "user",
+        "update",
+    );
+    assert!(missing.contains(&"user update --role sets no user field".to_owned()));
 }

@@ -73,6 +73,9 @@ EXAMPLES:
         --scopes reports.read --default-scopes reports.read
     gatehouse client add kiosk --max-sessions-per-user 3 --session-limit-policy evict_oldest
     gatehouse client update kiosk --max-sessions-per-user 1 --session-limit-policy deny
+    gatehouse client update web --claim tenant=value:acme --claim roles=roles \\
+        --claim 'department=attribute:department;scope=profile;in=access_token,id_token'
+    gatehouse client update web --no-claims
     gatehouse client list
     gatehouse client show web
     gatehouse client remove web
@@ -88,6 +91,10 @@ in the process list or the shell history.
 EXAMPLES:
     printf '%s' \"$PASSWORD\" | gatehouse user add alice@example.com --password-stdin \\
         --email alice@example.com
+    gatehouse user update alice@example.com --attr department=sales --attr level=3 \\
+        --role gatehouse:admin --role billing
+    gatehouse user update alice@example.com --attr department=   (removes department)
+    gatehouse user update alice@example.com --no-roles
     gatehouse user list
     printf '%s' \"$NEW\" | gatehouse user set-password alice@example.com --password-stdin
     gatehouse user disable alice@example.com   (logins fail, sessions end)

@@ -248,7 +248,11 @@ fn app_state(
             access_tokens.clone(),
             shared.audit.clone(),
         )),
-        userinfo: Arc::new(UserInfo::new(store.clone(), access_tokens.clone())),
+        userinfo: Arc::new(UserInfo::new(
+            store.clone(),
+            store.clone(),
+            access_tokens.clone(),
+        )),
         mfa: Arc::new(Mfa::new(
             store.clone(),
             clock.clone(),

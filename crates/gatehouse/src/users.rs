@@ -5,9 +5,10 @@
 use std::io::Read;
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use gatehouse_core::admin::mfa::render;
 use gatehouse_core::admin::{AdminService, Imported, NewUser};
+use gatehouse_core::claims::{Attributes, Roles};
 use gatehouse_core::scope::ScopeSet;
 use gatehouse_core::user::{User, Username, MAX_PASSWORD_LEN};
 use gatehouse_core::Error;
@@ -90,6 +91,24 @@ async fn update(admin: &AdminService, args: UserUpdateArgs) -> Result<()> {
             body[field] = value;
         }
     }
+    // `--attribute KEY=VALUE` edits one key (`KEY=` removes it) of the stored object, after
+    // `--no-attributes` emptied it; the roles given replace the stored ones.
+    if args.no_attributes || !args.attribute.is_empty() {
+        let base = if args.no_attributes {
+            Attributes::default()
+        } else {
+            user.attributes.clone()
+        };
+        let edited = base
+            .edited(args.attribute.iter().map(String::as_str))
+            .map_err(|e| anyhow!("--attribute: {e}"))?;
+        body["attributes"] = Value::Object(edited.as_map().clone());
+    }
+    if args.no_roles {
+        body["roles"] = json!([]);
+    } else if !args.role.is_empty() {
+        body["roles"] = json!(args.role);
+    }
     let name = user.username.as_str();
     admin
         .put_user(&CLI, name, &body, None)
@@ -107,6 +126,10 @@ async fn add(admin: &AdminService, args: UserAddArgs) -> Result<()> {
         email: args.email,
         phone: args.phone,
         active: args.active,
+        attributes: Attributes::default()
+            .edited(args.attribute.iter().map(String::as_str))
+            .map_err(|e| anyhow!("--attribute: {e}"))?,
+        roles: Roles::parse(&args.role).map_err(|e| anyhow!("--role: {e}"))?,
         allow_weak_password: args.allow_weak_password,
     };
     let user = admin
@@ -242,5 +265,7 @@ fn user_json(user: &User) -> Value {
         "password_scheme": gatehouse_core::legacy_hash::describe(&user.password_hash),
         "password_changed_at": user.password_changed_at,
         "password_change_required": user.password_change_required,
+        "attributes": user.attributes.as_map(),
+        "roles": user.roles.to_value(),
     })
 }

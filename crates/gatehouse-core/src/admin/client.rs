@@ -11,7 +11,8 @@
 //! `access_token_alg` out of an HS256 client's body keeps it HS256 while its secret is kept.
 //! `breached_password` (`off`, `flag`, `block`) is `null` for the server's
 //! `--breached-password-default`; `password_policy` (`{"min_length": N, "require_classes": N}`)
-//! is `null` for the server's rules.
+//! is `null` for the server's rules. `claims` (`null` or absent: none) lists the client's claim
+//! mappers (see [`crate::claims::mapper`]).
 //!
 //! A PUT replaces the settings, except that the secret is write-only: left out, the stored one
 //! stays; `null` removes it. As in Aidbox, a client without `auth.password.token_format` gets
@@ -50,6 +51,7 @@ pub const CLIENT_FIELDS: &[&str] = &[
     "password_policy",
     "refresh_token_ttl",
     "refresh_token_idle_ttl",
+    "claims",
     "auth.password.trust_forwarded_for",
     "auth.password.secret_required",
     "auth.password.token_format",
@@ -152,6 +154,10 @@ pub(crate) fn parse(body: &Value) -> Result<ClientBody, Error> {
     }
     if let Some(ttl) = f.seconds("refresh_token_idle_ttl")? {
         settings.refresh_token_idle_ttl = ttl;
+    }
+    if let Change::Set(list) = f.change("claims") {
+        settings.claims = crate::claims::mapper::parse_list(&list)
+            .map_err(|e| Error::invalid_field("claims", e))?;
     }
     if let Some(mut auth) = f.object("auth")? {
         if let Some(password) = auth.object("password")? {
@@ -274,6 +280,7 @@ pub(crate) fn render(client: &Client) -> Value {
         "id_token_signed_response_alg": s.id_token_signed_response_alg.map(SigningAlg::as_str),
         "breached_password": s.breached_password.map(BreachedPasswordPolicy::as_str),
         "password_policy": (!s.password_policy.is_empty()).then_some(s.password_policy),
+        "claims": s.claims,
     });
     if let Some(jwks) = &s.jwks {
         out["jwks"] = jwks.clone();
@@ -391,6 +398,7 @@ mod tests {
             "password_policy" => json!({"min_length": 12, "require_classes": 2}),
             "refresh_token_ttl" => json!(1000),
             "refresh_token_idle_ttl" => json!(500),
+            "claims" => json!([{"claim": "tenant", "value": "acme"}]),
             "auth.password.trust_forwarded_for" => json!(true),
             "auth.password.secret_required" => json!(false),
             "auth.password.token_format" => json!("jwt"),
@@ -539,6 +547,14 @@ mod tests {
                 "id_token_signed_response_alg:",
             ),
             (json!({"access_token_alg": "PS256"}), "access_token_alg:"),
+            (
+                json!({"claims": [{"claim": "sub", "value": "x"}]}),
+                "claims:",
+            ),
+            (
+                json!({"claims": [{"claim": "a", "from": "nowhere"}]}),
+                "claims:",
+            ),
         ] {
             let err = parse(&body).err().unwrap();
             assert_eq!(err.code(), "invalid_request");

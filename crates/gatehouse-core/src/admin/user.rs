@@ -1,7 +1,9 @@
 //! The User resource of the admin API. The path id is the username (normalized with PRECIS
 //! UsernameCaseMapped); the body may hold `password` (write-only, hashed with argon2id),
 //! `email`, `phone` (or Aidbox's `phoneNumber`), `scopes` (`null`: whatever the client
-//! allows) and `active` (`false` disables the user and ends their sessions). A PUT without
+//! allows), `active` (`false` disables the user and ends their sessions), `attributes` (a JSON
+//! object, bounded: see [`crate::claims::profile`]; `null` for none) and `roles` (a list of
+//! names; `null` for none), which clients' claim mappers put into tokens. A PUT without
 //! `password` keeps the stored one; a password is held to the password policy unless the body
 //! also says `"allow_weak_password": true`. Rendered users never hold the password or its hash;
 //! they show when it was set (`password_changed_at`) and why it must be changed
@@ -11,6 +13,7 @@ use secrecy::SecretString;
 use serde_json::{json, Value};
 
 use super::fields::{Change, Fields, Schema};
+use crate::claims::{Attributes, Roles};
 use crate::error::Error;
 use crate::scope::ScopeSet;
 use crate::user::{User, Username, MAX_PASSWORD_LEN};
@@ -19,7 +22,15 @@ use crate::user::{User, Username, MAX_PASSWORD_LEN};
 /// reads no other key but `resourceType`, `id` and `phoneNumber`, Aidbox's name for `phone`;
 /// asserted in debug builds), render shows (but the write-only `password`), and the CLI's
 /// `user add`/`user update` have a flag for (checked by the CLI's tests).
-pub const USER_FIELDS: &[&str] = &["password", "email", "phone", "scopes", "active"];
+pub const USER_FIELDS: &[&str] = &[
+    "password",
+    "email",
+    "phone",
+    "scopes",
+    "active",
+    "attributes",
+    "roles",
+];
 
 /// Options of a write that are not stored fields, named alike in the body and in the CLI's
 /// `user add` (and `user set-password`): `allow_weak_password` sets a password that fails the
@@ -38,6 +49,10 @@ pub(crate) struct UserBody {
     pub(crate) phone: Change<String>,
     pub(crate) scopes: Change<ScopeSet>,
     pub(crate) active: Option<bool>,
+    /// New attributes (`Remove`: none).
+    pub(crate) attributes: Change<Attributes>,
+    /// New roles (`Remove`: none).
+    pub(crate) roles: Change<Roles>,
     /// Set `password` even if it fails the policy (recorded as an event).
     pub(crate) allow_weak_password: bool,
 }
@@ -97,6 +112,18 @@ pub(crate) fn parse(username: &Username, body: &Value) -> Result<UserBody, Error
         }
     };
     let active = f.boolean("active")?;
+    let attributes = match f.change("attributes") {
+        Change::Set(v) => {
+            Change::Set(Attributes::parse(&v).map_err(|e| Error::invalid_field("attributes", e))?)
+        }
+        other => other.map(|_| Attributes::default()),
+    };
+    let roles = match f.change("roles") {
+        Change::Set(v) => {
+            Change::Set(Roles::parse_value(&v).map_err(|e| Error::invalid_field("roles", e))?)
+        }
+        other => other.map(|_| Roles::default()),
+    };
     let allow_weak_password = f.boolean("allow_weak_password")?.unwrap_or(false);
     f.finish(&["meta"])?;
     Ok(UserBody {
@@ -105,6 +132,8 @@ pub(crate) fn parse(username: &Username, body: &Value) -> Result<UserBody, Error
         phone,
         scopes,
         active,
+        attributes,
+        roles,
         allow_weak_password,
     })
 }
@@ -143,6 +172,8 @@ pub(crate) fn render(user: &User) -> Value {
         "active": user.active,
         "password_changed_at": user.password_changed_at,
         "password_change_required": user.password_change_required,
+        "attributes": user.attributes.as_map(),
+        "roles": user.roles.to_value(),
     })
 }
 
@@ -165,6 +196,10 @@ mod tests {
             (json!({"scopes": [1]}), "scopes:"),
             (json!({"phone": "1", "phoneNumber": "2"}), "phoneNumber:"),
             (json!({"nickname": "J"}), "nickname:"),
+            (json!({"attributes": ["a"]}), "attributes:"),
+            (json!({"attributes": {"bad key": 1}}), "attributes:"),
+            (json!({"roles": "admin"}), "roles:"),
+            (json!({"roles": ["has space"]}), "roles:"),
         ] {
             let err = parse(&name, &body).err().unwrap();
             assert!(err.description().unwrap().starts_with(field), "{err:?}");

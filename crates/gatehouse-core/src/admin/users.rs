@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use super::fields::Change;
 use super::{bundle, user, AdminService};
 use crate::audit::{EventKind, EventSubject, RequestContext};
+use crate::claims::{Attributes, Roles};
 use crate::error::Error;
 use crate::login_guard::user_key;
 use crate::password_policy::{normalize, PasswordContext};
@@ -31,6 +32,10 @@ pub struct NewUser {
     pub scopes: Option<ScopeSet>,
     /// Whether the user may log in.
     pub active: bool,
+    /// Attributes, for clients' claim mappers.
+    pub attributes: Attributes,
+    /// Roles, for clients' claim mappers.
+    pub roles: Roles,
     /// Set the password even if it fails the policy (`--allow-weak-password`); recorded.
     pub allow_weak_password: bool,
 }
@@ -69,6 +74,8 @@ impl AdminService {
             session_epoch: 0,
             password_changed_at: now,
             password_change_required: None,
+            attributes: new.attributes,
+            roles: new.roles,
         };
         self.store.insert_user(&user).await.map_err(conflict)?;
         self.changed(ctx, "create_user", None, Some(user.username.as_str()))
@@ -126,6 +133,8 @@ impl AdminService {
             session_epoch: 0,
             password_changed_at: self.clock.now(),
             password_change_required: None,
+            attributes: user.attributes,
+            roles: user.roles,
         };
         match self.store.insert_user(&record).await {
             Ok(()) => {
@@ -352,6 +361,8 @@ impl AdminService {
             session_epoch: 0,
             password_changed_at: now,
             password_change_required: None,
+            attributes: Attributes::default(),
+            roles: Roles::default(),
         });
         let was_active = base.active;
         let updated = User {
@@ -360,6 +371,9 @@ impl AdminService {
             phone: user::apply(base.phone.clone(), parsed.phone),
             scopes: user::apply(base.scopes.clone(), parsed.scopes),
             active: parsed.active.unwrap_or(base.active),
+            attributes: user::apply(Some(base.attributes.clone()), parsed.attributes)
+                .unwrap_or_default(),
+            roles: user::apply(Some(base.roles.clone()), parsed.roles).unwrap_or_default(),
             ..base
         };
         let disabled = !created && was_active && !updated.active;

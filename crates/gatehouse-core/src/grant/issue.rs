@@ -2,7 +2,9 @@
 //! default key, its key of the client's `access_token_alg`, or, for legacy clients, HS256 keyed
 //! by the client secret; or an opaque random string),
 //! its record for introspection and revocation, and the OpenID Connect id_token when `openid`
-//! was granted; and the refresh token heading a new family after a login.
+//! was granted; and the refresh token heading a new family after a login. Both tokens carry
+//! the claims the client maps (see [`crate::claims`]), made from the user record the grant read
+//! (a refresh reads it anyway), so they cost no query and follow the user's current data.
 
 use std::sync::Arc;
 
@@ -11,6 +13,7 @@ use secrecy::ExposeSecret;
 use super::LoginMethod;
 use super::Tokens;
 use crate::audit::RequestContext;
+use crate::claims::{client_claims, ClaimTarget, UserData};
 use crate::client::{AccessTokenAlg, Client, TokenFormat};
 use crate::clock::Clock;
 use crate::error::Error;
@@ -169,8 +172,10 @@ impl TokenIssuer {
         let now = self.clock.now();
         let ttl = client.settings.access_token_ttl;
         let exp = now + i64::from(ttl);
+        // No user: only static values are mapped.
+        let mapped = client_claims(client, None, &scope, ClaimTarget::AccessToken);
         let (access_token, id) = self
-            .access_token(client, client.id.as_str(), &scope, now, exp)
+            .access_token(client, client.id.as_str(), &scope, (now, exp), mapped)
             .await?;
         let record = AccessTokenRecord {
             id,
@@ -213,8 +218,14 @@ impl TokenIssuer {
         let now = self.clock.now();
         let ttl = client.settings.access_token_ttl;
         let exp = now + i64::from(ttl);
+        let mapped = client_claims(
+            client,
+            Some(UserData::from(user)),
+            &scope,
+            ClaimTarget::AccessToken,
+        );
         let (access_token, id) = self
-            .access_token(client, &user.id, &scope, now, exp)
+            .access_token(client, &user.id, &scope, (now, exp), mapped)
             .await?;
         let id_token = if scope.contains("openid") {
             let claims = id_token_claims(
@@ -261,15 +272,16 @@ impl TokenIssuer {
     }
 
     /// An access token of `client`'s format for `sub` with `scope`, issued at `now` and expiring
-    /// at `exp`, and the id it is recorded under: a signed JWT (RFC 9068) and its `jti`, or an
-    /// opaque token and its hash.
+    /// at `exp`, and the id it is recorded under: a signed JWT (RFC 9068) with the `mapped`
+    /// claims and its `jti`, or an opaque token (which carries nothing: introspection tells its
+    /// claims) and its hash.
     async fn access_token(
         &self,
         client: &Client,
         sub: &str,
         scope: &ScopeSet,
-        now: i64,
-        exp: i64,
+        (now, exp): (i64, i64),
+        mapped: serde_json::Map<String, serde_json::Value>,
     ) -> Result<(String, String), Error> {
         if client.settings.token_format == TokenFormat::Opaque {
             let token = opaque::new_token();
@@ -285,6 +297,7 @@ impl TokenIssuer {
             iat: now,
             exp,
             jti: random::sortable_id(),
+            mapped,
         };
         let token = match client.settings.access_token_alg {
             AccessTokenAlg::ServerKey => {

@@ -38,7 +38,7 @@ pub use mfa::{Authenticator, AuthenticatorKind, MfaStore, MfaTokenRecord};
 pub use sessions::{Session, SessionFilter, SessionStore, MAX_LISTED_SESSIONS};
 pub use tokens::{
     AccessTokenRecord, NewLogin, Recorded, RefreshTokenRecord, SessionLimit, SessionLimitPolicy,
-    TokenFamily, TokenStore, MAX_USER_AGENT_LEN,
+    TokenFamily, TokenOwner, TokenStore, MAX_USER_AGENT_LEN,
 };
 pub use users::{PasswordChange, UserStore};
 pub use webhooks::{

@@ -6,6 +6,7 @@
 use async_trait::async_trait;
 
 use super::{Event, StoreError};
+use crate::claims::{Attributes, Roles};
 
 /// A refresh-token family: every refresh token descended from one password login. Revoking the
 /// family kills all of them and every access token issued from them.
@@ -173,6 +174,18 @@ impl AccessTokenRecord {
     }
 }
 
+/// The user an access token was issued for, as read with the token: what introspection tells
+/// of them (the username, and the attributes and roles the client's claims are made from).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenOwner {
+    /// The normalized username.
+    pub username: String,
+    /// The user's current attributes.
+    pub attributes: Attributes,
+    /// The user's current roles.
+    pub roles: Roles,
+}
+
 /// The issued tokens.
 #[async_trait]
 pub trait TokenStore: Send + Sync {
@@ -220,13 +233,14 @@ pub trait TokenStore: Send + Sync {
     /// The access token with this id (`jti` or hash); `revoked` also reflects its family and
     /// user. A client token lives until it is revoked or expires, or its client is removed.
     async fn find_access_token(&self, id: &str) -> Result<Option<AccessTokenRecord>, StoreError>;
-    /// The access token with this id and its user's username (`None` for a client token, which
-    /// has no user); `None` when the token is missing, or its user is. Back ends read both in
-    /// one query (introspection's hot path).
-    async fn find_access_token_with_username(
+    /// The access token with this id and what introspection tells of its user: username,
+    /// attributes and roles (`None` for a client token, which has no user); `None` when the
+    /// token is missing, or its user is. Back ends read both in one query (introspection's hot
+    /// path).
+    async fn find_access_token_with_owner(
         &self,
         id: &str,
-    ) -> Result<Option<(AccessTokenRecord, Option<String>)>, StoreError>;
+    ) -> Result<Option<(AccessTokenRecord, Option<TokenOwner>)>, StoreError>;
     /// Revokes one access token; unknown ids are ignored.
     async fn revoke_access_token(&self, id: &str) -> Result<(), StoreError>;
 }

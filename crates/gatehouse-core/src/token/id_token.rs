@@ -1,8 +1,10 @@
 //! OpenID Connect claims (OpenID Connect Core §2, §5.1, §5.4): the id_token's claims and the
-//! user's claims released by the granted scopes, shared with the UserInfo endpoint.
+//! user's claims released by the granted scopes, shared with the UserInfo endpoint, and the
+//! claims the client maps into id_tokens (see [`crate::claims`]).
 
 use serde_json::{json, Map, Value};
 
+use crate::claims::{client_claims, merge_mapped, ClaimTarget, UserData};
 use crate::client::Client;
 use crate::scope::ScopeSet;
 use crate::store::TokenFamily;
@@ -47,7 +49,8 @@ pub struct IdTokenTimes {
 
 /// The claims of an id_token (OpenID Connect Core §2): `iss`, `sub`, `aud` (the client), `exp`,
 /// `iat`, `auth_time` (the login), `amr` (how the user authenticated, RFC 8176), `sid` (the
-/// session, OpenID Connect Back-Channel Logout §2.1), and the scope's user claims.
+/// session, OpenID Connect Back-Channel Logout §2.1), the scope's user claims, and the claims the
+/// client maps into id_tokens (which never replace any of those).
 pub fn id_token_claims(
     issuer: &str,
     client: &Client,
@@ -69,6 +72,13 @@ pub fn id_token_claims(
     if let Value::Object(fixed) = fixed {
         claims.extend(fixed);
     }
+    let mapped = client_claims(
+        client,
+        Some(UserData::from(user)),
+        scope,
+        ClaimTarget::IdToken,
+    );
+    merge_mapped(&mut claims, mapped);
     Value::Object(claims)
 }
 
@@ -91,6 +101,8 @@ mod tests {
             session_epoch: 0,
             password_changed_at: 0,
             password_change_required: None,
+            attributes: Default::default(),
+            roles: Default::default(),
         };
         let c = user_claims(&user, &ScopeSet::parse("openid email").unwrap());
         assert_eq!(c["email"], "a@example.com");

@@ -1,5 +1,6 @@
 //! JWT access tokens per RFC 9068: `typ: at+jwt`, and the claims `iss`, `sub`, `aud`,
-//! `client_id`, `scope`, `iat`, `exp` and `jti`; signed with the server's key, or (a per-client
+//! `client_id`, `scope`, `iat`, `exp` and `jti`, and the claims the client maps (see
+//! [`crate::claims`]); signed with the server's key, or (a per-client
 //! legacy option) with HS256 keyed by the client secret. Also signs OpenID Connect id_tokens.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -34,6 +35,10 @@ pub struct AccessTokenClaims {
     pub exp: i64,
     /// Unique id.
     pub jti: String,
+    /// The client's mapped claims (none of them a registered claim: see
+    /// [`crate::claims::mapped_claims`]).
+    #[serde(flatten, default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub mapped: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Signs an access token with `key`.
@@ -173,6 +178,7 @@ mod tests {
             iat: 100,
             exp,
             jti: "j1".into(),
+            mapped: serde_json::Map::new(),
         }
     }
 

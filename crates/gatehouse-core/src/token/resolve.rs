@@ -11,7 +11,7 @@ use secrecy::ExposeSecret;
 use crate::client::{AccessTokenAlg, ClientId};
 use crate::clock::Clock;
 use crate::error::Error;
-use crate::store::{AccessTokenRecord, ClientStore, TokenStore};
+use crate::store::{AccessTokenRecord, ClientStore, TokenOwner, TokenStore};
 use crate::token::identity::IssuerIdentity;
 use crate::token::jwt::{
     is_hs256, unverified_client_id, verify_access_token, verify_access_token_hs256,
@@ -94,19 +94,19 @@ impl AccessTokens {
         Ok(record)
     }
 
-    /// Like [`AccessTokens::resolve_access_token`], with its user's username (`None` for a
-    /// client token, which has no user), in one store round trip (introspection's hot path).
-    /// `None` also when a user's token's user no longer exists.
-    pub async fn resolve_access_token_with_username(
+    /// Like [`AccessTokens::resolve_access_token`], with its user's username, attributes and
+    /// roles (`None` for a client token, which has no user), in one store round trip
+    /// (introspection's hot path). `None` also when a user's token's user no longer exists.
+    pub async fn resolve_access_token_with_owner(
         &self,
         token: &str,
-    ) -> Result<Option<(AccessTokenRecord, Option<String>)>, Error> {
+    ) -> Result<Option<(AccessTokenRecord, Option<TokenOwner>)>, Error> {
         let Some(presented) = self.presented_access_token(token).await? else {
             return Ok(None);
         };
         let found = self
             .tokens
-            .find_access_token_with_username(&presented.id)
+            .find_access_token_with_owner(&presented.id)
             .await?;
         Ok(found.filter(|(r, _)| presented.is_live(r)))
     }

@@ -21,7 +21,7 @@ mod schedule;
 mod signing;
 
 pub use address::is_public;
-pub use admin::{NewWebhook, Webhooks, WEBHOOK_FIELDS};
+pub use admin::{NewWebhook, Webhooks, MAX_WEBHOOKS, WEBHOOK_FIELDS};
 pub use dispatch::{
     DispatchSettings, Dispatcher, RoundResult, SendResult, WebhookRequest, WebhookSender,
 };

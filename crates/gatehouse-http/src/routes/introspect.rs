@@ -83,7 +83,9 @@ pub(crate) struct IntrospectRequest {
     client_assertion: Option<String>,
 }
 
-/// The introspection response (RFC 7662 §2.2); only `active` is always present.
+/// The introspection response (RFC 7662 §2.2); only `active` is always present. A live token's
+/// response also holds the claims the caller's claim mappers aim at introspection
+/// (docs/claims.md).
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)] // documentation only: the core's `IntrospectionResponse` is what is sent
 pub(crate) struct IntrospectionResponse {

@@ -95,7 +95,8 @@ pub(crate) struct UserinfoRequest {
     access_token: Option<String>,
 }
 
-/// The UserInfo claims (OpenID Connect Core §5.3.2): `sub`, and those the granted scopes allow.
+/// The UserInfo claims (OpenID Connect Core §5.3.2): `sub`, those the granted scopes allow, and
+/// those the client's claim mappers aim at UserInfo (docs/claims.md).
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)] // documentation only: the core builds the claims
 pub(crate) struct UserinfoClaims {

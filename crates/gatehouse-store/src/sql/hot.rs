@@ -23,10 +23,11 @@ pub(crate) const FIND_CLIENT: &str =
     "SELECT id, secret_hash, secret_sealed, settings FROM clients WHERE id = $1";
 
 /// A user by id: `id, username, password_hash, email, phone, scopes, created_at, active,
-/// session_epoch, password_changed_at, password_change_required`.
+/// session_epoch, password_changed_at, password_change_required, attributes, roles`.
 pub(crate) const FIND_USER_BY_ID: &str =
     "SELECT id, username, password_hash, email, phone, scopes, created_at, active, \
-     session_epoch, password_changed_at, password_change_required FROM users WHERE id = $1";
+     session_epoch, password_changed_at, password_change_required, attributes, roles \
+     FROM users WHERE id = $1";
 
 /// An account's lockout state by key: `failures, last_failure, locked_until, version`.
 pub(crate) const LOGIN_ATTEMPTS: &str =
@@ -43,13 +44,15 @@ pub(crate) const FIND_REFRESH_TOKEN: &str =
 
 /// An access token by id, with what decides whether its session still lives: its family's
 /// `family_found`, `revoked_at` and `user_epoch`, and its user's `user_found`, `active` and
-/// `session_epoch` (see `rows::access_token_revoked`), then the user's `username`.
+/// `session_epoch` (see `rows::access_token_revoked`), then the user's `username`, `attributes`
+/// and `roles` (what introspection tells of the user).
 pub(crate) const FIND_ACCESS_TOKEN: &str =
     "SELECT a.id, a.family_id, a.client_id, a.user_id, a.scope, a.auth_time, \
      a.issued_at, a.expires_at, a.revoked, f.revoked_at, \
      (f.id IS NOT NULL) AS family_found, COALESCE(f.user_epoch, 0) AS user_epoch, \
      (u.id IS NOT NULL) AS user_found, COALESCE(u.active, FALSE) AS active, \
-     COALESCE(u.session_epoch, 0) AS session_epoch, COALESCE(f.amr, '') AS amr, u.username \
+     COALESCE(u.session_epoch, 0) AS session_epoch, COALESCE(f.amr, '') AS amr, u.username, \
+     COALESCE(u.attributes, '{}') AS attributes, COALESCE(u.roles, '[]') AS roles \
      FROM access_tokens a LEFT JOIN token_families f ON f.id = a.family_id \
      LEFT JOIN users u ON u.id = a.user_id \
      WHERE a.id = $1";

@@ -24,6 +24,7 @@ use gatehouse_core::client::{Client, ClientId};
 use gatehouse_core::lockout::AttemptState;
 use gatehouse_core::store::{
     AccessTokenRecord, Event, NewLogin, Recorded, RefreshTokenRecord, StoreError, TokenFamily,
+    TokenOwner,
 };
 use gatehouse_core::user::User;
 use sqlx::Pool;
@@ -181,11 +182,12 @@ pub trait HotPath<DB: sqlx::Database>: Send + Sync + 'static {
         access: &AccessTokenRecord,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// [`TokenStore::find_access_token`](gatehouse_core::store::TokenStore::find_access_token),
-    /// with its user's username (`None` when the user is gone), in one query.
+    /// with its user's username, attributes and roles (`None` when the user is gone), in one
+    /// query.
     fn find_access_token(
         &self,
         id: &str,
-    ) -> impl Future<Output = Result<Option<(AccessTokenRecord, Option<String>)>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<(AccessTokenRecord, Option<TokenOwner>)>, StoreError>> + Send;
     /// [`TokenStore::revoke_access_token`](gatehouse_core::store::TokenStore::revoke_access_token).
     fn revoke_access_token(&self, id: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// [`EventStore::insert_event`](gatehouse_core::store::EventStore::insert_event).

@@ -1,11 +1,12 @@
 //! How each record is read from a row of the shared SQL, by column name. Every function takes a
 //! row of a `SELECT` that names the record's columns (see each one's doc).
 
+use gatehouse_core::claims::{Attributes, Roles};
 use gatehouse_core::client::{Client, ClientId};
 use gatehouse_core::scope::ScopeSet;
 use gatehouse_core::store::{
     AccessTokenRecord, Authenticator, AuthenticatorKind, Event, MfaTokenRecord, RefreshTokenRecord,
-    StoreError, StoredKey, TokenFamily,
+    StoreError, StoredKey, TokenFamily, TokenOwner,
 };
 use gatehouse_core::user::{User, Username};
 
@@ -23,9 +24,9 @@ pub(crate) fn client<DB: Backend>(row: &DB::Row) -> Result<Client, StoreError> {
     })
 }
 
-/// `id, username, password_hash, email, phone, scopes, created_at, active, session_epoch` of
-/// `users`; scopes are
-/// stored space-delimited.
+/// `id, username, password_hash, email, phone, scopes, created_at, active, session_epoch,
+/// password_changed_at, password_change_required, attributes, roles` of `users`; scopes are
+/// stored space-delimited, attributes and roles as JSON.
 pub(crate) fn user<DB: Backend>(row: &DB::Row) -> Result<User, StoreError> {
     let scopes = DB::opt_text(row, "scopes")?;
     Ok(User {
@@ -40,7 +41,22 @@ pub(crate) fn user<DB: Backend>(row: &DB::Row) -> Result<User, StoreError> {
         session_epoch: DB::int(row, "session_epoch")?,
         password_changed_at: DB::int(row, "password_changed_at")?,
         password_change_required: DB::opt_text(row, "password_change_required")?,
+        attributes: Attributes::from_stored(&DB::text(row, "attributes")?).map_err(corrupt)?,
+        roles: Roles::from_stored(&DB::text(row, "roles")?).map_err(corrupt)?,
     })
+}
+
+/// The user of `hot::FIND_ACCESS_TOKEN`'s row (`username, attributes, roles`), `None` when it
+/// has none.
+pub(crate) fn token_owner<DB: Backend>(row: &DB::Row) -> Result<Option<TokenOwner>, StoreError> {
+    let Some(username) = DB::opt_text(row, "username")? else {
+        return Ok(None);
+    };
+    Ok(Some(TokenOwner {
+        username,
+        attributes: Attributes::from_stored(&DB::text(row, "attributes")?).map_err(corrupt)?,
+        roles: Roles::from_stored(&DB::text(row, "roles")?).map_err(corrupt)?,
+    }))
 }
 
 /// `kid, alg, private_der, created_at, serves_default` of `signing_keys`.

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use gatehouse_core::store::{
     AccessTokenRecord, Event, NewLogin, Recorded, RefreshTokenRecord, StoreError, TokenFamily,
-    TokenStore,
+    TokenOwner, TokenStore,
 };
 
 use super::{HotPath, Rotation, SqlStore};
@@ -58,16 +58,16 @@ impl<DB: Backend, H: HotPath<DB>> TokenStore for SqlStore<DB, H> {
         Ok(self.hot.find_access_token(id).await?.map(|(a, _)| a))
     }
 
-    async fn find_access_token_with_username(
+    async fn find_access_token_with_owner(
         &self,
         id: &str,
-    ) -> Result<Option<(AccessTokenRecord, Option<String>)>, StoreError> {
+    ) -> Result<Option<(AccessTokenRecord, Option<TokenOwner>)>, StoreError> {
         let found = self.hot.find_access_token(id).await?;
-        Ok(found.and_then(|(a, username)| match username {
+        Ok(found.and_then(|(a, owner)| match owner {
             // A client token has no user to find.
             None if a.is_client_token() => Some((a, None)),
             None => None,
-            Some(name) => Some((a, Some(name))),
+            Some(owner) => Some((a, Some(owner))),
         }))
     }
 

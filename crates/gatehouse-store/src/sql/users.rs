@@ -1,4 +1,5 @@
-//! [`UserStore`] on SQL: the `users` table. Scopes are stored space-delimited.
+//! [`UserStore`] on SQL: the `users` table. Scopes are stored space-delimited, attributes and
+//! roles as JSON text.
 
 use async_trait::async_trait;
 use gatehouse_core::store::{PasswordChange, StoreError, UserStore};
@@ -13,8 +14,8 @@ use crate::backend::Backend;
 impl<DB: Backend, H: HotPath<DB>> UserStore for SqlStore<DB, H> {
     async fn find_user(&self, username: &Username) -> Result<Option<User>, StoreError> {
         let sql = "SELECT id, username, password_hash, email, phone, scopes, created_at, \
-                   active, session_epoch, password_changed_at, password_change_required \
-                   FROM users WHERE username = $1";
+                   active, session_epoch, password_changed_at, password_change_required, \
+                   attributes, roles FROM users WHERE username = $1";
         let params = [username.as_str().into()];
         fetch_optional(&self.pool, sql, &params, rows::user::<DB>).await
     }
@@ -25,16 +26,17 @@ impl<DB: Backend, H: HotPath<DB>> UserStore for SqlStore<DB, H> {
 
     async fn list_users(&self) -> Result<Vec<User>, StoreError> {
         let sql = "SELECT id, username, password_hash, email, phone, scopes, created_at, \
-                   active, session_epoch, password_changed_at, password_change_required \
-                   FROM users ORDER BY username";
+                   active, session_epoch, password_changed_at, password_change_required, \
+                   attributes, roles FROM users ORDER BY username";
         fetch_all(&self.pool, sql, &[], rows::user::<DB>).await
     }
 
     async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
         let scopes = user.scopes.as_ref().map(|s| s.to_string());
+        let (attributes, roles) = (user.attributes.to_json(), user.roles.to_json());
         let sql = "INSERT INTO users (id, username, password_hash, email, phone, scopes, \
-                   created_at, updated_at, active, password_changed_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9)";
+                   created_at, updated_at, active, password_changed_at, attributes, roles) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $11)";
         let params = [
             (&user.id).into(),
             user.username.as_str().into(),
@@ -45,6 +47,8 @@ impl<DB: Backend, H: HotPath<DB>> UserStore for SqlStore<DB, H> {
             user.created_at.into(),
             user.active.into(),
             user.password_changed_at.into(),
+            attributes.as_str().into(),
+            roles.as_str().into(),
         ];
         execute(&self.pool, sql, &params).await.map(drop)
     }
@@ -69,8 +73,9 @@ impl<DB: Backend, H: HotPath<DB>> UserStore for SqlStore<DB, H> {
 
     async fn update_user(&self, user: &User, now: i64) -> Result<(), StoreError> {
         let scopes = user.scopes.as_ref().map(|s| s.to_string());
+        let (attributes, roles) = (user.attributes.to_json(), user.roles.to_json());
         let sql = "UPDATE users SET password_hash = $1, email = $2, phone = $3, scopes = $4, \
-                   updated_at = $5, active = $7 WHERE username = $6";
+                   updated_at = $5, active = $7, attributes = $8, roles = $9 WHERE username = $6";
         let params = [
             (&user.password_hash).into(),
             user.email.as_deref().into(),
@@ -79,6 +84,8 @@ impl<DB: Backend, H: HotPath<DB>> UserStore for SqlStore<DB, H> {
             now.into(),
             user.username.as_str().into(),
             user.active.into(),
+            attributes.as_str().into(),
+            roles.as_str().into(),
         ];
         one_row(execute(&self.pool, sql, &params).await?)
     }

@@ -21,11 +21,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use gatehouse_core::claims::{Attributes, Roles};
 use gatehouse_core::client::{Client, ClientId};
 use gatehouse_core::lockout::AttemptState;
 use gatehouse_core::scope::ScopeSet;
 use gatehouse_core::store::{
-    AccessTokenRecord, Event, RefreshTokenRecord, StoreError, TokenFamily,
+    AccessTokenRecord, Event, RefreshTokenRecord, StoreError, TokenFamily, TokenOwner,
 };
 use gatehouse_core::user::{User, Username};
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
@@ -160,6 +161,8 @@ impl Readers {
                 session_epoch: r.get(8)?,
                 password_changed_at: r.get(9)?,
                 password_change_required: r.get(10)?,
+                attributes: json_column(r, 11, Attributes::from_stored)?,
+                roles: json_column(r, 12, Roles::from_stored)?,
             })
         })
     }
@@ -214,9 +217,17 @@ impl Readers {
     pub(crate) fn access_token(
         &self,
         id: &str,
-    ) -> Result<Option<(AccessTokenRecord, Option<String>)>, StoreError> {
+    ) -> Result<Option<(AccessTokenRecord, Option<TokenOwner>)>, StoreError> {
         self.row(hot::FIND_ACCESS_TOKEN, id, |r| {
-            Ok((access_from_row(r)?, r.get(16)?))
+            let owner = match r.get::<_, Option<String>>(16)? {
+                Some(username) => Some(TokenOwner {
+                    username,
+                    attributes: json_column(r, 17, Attributes::from_stored)?,
+                    roles: json_column(r, 18, Roles::from_stored)?,
+                }),
+                None => None,
+            };
+            Ok((access_from_row(r)?, owner))
         })
     }
 }
@@ -247,6 +258,18 @@ fn access_from_row(r: &Row<'_>) -> rusqlite::Result<AccessTokenRecord> {
         expires_at: r.get(7)?,
         revoked,
         amr: rows::split_amr(&r.get::<_, String>(15)?),
+    })
+}
+
+/// The JSON text column `idx`, read by `parse` (attributes, roles).
+fn json_column<T>(
+    r: &Row<'_>,
+    idx: usize,
+    parse: fn(&str) -> Result<T, serde_json::Error>,
+) -> rusqlite::Result<T> {
+    let text: String = r.get(idx)?;
+    parse(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
     })
 }
 

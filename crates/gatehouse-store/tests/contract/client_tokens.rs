@@ -46,10 +46,7 @@ pub async fn a_client_token_is_recorded_only_while_its_client_exists(store: Arc<
         Some(token.clone())
     );
     assert_eq!(
-        store
-            .find_access_token_with_username(&token.id)
-            .await
-            .unwrap(),
+        store.find_access_token_with_owner(&token.id).await.unwrap(),
         Some((token.clone(), None))
     );
 

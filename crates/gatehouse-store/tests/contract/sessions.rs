@@ -242,9 +242,7 @@ pub async fn removing_a_user_removes_their_sessions(store: Arc<dyn Store>) {
     assert_eq!(store.delete_user(&name).await.unwrap(), 2);
     for session in &removed {
         assert_removed(s, session).await;
-        let read = store
-            .find_access_token_with_username(&session.access.id)
-            .await;
+        let read = store.find_access_token_with_owner(&session.access.id).await;
         assert!(read.unwrap().is_none());
     }
     let again = crate::users::user("heidi");
@@ -502,13 +500,13 @@ pub async fn access_tokens_die_with_a_disabled_or_removed_user(store: Arc<dyn St
 
     set_active(s, &heidi, false).await;
     assert!(access_revoked(s, &heidis.access.id).await, "user disabled");
-    let (read, username) = store
-        .find_access_token_with_username(&heidis.access.id)
+    let (read, owner) = store
+        .find_access_token_with_owner(&heidis.access.id)
         .await
         .unwrap()
         .unwrap();
     assert!(read.revoked);
-    assert_eq!(username.as_deref(), Some("heidi"));
+    assert_eq!(owner.map(|o| o.username).as_deref(), Some("heidi"));
 
     let name = store
         .find_user_by_id(&ivan)
@@ -518,9 +516,7 @@ pub async fn access_tokens_die_with_a_disabled_or_removed_user(store: Arc<dyn St
         .username;
     store.delete_user(&name).await.unwrap();
     assert!(access_revoked(s, &ivans.access.id).await, "user removed");
-    let read = store
-        .find_access_token_with_username(&ivans.access.id)
-        .await;
+    let read = store.find_access_token_with_owner(&ivans.access.id).await;
     assert_eq!(read.unwrap(), None);
 
     assert!(!access_revoked(s, &judys.access.id).await);

@@ -242,12 +242,15 @@ pub async fn issued_tokens_round_trip(store: Arc<dyn Store>) {
         store.find_access_token(&at.id).await.unwrap(),
         Some(at.clone())
     );
-    let (with_name, username) = store
-        .find_access_token_with_username(&at.id)
+    let (with_name, owner) = store
+        .find_access_token_with_owner(&at.id)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((with_name, username.as_deref()), (at, Some("heidi")));
+    let owner = owner.unwrap();
+    assert_eq!((with_name, owner.username.as_str()), (at, "heidi"));
+    assert_eq!(owner.attributes, Default::default());
+    assert_eq!(owner.roles, Default::default());
     assert!(store.find_refresh_token("unknown").await.unwrap().is_none());
 }
 

@@ -20,7 +20,34 @@ pub fn user(username: &str) -> User {
         session_epoch: 0,
         password_changed_at: 1_700_000_050,
         password_change_required: None,
+        attributes: Default::default(),
+        roles: Default::default(),
     }
+}
+
+/// Attributes and roles (issue 21) are stored with the user and read back by every read of it:
+/// by name, by id (the refresh path), in the list, and with an access token (introspection).
+pub async fn attributes_and_roles_round_trip_with_every_read(store: Arc<dyn Store>) {
+    use gatehouse_core::claims::{Attributes, Roles};
+    let mut ines = user("ines");
+    ines.attributes =
+        Attributes::parse(&serde_json::json!({"department": "sales", "level": 3})).unwrap();
+    ines.roles = Roles::parse(["gatehouse:admin", "editor"]).unwrap();
+    store.insert_user(&ines).await.unwrap();
+    let by_name = store.find_user(&ines.username).await.unwrap().unwrap();
+    assert_eq!(by_name, ines);
+    let by_id = store.find_user_by_id(&ines.id).await.unwrap().unwrap();
+    assert_eq!(by_id, ines);
+    let listed = store.list_users().await.unwrap();
+    assert!(listed.contains(&ines));
+    ines.attributes = Attributes::default();
+    ines.roles = Roles::parse(["gatehouse:viewer"]).unwrap();
+    store.update_user(&ines, 1_700_000_100).await.unwrap();
+    let updated = store.find_user_by_id(&ines.id).await.unwrap().unwrap();
+    assert_eq!(
+        (updated.attributes, updated.roles),
+        (ines.attributes, ines.roles)
+    );
 }
 
 /// `change_password` replaces the hash only while it is still the one it replaces, keeps the

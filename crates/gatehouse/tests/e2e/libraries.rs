@@ -368,6 +368,41 @@ async fn jose_verifies_the_id_token_and_access_token_against_the_jwks() {
     );
 }
 
+/// The worked example of docs/claims.md: a resource server verifies the access token with jose
+/// against the JWKS and reads the `tenant` (a static value) and `roles` (the user's roles)
+/// claims the client maps.
+#[tokio::test]
+async fn jose_reads_the_mapped_tenant_and_roles_claims() {
+    let Some(modules) = node_modules() else {
+        return;
+    };
+    let claims = [
+        "--claim",
+        "tenant=value:acme",
+        "--claim",
+        "roles=roles;in=access_token,introspection",
+    ];
+    let h = Https::spawn(TestServer::builder(), &claims);
+    h.s.cli_ok(
+        &[
+            "user",
+            "update",
+            USER.0,
+            "--role",
+            "gatehouse:admin",
+            "--role",
+            "billing",
+        ],
+        None,
+    );
+    let tokens = h.s.login(APP, USER.0, USER.1, Some("openid")).await;
+    let extra = [("GH_ACCESS_TOKEN", tokens["access_token"].as_str().unwrap())];
+    let out = h.node(&modules, "jose_claims.mjs", &[], &extra).await;
+    assert_eq!(out["tenant"], "acme", "{out}");
+    assert_eq!(out["roles"], json!(["gatehouse:admin", "billing"]), "{out}");
+    assert_eq!(out["is_admin"], true, "{out}");
+}
+
 /// @auth0/auth0-auth-js `AuthClient`: `getTokenByPassword`, `getTokenByRefreshToken`,
 /// `getUserInfo` (with the subject check) and `revokeToken`, after which the refresh token is
 /// refused.

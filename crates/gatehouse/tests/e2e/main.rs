@@ -10,6 +10,7 @@ mod authorize;
 mod backends;
 mod blocklist;
 mod breached;
+mod claims;
 mod cleanup;
 mod cli;
 mod cli_parity;
