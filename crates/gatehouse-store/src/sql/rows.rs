@@ -179,9 +179,18 @@ pub(crate) fn split_amr(stored: &str) -> Vec<String> {
 
 /// The columns of `events`; a `detail` that is not JSON is kept as a string.
 pub(crate) fn event<DB: Backend>(row: &DB::Row) -> Result<Event, StoreError> {
+    event_with_id::<DB>(row, "id")
+}
+
+/// The columns of `events`, its id read from the column `id_column` (a query that joins
+/// another table with an `id` renames the event's).
+pub(crate) fn event_with_id<DB: Backend>(
+    row: &DB::Row,
+    id_column: &str,
+) -> Result<Event, StoreError> {
     let detail = DB::text(row, "detail")?;
     Ok(Event {
-        id: DB::text(row, "id")?,
+        id: DB::text(row, id_column)?,
         at: DB::int(row, "at")?,
         kind: DB::text(row, "kind")?,
         client_id: DB::opt_text(row, "client_id")?,

@@ -5,11 +5,11 @@
 
 use async_trait::async_trait;
 use gatehouse_core::store::{
-    AttemptOutcome, ClaimedDelivery, Delivery, Event, OutboxStats, ReplaySelection, StoreError,
+    AttemptOutcome, ClaimedDelivery, Delivery, OutboxStats, ReplaySelection, StoreError,
     WebhookRow, WebhookStore,
 };
 
-use super::{execute, fetch_all, fetch_optional, HotPath, SqlStore};
+use super::{execute, fetch_all, fetch_optional, rows, HotPath, SqlStore};
 use crate::backend::{Backend, Param};
 use crate::store_error;
 
@@ -62,22 +62,12 @@ fn delivery<DB: Backend>(row: &DB::Row) -> Result<Delivery, StoreError> {
 }
 
 fn claimed<DB: Backend>(row: &DB::Row) -> Result<ClaimedDelivery, StoreError> {
-    let detail = DB::text(row, "detail")?;
     Ok(ClaimedDelivery {
         id: DB::int(row, "delivery_id")?,
         attempts: DB::int(row, "attempts")? - 1,
         webhook: webhook::<DB>(row)?,
         // The webhook's columns hold `id`: the event's is `event_id`.
-        event: Event {
-            id: DB::text(row, "event_id")?,
-            at: DB::int(row, "at")?,
-            kind: DB::text(row, "kind")?,
-            client_id: DB::opt_text(row, "client_id")?,
-            user: DB::opt_text(row, "username")?,
-            ip: DB::opt_text(row, "ip")?,
-            request_id: DB::opt_text(row, "request_id")?,
-            detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::String(detail)),
-        },
+        event: rows::event_with_id::<DB>(row, "event_id")?,
     })
 }
 

@@ -43,15 +43,7 @@ fn breached_events(s: &TestServer, user: &str) -> Vec<Value> {
 
 /// A metric's value in `/metrics` (0 when absent).
 async fn metric(s: &TestServer, line_start: &str) -> f64 {
-    let text = s
-        .http
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = s.metrics_text().await;
     text.lines()
         .find(|l| l.starts_with(line_start))
         .and_then(|l| l.rsplit(' ').next())

@@ -413,15 +413,7 @@ async fn mapped_claims_over_the_token_bound_are_dropped_not_failed() {
     assert!(at.get("roles").is_none(), "over the bound: {at}");
     assert_eq!(at["tenant"], "acme", "{at}");
     assert_eq!(at["department"], "sales", "{at}");
-    let metrics = s
-        .http
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = s.metrics_text().await;
     assert!(
         metrics.lines().any(
             |l| l.starts_with("gatehouse_mapped_claims_dropped_total{target=\"access_token\"}")

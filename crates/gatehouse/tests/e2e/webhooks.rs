@@ -746,15 +746,7 @@ async fn old_deliveries_are_swept_and_the_outbox_is_measured() {
         assert!(Instant::now() < deadline, "the old delivery was not swept");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let metrics = s
-        .http
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = s.metrics_text().await;
     assert!(
         metrics.contains("gatehouse_webhook_attempts_total{outcome=\"retry\"}"),
         "{metrics}"
