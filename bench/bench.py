@@ -83,7 +83,7 @@ class Gatehouse:
                  "--grant-types", "password,refresh_token")
         # The CLI hashes each password with the configured argon2id parameters.
         with cf.ThreadPoolExecutor(NCPU) as ex:
-            list(ex.map(lambda i: self.cli("user", "add", f"user{i}", "--password-stdin",
+            list(ex.map(lambda i: self.cli("user", "add", f"user{i}", "--password-stdin", "--allow-weak-password",
                                            stdin=f"password-{i}\n"), range(USERS)))
 
     def start(self, extra_env=None):

@@ -18,7 +18,7 @@ export GATEHOUSE_DATABASE_URL="sqlite://$dir/p.db" GATEHOUSE_ARGON2_MEMORY_KIB=2
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$BIN" client add bench-client --secret bench-secret --scopes "read write" \
   --grant-types password,refresh_token >/dev/null
-for i in 0 1 2 3 4 5 6 7 8 9; do echo "password-$i" | "$BIN" user add "user$i" --password-stdin >/dev/null; done
+for i in 0 1 2 3 4 5 6 7 8 9; do echo "password-$i" | "$BIN" user add "user$i" --password-stdin --allow-weak-password >/dev/null; done
 valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out" --dump-instr=no \
   "$BIN" serve --listen "127.0.0.1:$port" 2>"$dir/vg.log" &
 pid=$!

@@ -46,3 +46,8 @@ $$ LANGUAGE plpgsql;
 
 CREATE TRIGGER events_webhook_outbox AFTER INSERT ON events
     FOR EACH ROW EXECUTE FUNCTION gatehouse_webhook_outbox();
+
+-- Off while no endpoint is enabled: the store switches it on in the transaction that enables
+-- the first endpoint, and off again with the last (see sql/webhooks.rs, SYNC_OUTBOX_TRIGGER),
+-- so that storing an event costs nothing extra while nobody listens.
+ALTER TABLE events DISABLE TRIGGER events_webhook_outbox;

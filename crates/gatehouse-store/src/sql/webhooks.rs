@@ -71,16 +71,71 @@ fn claimed<DB: Backend>(row: &DB::Row) -> Result<ClaimedDelivery, StoreError> {
     })
 }
 
+/// Whether this is PostgreSQL, whose outbox trigger is switched on only while an enabled
+/// endpoint exists.
+fn postgres<DB: Backend>() -> bool {
+    DB::NAME == "PostgreSQL"
+}
+
+/// Begins a change of the endpoints: one transaction, and on PostgreSQL a self-conflicting
+/// lock that orders it after every other change of them. [`finish_endpoints`] ends it.
+async fn begin_endpoints<DB: Backend>(
+    pool: &sqlx::Pool<DB>,
+) -> Result<sqlx::Transaction<'static, DB>, StoreError> {
+    let mut tx = pool.begin().await.map_err(store_error)?;
+    if postgres::<DB>() {
+        let lock = "LOCK TABLE webhooks IN SHARE ROW EXCLUSIVE MODE";
+        DB::execute(&mut tx, lock, &[]).await.map_err(store_error)?;
+    }
+    Ok(tx)
+}
+
+/// Commits a change of the endpoints; on PostgreSQL first switches the outbox trigger on or
+/// off to match: on while an enabled endpoint exists, off otherwise, so that an event costs
+/// nothing extra while nobody listens (a PL/pgSQL trigger per event costs the refresh and
+/// password grants several percent even when it finds no endpoint). `ALTER TABLE … TRIGGER`
+/// is transactional and waits for the event inserts in flight: an event is stored either
+/// before the change (when its endpoint did not exist yet) or after it, with the trigger in its
+/// new state; instances share the catalog, so all of them switch at once. SQLite keeps its
+/// trigger always on: there it costs nothing measurable.
+async fn finish_endpoints<DB: Backend>(
+    mut tx: sqlx::Transaction<'static, DB>,
+) -> Result<(), StoreError> {
+    if postgres::<DB>() {
+        DB::execute(&mut tx, SYNC_OUTBOX_TRIGGER, &[])
+            .await
+            .map_err(store_error)?;
+    }
+    tx.commit().await.map_err(store_error)
+}
+
+/// PostgreSQL: the outbox trigger on exactly while an enabled endpoint exists; touches the
+/// catalog (and locks `events`) only when that changes.
+const SYNC_OUTBOX_TRIGGER: &str = "DO $$
+DECLARE
+    wanted \"char\" := CASE WHEN EXISTS (SELECT 1 FROM webhooks WHERE enabled) THEN 'O' ELSE 'D' END;
+BEGIN
+    IF (SELECT tgenabled FROM pg_trigger
+        WHERE tgname = 'events_webhook_outbox' AND tgrelid = 'events'::regclass) <> wanted THEN
+        IF wanted = 'O' THEN
+            EXECUTE 'ALTER TABLE events ENABLE TRIGGER events_webhook_outbox';
+        ELSE
+            EXECUTE 'ALTER TABLE events DISABLE TRIGGER events_webhook_outbox';
+        END IF;
+    END IF;
+END $$";
+
 #[async_trait]
 impl<DB: Backend, H: HotPath<DB>> WebhookStore for SqlStore<DB, H> {
     async fn insert_webhook(&self, row: &WebhookRow, max: u32) -> Result<bool, StoreError> {
-        // One statement counts and inserts; PostgreSQL also takes a lock that orders concurrent
-        // inserts (SQLite's writer already does), so that two of them cannot both see room for
-        // one.
+        // One statement counts and inserts, after the lock that orders changes of the
+        // endpoints on PostgreSQL (SQLite's writer orders them already), so that two inserts
+        // cannot both see room for one.
         let sql =
             "INSERT INTO webhooks (id, url, events, description, enabled, secret, created_at) \
                    SELECT $1, $2, $3, $4, $5, $6, $7 WHERE (SELECT COUNT(*) FROM webhooks) < $8";
         let events = stored_events(&row.events);
+        let max = i64::from(max);
         let params = [
             row.id.as_str().into(),
             row.url.as_str().into(),
@@ -89,17 +144,13 @@ impl<DB: Backend, H: HotPath<DB>> WebhookStore for SqlStore<DB, H> {
             row.enabled.into(),
             row.sealed_secret.as_slice().into(),
             row.created_at.into(),
-            i64::from(max).into(),
+            max.into(),
         ];
-        let mut tx = self.pool.begin().await.map_err(store_error)?;
-        if DB::NAME == "PostgreSQL" {
-            let lock = "LOCK TABLE webhooks IN SHARE ROW EXCLUSIVE MODE";
-            DB::execute(&mut tx, lock, &[]).await.map_err(store_error)?;
-        }
+        let mut tx = begin_endpoints(&self.pool).await?;
         let inserted = DB::execute(&mut tx, sql, &params)
             .await
             .map_err(store_error)?;
-        tx.commit().await.map_err(store_error)?;
+        finish_endpoints(tx).await?;
         Ok(inserted == 1)
     }
 
@@ -117,7 +168,12 @@ impl<DB: Backend, H: HotPath<DB>> WebhookStore for SqlStore<DB, H> {
             row.sealed_secret.as_slice().into(),
             row.id.as_str().into(),
         ];
-        Ok(execute(&self.pool, sql, &params).await? == 1)
+        let mut tx = begin_endpoints(&self.pool).await?;
+        let updated = DB::execute(&mut tx, sql, &params)
+            .await
+            .map_err(store_error)?;
+        finish_endpoints(tx).await?;
+        Ok(updated == 1)
     }
 
     async fn find_webhook(&self, id: &str) -> Result<Option<WebhookRow>, StoreError> {
@@ -131,9 +187,12 @@ impl<DB: Backend, H: HotPath<DB>> WebhookStore for SqlStore<DB, H> {
     }
 
     async fn delete_webhook(&self, id: &str) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(store_error)?;
-        let gone = DB::execute(&mut tx, "DELETE FROM webhooks WHERE id = $1", &[id.into()]).await;
-        if gone.map_err(store_error)? != 1 {
+        let mut tx = begin_endpoints(&self.pool).await?;
+        let sql = "DELETE FROM webhooks WHERE id = $1";
+        let gone = DB::execute(&mut tx, sql, &[id.into()])
+            .await
+            .map_err(store_error)?;
+        if gone != 1 {
             tx.rollback().await.map_err(store_error)?;
             return Ok(false);
         }
@@ -141,7 +200,7 @@ impl<DB: Backend, H: HotPath<DB>> WebhookStore for SqlStore<DB, H> {
         DB::execute(&mut tx, sql, &[id.into()])
             .await
             .map_err(store_error)?;
-        tx.commit().await.map_err(store_error)?;
+        finish_endpoints(tx).await?;
         Ok(true)
     }
 
@@ -192,7 +251,7 @@ impl<DB: Backend, H: HotPath<DB>> WebhookStore for SqlStore<DB, H> {
         // PostgreSQL: rows another instance is claiming are skipped, not waited for, and rows
         // it claimed meanwhile fail the re-checked lease condition. SQLite has one writer at a
         // time, which serializes claims by itself.
-        let skip_locked = if DB::NAME == "PostgreSQL" {
+        let skip_locked = if postgres::<DB>() {
             " FOR UPDATE SKIP LOCKED"
         } else {
             ""
@@ -306,7 +365,13 @@ impl<DB: Backend, H: HotPath<DB>> WebhookStore for SqlStore<DB, H> {
     async fn disable_webhook(&self, id: &str, reason: &str) -> Result<bool, StoreError> {
         let sql = "UPDATE webhooks SET enabled = FALSE, disabled_reason = $1 \
                    WHERE id = $2 AND enabled";
-        Ok(execute(&self.pool, sql, &[reason.into(), id.into()]).await? == 1)
+        let mut tx = begin_endpoints(&self.pool).await?;
+        let params = [reason.into(), id.into()];
+        let changed = DB::execute(&mut tx, sql, &params)
+            .await
+            .map_err(store_error)?;
+        finish_endpoints(tx).await?;
+        Ok(changed == 1)
     }
 
     async fn list_deliveries(

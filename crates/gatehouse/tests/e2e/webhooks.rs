@@ -330,6 +330,7 @@ async fn a_slow_receiver_never_holds_up_a_login() {
 async fn the_admin_api_manages_endpoints() {
     let receiver = Receiver::start(None).await;
     let s = server(&[]);
+    assert!(!outbox_trigger_on(&s).await, "off while nobody listens");
     let (status, made) = admin(
         &s,
         reqwest::Method::POST,
@@ -342,6 +343,7 @@ async fn the_admin_api_manages_endpoints() {
     )
     .await;
     assert_eq!(status, 201, "{made}");
+    assert!(outbox_trigger_on(&s).await, "on with an enabled endpoint");
     let secret = made["secret"].as_str().unwrap().to_owned();
     assert!(secret.starts_with("whsec_"));
     receiver.set_secret(&secret);
@@ -508,6 +510,10 @@ async fn the_admin_api_manages_endpoints() {
         s.db.scalar("SELECT COUNT(*) FROM webhook_deliveries").await,
         0
     );
+    assert!(
+        !outbox_trigger_on(&s).await,
+        "off again with the last endpoint gone"
+    );
     let changes = events_text(&s);
     for action in [
         "webhook_add",
@@ -516,6 +522,23 @@ async fn the_admin_api_manages_endpoints() {
         "webhook_remove",
     ] {
         assert!(changes.contains(action), "no {action} event");
+    }
+}
+
+/// Whether the outbox trigger is on: PostgreSQL switches it with the endpoints (SQLite keeps it
+/// on, so there the answer follows the endpoints by definition).
+async fn outbox_trigger_on(s: &TestServer) -> bool {
+    match s.db.backend {
+        crate::database::Backend::Postgres => {
+            let sql = "SELECT COUNT(*) FILTER (WHERE tgenabled = 'O') FROM pg_trigger \
+                       WHERE tgname = 'events_webhook_outbox'";
+            s.db.scalar(sql).await == 1
+        }
+        crate::database::Backend::Sqlite => {
+            s.db.scalar("SELECT COUNT(*) FROM webhooks WHERE enabled")
+                .await
+                > 0
+        }
     }
 }
 
