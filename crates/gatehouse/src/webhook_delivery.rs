@@ -162,8 +162,9 @@ fn describe(err: &reqwest::Error) -> String {
     text
 }
 
-/// Starts delivering the outbox: a round whenever one ends with every slot used, else every
-/// poll interval; and the outbox's counts into the metrics every [`STATS_EVERY`].
+/// Starts delivering the outbox: round after round while deliveries are claimed, then a round
+/// every poll interval or as soon as a send ends; and the outbox's counts into the metrics
+/// every [`STATS_EVERY`].
 pub(crate) fn spawn(
     store: Arc<dyn Store>,
     sender: Arc<dyn WebhookSender>,
@@ -192,10 +193,16 @@ pub(crate) fn spawn(
         let mut stats_due = tokio::time::Instant::now();
         loop {
             match dispatcher.round().await {
-                Ok(round) if round.saturated() => {
-                    tokio::task::yield_now().await;
+                // More may be due: go on at once.
+                Ok(round) if round.claimed > 0 => tokio::task::yield_now().await,
+                // Nothing due, or no room: until the next poll, or until a send ends and frees
+                // its endpoint's share.
+                Ok(_) => {
+                    tokio::select! {
+                        () = tokio::time::sleep(poll) => {}
+                        () = dispatcher.send_finished() => {}
+                    }
                 }
-                Ok(_) => tokio::time::sleep(poll).await,
                 Err(err) => {
                     tracing::warn!(%err, "reading the webhook outbox failed");
                     tokio::time::sleep(poll.max(Duration::from_secs(1))).await;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::json;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
 use super::message::Message;
 use super::schedule::RetrySchedule;
@@ -100,6 +100,8 @@ pub struct Dispatcher {
     audit: Arc<AuditLog>,
     settings: DispatchSettings,
     slots: Arc<Semaphore>,
+    /// Told whenever a send ends: its slot, and its endpoint's share, are free again.
+    finished: Arc<Notify>,
 }
 
 impl Dispatcher {
@@ -121,11 +123,19 @@ impl Dispatcher {
             audit,
             settings,
             slots,
+            finished: Arc::new(Notify::new()),
         }
     }
 
-    /// Claims as many due deliveries as there are free send slots and starts sending them;
-    /// how many it claimed. Call again at once when it claimed every free slot.
+    /// Waits until a send ends (at once if one ended since the last call): the moment to try
+    /// another round without waiting for the poll interval.
+    pub async fn send_finished(&self) {
+        self.finished.notified().await;
+    }
+
+    /// Claims as many due deliveries as there are free send slots (within each endpoint's
+    /// share) and starts sending them. Call again at once while it claims some; else wait for
+    /// [`Dispatcher::send_finished`] or the poll interval.
     pub async fn round(self: &Arc<Self>) -> Result<RoundResult, Error> {
         let free = self.slots.available_permits();
         if free == 0 {
@@ -151,6 +161,7 @@ impl Dispatcher {
             tokio::spawn(async move {
                 this.deliver(delivery, lease_until).await;
                 drop(slot);
+                this.finished.notify_one();
             });
         }
         Ok(RoundResult {
@@ -270,13 +281,6 @@ pub struct RoundResult {
     pub claimed: usize,
     /// Slots that were free.
     pub free: usize,
-}
-
-impl RoundResult {
-    /// Whether more may be due right away: every free slot found a delivery.
-    pub fn saturated(&self) -> bool {
-        self.free > 0 && self.claimed == self.free
-    }
 }
 
 /// The `last_error` of a failed attempt: printable ASCII, bounded.
