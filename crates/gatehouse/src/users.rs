@@ -23,9 +23,17 @@ pub(crate) async fn run(config: &Config, cmd: UserCommand) -> Result<()> {
     let admin = service(config, None).await?;
     match cmd {
         UserCommand::Add(args) => add(&admin, args).await,
-        UserCommand::List => {
+        UserCommand::List { store } => {
             let users = admin.list_users().await?;
-            print_json(&Value::Array(users.iter().map(user_json).collect()))
+            // `--store local` lists the users created here; `--store NAME` those from NAME.
+            let from = |u: &&User| match store.as_deref() {
+                None => true,
+                Some("local") => u.store.is_none(),
+                Some(name) => u.store.as_deref() == Some(name),
+            };
+            print_json(&Value::Array(
+                users.iter().filter(from).map(user_json).collect(),
+            ))
         }
         UserCommand::Show { username } => {
             let user = find(&admin, &username).await?;
@@ -242,5 +250,7 @@ fn user_json(user: &User) -> Value {
         "password_scheme": gatehouse_core::legacy_hash::describe(&user.password_hash),
         "password_changed_at": user.password_changed_at,
         "password_change_required": user.password_change_required,
+        "store": user.store,
+        "password_checked_by": gatehouse_core::admin::password_checked_by(user),
     })
 }

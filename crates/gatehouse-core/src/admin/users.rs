@@ -69,6 +69,7 @@ impl AdminService {
             session_epoch: 0,
             password_changed_at: now,
             password_change_required: None,
+            store: None,
         };
         self.store.insert_user(&user).await.map_err(conflict)?;
         self.changed(ctx, "create_user", None, Some(user.username.as_str()))
@@ -126,6 +127,7 @@ impl AdminService {
             session_epoch: 0,
             password_changed_at: self.clock.now(),
             password_change_required: None,
+            store: None,
         };
         match self.store.insert_user(&record).await {
             Ok(()) => {
@@ -352,6 +354,7 @@ impl AdminService {
             session_epoch: 0,
             password_changed_at: now,
             password_change_required: None,
+            store: None,
         });
         let was_active = base.active;
         let updated = User {

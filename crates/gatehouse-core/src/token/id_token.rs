@@ -91,6 +91,7 @@ mod tests {
             session_epoch: 0,
             password_changed_at: 0,
             password_change_required: None,
+            store: None,
         };
         let c = user_claims(&user, &ScopeSet::parse("openid email").unwrap());
         assert_eq!(c["email"], "a@example.com");

@@ -40,6 +40,7 @@ pub(crate) fn user<DB: Backend>(row: &DB::Row) -> Result<User, StoreError> {
         session_epoch: DB::int(row, "session_epoch")?,
         password_changed_at: DB::int(row, "password_changed_at")?,
         password_change_required: DB::opt_text(row, "password_change_required")?,
+        store: DB::opt_text(row, "store")?,
     })
 }
 

@@ -13,8 +13,8 @@ use crate::backend::Backend;
 impl<DB: Backend, H: HotPath<DB>> UserStore for SqlStore<DB, H> {
     async fn find_user(&self, username: &Username) -> Result<Option<User>, StoreError> {
         let sql = "SELECT id, username, password_hash, email, phone, scopes, created_at, \
-                   active, session_epoch, password_changed_at, password_change_required \
-                   FROM users WHERE username = $1";
+                   active, session_epoch, password_changed_at, password_change_required, \
+                   store FROM users WHERE username = $1";
         let params = [username.as_str().into()];
         fetch_optional(&self.pool, sql, &params, rows::user::<DB>).await
     }
@@ -25,16 +25,16 @@ impl<DB: Backend, H: HotPath<DB>> UserStore for SqlStore<DB, H> {
 
     async fn list_users(&self) -> Result<Vec<User>, StoreError> {
         let sql = "SELECT id, username, password_hash, email, phone, scopes, created_at, \
-                   active, session_epoch, password_changed_at, password_change_required \
-                   FROM users ORDER BY username";
+                   active, session_epoch, password_changed_at, password_change_required, \
+                   store FROM users ORDER BY username";
         fetch_all(&self.pool, sql, &[], rows::user::<DB>).await
     }
 
     async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
         let scopes = user.scopes.as_ref().map(|s| s.to_string());
         let sql = "INSERT INTO users (id, username, password_hash, email, phone, scopes, \
-                   created_at, updated_at, active, password_changed_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9)";
+                   created_at, updated_at, active, password_changed_at, store) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10)";
         let params = [
             (&user.id).into(),
             user.username.as_str().into(),
@@ -45,6 +45,7 @@ impl<DB: Backend, H: HotPath<DB>> UserStore for SqlStore<DB, H> {
             user.created_at.into(),
             user.active.into(),
             user.password_changed_at.into(),
+            user.store.as_deref().into(),
         ];
         execute(&self.pool, sql, &params).await.map(drop)
     }

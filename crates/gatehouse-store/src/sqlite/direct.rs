@@ -160,6 +160,7 @@ impl Readers {
                 session_epoch: r.get(8)?,
                 password_changed_at: r.get(9)?,
                 password_change_required: r.get(10)?,
+                store: r.get(11)?,
             })
         })
     }

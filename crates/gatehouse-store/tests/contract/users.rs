@@ -20,6 +20,7 @@ pub fn user(username: &str) -> User {
         session_epoch: 0,
         password_changed_at: 1_700_000_050,
         password_change_required: None,
+        store: None,
     }
 }
 
