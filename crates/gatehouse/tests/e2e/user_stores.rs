@@ -1,0 +1,392 @@
+//! Users who live elsewhere (issue 22) over the real binary: a real OpenLDAP (`ldap_server.rs`)
+//! over ldaps and StartTLS, search then bind with a uid filter and an Active-Directory-style
+//! `sAMAccountName` one; an HTTP credential check served here; users made just in time, lazy
+//! migration (the user still logs in once the store is gone), outages failing closed with
+//! `temporarily_unavailable`, injection attempts in usernames, lockout over external failures,
+//! and the time an unknown user costs beside a wrong password.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use serde_json::{json, Value};
+
+use crate::events::events;
+use crate::jwt_parts;
+use crate::ldap_server::{Slapd, BASE_DN, SVC_DN, SVC_PASSWORD};
+use crate::server::{json, TestServer};
+
+const CLIENT: (&str, &str) = ("app", "app-secret");
+const HTTP_SECRET: &str = "store-secret-123";
+
+/// A server reading `toml` as its configuration file, with the password-grant client `app`.
+fn server(toml: &str, args: &[&str]) -> (TestServer, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gatehouse.toml");
+    std::fs::write(&path, toml).unwrap();
+    let s = TestServer::builder()
+        .env("GATEHOUSE_CONFIG", path.to_str().unwrap())
+        .args(args)
+        .spawn();
+    s.add_refreshing_client(CLIENT.0, CLIENT.1, &[]);
+    (s, dir)
+}
+
+/// An `[[user_store]]` table for `ldap`, searching with `filter`.
+fn ldap_store(ldap: &Slapd, name: &str, url: &str, filter: &str, extra: &str) -> String {
+    let pw = ldap.ca_file.with_file_name("svc.pw");
+    std::fs::write(&pw, format!("{SVC_PASSWORD}\n")).unwrap();
+    format!(
+        r#"[[user_store]]
+name = "{name}"
+kind = "ldap"
+url = "{url}"
+bind_dn = "{SVC_DN}"
+bind_password_file = "{pw}"
+base_dn = "{BASE_DN}"
+filter = "{filter}"
+ca_file = "{ca}"
+attributes = {{ email = "mail", phone = "telephoneNumber", name = "cn", roles = "memberOf" }}
+{extra}
+"#,
+        pw = pw.display(),
+        ca = ldap.ca_file.display(),
+    )
+}
+
+/// A password grant: (status, body, Retry-After).
+async fn login(s: &TestServer, username: &str, password: &str) -> (u16, Value) {
+    let (status, _, body) = json(s.password_grant(CLIENT, username, password, None).await).await;
+    (status.as_u16(), body)
+}
+
+#[track_caller]
+fn assert_refused(status: u16, body: &Value, error: &str) {
+    assert_eq!(body["error"], error, "{status} {body}");
+    if let Some(d) = body["error_description"].as_str() {
+        // RFC 6749 §5.2: printable ASCII without '"' and '\'; nothing from the store.
+        assert!(d.bytes().all(|b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\'));
+        assert!(!d.to_lowercase().contains("ldap") && !d.contains("http"), "{d}");
+    }
+}
+
+fn sub_of(body: &Value) -> String {
+    let (_, claims) = jwt_parts(body["access_token"].as_str().unwrap());
+    claims["sub"].as_str().unwrap().to_owned()
+}
+
+fn listed(s: &TestServer, store: &str) -> Vec<Value> {
+    let users = s.cli_ok(&["user", "list", "--store", store], None);
+    users.as_array().unwrap().clone()
+}
+
+/// Search then bind over ldaps: the first login makes the user (profile copied, `store`
+/// recorded) and, with `migrate = true`, keeps the password's hash, so with the directory
+/// stopped the user still logs in, with the same `sub`.
+#[tokio::test]
+async fn ldaps_search_then_bind_creates_the_user_and_migrates_it() {
+    let Some(mut ldap) = Slapd::start().await else {
+        return;
+    };
+    let filter = "(&(objectClass=person)(uid={username}))";
+    let toml = ldap_store(&ldap, "corp", &ldap.ldaps_url(), filter, "migrate = true");
+    let (s, _dir) = server(&toml, &[]);
+
+    let (status, first) = login(&s, "alice", "alice-pass-1").await;
+    assert_eq!(status, 200, "{first}");
+    let users = listed(&s, "corp");
+    assert_eq!(users.len(), 1, "{users:?}");
+    assert_eq!(users[0]["username"], "alice");
+    assert_eq!(users[0]["store"], "corp");
+    assert_eq!(users[0]["password_checked_by"], "local");
+    assert_eq!(users[0]["email"], "alice@example.com");
+    assert_eq!(users[0]["phone"], "+15550005");
+    assert!(users[0]["password_scheme"].as_str().unwrap().starts_with("argon2id"));
+    assert!(listed(&s, "local").is_empty());
+
+    let (status, body) = login(&s, "bob", "not-bobs-password").await;
+    assert_eq!(status, 400);
+    assert_refused(status, &body, "invalid_grant");
+    assert!(listed(&s, "corp").len() == 1, "a failed login makes no user");
+
+    ldap.stop();
+    let (status, again) = login(&s, "alice", "alice-pass-1").await;
+    assert_eq!(status, 200, "a migrated user needs no directory: {again}");
+    assert_eq!(sub_of(&again), sub_of(&first), "the sub is stable");
+    let (status, body) = login(&s, "alice", "wrong").await;
+    assert_eq!(status, 400);
+    assert_refused(status, &body, "invalid_grant");
+    // Bob was never migrated: with the directory down his login fails closed.
+    let (status, body) = login(&s, "bob", "bob-pass-1").await;
+    assert_eq!(status, 503, "{body}");
+    assert_refused(status, &body, "temporarily_unavailable");
+}
+
+/// StartTLS with an Active-Directory-style filter on `sAMAccountName`, `migrate = false`: every
+/// login asks the directory, lockout counts its failures, and an outage is a 503 with an event.
+#[tokio::test]
+async fn starttls_with_an_ad_filter_checks_every_login_and_counts_failures() {
+    let Some(mut ldap) = Slapd::start().await else {
+        return;
+    };
+    let filter = "(&(objectClass=adAccount)(sAMAccountName={username}))";
+    let toml = ldap_store(&ldap, "ad", &ldap.ldap_url(), filter, "starttls = true");
+    let (s, _dir) = server(&toml, &["--brute-force-threshold", "3"]);
+
+    let (status, body) = login(&s, "ALICE.L", "alice-pass-1").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = login(&s, "alice.l", "alice-pass-1").await;
+    assert_eq!(status, 200, "{body}");
+    let users = listed(&s, "ad");
+    assert_eq!(users.len(), 1, "{users:?}");
+    assert_eq!(users[0]["username"], "alice.l");
+    assert_eq!(users[0]["password_checked_by"], "ad");
+    assert_eq!(users[0]["email"], "alice@example.com");
+
+    // Lockout counts the directory's refusals of a user gatehouse knows.
+    for _ in 0..3 {
+        let (status, body) = login(&s, "alice.l", "wrong-password").await;
+        assert_refused(status, &body, "invalid_grant");
+    }
+    let (status, body) = login(&s, "alice.l", "alice-pass-1").await;
+    assert_eq!(status, 400, "locked after 3 failures: {body}");
+    assert_refused(status, &body, "invalid_grant");
+
+    ldap.stop();
+    let (status, body) = login(&s, "bob.b", "bob-pass-1").await;
+    assert_eq!(status, 503, "{body}");
+    assert_refused(status, &body, "temporarily_unavailable");
+    let failures = events(&s, &[]);
+    assert!(
+        failures.iter().any(|e| e["kind"] == "login_failure"
+            && e["detail"]["reason"] == "user_store_unavailable"
+            && e["detail"]["store"] == "ad"),
+        "{failures:?}"
+    );
+    ldap.run().await;
+    let (status, body) = login(&s, "bob.b", "bob-pass-1").await;
+    assert_eq!(status, 200, "the directory is back: {body}");
+}
+
+/// A directory whose certificate is not from `ca_file`'s CA is never trusted: the login fails
+/// closed, as an outage.
+#[tokio::test]
+async fn an_untrusted_directory_certificate_is_an_outage() {
+    let Some(ldap) = Slapd::start().await else {
+        return;
+    };
+    let other = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let filter = "(uid={username})";
+    let toml = ldap_store(&ldap, "corp", &ldap.ldaps_url(), filter, "");
+    let wrong_ca = ldap.ca_file.with_file_name("other-ca.pem");
+    std::fs::write(&wrong_ca, other.cert.pem()).unwrap();
+    let toml = toml.replace(
+        &ldap.ca_file.display().to_string(),
+        &wrong_ca.display().to_string(),
+    );
+    let (s, _dir) = server(&toml, &[]);
+    let (status, body) = login(&s, "alice", "alice-pass-1").await;
+    assert_eq!(status, 503, "{body}");
+    assert_refused(status, &body, "temporarily_unavailable");
+}
+
+/// RFC 4515 §3: filter metacharacters, NUL and overlong names in usernames never widen the
+/// search: each is a wrong login, none logs in as anyone, none is a 500.
+#[tokio::test]
+async fn ldap_injection_attempts_in_usernames_find_nobody() {
+    let Some(ldap) = Slapd::start().await else {
+        return;
+    };
+    let filter = "(&(objectClass=person)(uid={username}))";
+    let toml = ldap_store(&ldap, "corp", &ldap.ldaps_url(), filter, "");
+    let (s, _dir) = server(&toml, &[]);
+    let long = "a".repeat(5000);
+    let attempts = [
+        "*",
+        "a*",
+        "alice*",
+        "alice)(uid=*",
+        "*)(objectClass=*",
+        "alice)(|(uid=*",
+        "alice\\2a",
+        "alice\0",
+        "\0",
+        long.as_str(),
+    ];
+    for name in attempts {
+        let (status, body) = login(&s, name, "alice-pass-1").await;
+        assert_eq!(status, 400, "{name:?}: {body}");
+        assert!(
+            body["error"] == "invalid_grant" || body["error"] == "invalid_request",
+            "{name:?}: {body}"
+        );
+    }
+    assert!(listed(&s, "corp").is_empty());
+    let (status, body) = login(&s, "alice", "alice-pass-1").await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// An HTTP credential check served by this test: `POST {username, password}` with the bearer
+/// secret, answering per `mode` after `delay_ms`.
+#[derive(Clone, Default)]
+struct HttpStore {
+    mode: Arc<Mutex<&'static str>>,
+    delay_ms: Arc<AtomicU64>,
+    seen: Arc<Mutex<Vec<(String, Value)>>>,
+}
+
+impl HttpStore {
+    async fn start() -> (HttpStore, String, tokio::task::JoinHandle<()>) {
+        let store = HttpStore::default();
+        *store.mode.lock().unwrap() = "up";
+        let app = Router::new()
+            .route("/check", post(check))
+            .with_state(store.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/check", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        (store, url, task)
+    }
+
+    fn set(&self, mode: &'static str) {
+        *self.mode.lock().unwrap() = mode;
+    }
+}
+
+async fn check(State(store): State<HttpStore>, headers: HeaderMap, body: Bytes) -> (StatusCode, String) {
+    let delay = store.delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    store.seen.lock().unwrap().push((auth.clone(), body.clone()));
+    let mode = *store.mode.lock().unwrap();
+    match mode {
+        "fail" => return (StatusCode::INTERNAL_SERVER_ERROR, "it broke".into()),
+        "garbage" => return (StatusCode::OK, "<html>".into()),
+        _ => {}
+    }
+    if auth != format!("Bearer {HTTP_SECRET}") {
+        return (StatusCode::UNAUTHORIZED, String::new());
+    }
+    let (user, password) = (body["username"].as_str(), body["password"].as_str());
+    let valid = matches!(
+        (user, password),
+        (Some("erin"), Some("erin-pass-1")) | (Some("gina"), Some("gina-pass-1"))
+    );
+    let answer = json!({
+        "valid": valid,
+        "attributes": { "email": format!("{}@legacy.example", user.unwrap_or("")), "roles": ["staff"] },
+    });
+    (StatusCode::OK, answer.to_string())
+}
+
+fn http_store(name: &str, url: &str, extra: &str) -> String {
+    format!(
+        "[[user_store]]\nname = \"{name}\"\nkind = \"http\"\nurl = \"{url}\"\n\
+         secret = \"{HTTP_SECRET}\"\nallow_insecure = true\ntimeout_ms = 2000\n{extra}\n"
+    )
+}
+
+/// The HTTP check gets the username and password as JSON with the bearer secret; `valid`
+/// decides, the attributes are copied; a 500 or a body that is not the JSON is an outage
+/// (503 `temporarily_unavailable`, never `invalid_grant`), and the store coming back ends it.
+#[tokio::test]
+async fn http_store_checks_with_a_bearer_secret_and_fails_closed() {
+    let (store, url, _task) = HttpStore::start().await;
+    let (s, _dir) = server(&http_store("legacy", &url, "migrate = false"), &[]);
+
+    let (status, body) = login(&s, "erin", "erin-pass-1").await;
+    assert_eq!(status, 200, "{body}");
+    {
+        let seen = store.seen.lock().unwrap();
+        let (auth, sent) = seen.last().unwrap();
+        assert_eq!(auth, &format!("Bearer {HTTP_SECRET}"));
+        assert_eq!(sent, &json!({"username": "erin", "password": "erin-pass-1"}));
+    }
+    let users = listed(&s, "legacy");
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0]["email"], "erin@legacy.example");
+    assert_eq!(users[0]["password_checked_by"], "legacy");
+    let (status, body) = login(&s, "erin", "wrong").await;
+    assert_refused(status, &body, "invalid_grant");
+    let (status, body) = login(&s, "nobody", "wrong").await;
+    assert_refused(status, &body, "invalid_grant");
+
+    for mode in ["fail", "garbage"] {
+        store.set(mode);
+        let (status, body) = login(&s, "erin", "erin-pass-1").await;
+        assert_eq!(status, 503, "{mode}: {body}");
+        assert_refused(status, &body, "temporarily_unavailable");
+    }
+    store.set("up");
+    let (status, body) = login(&s, "erin", "erin-pass-1").await;
+    assert_eq!(status, 200, "{body}");
+    // The password is in no event and no log line.
+    let all = events(&s, &[]);
+    assert!(!serde_json::to_string(&all).unwrap().contains("erin-pass-1"));
+}
+
+/// `migrate = true` through the HTTP check: once migrated, the store is never asked again.
+#[tokio::test]
+async fn http_store_migrates_the_password_at_the_first_login() {
+    let (store, url, task) = HttpStore::start().await;
+    let (s, _dir) = server(&http_store("legacy", &url, "migrate = true"), &[]);
+    let (status, body) = login(&s, "gina", "gina-pass-1").await;
+    assert_eq!(status, 200, "{body}");
+    store.set("fail");
+    task.abort();
+    let asked = store.seen.lock().unwrap().len();
+    let (status, body) = login(&s, "gina", "gina-pass-1").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = login(&s, "gina", "wrong").await;
+    assert_refused(status, &body, "invalid_grant");
+    assert_eq!(store.seen.lock().unwrap().len(), asked, "the store was asked again");
+    let users = listed(&s, "legacy");
+    assert_eq!(users[0]["password_checked_by"], "local");
+}
+
+/// With a slow store configured, a wrong password of a local user is held as long as an
+/// unknown user (which asks the store): medians over interleaved tries, a generous bound.
+#[tokio::test]
+async fn an_unknown_user_costs_what_a_wrong_password_costs() {
+    let (store, url, _task) = HttpStore::start().await;
+    store.delay_ms.store(150, Ordering::SeqCst);
+    let (s, _dir) = server(&http_store("legacy", &url, ""), &[]);
+    s.add_user("frank", "frank-pass-1", &[]);
+    for i in 0..3 {
+        login(&s, &format!("warm{i}"), "x").await;
+    }
+    let (mut unknown, mut wrong) = (Vec::new(), Vec::new());
+    for i in 0..10 {
+        let t = Instant::now();
+        let (status, _) = login(&s, &format!("ghost{i}"), "guess").await;
+        unknown.push(t.elapsed());
+        assert_eq!(status, 400);
+        let t = Instant::now();
+        let (status, _) = login(&s, "frank", "guess").await;
+        wrong.push(t.elapsed());
+        assert_eq!(status, 400);
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (u, w) = (median(&mut unknown), median(&mut wrong));
+    eprintln!("median unknown user {u:?}, wrong password {w:?}");
+    assert!(u >= Duration::from_millis(150), "the store was asked: {u:?}");
+    assert!(w.as_secs_f64() >= u.as_secs_f64() * 0.7, "not equalised: {u:?} vs {w:?}");
+    assert!(w.as_secs_f64() <= u.as_secs_f64() * 1.5 + 0.05, "held too long: {u:?} vs {w:?}");
+}
