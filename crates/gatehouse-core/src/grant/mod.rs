@@ -174,7 +174,10 @@ impl Grants {
     }
 
     /// Asks `external` stores, in order, for users the database does not hold.
-    pub fn with_external_users(mut self, external: Arc<crate::external_users::ExternalUsers>) -> Self {
+    pub fn with_external_users(
+        mut self,
+        external: Arc<crate::external_users::ExternalUsers>,
+    ) -> Self {
         self.external = external;
         self
     }

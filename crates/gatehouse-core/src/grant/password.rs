@@ -171,7 +171,9 @@ impl Grants {
                 typed,
                 watch,
             };
-            return self.check_external(login, user, attempt, source, permit).await;
+            return self
+                .check_external(login, user, attempt, source, permit)
+                .await;
         }
         let stored = user.as_ref().map(|u| u.password_hash.as_str());
         let (verdict, unnormalised) = match permit.check_typed(typed, stored).await {
@@ -205,7 +207,13 @@ impl Grants {
         }
     }
 
-    pub(super) async fn login_failed(&self, ctx: &RequestContext, client: &Client, user: &str, reason: &str) {
+    pub(super) async fn login_failed(
+        &self,
+        ctx: &RequestContext,
+        client: &Client,
+        user: &str,
+        reason: &str,
+    ) {
         let detail = json!({ "grant_type": "password", "reason": reason });
         self.audit
             .record(

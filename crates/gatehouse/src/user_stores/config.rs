@@ -140,7 +140,9 @@ fn one(o: &UserStoreOptions) -> Result<UserStoreSettings> {
     ensure!(
         !o.name.is_empty()
             && o.name.len() <= MAX_STORE_NAME_LEN
-            && o.name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            && o.name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
             && o.name != "local",
         "name must be 1 to {MAX_STORE_NAME_LEN} letters, digits, '-', '_' or '.', not `local`"
     );
@@ -168,7 +170,10 @@ fn ldap(o: &UserStoreOptions, insecure: bool) -> Result<LdapSettings> {
     let starttls = o.starttls.unwrap_or(false);
     let plain = match o.url.split_once("://").map(|(scheme, _)| scheme) {
         Some("ldaps") => {
-            ensure!(!starttls, "starttls is for ldap:// URLs (ldaps:// is TLS already)");
+            ensure!(
+                !starttls,
+                "starttls is for ldap:// URLs (ldaps:// is TLS already)"
+            );
             false
         }
         Some("ldap") if starttls => false,
@@ -195,9 +200,15 @@ fn ldap(o: &UserStoreOptions, insecure: bool) -> Result<LdapSettings> {
         (None, Some(filter)) => {
             ensure!(filter.contains("{username}"), "filter needs {{username}}");
             LdapLookup::Search {
-                bind_dn: o.bind_dn.clone().context("bind_dn is required with filter")?,
+                bind_dn: o
+                    .bind_dn
+                    .clone()
+                    .context("bind_dn is required with filter")?,
                 bind_password: secret(&o.bind_password, &o.bind_password_file, "bind_password")?,
-                base_dn: o.base_dn.clone().context("base_dn is required with filter")?,
+                base_dn: o
+                    .base_dn
+                    .clone()
+                    .context("base_dn is required with filter")?,
                 filter: filter.clone(),
             }
         }
@@ -225,7 +236,10 @@ fn http(o: &UserStoreOptions, insecure: bool) -> Result<HttpSettings> {
         (o.starttls.is_some(), "starttls"),
         (o.attributes.is_some(), "attributes"),
         (o.pool_size.is_some(), "pool_size"),
-        (o.bind_password.is_some() || o.bind_password_file.is_some(), "bind_password"),
+        (
+            o.bind_password.is_some() || o.bind_password_file.is_some(),
+            "bind_password",
+        ),
     ] {
         ensure!(!set, "{key} is for kind = \"ldap\"");
     }
@@ -306,7 +320,8 @@ attributes = { email = "mail", phone = "telephoneNumber", name = "cn", roles = "
         let tls = plain.replace("migrate = true", "migrate = true\nstarttls = true");
         let file = FileOptions::parse(&tls).unwrap();
         assert!(settings(&file.serve.user_store).is_ok());
-        let http = "[[user_store]]\nname = \"h\"\nkind = \"http\"\nurl = \"http://x\"\nsecret = \"s\"";
+        let http =
+            "[[user_store]]\nname = \"h\"\nkind = \"http\"\nurl = \"http://x\"\nsecret = \"s\"";
         let file = FileOptions::parse(http).unwrap();
         assert!(settings(&file.serve.user_store).is_err());
         let https = http.replace("http://x", "https://x");

@@ -155,7 +155,9 @@ impl ExternalUserStore for HttpStore {
         let answer = self.ask(username, password).await;
         let change = self.breaker().record(answer.is_ok(), Instant::now());
         match change {
-            Some(true) => tracing::warn!(store = %self.name, "HTTP user store failing; not asked for {}s", OPEN_FOR.as_secs()),
+            Some(true) => {
+                tracing::warn!(store = %self.name, "HTTP user store failing; not asked for {}s", OPEN_FOR.as_secs())
+            }
             Some(false) => tracing::info!(store = %self.name, "HTTP user store answers again"),
             None => {}
         }

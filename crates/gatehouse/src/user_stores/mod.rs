@@ -51,7 +51,11 @@ pub(crate) fn build(settings: &[UserStoreSettings]) -> Result<ExternalUsers> {
 fn tls_roots(ca_file: Option<&Path>) -> Result<rustls::RootCertStore> {
     let files: Vec<&Path> = match ca_file {
         Some(path) => vec![path],
-        None => ROOT_BUNDLES.iter().map(Path::new).filter(|p| p.exists()).collect(),
+        None => ROOT_BUNDLES
+            .iter()
+            .map(Path::new)
+            .filter(|p| p.exists())
+            .collect(),
     };
     let mut roots = rustls::RootCertStore::empty();
     for path in files {

@@ -156,11 +156,16 @@ impl Drop for Slapd {
 }
 
 fn binaries() -> Option<(PathBuf, PathBuf)> {
-    ["/usr/sbin", "/usr/local/sbin", "/usr/libexec", "/usr/local/libexec"]
-        .iter()
-        .map(Path::new)
-        .find(|dir| dir.join("slapd").exists() && dir.join("slapadd").exists())
-        .map(|dir| (dir.join("slapd"), dir.join("slapadd")))
+    [
+        "/usr/sbin",
+        "/usr/local/sbin",
+        "/usr/libexec",
+        "/usr/local/libexec",
+    ]
+    .iter()
+    .map(Path::new)
+    .find(|dir| dir.join("slapd").exists() && dir.join("slapadd").exists())
+    .map(|dir| (dir.join("slapd"), dir.join("slapadd")))
 }
 
 fn free_port() -> u16 {

@@ -70,8 +70,13 @@ fn assert_refused(status: u16, body: &Value, error: &str) {
     assert_eq!(body["error"], error, "{status} {body}");
     if let Some(d) = body["error_description"].as_str() {
         // RFC 6749 §5.2: printable ASCII without '"' and '\'; nothing from the store.
-        assert!(d.bytes().all(|b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\'));
-        assert!(!d.to_lowercase().contains("ldap") && !d.contains("http"), "{d}");
+        assert!(d
+            .bytes()
+            .all(|b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\'));
+        assert!(
+            !d.to_lowercase().contains("ldap") && !d.contains("http"),
+            "{d}"
+        );
     }
 }
 
@@ -106,13 +111,19 @@ async fn ldaps_search_then_bind_creates_the_user_and_migrates_it() {
     assert_eq!(users[0]["password_checked_by"], "local");
     assert_eq!(users[0]["email"], "alice@example.com");
     assert_eq!(users[0]["phone"], "+15550005");
-    assert!(users[0]["password_scheme"].as_str().unwrap().starts_with("argon2id"));
+    assert!(users[0]["password_scheme"]
+        .as_str()
+        .unwrap()
+        .starts_with("argon2id"));
     assert!(listed(&s, "local").is_empty());
 
     let (status, body) = login(&s, "bob", "not-bobs-password").await;
     assert_eq!(status, 400);
     assert_refused(status, &body, "invalid_grant");
-    assert!(listed(&s, "corp").len() == 1, "a failed login makes no user");
+    assert!(
+        listed(&s, "corp").len() == 1,
+        "a failed login makes no user"
+    );
 
     ldap.stop();
     let (status, again) = login(&s, "alice", "alice-pass-1").await;
@@ -260,7 +271,11 @@ impl HttpStore {
     }
 }
 
-async fn check(State(store): State<HttpStore>, headers: HeaderMap, body: Bytes) -> (StatusCode, String) {
+async fn check(
+    State(store): State<HttpStore>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, String) {
     let delay = store.delay_ms.load(Ordering::SeqCst);
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
@@ -271,7 +286,11 @@ async fn check(State(store): State<HttpStore>, headers: HeaderMap, body: Bytes) 
         .unwrap_or_default()
         .to_owned();
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    store.seen.lock().unwrap().push((auth.clone(), body.clone()));
+    store
+        .seen
+        .lock()
+        .unwrap()
+        .push((auth.clone(), body.clone()));
     let mode = *store.mode.lock().unwrap();
     match mode {
         "fail" => return (StatusCode::INTERNAL_SERVER_ERROR, "it broke".into()),
@@ -314,7 +333,10 @@ async fn http_store_checks_with_a_bearer_secret_and_fails_closed() {
         let seen = store.seen.lock().unwrap();
         let (auth, sent) = seen.last().unwrap();
         assert_eq!(auth, &format!("Bearer {HTTP_SECRET}"));
-        assert_eq!(sent, &json!({"username": "erin", "password": "erin-pass-1"}));
+        assert_eq!(
+            sent,
+            &json!({"username": "erin", "password": "erin-pass-1"})
+        );
     }
     let users = listed(&s, "legacy");
     assert_eq!(users.len(), 1);
@@ -353,7 +375,11 @@ async fn http_store_migrates_the_password_at_the_first_login() {
     assert_eq!(status, 200, "{body}");
     let (status, body) = login(&s, "gina", "wrong").await;
     assert_refused(status, &body, "invalid_grant");
-    assert_eq!(store.seen.lock().unwrap().len(), asked, "the store was asked again");
+    assert_eq!(
+        store.seen.lock().unwrap().len(),
+        asked,
+        "the store was asked again"
+    );
     let users = listed(&s, "legacy");
     assert_eq!(users[0]["password_checked_by"], "local");
 }
@@ -386,7 +412,69 @@ async fn an_unknown_user_costs_what_a_wrong_password_costs() {
     };
     let (u, w) = (median(&mut unknown), median(&mut wrong));
     eprintln!("median unknown user {u:?}, wrong password {w:?}");
-    assert!(u >= Duration::from_millis(150), "the store was asked: {u:?}");
-    assert!(w.as_secs_f64() >= u.as_secs_f64() * 0.7, "not equalised: {u:?} vs {w:?}");
-    assert!(w.as_secs_f64() <= u.as_secs_f64() * 1.5 + 0.05, "held too long: {u:?} vs {w:?}");
+    assert!(
+        u >= Duration::from_millis(150),
+        "the store was asked: {u:?}"
+    );
+    assert!(
+        w.as_secs_f64() >= u.as_secs_f64() * 0.7,
+        "not equalised: {u:?} vs {w:?}"
+    );
+    assert!(
+        w.as_secs_f64() <= u.as_secs_f64() * 1.5 + 0.05,
+        "held too long: {u:?} vs {w:?}"
+    );
+}
+
+/// The login cost through LDAP (search then bind over ldaps, `migrate = false`) beside the
+/// local argon2id login (OWASP parameters), same server, same run; prints medians. Ignored: a
+/// figure of a debug build means nothing. Run with
+/// `cargo test --release -p gatehouse --test e2e login_cost -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore]
+async fn login_cost_through_ldap_beside_local_argon2id() {
+    let Some(ldap) = Slapd::start().await else {
+        return;
+    };
+    let filter = "(&(objectClass=person)(uid={username}))";
+    let toml = ldap_store(&ldap, "corp", &ldap.ldaps_url(), filter, "");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gatehouse.toml");
+    std::fs::write(&path, &toml).unwrap();
+    let s = TestServer::builder()
+        .owasp_hashing()
+        .env("GATEHOUSE_CONFIG", path.to_str().unwrap())
+        .args(&["--brute-force", "off", "--ip-failure-limit", "0"])
+        .spawn();
+    s.add_refreshing_client(CLIENT.0, CLIENT.1, &[]);
+    s.add_user("local", "local-pass-1", &[]);
+    const N: usize = 40;
+    let mut cases: Vec<(&str, &str, &str, Vec<Duration>)> = vec![
+        ("local argon2id, right password", "local", "local-pass-1", vec![]),
+        ("local argon2id, wrong password", "local", "wrong", vec![]),
+        ("LDAP ldaps search+bind, right password", "alice", "alice-pass-1", vec![]),
+        ("LDAP, wrong password", "alice", "wrong", vec![]),
+        ("unknown user (LDAP asked)", "nobody", "wrong", vec![]),
+    ];
+    for _ in 0..3 {
+        for (_, user, pw, _) in &cases {
+            login(&s, user, pw).await;
+        }
+    }
+    for _ in 0..N {
+        for (_, user, pw, times) in cases.iter_mut() {
+            let t = Instant::now();
+            login(&s, user, pw).await;
+            times.push(t.elapsed());
+        }
+    }
+    for (label, _, _, times) in cases.iter_mut() {
+        times.sort();
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        eprintln!(
+            "{label:45} median {:7.2} ms  p90 {:7.2} ms  (n={N})",
+            ms(times[N / 2]),
+            ms(times[N * 9 / 10])
+        );
+    }
 }
