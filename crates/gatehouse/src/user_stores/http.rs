@@ -2,7 +2,7 @@
 //! `{"username": …, "password": …}` as JSON to the operator's URL with
 //! `Authorization: Bearer <secret>`; the answer `{"valid": true|false, "attributes": {…}}` with
 //! status 200. Anything else (another status, a malformed body, a timeout, a refused
-//! connection) is an outage: the login fails closed. After [`FAILURES_TO_OPEN`] outages in a
+//! connection) is an outage: the login fails closed. After five outages in a
 //! row a circuit breaker (the breached-password API's) stops asking for a while.
 //!
 //! https only, unless `allow_insecure` (tests); redirects are not followed, so the password is

@@ -450,9 +450,19 @@ async fn login_cost_through_ldap_beside_local_argon2id() {
     s.add_user("local", "local-pass-1", &[]);
     const N: usize = 40;
     let mut cases: Vec<(&str, &str, &str, Vec<Duration>)> = vec![
-        ("local argon2id, right password", "local", "local-pass-1", vec![]),
+        (
+            "local argon2id, right password",
+            "local",
+            "local-pass-1",
+            vec![],
+        ),
         ("local argon2id, wrong password", "local", "wrong", vec![]),
-        ("LDAP ldaps search+bind, right password", "alice", "alice-pass-1", vec![]),
+        (
+            "LDAP ldaps search+bind, right password",
+            "alice",
+            "alice-pass-1",
+            vec![],
+        ),
         ("LDAP, wrong password", "alice", "wrong", vec![]),
         ("unknown user (LDAP asked)", "nobody", "wrong", vec![]),
     ];
