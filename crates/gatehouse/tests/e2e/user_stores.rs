@@ -488,3 +488,46 @@ async fn login_cost_through_ldap_beside_local_argon2id() {
         );
     }
 }
+
+/// A user from a store is an ordinary user once made: a client that requires MFA challenges
+/// the first external login, the user enrols TOTP and completes it, later logins need the
+/// code, and the login is a session the CLI lists.
+#[tokio::test]
+async fn mfa_and_sessions_work_for_users_from_a_store() {
+    use crate::mfa::{associate, otp_grant, Totp, MFA_OTP};
+    let (_store, url, _task) = HttpStore::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gatehouse.toml");
+    std::fs::write(&path, http_store("legacy", &url, "migrate = false")).unwrap();
+    let s = TestServer::builder()
+        .env("GATEHOUSE_CONFIG", path.to_str().unwrap())
+        .spawn();
+    s.add_refreshing_client(CLIENT.0, CLIENT.1, &["--mfa", "required"]);
+
+    let (status, body) = login(&s, "erin", "erin-pass-1").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("mfa_required")),
+        "{body}"
+    );
+    let token = body["mfa_token"].as_str().unwrap().to_owned();
+    let (status, e) = associate(&s, &token).await;
+    assert_eq!(status, 200, "{e}");
+    let mut totp = Totp::new(e["secret"].as_str().unwrap());
+    let (status, tokens) = otp_grant(&s, "/oauth/token", CLIENT, &token, &totp.next().await).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert!(tokens["refresh_token"].is_string());
+
+    let (status, body) = login(&s, "erin", "erin-pass-1").await;
+    assert_eq!(status, 403, "the factor is asked again: {body}");
+    let token = body["mfa_token"].as_str().unwrap();
+    let form = [
+        ("grant_type", MFA_OTP),
+        ("mfa_token", token),
+        ("otp", &totp.next().await),
+    ];
+    let (status, _, tokens) = json(s.post_form("/oauth/token", Some(CLIENT), &form).await).await;
+    assert_eq!(status.as_u16(), 200, "{tokens}");
+    let sessions = s.cli_ok(&["session", "list", "--user", "erin"], None);
+    assert_eq!(sessions.as_array().map(Vec::len), Some(2), "{sessions}");
+}
