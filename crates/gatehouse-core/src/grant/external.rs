@@ -5,7 +5,9 @@
 //!
 //! Every failure costs the dummy hash and is held to the failure floor; a store that cannot
 //! answer fails the login closed (`temporarily_unavailable`), never as a wrong password, and
-//! counts against neither the address nor the account.
+//! counts against neither the address nor the account. Lockout counts a held user's failures
+//! by its id, as for any user, and those of a user a store knows but the database does not
+//! hold yet by name (`external:<username>`), once the store has said the name is theirs.
 
 use std::sync::Arc;
 
@@ -43,7 +45,10 @@ pub(super) struct ExternalLogin<'a> {
 /// What the stores said, and which one said it.
 enum Found {
     Valid(Arc<dyn ExternalUserStore>, Profile),
-    Invalid,
+    /// Refused; `confirmed` when a store found the user (a wrong password, not an unknown name).
+    Invalid {
+        confirmed: bool,
+    },
     Outage(Arc<dyn ExternalUserStore>),
 }
 
@@ -69,6 +74,16 @@ impl Grants {
                 .collect(),
             None => self.external.stores().to_vec(),
         };
+        // A user the database does not hold yet is counted by name, once a store has said
+        // the name is theirs (see `Found::Invalid`); while locked, no store is asked.
+        let name_key = external_key(&login.name);
+        if user.is_none() && self.guard.is_locked(&name_key).await? {
+            permit.check_typed(login.typed, None).await?;
+            self.login_failed(login.ctx, login.client, login.raw, "locked")
+                .await;
+            self.external.equalise(login.watch).await;
+            return Err(Error::InvalidGrant(BAD_CREDENTIALS.into()));
+        }
         let password = SecretString::from(login.typed.to_owned());
         let found = ask(&stores, &login.name, &password).await;
         match found {
@@ -77,7 +92,11 @@ impl Grants {
                 self.guard.refund_source(source).await;
                 let user = match user {
                     Some(user) => self.refresh_profile(user, &profile).await,
-                    None => self.create_user(&login, store.as_ref(), profile).await?,
+                    None => {
+                        // Failures counted by name before the user existed are forgotten.
+                        self.guard.unlock(&name_key).await?;
+                        self.create_user(&login, store.as_ref(), profile).await?
+                    }
                 };
                 if store.migrates() && user.is_checked_externally() {
                     // Also a store switched to `migrate = true` after its users were cached.
@@ -114,14 +133,21 @@ impl Grants {
                     retry_after: RETRY_AFTER,
                 })
             }
-            Found::Invalid => {
+            Found::Invalid { confirmed } => {
                 // The hash a local wrong password costs, so the two take alike.
                 permit.check_typed(login.typed, None).await?;
                 self.login_failed(login.ctx, login.client, login.raw, "bad_credentials")
                     .await;
+                let about = EventSubject::login(login.client.id.as_str(), login.raw);
                 if let Some(attempt) = attempt {
-                    let about = EventSubject::login(login.client.id.as_str(), login.raw);
                     self.guard.failed(attempt, login.ctx, about).await;
+                } else if confirmed {
+                    // Counted after the store answered: only names a store knows get a row,
+                    // so guessing names grows no table. Concurrent guesses may each be asked
+                    // before the count locks the name (the hash pool bounds how many).
+                    if let Admission::Proceed(attempt) = self.guard.reserve(&name_key).await? {
+                        self.guard.failed(attempt, login.ctx, about).await;
+                    }
                 }
                 self.external.observe(login.watch.elapsed());
                 self.external.equalise(login.watch).await;
@@ -205,7 +231,7 @@ async fn ask(
     for store in stores {
         match store.check(name, password).await {
             Ok(ExternalVerdict::Valid(profile)) => return Found::Valid(store.clone(), profile),
-            Ok(ExternalVerdict::WrongPassword) => return Found::Invalid,
+            Ok(ExternalVerdict::WrongPassword) => return Found::Invalid { confirmed: true },
             Ok(ExternalVerdict::Unknown) => continue,
             Err(outage) => {
                 tracing::warn!(store = store.name(), error = %outage, "user store unavailable");
@@ -213,5 +239,10 @@ async fn ask(
             }
         }
     }
-    Found::Invalid
+    Found::Invalid { confirmed: false }
+}
+
+/// The lockout key of a user a store knows but the database does not hold yet.
+fn external_key(name: &Username) -> String {
+    format!("external:{}", name.as_str())
 }

@@ -531,3 +531,35 @@ async fn mfa_and_sessions_work_for_users_from_a_store() {
     let sessions = s.cli_ok(&["session", "list", "--user", "erin"], None);
     assert_eq!(sessions.as_array().map(Vec::len), Some(2), "{sessions}");
 }
+
+/// Lockout counts the directory's refusals of a user who never logged in here (by name, once
+/// the directory has found the entry): after the threshold even the right password fails,
+/// with a `lockout` event; names the directory does not know are not counted.
+#[tokio::test]
+async fn a_directory_user_not_yet_here_is_locked_out_by_name() {
+    let Some(ldap) = Slapd::start().await else {
+        return;
+    };
+    let filter = "(&(objectClass=person)(uid={username}))";
+    let toml = ldap_store(&ldap, "corp", &ldap.ldaps_url(), filter, "migrate = true");
+    let (s, _dir) = server(&toml, &["--brute-force-threshold", "3"]);
+    for _ in 0..5 {
+        let (status, body) = login(&s, "ghost", "guess").await;
+        assert_refused(status, &body, "invalid_grant");
+    }
+    for _ in 0..3 {
+        let (status, body) = login(&s, "carol", "guess").await;
+        assert_refused(status, &body, "invalid_grant");
+    }
+    let (status, body) = login(&s, "carol", "carol-pass-1").await;
+    assert_eq!(status, 400, "locked: {body}");
+    assert_refused(status, &body, "invalid_grant");
+    assert!(listed(&s, "corp").is_empty(), "no user made while locked");
+    let all = events(&s, &[]);
+    let lockouts: Vec<_> = all.iter().filter(|e| e["kind"] == "lockout").collect();
+    assert_eq!(lockouts.len(), 1, "{lockouts:?}");
+    assert_eq!(lockouts[0]["detail"]["key"], "external");
+    // Dave, another directory user, is not affected.
+    let (status, body) = login(&s, "dave", "dave-pass-1").await;
+    assert_eq!(status, 200, "{body}");
+}
