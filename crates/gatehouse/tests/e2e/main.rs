@@ -57,6 +57,7 @@ mod throttle;
 mod tls;
 mod token;
 mod user_stores;
+mod user_stores_http;
 mod userinfo;
 mod users;
 mod webhook_receiver;
