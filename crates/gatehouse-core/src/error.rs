@@ -74,6 +74,13 @@ pub enum Error {
         /// Seconds until a retry may succeed.
         retry_after: u64,
     },
+    /// An external user store (issue 22) could not answer: the login fails closed (HTTP 503),
+    /// never as a wrong password.
+    #[error("a user store is unavailable, retry after {retry_after} s")]
+    UserStoreUnavailable {
+        /// Seconds until a retry may succeed.
+        retry_after: u64,
+    },
     /// Too many failed logins from this client address (HTTP 429, Auth0's `too_many_attempts`).
     #[error("too many failed logins, retry after {retry_after} s")]
     TooManyRequests {
@@ -139,7 +146,9 @@ impl Error {
             Error::InsufficientScope(_) => "insufficient_scope",
             Error::NotFound(_) => "not_found",
             Error::Conflict(_) => "conflict",
-            Error::Overloaded { .. } => "temporarily_unavailable",
+            Error::Overloaded { .. } | Error::UserStoreUnavailable { .. } => {
+                "temporarily_unavailable"
+            }
             Error::TooManyRequests { .. } | Error::TooManyCodes { .. } => "too_many_attempts",
             Error::MfaRequired { .. } => "mfa_required",
             Error::ExpiredToken(_) => "expired_token",
@@ -177,6 +186,9 @@ impl Error {
             Error::MfaRequired { .. } => Some("Multifactor authentication required"),
             Error::TooManyCodes { .. } => Some("too many wrong codes for this user, retry later"),
             Error::Overloaded { .. } => Some("the server is busy, retry later"),
+            Error::UserStoreUnavailable { .. } => {
+                Some("the user directory is unavailable, retry later")
+            }
             Error::TooManyRequests { .. } => {
                 Some("too many failed logins from this address, retry later")
             }

@@ -53,6 +53,7 @@ pub mod client_credentials;
 pub mod clock;
 pub mod discovery;
 pub mod error;
+pub mod external_users;
 pub mod grant;
 pub mod hash_ceiling;
 pub mod introspection;

@@ -95,9 +95,18 @@ pub struct User {
     pub attributes: Attributes,
     /// The user's roles (`gatehouse:admin`…), which client claim mappers may release.
     pub roles: Roles,
+    /// The external user store the user came from (issue 22), `None` for users created here.
+    /// While `password_hash` is [`crate::external_users::EXTERNAL_PASSWORD`] the store checks
+    /// every login; otherwise the password was migrated and is checked locally.
+    pub store: Option<String>,
 }
 
 impl User {
+    /// Whether the user's password is checked by its external store rather than locally.
+    pub fn is_checked_externally(&self) -> bool {
+        self.password_hash == crate::external_users::EXTERNAL_PASSWORD
+    }
+
     /// The scopes this user may receive, out of `requested`.
     pub fn entitled(&self, requested: &ScopeSet) -> ScopeSet {
         match &self.scopes {

@@ -58,7 +58,9 @@ impl ApiError {
             }
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict(_) => StatusCode::CONFLICT,
-            Error::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Overloaded { .. } | Error::UserStoreUnavailable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Error::TooManyRequests { .. } | Error::TooManyCodes { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
@@ -117,6 +119,7 @@ impl IntoResponse for ApiError {
                 );
             }
             Error::Overloaded { retry_after }
+            | Error::UserStoreUnavailable { retry_after }
             | Error::TooManyRequests { retry_after }
             | Error::TooManyCodes { retry_after } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));

@@ -396,8 +396,14 @@ pub(crate) enum UserCommand {
     /// Add a user; the password is read from standard input.
     #[command(after_long_help = help::USER)]
     Add(UserAddArgs),
-    /// List users.
-    List,
+    /// List users, with the store each came from and where its password is checked.
+    #[command(after_long_help = help::USER_LIST)]
+    List {
+        /// Only the users that came from this external user store (`[[user_store]]` name);
+        /// `local` lists the users created here.
+        #[arg(long, value_name = "NAME")]
+        store: Option<String>,
+    },
     /// Show one user.
     Show {
         /// Username.

@@ -137,6 +137,8 @@ pub(crate) struct Config {
     pub(crate) password_change_sessions: PasswordChangeSessions,
     /// The password policy and the breached-password lists.
     pub(crate) passwords: PasswordSettings,
+    /// External user stores, in the order they are asked (issue 22).
+    pub(crate) user_stores: Vec<crate::user_stores::config::UserStoreSettings>,
 }
 
 impl Config {
@@ -202,7 +204,9 @@ impl Config {
         let (session_limit, password_change_sessions) = session_settings(&g, &s)?;
         let passwords = PasswordSettings::from_options(&g.passwords)?;
         let webhooks = crate::webhook_config::WebhookSettings::from_options(&g.webhooks)?;
+        let user_stores = crate::user_stores::config::settings(&s.user_store)?;
         Ok(Config {
+            user_stores,
             webhooks,
             passwords,
             session_limit,

@@ -106,6 +106,20 @@ EXAMPLES:
 ENVIRONMENT:
     GATEHOUSE_DATABASE_URL   the database to change (or --database)";
 
+/// `gatehouse user list --help`.
+pub(crate) const USER_LIST: &str = "\
+Each user shows `store` (the external user store it came from, null when created here) and
+`password_checked_by` (`local`, or the store that still checks every login). See
+docs/user-stores.md.
+
+EXAMPLES:
+    gatehouse user list
+    gatehouse user list --store corp    (users that came from the [[user_store]] named corp)
+    gatehouse user list --store local   (users created here)
+
+ENVIRONMENT:
+    GATEHOUSE_DATABASE_URL   the database to read (or --database)";
+
 /// `gatehouse session --help`.
 pub(crate) const SESSION: &str = "\
 A session is one login: the token family of its refresh tokens and access tokens. Ending one

@@ -37,6 +37,7 @@ mod security_config;
 mod server;
 mod sessions;
 mod tls;
+mod user_stores;
 mod users;
 mod webhook_config;
 mod webhook_delivery;

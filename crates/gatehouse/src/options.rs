@@ -321,6 +321,11 @@ pub(crate) struct ServeOptions {
     #[command(flatten)]
     #[serde(default)]
     pub(crate) security: SecurityOptions,
+
+    /// External user stores, `[[user_store]]` tables of the file only (docs/user-stores.md).
+    #[arg(skip)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) user_store: Vec<crate::user_stores::config::UserStoreOptions>,
 }
 
 /// The password-hash workers of `serve`, in the file's `[password_hash]` table.

@@ -214,6 +214,7 @@ fn app_state(
     let access_tokens = shared.access_tokens();
     let second_factor = shared.second_factor(config);
     let account = shared.account(config, hasher.clone(), rules.clone(), &access_tokens);
+    let external = Arc::new(crate::user_stores::build(&config.user_stores)?);
     Ok(AppState {
         account,
         clients: shared.clients(config, hasher.clone()),
@@ -235,7 +236,7 @@ fn app_state(
                 Via::AdminApi,
             ))
         }),
-        grants: shared.grants(config, hasher, second_factor.clone(), rules),
+        grants: shared.grants(config, hasher, second_factor.clone(), rules, external),
         introspection: Arc::new(Introspection::new(
             store.clone(),
             store.clone(),
@@ -373,6 +374,7 @@ impl Shared {
         hasher: Arc<PasswordHasher>,
         second_factor: Arc<SecondFactor>,
         rules: Arc<PasswordRules>,
+        external: Arc<gatehouse_core::external_users::ExternalUsers>,
     ) -> Arc<Grants> {
         let issuer = TokenIssuer::new(
             self.store.clone(),
@@ -390,7 +392,8 @@ impl Shared {
                 issuer,
                 second_factor,
             )
-            .with_password_rules(rules),
+            .with_password_rules(rules)
+            .with_external_users(external),
         )
     }
 }

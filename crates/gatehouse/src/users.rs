@@ -24,9 +24,17 @@ pub(crate) async fn run(config: &Config, cmd: UserCommand) -> Result<()> {
     let admin = service(config, None).await?;
     match cmd {
         UserCommand::Add(args) => add(&admin, args).await,
-        UserCommand::List => {
+        UserCommand::List { store } => {
             let users = admin.list_users().await?;
-            print_json(&Value::Array(users.iter().map(user_json).collect()))
+            // `--store local` lists the users created here; `--store NAME` those from NAME.
+            let from = |u: &&User| match store.as_deref() {
+                None => true,
+                Some("local") => u.store.is_none(),
+                Some(name) => u.store.as_deref() == Some(name),
+            };
+            print_json(&Value::Array(
+                users.iter().filter(from).map(user_json).collect(),
+            ))
         }
         UserCommand::Show { username } => {
             let user = find(&admin, &username).await?;
@@ -267,5 +275,7 @@ fn user_json(user: &User) -> Value {
         "password_change_required": user.password_change_required,
         "attributes": user.attributes.as_map(),
         "roles": user.roles.to_value(),
+        "store": user.store,
+        "password_checked_by": gatehouse_core::admin::password_checked_by(user),
     })
 }

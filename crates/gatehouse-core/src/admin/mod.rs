@@ -42,7 +42,7 @@ pub use client::CLIENT_FIELDS;
 pub use clients::NewClient;
 pub use fields::set_path;
 pub use sessions::{PasswordChangeSessions, SessionQuery};
-pub use user::{USER_FIELDS, USER_WRITE_OPTIONS};
+pub use user::{password_checked_by, USER_FIELDS, USER_WRITE_OPTIONS};
 pub use users::{Imported, NewUser};
 
 /// Where a change came from, recorded as `detail.via` (`detail.by` for factor removals).

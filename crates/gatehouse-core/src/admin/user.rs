@@ -174,7 +174,18 @@ pub(crate) fn render(user: &User) -> Value {
         "password_change_required": user.password_change_required,
         "attributes": user.attributes.as_map(),
         "roles": user.roles.to_value(),
+        "store": user.store,
+        "password_checked_by": password_checked_by(user),
     })
+}
+
+/// Where a login's password is checked: `local` (this database, migrated users included) or
+/// the name of the external store that checks every login (issue 22).
+pub fn password_checked_by(user: &User) -> &str {
+    match (&user.store, user.is_checked_externally()) {
+        (Some(store), true) => store,
+        _ => "local",
+    }
 }
 
 #[cfg(test)]

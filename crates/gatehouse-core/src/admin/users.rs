@@ -76,6 +76,7 @@ impl AdminService {
             password_change_required: None,
             attributes: new.attributes,
             roles: new.roles,
+            store: None,
         };
         self.store.insert_user(&user).await.map_err(conflict)?;
         self.changed(ctx, "create_user", None, Some(user.username.as_str()))
@@ -135,6 +136,7 @@ impl AdminService {
             password_change_required: None,
             attributes: user.attributes,
             roles: user.roles,
+            store: None,
         };
         match self.store.insert_user(&record).await {
             Ok(()) => {
@@ -363,6 +365,7 @@ impl AdminService {
             password_change_required: None,
             attributes: Attributes::default(),
             roles: Roles::default(),
+            store: None,
         });
         let was_active = base.active;
         let updated = User {

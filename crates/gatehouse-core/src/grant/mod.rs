@@ -3,6 +3,7 @@
 //! second factor of a login is checked by [`crate::mfa::SecondFactor`].
 
 mod client_credentials;
+mod external;
 mod issue;
 mod mfa;
 mod password;
@@ -160,12 +161,24 @@ pub struct Grants {
     /// What a login does with a right password found on a breached list or past its age.
     #[new(default)]
     rules: Arc<PasswordRules>,
+    /// The external user stores asked for users the database does not hold (issue 22).
+    #[new(default)]
+    external: Arc<crate::external_users::ExternalUsers>,
 }
 
 impl Grants {
     /// Judges logins' passwords by `rules` (breached lists, maximum age).
     pub fn with_password_rules(mut self, rules: Arc<PasswordRules>) -> Self {
         self.rules = rules;
+        self
+    }
+
+    /// Asks `external` stores, in order, for users the database does not hold.
+    pub fn with_external_users(
+        mut self,
+        external: Arc<crate::external_users::ExternalUsers>,
+    ) -> Self {
+        self.external = external;
         self
     }
 

@@ -8,6 +8,7 @@ use super::{Grants, Tokens};
 use crate::audit::{EventKind, EventSubject, RequestContext};
 use crate::client::BreachedPasswordPolicy;
 use crate::client::{Client, GrantType};
+use crate::clock::Stopwatch;
 use crate::error::Error;
 use crate::login_guard::{user_key, Admission, Attempt};
 use crate::password::{HashPermit, Verdict};
@@ -19,7 +20,7 @@ use crate::telemetry;
 use crate::user::{User, Username, MAX_PASSWORD_LEN};
 
 /// Said for an unknown user and for a wrong password alike.
-const BAD_CREDENTIALS: &str = "the username or password is incorrect";
+pub(super) const BAD_CREDENTIALS: &str = "the username or password is incorrect";
 
 impl Grants {
     pub(super) async fn password(
@@ -70,7 +71,9 @@ impl Grants {
                 return Err(err);
             }
         };
-        if unnormalised || self.hasher.needs_rehash(&user.password_hash) {
+        // A password its store checks has no local hash to upgrade.
+        let local = !user.is_checked_externally();
+        if local && (unnormalised || self.hasher.needs_rehash(&user.password_hash)) {
             self.upgrade_hash(&user, &normalize(typed)).await;
         }
 
@@ -108,6 +111,7 @@ impl Grants {
         permit: HashPermit<'_>,
     ) -> Result<(User, Attempt, bool), Error> {
         let failed = |reason: &'static str| self.login_failed(ctx, client, username, reason);
+        let watch = Stopwatch::start();
         // Taken before any hash work, so concurrent guesses cannot overrun the address's limit.
         // A throttled request writes no row of its own (see `AuditLog::rejected`).
         let source = match self.guard.reserve_source(ctx.ip).await {
@@ -124,15 +128,17 @@ impl Grants {
             }
         };
         // A username that cannot be normalized cannot exist; it costs a hash all the same.
-        let user = match Username::parse(username) {
-            Ok(name) => self.users.find_user(&name).await?,
-            Err(_) => None,
+        let name = Username::parse(username).ok();
+        let user = match &name {
+            Some(name) => self.users.find_user(name).await?,
+            None => None,
         };
         // A disabled account costs the dummy hash and gets the wrong password's answer, so
         // nobody can tell it exists; it counts toward no lockout (it logs in for nobody).
         if user.as_ref().is_some_and(|u| !u.active) {
             permit.check_typed(typed, None).await?;
             failed("disabled").await;
+            self.external.equalise(watch).await;
             return Err(Error::InvalidGrant(BAD_CREDENTIALS.into()));
         }
         // Only existing accounts are counted, so guessing names grows no table. A locked
@@ -143,11 +149,32 @@ impl Grants {
                 Admission::Locked { .. } => {
                     permit.check_typed(typed, None).await?;
                     failed("locked").await;
+                    self.external.equalise(watch).await;
                     return Err(Error::InvalidGrant(BAD_CREDENTIALS.into()));
                 }
             },
             None => None,
         };
+        // A user the database does not hold, or holds with a password its store checks, is
+        // asked of the external stores (issue 22).
+        let external = match (&user, &name) {
+            (Some(u), Some(name)) if u.is_checked_externally() => Some(name.clone()),
+            (None, Some(name)) if !self.external.is_empty() => Some(name.clone()),
+            _ => None,
+        };
+        if let Some(name) = external {
+            let login = super::external::ExternalLogin {
+                ctx,
+                client,
+                raw: username,
+                name,
+                typed,
+                watch,
+            };
+            return self
+                .check_external(login, user, attempt, source, permit)
+                .await;
+        }
         let stored = user.as_ref().map(|u| u.password_hash.as_str());
         let (verdict, unnormalised) = match permit.check_typed(typed, stored).await {
             Ok(checked) => checked,
@@ -174,12 +201,19 @@ impl Grants {
                     let about = EventSubject::login(client.id.as_str(), username);
                     self.guard.failed(attempt, ctx, about).await;
                 }
+                self.external.equalise(watch).await;
                 Err(Error::InvalidGrant(BAD_CREDENTIALS.into()))
             }
         }
     }
 
-    async fn login_failed(&self, ctx: &RequestContext, client: &Client, user: &str, reason: &str) {
+    pub(super) async fn login_failed(
+        &self,
+        ctx: &RequestContext,
+        client: &Client,
+        user: &str,
+        reason: &str,
+    ) {
         let detail = json!({ "grant_type": "password", "reason": reason });
         self.audit
             .record(
@@ -253,7 +287,7 @@ impl Grants {
     /// the configured parameters of the normalised password, now that the password is known
     /// to be right. A failure is logged, not fatal: the login already succeeded and the next
     /// one tries again.
-    async fn upgrade_hash(&self, user: &User, password: &str) {
+    pub(super) async fn upgrade_hash(&self, user: &User, password: &str) {
         let password = SecretString::from(password.to_owned());
         let result = match self.hasher.hash(&password).await {
             Ok(hash) => self

@@ -103,6 +103,7 @@ mod tests {
             password_change_required: None,
             attributes: Default::default(),
             roles: Default::default(),
+            store: None,
         };
         let c = user_claims(&user, &ScopeSet::parse("openid email").unwrap());
         assert_eq!(c["email"], "a@example.com");

@@ -23,10 +23,10 @@ pub(crate) const FIND_CLIENT: &str =
     "SELECT id, secret_hash, secret_sealed, settings FROM clients WHERE id = $1";
 
 /// A user by id: `id, username, password_hash, email, phone, scopes, created_at, active,
-/// session_epoch, password_changed_at, password_change_required, attributes, roles`.
+/// session_epoch, password_changed_at, password_change_required, attributes, roles, store`.
 pub(crate) const FIND_USER_BY_ID: &str =
     "SELECT id, username, password_hash, email, phone, scopes, created_at, active, \
-     session_epoch, password_changed_at, password_change_required, attributes, roles \
+     session_epoch, password_changed_at, password_change_required, attributes, roles, store \
      FROM users WHERE id = $1";
 
 /// An account's lockout state by key: `failures, last_failure, locked_until, version`.

@@ -43,6 +43,7 @@ pub(crate) fn user<DB: Backend>(row: &DB::Row) -> Result<User, StoreError> {
         password_change_required: DB::opt_text(row, "password_change_required")?,
         attributes: Attributes::from_stored(&DB::text(row, "attributes")?).map_err(corrupt)?,
         roles: Roles::from_stored(&DB::text(row, "roles")?).map_err(corrupt)?,
+        store: DB::opt_text(row, "store")?,
     })
 }
 

@@ -15,7 +15,7 @@ impl<DB: Backend, H: HotPath<DB>> UserStore for SqlStore<DB, H> {
     async fn find_user(&self, username: &Username) -> Result<Option<User>, StoreError> {
         let sql = "SELECT id, username, password_hash, email, phone, scopes, created_at, \
                    active, session_epoch, password_changed_at, password_change_required, \
-                   attributes, roles FROM users WHERE username = $1";
+                   attributes, roles, store FROM users WHERE username = $1";
         let params = [username.as_str().into()];
         fetch_optional(&self.pool, sql, &params, rows::user::<DB>).await
     }
@@ -27,7 +27,7 @@ impl<DB: Backend, H: HotPath<DB>> UserStore for SqlStore<DB, H> {
     async fn list_users(&self) -> Result<Vec<User>, StoreError> {
         let sql = "SELECT id, username, password_hash, email, phone, scopes, created_at, \
                    active, session_epoch, password_changed_at, password_change_required, \
-                   attributes, roles FROM users ORDER BY username";
+                   attributes, roles, store FROM users ORDER BY username";
         fetch_all(&self.pool, sql, &[], rows::user::<DB>).await
     }
 
@@ -35,8 +35,8 @@ impl<DB: Backend, H: HotPath<DB>> UserStore for SqlStore<DB, H> {
         let scopes = user.scopes.as_ref().map(|s| s.to_string());
         let (attributes, roles) = (user.attributes.to_json(), user.roles.to_json());
         let sql = "INSERT INTO users (id, username, password_hash, email, phone, scopes, \
-                   created_at, updated_at, active, password_changed_at, attributes, roles) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $11)";
+                   created_at, updated_at, active, password_changed_at, attributes, roles, store) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $11, $12)";
         let params = [
             (&user.id).into(),
             user.username.as_str().into(),
@@ -49,6 +49,7 @@ impl<DB: Backend, H: HotPath<DB>> UserStore for SqlStore<DB, H> {
             user.password_changed_at.into(),
             attributes.as_str().into(),
             roles.as_str().into(),
+            user.store.as_deref().into(),
         ];
         execute(&self.pool, sql, &params).await.map(drop)
     }

@@ -163,6 +163,7 @@ impl Readers {
                 password_change_required: r.get(10)?,
                 attributes: json_column(r, 11, Attributes::from_stored)?,
                 roles: json_column(r, 12, Roles::from_stored)?,
+                store: r.get(13)?,
             })
         })
     }

@@ -91,6 +91,7 @@ contract_suite!(
     users::usernames_are_stored_normalized,
     users::set_password_hash_replaces_only_that_user,
     users::password_changes_keep_history_and_refuse_a_stale_hash,
+    users::a_user_from_an_external_store_keeps_its_store,
     users::concurrent_password_changes_let_exactly_one_win,
     users::concurrent_inserts_of_one_username_let_exactly_one_win,
     keys::signing_keys_come_oldest_first,

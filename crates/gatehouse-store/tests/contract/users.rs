@@ -22,6 +22,7 @@ pub fn user(username: &str) -> User {
         password_change_required: None,
         attributes: Default::default(),
         roles: Default::default(),
+        store: None,
     }
 }
 
@@ -247,4 +248,31 @@ pub async fn concurrent_inserts_of_one_username_let_exactly_one_win(store: Arc<d
         .collect();
     crate::assert_exactly_one_wins(tasks).await;
     assert_eq!(store.list_users().await.unwrap().len(), 1);
+}
+
+/// A user made from an external user store (issue 22) keeps the store's name, read back by
+/// `find_user`, `find_user_by_id` and `list_users`; a local user has none.
+pub async fn a_user_from_an_external_store_keeps_its_store(store: Arc<dyn Store>) {
+    let mut ext = user("ext-ivy");
+    ext.store = Some("corp".into());
+    ext.password_hash = gatehouse_core::external_users::EXTERNAL_PASSWORD.into();
+    store.insert_user(&ext).await.unwrap();
+    let local = user("local-ivy");
+    store.insert_user(&local).await.unwrap();
+    let found = store.find_user(&ext.username).await.unwrap().unwrap();
+    assert_eq!(found, ext);
+    assert!(found.is_checked_externally());
+    let by_id = store.find_user_by_id(&ext.id).await.unwrap().unwrap();
+    assert_eq!(by_id.store.as_deref(), Some("corp"));
+    let listed = store.list_users().await.unwrap();
+    let stores: Vec<_> = listed.iter().map(|u| u.store.as_deref()).collect();
+    assert!(stores.contains(&Some("corp")) && stores.contains(&None));
+    // A migrated password keeps the store it came from.
+    store
+        .set_password_hash(&ext.username, "argon2-hash", 1_700_000_100)
+        .await
+        .unwrap();
+    let migrated = store.find_user(&ext.username).await.unwrap().unwrap();
+    assert_eq!(migrated.store.as_deref(), Some("corp"));
+    assert!(!migrated.is_checked_externally());
 }

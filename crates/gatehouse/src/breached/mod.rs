@@ -19,7 +19,7 @@ use gatehouse_core::breached::{BreachCheck, BreachSource, BreachedPasswords, Com
 use memmap2::Mmap;
 use serde_json::json;
 
-pub(crate) use range_api::{system_roots, RangeApi};
+pub(crate) use range_api::{system_roots, Breaker, RangeApi};
 
 use crate::password_config::PasswordOptions;
 

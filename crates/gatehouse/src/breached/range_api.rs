@@ -155,7 +155,7 @@ impl BreachedPasswords for RangeApi {
 
 /// The circuit breaker's state; times are passed in so the logic is tested without waiting.
 #[derive(Debug)]
-struct Breaker {
+pub(crate) struct Breaker {
     failures: u32,
     open_until: Option<Instant>,
     /// When the probe in flight was sent. A probe whose request was dropped unanswered (the
@@ -166,7 +166,7 @@ struct Breaker {
 }
 
 impl Breaker {
-    fn new(open_for: Duration) -> Self {
+    pub(crate) fn new(open_for: Duration) -> Self {
         Breaker {
             failures: 0,
             open_until: None,
@@ -177,7 +177,7 @@ impl Breaker {
 
     /// Whether a request may be sent now: always while closed; while open, only one probe once
     /// the open time is over (another only if that one went unanswered for the open time).
-    fn admit(&mut self, now: Instant) -> bool {
+    pub(crate) fn admit(&mut self, now: Instant) -> bool {
         match self.open_until {
             None => true,
             Some(until)
@@ -195,7 +195,7 @@ impl Breaker {
 
     /// Records a request's result; returns `Some(true)` when the breaker opens (closed to
     /// open), `Some(false)` when it closes, `None` otherwise (a failed probe re-opens silently).
-    fn record(&mut self, ok: bool, now: Instant) -> Option<bool> {
+    pub(crate) fn record(&mut self, ok: bool, now: Instant) -> Option<bool> {
         if ok {
             self.failures = 0;
             self.probe_sent = None;
