@@ -8,7 +8,11 @@ use anyhow::{Context, Result};
 use gatehouse_core::account::Account;
 use gatehouse_core::admin::keys::{current_default, SigningKeys};
 use gatehouse_core::admin::AdminService;
-use gatehouse_core::admin::Via;
+use gatehouse_core::admin::{NewClient, Via};
+use gatehouse_core::audit::RequestContext;
+use gatehouse_core::client::{Client, ClientId};
+use gatehouse_core::console::{console_client_settings, AdminTokens, ConsoleSessions, CONSOLE_CLIENT_ID};
+use gatehouse_http::console::Console;
 use gatehouse_core::audit::AuditLog;
 use gatehouse_core::authorize::PasswordCodes;
 use gatehouse_core::client_assertion::{AssertionVerifier, SecretSealer};
@@ -124,16 +128,25 @@ pub(crate) async fn serve(
         Arc::new(AuditLog::new(store.clone(), clock.clone())),
         &config.webhooks,
     );
+    let console_client = match config.console {
+        Some((_, lifetime)) => {
+            Some(ensure_console_client(&store, &clock, hasher.clone(), lifetime).await?)
+        }
+        None => None,
+    };
     let passwords = (hasher, rules);
     let state = app_state(
         config,
         store,
         clock,
         passwords,
-        (sealer, sender),
+        (sealer, sender, console_client),
         keys,
         &issuer,
     )?;
+    if config.console.is_some() {
+        println!("gatehouse console on {issuer}/admin");
+    }
     if let Some(metrics_addr) = config.metrics_listen {
         spawn_metrics_listener(metrics_addr, gatehouse_http::metrics_router(state.clone())).await?;
     }
@@ -186,7 +199,7 @@ fn app_state(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     passwords: (Arc<PasswordHasher>, Arc<PasswordRules>),
-    (sealer, sender): (Arc<Sealer>, Arc<dyn WebhookSender>),
+    (sealer, sender, console_client): (Arc<Sealer>, Arc<dyn WebhookSender>, Option<Client>),
     ring: KeyRing,
     issuer: &str,
 ) -> Result<AppState> {
@@ -214,6 +227,14 @@ fn app_state(
     let access_tokens = shared.access_tokens();
     let second_factor = shared.second_factor(config);
     let account = shared.account(config, hasher.clone(), rules.clone(), &access_tokens);
+    let console = match (console_client, config.console) {
+        (Some(client), Some(timeouts)) => {
+            let secure = config.tls.is_some() || issuer.starts_with("https://");
+            let admin = shared.console_admin(config, hasher.clone(), rules.clone());
+            Some(shared.console(config, admin, client, timeouts, secure)?)
+        }
+        _ => None,
+    };
     Ok(AppState {
         account,
         clients: shared.clients(config, hasher.clone()),
@@ -259,7 +280,7 @@ fn app_state(
             shared.identity.clone(),
             shared.audit.clone(),
             second_factor,
-            access_tokens,
+            access_tokens.clone(),
         )),
         discovery: Arc::new(Discovery::new(
             store.clone(),
@@ -270,6 +291,8 @@ fn app_state(
         keys,
         store: store.clone(),
         metrics: gatehouse_http::Metrics::install()?,
+        admin_tokens: Arc::new(AdminTokens::new(access_tokens)),
+        console,
     })
 }
 
@@ -318,6 +341,38 @@ impl Shared {
                 .with_guard(self.guard.clone())
                 .with_audit(self.audit.clone()),
         ))
+    }
+
+    /// The console's admin service: the admin API's, recording its changes `via: console`.
+    fn console_admin(
+        &self,
+        config: &Config,
+        hasher: Arc<PasswordHasher>,
+        rules: Arc<PasswordRules>,
+    ) -> Arc<AdminService> {
+        let admin = AdminService::for_cli(self.store.clone(), hasher, self.clock.clone())
+            .via(Via::Console)
+            .with_password_change_sessions(config.password_change_sessions)
+            .with_password_rules(rules)
+            .with_sealer(self.sealer.clone())
+            .with_guard(self.guard.clone())
+            .with_audit(self.audit.clone());
+        Arc::new(admin)
+    }
+
+    fn console(
+        &self,
+        config: &Config,
+        admin: Arc<AdminService>,
+        client: Client,
+        (idle, lifetime): (u32, u32),
+        secure: bool,
+    ) -> Result<Arc<Console>> {
+        let sessions = ConsoleSessions::new(self.sealer.clone(), self.clock.clone(), idle, lifetime);
+        let keys = (config.signing_alg, self.sealer.clone());
+        let console = Console::new(admin, sessions, client, secure, keys)
+            .context("loading the console's templates")?;
+        Ok(Arc::new(console))
     }
 
     /// Self-service password changes: the admin service's password replacement, recorded
@@ -521,4 +576,43 @@ async fn received(signal: Option<&mut tokio::signal::unix::Signal>) {
         }
         None => std::future::pending::<()>().await,
     }
+}
+
+/// Registers the console's built-in public client, or brings its settings back to what the
+/// console needs (password grant, scope gatehouse:admin, MFA required, opaque tokens living the
+/// session lifetime); a concurrent start that registered it first is fine.
+async fn ensure_console_client(
+    store: &Arc<dyn Store>,
+    clock: &Arc<dyn Clock>,
+    hasher: Arc<PasswordHasher>,
+    lifetime: u32,
+) -> Result<Client> {
+    let admin = AdminService::for_cli(store.clone(), hasher, clock.clone()).via(Via::Console);
+    let ctx = RequestContext::default();
+    let wanted = console_client_settings(lifetime);
+    for _ in 0..2 {
+        match admin.find_client(CONSOLE_CLIENT_ID).await {
+            Ok(client) if client.settings == wanted && client.is_public() => return Ok(client),
+            Ok(_) => {
+                return admin
+                    .update_client(&ctx, CONSOLE_CLIENT_ID, |s| *s = wanted.clone())
+                    .await
+                    .context("updating the console client");
+            }
+            Err(gatehouse_core::Error::NotFound(_)) => {
+                let new = NewClient {
+                    id: ClientId::parse(CONSOLE_CLIENT_ID).context("the console client id")?,
+                    secret: None,
+                    settings: wanted.clone(),
+                };
+                match admin.add_client(&ctx, new).await {
+                    Ok(client) => return Ok(client),
+                    Err(gatehouse_core::Error::Conflict(_)) => continue,
+                    Err(e) => return Err(e).context("registering the console client"),
+                }
+            }
+            Err(e) => return Err(e).context("reading the console client"),
+        }
+    }
+    anyhow::bail!("the console client could not be registered")
 }

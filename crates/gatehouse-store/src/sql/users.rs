@@ -31,6 +31,32 @@ impl<DB: Backend, H: HotPath<DB>> UserStore for SqlStore<DB, H> {
         fetch_all(&self.pool, sql, &[], rows::user::<DB>).await
     }
 
+    async fn search_users(
+        &self,
+        after: &str,
+        contains: &str,
+        limit: u32,
+    ) -> Result<Vec<User>, StoreError> {
+        let sql = "SELECT id, username, password_hash, email, phone, scopes, created_at, \
+                   active, session_epoch, password_changed_at, password_change_required, \
+                   attributes, roles FROM users WHERE username > $1 \
+                   AND ($2 = '' OR username LIKE $2 ESCAPE '!') ORDER BY username LIMIT $3";
+        let escaped: String = contains
+            .chars()
+            .flat_map(|c| match c {
+                '!' | '%' | '_' => vec!['!', c],
+                c => vec![c],
+            })
+            .collect();
+        let pattern = if contains.is_empty() {
+            String::new()
+        } else {
+            format!("%{escaped}%")
+        };
+        let params = [after.into(), pattern.as_str().into(), i64::from(limit).into()];
+        fetch_all(&self.pool, sql, &params, rows::user::<DB>).await
+    }
+
     async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
         let scopes = user.scopes.as_ref().map(|s| s.to_string());
         let (attributes, roles) = (user.attributes.to_json(), user.roles.to_json());
