@@ -144,9 +144,6 @@ pub(crate) async fn serve(
         keys,
         &issuer,
     )?;
-    if config.console.is_some() {
-        println!("gatehouse console on {issuer}/admin");
-    }
     if let Some(metrics_addr) = config.metrics_listen {
         spawn_metrics_listener(metrics_addr, gatehouse_http::metrics_router(state.clone())).await?;
     }
@@ -162,6 +159,10 @@ pub(crate) async fn serve(
     let shutdown = shutdown_signal();
     tracing::info!(%addr, %issuer, database = %config.database, "gatehouse listening");
     println!("gatehouse listening on {scheme}://{addr}");
+    if config.console.is_some() {
+        // Logged, not printed: the one stdout line is the address (what scripts read).
+        tracing::info!(url = %format!("{issuer}/admin"), "the web console is on");
+    }
     if let Some(tx) = on_ready {
         let _ = tx.send(addr);
     }

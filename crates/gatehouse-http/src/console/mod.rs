@@ -106,7 +106,7 @@ impl Console {
         };
         let template = self.templates.get_template(name).map_err(internal)?;
         let html = template
-            .render(minijinja::context! { ..layout, ..ctx })
+            .render(minijinja::context! { ..ctx, ..layout })
             .map_err(internal)?;
         Ok(Html(html))
     }

@@ -16,6 +16,7 @@ mod cli;
 mod cli_parity;
 mod client_auth;
 mod client_credentials;
+mod console;
 mod crash;
 mod database;
 mod discovery;
