@@ -17,6 +17,7 @@ mod cli_parity;
 mod client_auth;
 mod client_credentials;
 mod console;
+mod console_browser;
 mod crash;
 mod database;
 mod discovery;
