@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::{header, Method};
 use axum::http::request::Parts;
+use axum::http::{header, Method};
 use gatehouse_core::admin::AdminService;
 use gatehouse_core::Error;
 use serde_json::Value;
@@ -37,7 +37,9 @@ impl FromRequestParts<AppState> for AdminAuth {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim());
         let Some(token) = token else {
-            return Err(Error::InvalidToken("a valid admin bearer token is required".into()).into());
+            return Err(
+                Error::InvalidToken("a valid admin bearer token is required".into()).into(),
+            );
         };
         if admin.is_authorized(token) {
             return Ok(AdminAuth(admin));
@@ -46,7 +48,9 @@ impl FromRequestParts<AppState> for AdminAuth {
         let administrator = app.admin_tokens.administrator(token).await?;
         let reads = parts.method == Method::GET || parts.method == Method::HEAD;
         if !reads && !administrator.role.can_write() {
-            return Err(Error::AccessDenied("a gatehouse:viewer may not change anything".into()).into());
+            return Err(
+                Error::AccessDenied("a gatehouse:viewer may not change anything".into()).into(),
+            );
         }
         Ok(AdminAuth(admin))
     }

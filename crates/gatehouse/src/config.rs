@@ -385,6 +385,21 @@ fn validate_issuer(issuer: &str) -> Result<()> {
     Ok(())
 }
 
+/// The console's (idle, absolute) session timeouts when `--console` is on.
+fn console_timeouts(s: &crate::options::ServeOptions) -> Result<Option<(u32, u32)>> {
+    if !s.console.unwrap_or(false) {
+        return Ok(None);
+    }
+    let idle = s.console_idle_timeout.unwrap_or(900);
+    let lifetime = s.console_session_lifetime.unwrap_or(28_800);
+    anyhow::ensure!(idle >= 1, "console_idle_timeout must be positive");
+    anyhow::ensure!(
+        lifetime >= idle,
+        "console_session_lifetime must be at least console_idle_timeout"
+    );
+    Ok(Some((idle, lifetime)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -412,19 +427,4 @@ mod tests {
         assert!(validate_issuer("https://auth.example.com?x=1").is_err());
         assert!(validate_issuer("auth.example.com").is_err());
     }
-}
-
-/// The console's (idle, absolute) session timeouts when `--console` is on.
-fn console_timeouts(s: &crate::options::ServeOptions) -> Result<Option<(u32, u32)>> {
-    if !s.console.unwrap_or(false) {
-        return Ok(None);
-    }
-    let idle = s.console_idle_timeout.unwrap_or(900);
-    let lifetime = s.console_session_lifetime.unwrap_or(28_800);
-    anyhow::ensure!(idle >= 1, "console_idle_timeout must be positive");
-    anyhow::ensure!(
-        lifetime >= idle,
-        "console_session_lifetime must be at least console_idle_timeout"
-    );
-    Ok(Some((idle, lifetime)))
 }

@@ -9,15 +9,16 @@ use gatehouse_core::account::Account;
 use gatehouse_core::admin::keys::{current_default, SigningKeys};
 use gatehouse_core::admin::AdminService;
 use gatehouse_core::admin::{NewClient, Via};
-use gatehouse_core::audit::RequestContext;
-use gatehouse_core::client::{Client, ClientId};
-use gatehouse_core::console::{console_client_settings, AdminTokens, ConsoleSessions, CONSOLE_CLIENT_ID};
-use gatehouse_http::console::Console;
 use gatehouse_core::audit::AuditLog;
+use gatehouse_core::audit::RequestContext;
 use gatehouse_core::authorize::PasswordCodes;
+use gatehouse_core::client::{Client, ClientId};
 use gatehouse_core::client_assertion::{AssertionVerifier, SecretSealer};
 use gatehouse_core::client_auth::ClientAuthenticator;
 use gatehouse_core::clock::{Clock, SystemClock};
+use gatehouse_core::console::{
+    console_client_settings, AdminTokens, ConsoleSessions, CONSOLE_CLIENT_ID,
+};
 use gatehouse_core::discovery::Discovery;
 use gatehouse_core::grant::{Grants, TokenIssuer};
 use gatehouse_core::introspection::Introspection;
@@ -35,6 +36,7 @@ use gatehouse_core::token::keys::{KeyRing, SigningAlg};
 use gatehouse_core::token::resolve::AccessTokens;
 use gatehouse_core::userinfo::UserInfo;
 use gatehouse_core::webhook::{WebhookSender, Webhooks};
+use gatehouse_http::console::Console;
 use gatehouse_http::AppState;
 use tokio::net::TcpListener;
 
@@ -369,7 +371,8 @@ impl Shared {
         (idle, lifetime): (u32, u32),
         secure: bool,
     ) -> Result<Arc<Console>> {
-        let sessions = ConsoleSessions::new(self.sealer.clone(), self.clock.clone(), idle, lifetime);
+        let sessions =
+            ConsoleSessions::new(self.sealer.clone(), self.clock.clone(), idle, lifetime);
         let keys = (config.signing_alg, self.sealer.clone());
         let console = Console::new(admin, sessions, client, secure, keys)
             .context("loading the console's templates")?;

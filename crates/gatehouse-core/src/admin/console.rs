@@ -10,7 +10,7 @@ use super::AdminService;
 use crate::audit::{Event, EventFilter, RequestContext};
 use crate::error::Error;
 use crate::sealing::Sealer;
-use crate::store::StoredKey;
+use crate::store::{SessionFilter, StoredKey, MAX_LISTED_SESSIONS};
 use crate::token::keys::SigningAlg;
 
 /// The most users one page lists.
@@ -100,6 +100,21 @@ impl AdminService {
         body["secret"] = Value::String(secret.clone());
         self.put_client(ctx, id, &body).await?;
         Ok(SecretString::from(secret))
+    }
+
+    /// The live sessions (token families), counted up to the store's listing cap; `true` when
+    /// the cap was reached.
+    pub async fn live_session_count(&self) -> Result<(usize, bool), Error> {
+        let all = self
+            .store
+            .list_sessions(&SessionFilter::default(), self.clock.now())
+            .await?;
+        Ok((all.len(), all.len() >= MAX_LISTED_SESSIONS))
+    }
+
+    /// The password-hash pool's load: hashes running or waiting, and how many may.
+    pub fn hash_pool_load(&self) -> (usize, usize) {
+        (self.hasher.in_flight(), self.hasher.capacity())
     }
 
     /// Every stored signing key and where it stands (current, published, retired).

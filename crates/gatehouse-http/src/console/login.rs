@@ -11,7 +11,9 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use gatehouse_core::audit::RequestContext;
-use gatehouse_core::console::{csrf_matches, csrf_token, ConsoleRole, ADMIN_SCOPE, CONSOLE_CLIENT_ID};
+use gatehouse_core::console::{
+    csrf_matches, csrf_token, ConsoleRole, ADMIN_SCOPE, CONSOLE_CLIENT_ID,
+};
 use gatehouse_core::grant::GrantRequest;
 use gatehouse_core::scope::ScopeSet;
 use gatehouse_core::store::AuthenticatorKind;
@@ -123,7 +125,14 @@ pub(crate) async fn password(
             recovery_code => e.recovery_codes.first(),
         })
     };
-    otp_page(&console, &headers, &mfa_token, enrolment, None, StatusCode::OK)
+    otp_page(
+        &console,
+        &headers,
+        &mfa_token,
+        enrolment,
+        None,
+        StatusCode::OK,
+    )
 }
 
 fn otp_page(
@@ -167,7 +176,14 @@ pub(crate) async fn otp(
         Ok(tokens) => tokens,
         Err(Error::InvalidGrant(d)) if d.contains("otp") => {
             let error = Some("Wrong code: try the next one.");
-            return otp_page(&console, &headers, &mfa_token, None, error, StatusCode::UNAUTHORIZED);
+            return otp_page(
+                &console,
+                &headers,
+                &mfa_token,
+                None,
+                error,
+                StatusCode::UNAUTHORIZED,
+            );
         }
         Err(Error::Internal(e)) => return Err(Error::Internal(e).into()),
         Err(err) => {
@@ -176,7 +192,12 @@ pub(crate) async fn otp(
         }
     };
     // The role is read again: it may have been taken away since the password step.
-    if app.admin_tokens.administrator(&tokens.access_token).await.is_err() {
+    if app
+        .admin_tokens
+        .administrator(&tokens.access_token)
+        .await
+        .is_err()
+    {
         end(&app, &console, &ctx, &tokens.access_token).await;
         return login_page(&console, StatusCode::UNAUTHORIZED, Some(REFUSED));
     }
@@ -185,7 +206,10 @@ pub(crate) async fn otp(
     let mut response = Redirect::to("/admin").into_response();
     let cookies = response.headers_mut();
     let max_age = console.sessions.absolute_timeout();
-    cookies.append(header::SET_COOKIE, console.cookie(SESSION_COOKIE, &value, max_age));
+    cookies.append(
+        header::SET_COOKIE,
+        console.cookie(SESSION_COOKIE, &value, max_age),
+    );
     cookies.append(header::SET_COOKIE, console.cookie(LOGIN_COOKIE, "", 0));
     Ok(response)
 }
@@ -207,7 +231,11 @@ pub(crate) async fn logout(
 }
 
 async fn end(app: &AppState, console: &Console, ctx: &RequestContext, token: &str) {
-    if let Err(err) = app.revocation.revoke(ctx, &console.client, token, None).await {
+    if let Err(err) = app
+        .revocation
+        .revoke(ctx, &console.client, token, None)
+        .await
+    {
         tracing::warn!(error = %err, "revoking a console session's token failed");
     }
 }

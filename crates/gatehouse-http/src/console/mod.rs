@@ -3,7 +3,7 @@
 //! a second factor (`login.rs`), and the pages (`pages.rs`, `users.rs`). Every answer carries a
 //! strict Content-Security-Policy (no script at all: plain forms), `X-Frame-Options: DENY` and
 //! `Cache-Control: no-store`; the one stylesheet is embedded and served under a content-hashed
-//! path with immutable caching. A page needs a live console session ([`Signed`]); a form post
+//! path with immutable caching. A page needs a live console session (`Signed`); a form post
 //! also needs the session's CSRF token in its `csrf_token` field, and a change the role
 //! `gatehouse:admin` (a `gatehouse:viewer` gets 403).
 
@@ -144,8 +144,14 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/admin/login/otp", post(login::otp))
         .route("/admin/logout", post(login::logout))
         .route("/admin/assets/{file}", get(stylesheet))
-        .route("/admin/clients", get(pages::clients).post(pages::create_client))
-        .route("/admin/clients/{id}", get(pages::client).post(pages::update_client))
+        .route(
+            "/admin/clients",
+            get(pages::clients).post(pages::create_client),
+        )
+        .route(
+            "/admin/clients/{id}",
+            get(pages::client).post(pages::update_client),
+        )
         .route("/admin/clients/{id}/delete", post(pages::delete_client))
         .route("/admin/clients/{id}/secret", post(pages::rotate_secret))
         .route("/admin/users", get(users::list).post(users::create))
@@ -153,7 +159,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/admin/users/{id}/password", post(users::set_password))
         .route("/admin/users/{id}/unlock", post(users::unlock))
         .route("/admin/users/{id}/sessions", post(users::revoke_sessions))
-        .route("/admin/users/{id}/factors/{factor}", post(users::remove_factor))
+        .route(
+            "/admin/users/{id}/factors/{factor}",
+            post(users::remove_factor),
+        )
         .route("/admin/events", get(pages::events))
         .route("/admin/events.jsonl", get(pages::export_events))
         .route("/admin/keys", get(pages::keys))
@@ -177,7 +186,10 @@ async fn security_headers(request: Request, next: Next) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     if !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
@@ -232,7 +244,10 @@ impl From<Error> for Failure {
 
 fn internal(err: impl std::fmt::Display) -> Failure {
     tracing::error!(error = %err, "console template failed");
-    Failure(StatusCode::INTERNAL_SERVER_ERROR, "the server failed".into())
+    Failure(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "the server failed".into(),
+    )
 }
 
 impl IntoResponse for Failure {
@@ -396,14 +411,14 @@ pub(crate) struct Bar {
     y: u64,
 }
 
-/// Lays out a horizontal bar chart of `rows` (label, value), 300 units wide at most.
+/// Lays out a horizontal bar chart of `rows` (label, value), bars 160 units wide at most.
 pub(crate) fn bars(rows: Vec<(String, u64)>) -> Vec<Bar> {
     let max = rows.iter().map(|r| r.1).max().unwrap_or(0).max(1);
     rows.into_iter()
         .enumerate()
         .map(|(i, (label, value))| Bar {
             label,
-            width: value * 300 / max,
+            width: value * 160 / max,
             value,
             y: u64::try_from(i).unwrap_or(0) * 24,
         })

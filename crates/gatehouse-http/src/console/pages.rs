@@ -20,9 +20,9 @@ const DASHBOARD_KINDS: &[&str] = &[
     "login_success",
     "login_failure",
     "login_throttled",
-    "login_shed",
+    "lockout",
     "refresh",
-    "refresh_token_reuse",
+    "refresh_reuse",
 ];
 
 /// `GET /admin`: event counts over the last hour and day, the key ring's age.
@@ -37,7 +37,12 @@ pub(crate) async fn dashboard(signed: Signed) -> Result<Response, Failure> {
         })
         .await?;
     let count = |since: i64, kind: &str| {
-        u64::try_from(day.iter().filter(|e| e.at >= since && e.kind == kind).count()).unwrap_or(0)
+        u64::try_from(
+            day.iter()
+                .filter(|e| e.at >= since && e.kind == kind)
+                .count(),
+        )
+        .unwrap_or(0)
     };
     let hour: Vec<(String, u64)> = DASHBOARD_KINDS
         .iter()
@@ -53,9 +58,15 @@ pub(crate) async fn dashboard(signed: Signed) -> Result<Response, Failure> {
         .filter_map(|k| k["created_at"].as_i64())
         .max()
         .unwrap_or(now);
+    let (sessions, sessions_capped) = admin.live_session_count().await?;
+    let (hashing, hash_capacity) = admin.hash_pool_load();
     signed.page(
         "dashboard.html",
         minijinja::context! {
+            sessions => sessions,
+            sessions_capped => sessions_capped,
+            hashing => hashing,
+            hash_capacity => hash_capacity,
             hour => bars(hour),
             day => bars(today),
             capped => day.len() >= 1000,
@@ -74,7 +85,10 @@ async fn admin_keys(signed: &Signed) -> Result<Vec<Value>, Failure> {
 }
 
 /// `GET /admin/clients?q=`.
-pub(crate) async fn clients(signed: Signed, RawQuery(query): RawQuery) -> Result<Response, Failure> {
+pub(crate) async fn clients(
+    signed: Signed,
+    RawQuery(query): RawQuery,
+) -> Result<Response, Failure> {
     let mut params = Params::from_form(query.unwrap_or_default().as_bytes())?;
     let q = params.take("q").unwrap_or_default().to_lowercase();
     let all = signed.console.admin.clients().await?;
@@ -111,12 +125,19 @@ pub(crate) async fn create_client(
     let id = form.take("id").unwrap_or_default();
     let mut resource = resource_field(&mut form)?;
     resource["id"] = Value::String(id.clone());
-    let secret = form.take("with_secret").map(|_| gatehouse_core::random::token(32));
+    let secret = form
+        .take("with_secret")
+        .map(|_| gatehouse_core::random::token(32));
     if let Some(secret) = &secret {
         resource["secret"] = Value::String(secret.clone());
     }
     signed.console.admin.create_client(&ctx, &resource).await?;
-    done(&signed, &format!("Client {id} created."), secret, &format!("/admin/clients/{id}"))
+    done(
+        &signed,
+        &format!("Client {id} created."),
+        secret,
+        &format!("/admin/clients/{id}"),
+    )
 }
 
 fn resource_field(form: &mut Params) -> Result<Value, Failure> {
@@ -130,7 +151,12 @@ fn resource_field(form: &mut Params) -> Result<Value, Failure> {
 }
 
 /// A confirmation page, showing a new secret once when there is one.
-fn done(signed: &Signed, message: &str, secret: Option<String>, next: &str) -> Result<Response, Failure> {
+fn done(
+    signed: &Signed,
+    message: &str,
+    secret: Option<String>,
+    next: &str,
+) -> Result<Response, Failure> {
     signed.page(
         "done.html",
         minijinja::context! { message => message, secret => secret, next => next },
@@ -160,8 +186,17 @@ pub(crate) async fn update_client(
 ) -> Result<Response, Failure> {
     let mut form = signed.change(&body)?;
     let resource = resource_field(&mut form)?;
-    signed.console.admin.put_client(&ctx, &id, &resource).await?;
-    done(&signed, &format!("Client {id} saved."), None, &format!("/admin/clients/{id}"))
+    signed
+        .console
+        .admin
+        .put_client(&ctx, &id, &resource)
+        .await?;
+    done(
+        &signed,
+        &format!("Client {id} saved."),
+        None,
+        &format!("/admin/clients/{id}"),
+    )
 }
 
 /// `POST /admin/clients/{id}/delete`: needs `confirm` equal to the id.
@@ -176,7 +211,12 @@ pub(crate) async fn delete_client(
         return Err(Error::invalid_request("type the client id to confirm the deletion").into());
     }
     signed.console.admin.delete_client(&ctx, &id).await?;
-    done(&signed, &format!("Client {id} deleted."), None, "/admin/clients")
+    done(
+        &signed,
+        &format!("Client {id} deleted."),
+        None,
+        "/admin/clients",
+    )
 }
 
 /// `POST /admin/clients/{id}/secret`: a new secret, shown once.
@@ -189,7 +229,12 @@ pub(crate) async fn rotate_secret(
     signed.change(&body)?;
     let secret = signed.console.admin.rotate_client_secret(&ctx, &id).await?;
     let shown = Some(secret.expose_secret().to_owned());
-    done(&signed, &format!("Client {id} has a new secret."), shown, &format!("/admin/clients/{id}"))
+    done(
+        &signed,
+        &format!("Client {id} has a new secret."),
+        shown,
+        &format!("/admin/clients/{id}"),
+    )
 }
 
 fn event_query(query: Option<String>) -> Result<(EventQuery, Value), Failure> {
@@ -209,7 +254,8 @@ fn event_query(query: Option<String>) -> Result<(EventQuery, Value), Failure> {
         ip: p.take("ip"),
         since: number("since", p.take("since"))?,
         until: number("until", p.take("until"))?,
-        limit: number("limit", p.take("limit"))?.map_or(100, |l| u32::try_from(l.clamp(1, 1000)).unwrap_or(100)),
+        limit: number("limit", p.take("limit"))?
+            .map_or(100, |l| u32::try_from(l.clamp(1, 1000)).unwrap_or(100)),
     };
     let shown = json!({
         "kind": q.kind, "user": q.user, "client": q.client_id, "ip": q.ip,
@@ -238,7 +284,10 @@ pub(crate) async fn events(signed: Signed, RawQuery(query): RawQuery) -> Result<
 }
 
 /// `GET /admin/events.jsonl?…`: the same events as JSON lines, as a download.
-pub(crate) async fn export_events(signed: Signed, RawQuery(query): RawQuery) -> Result<Response, Failure> {
+pub(crate) async fn export_events(
+    signed: Signed,
+    RawQuery(query): RawQuery,
+) -> Result<Response, Failure> {
     let (q, _) = event_query(query)?;
     let found = signed.console.admin.search_events(&q).await?;
     let mut out = String::new();
@@ -250,7 +299,10 @@ pub(crate) async fn export_events(signed: Signed, RawQuery(query): RawQuery) -> 
         (
             [
                 (header::CONTENT_TYPE, "application/jsonl"),
-                (header::CONTENT_DISPOSITION, "attachment; filename=\"events.jsonl\""),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"events.jsonl\"",
+                ),
             ],
             out,
         )

@@ -27,7 +27,10 @@ pub(crate) async fn list(signed: Signed, RawQuery(query): RawQuery) -> Result<Re
     let more = users.len() > PAGE as usize;
     users.truncate(PAGE as usize);
     let next = if more {
-        users.last().and_then(|u| u["id"].as_str()).map(str::to_owned)
+        users
+            .last()
+            .and_then(|u| u["id"].as_str())
+            .map(str::to_owned)
     } else {
         None
     };
@@ -50,7 +53,11 @@ pub(crate) async fn create(
         resource["email"] = email.into();
     }
     resource["roles"] = roles(form.take("roles"));
-    let (created, _) = signed.console.admin.put_user(&ctx, &username, &resource, None).await?;
+    let (created, _) = signed
+        .console
+        .admin
+        .put_user(&ctx, &username, &resource, None)
+        .await?;
     if created["id"].is_null() {
         return Err(Error::internal("the created user has no id").into());
     }
@@ -78,7 +85,10 @@ fn user_path(user: &Value) -> String {
 }
 
 /// `GET /admin/users/{username}`: settings, factors, sessions.
-pub(crate) async fn show(signed: Signed, Path(username): Path<String>) -> Result<Response, Failure> {
+pub(crate) async fn show(
+    signed: Signed,
+    Path(username): Path<String>,
+) -> Result<Response, Failure> {
     let admin = &signed.console.admin;
     let user = admin.user(&username).await?;
     let factors = admin.authenticators(&username).await?;
@@ -89,7 +99,12 @@ pub(crate) async fn show(signed: Signed, Path(username): Path<String>) -> Result
     let sessions = admin.session_bundle(&query).await?;
     let roles = user["roles"]
         .as_array()
-        .map(|r| r.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "))
+        .map(|r| {
+            r.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .unwrap_or_default();
     signed.page(
         "user.html",
@@ -125,7 +140,11 @@ pub(crate) async fn update(
         "roles": roles(form.take("roles")),
         "active": form.take("active").is_some(),
     });
-    let (user, _) = signed.console.admin.put_user(&ctx, &username, &resource, None).await?;
+    let (user, _) = signed
+        .console
+        .admin
+        .put_user(&ctx, &username, &resource, None)
+        .await?;
     Ok(signed.redirect(&user_path(&user)))
 }
 

@@ -53,7 +53,11 @@ impl<DB: Backend, H: HotPath<DB>> UserStore for SqlStore<DB, H> {
         } else {
             format!("%{escaped}%")
         };
-        let params = [after.into(), pattern.as_str().into(), i64::from(limit).into()];
+        let params = [
+            after.into(),
+            pattern.as_str().into(),
+            i64::from(limit).into(),
+        ];
         fetch_all(&self.pool, sql, &params, rows::user::<DB>).await
     }
 

@@ -179,7 +179,11 @@ impl Browser {
         let step = self
             .post(
                 "/admin/login",
-                &[("csrf_token", &csrf), ("username", user), ("password", password)],
+                &[
+                    ("csrf_token", &csrf),
+                    ("username", user),
+                    ("password", password),
+                ],
             )
             .await;
         assert_eq!(step.status, StatusCode::OK, "{}", step.body);
@@ -256,9 +260,17 @@ async fn an_admin_signs_in_with_password_and_totp() {
         sheet.headers["cache-control"],
         "public, max-age=31536000, immutable"
     );
-    assert_eq!(b.get("/admin/assets/console-0000.css").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        b.get("/admin/assets/console-0000.css").await.status,
+        StatusCode::NOT_FOUND
+    );
 
-    for page in ["/admin/clients", "/admin/users", "/admin/events", "/admin/keys"] {
+    for page in [
+        "/admin/clients",
+        "/admin/users",
+        "/admin/events",
+        "/admin/keys",
+    ] {
         let p = b.get(page).await;
         assert_eq!(p.status, StatusCode::OK, "{page}: {}", p.body);
         assert_eq!(p.headers["x-frame-options"], "DENY");
@@ -280,7 +292,11 @@ async fn only_admin_roles_sign_in_and_all_refusals_look_alike() {
         let page = b
             .post(
                 "/admin/login",
-                &[("csrf_token", &login.csrf()), ("username", user), ("password", password)],
+                &[
+                    ("csrf_token", &login.csrf()),
+                    ("username", user),
+                    ("password", password),
+                ],
             )
             .await;
         assert_eq!(page.status, StatusCode::UNAUTHORIZED, "{user}");
@@ -298,7 +314,10 @@ async fn csrf_and_missing_cookie_requests_are_refused() {
     let mut b = Browser::new(&s);
     let login = b.get("/admin/login").await;
     let no_token = b
-        .post("/admin/login", &[("username", ADMIN.0), ("password", ADMIN.1)])
+        .post(
+            "/admin/login",
+            &[("username", ADMIN.0), ("password", ADMIN.1)],
+        )
         .await;
     assert_eq!(no_token.status, StatusCode::FORBIDDEN);
     drop(login);
@@ -309,18 +328,32 @@ async fn csrf_and_missing_cookie_requests_are_refused() {
 
     let missing = b.post("/admin/keys/rotate", &[]).await;
     assert_eq!(missing.status, StatusCode::FORBIDDEN);
-    let wrong = b.post("/admin/keys/rotate", &[("csrf_token", "AAAA")]).await;
+    let wrong = b
+        .post("/admin/keys/rotate", &[("csrf_token", "AAAA")])
+        .await;
     assert_eq!(wrong.status, StatusCode::FORBIDDEN);
     let mut stranger = Browser::new(&s);
-    let no_cookie = stranger.post("/admin/keys/rotate", &[("csrf_token", &csrf)]).await;
+    let no_cookie = stranger
+        .post("/admin/keys/rotate", &[("csrf_token", &csrf)])
+        .await;
     assert_eq!(no_cookie.status, StatusCode::SEE_OTHER);
     assert_eq!(no_cookie.location(), "/admin/login");
-    let after = b.get("/admin/keys").await.body.matches("class=\"key\"").count();
+    let after = b
+        .get("/admin/keys")
+        .await
+        .body
+        .matches("class=\"key\"")
+        .count();
     assert_eq!(before, after, "nothing was rotated");
 
     let ok = b.post("/admin/keys/rotate", &[("csrf_token", &csrf)]).await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
-    let after = b.get("/admin/keys").await.body.matches("class=\"key\"").count();
+    let after = b
+        .get("/admin/keys")
+        .await
+        .body
+        .matches("class=\"key\"")
+        .count();
     assert_eq!(after, before + 1);
     let events = admin_get(&s, "/Event?user=").await;
     let rotated = events["entry"]
@@ -341,15 +374,27 @@ async fn a_viewer_cannot_change_anything() {
     b.sign_in(VIEWER, None).await;
     let users = b.get("/admin/users").await;
     assert_eq!(users.status, StatusCode::OK);
-    assert!(!users.body.contains("create-user"), "no create form for a viewer");
+    assert!(
+        !users.body.contains("create-user"),
+        "no create form for a viewer"
+    );
     let csrf = b.get("/admin/keys").await.csrf();
     let posts: &[(&str, &[(&str, &str)])] = &[
         ("/admin/keys/rotate", &[]),
-        ("/admin/users", &[("username", "mallory"), ("password", "mallory-password-1")]),
-        ("/admin/users/plain/password", &[("password", "new-password-123")]),
+        (
+            "/admin/users",
+            &[("username", "mallory"), ("password", "mallory-password-1")],
+        ),
+        (
+            "/admin/users/plain/password",
+            &[("password", "new-password-123")],
+        ),
         ("/admin/users/plain/sessions", &[]),
         ("/admin/users/plain/unlock", &[]),
-        ("/admin/users/plain", &[("roles", "gatehouse:admin"), ("active", "1")]),
+        (
+            "/admin/users/plain",
+            &[("roles", "gatehouse:admin"), ("active", "1")],
+        ),
         ("/admin/clients", &[("id", "evil"), ("resource", "{}")]),
     ];
     for (path, form) in posts {
@@ -359,20 +404,35 @@ async fn a_viewer_cannot_change_anything() {
         assert_eq!(page.status, StatusCode::FORBIDDEN, "{path}: {}", page.body);
     }
     let plain = admin_get(&s, "/User/plain").await;
-    assert!(plain["roles"].as_array().is_none_or(Vec::is_empty), "{plain}");
-    assert_eq!(admin_status(&s, "/User/mallory").await, StatusCode::NOT_FOUND);
+    assert!(
+        plain["roles"].as_array().is_none_or(Vec::is_empty),
+        "{plain}"
+    );
+    assert_eq!(
+        admin_status(&s, "/User/mallory").await,
+        StatusCode::NOT_FOUND
+    );
 }
 
 /// Sessions end after the idle timeout, and after the absolute one however busy; sign-out
 /// ends the session everywhere (the old cookie no longer works).
 #[tokio::test]
 async fn sessions_time_out_and_sign_out_ends_them() {
-    let s = console_server(&["--console-idle-timeout", "2", "--console-session-lifetime", "5"]);
+    let s = console_server(&[
+        "--console-idle-timeout",
+        "2",
+        "--console-session-lifetime",
+        "5",
+    ]);
     let mut b = Browser::new(&s);
     let totp = b.sign_in(ADMIN, None).await;
     tokio::time::sleep(Duration::from_millis(3100)).await;
     let idle = b.get("/admin").await;
-    assert_eq!(idle.status, StatusCode::SEE_OTHER, "idle session still alive");
+    assert_eq!(
+        idle.status,
+        StatusCode::SEE_OTHER,
+        "idle session still alive"
+    );
 
     let mut totp = b.sign_in(ADMIN, Some(totp)).await;
     let mut ended = false;
@@ -393,7 +453,11 @@ async fn sessions_time_out_and_sign_out_ends_them() {
     assert_eq!(out.status, StatusCode::SEE_OTHER);
     assert!(!b.cookies.contains_key("gatehouse_console"));
     b.cookies = old;
-    assert_eq!(b.get("/admin").await.status, StatusCode::SEE_OTHER, "revoked");
+    assert_eq!(
+        b.get("/admin").await.status,
+        StatusCode::SEE_OTHER,
+        "revoked"
+    );
 }
 
 /// Users are found among many by a search and paged by key; a password reset and the end of
@@ -423,18 +487,32 @@ async fn users_are_searched_paged_and_managed() {
 
     let token = password_grant_app(&s, "member042", "member-password-1").await;
     let user = b.get("/admin/users/member042").await;
-    assert_eq!(user.body.matches("class=\"session\"").count(), 1, "{}", user.body);
+    assert_eq!(
+        user.body.matches("class=\"session\"").count(),
+        1,
+        "{}",
+        user.body
+    );
     let csrf = user.csrf();
     let reset = b
         .post(
             "/admin/users/member042/password",
-            &[("csrf_token", &csrf), ("password", "a-brand-new-password-9")],
+            &[
+                ("csrf_token", &csrf),
+                ("password", "a-brand-new-password-9"),
+            ],
         )
         .await;
     assert_eq!(reset.status, StatusCode::SEE_OTHER, "{}", reset.body);
-    let ended = b.post("/admin/users/member042/sessions", &[("csrf_token", &csrf)]).await;
+    let ended = b
+        .post("/admin/users/member042/sessions", &[("csrf_token", &csrf)])
+        .await;
     assert_eq!(ended.status, StatusCode::SEE_OTHER);
-    assert!(b.get("/admin/users/member042").await.body.contains("no-sessions"));
+    assert!(b
+        .get("/admin/users/member042")
+        .await
+        .body
+        .contains("no-sessions"));
     let introspected = introspect_app(&s, &token).await;
     assert_eq!(introspected["active"], false);
     assert_eq!(
@@ -450,7 +528,9 @@ async fn users_are_searched_paged_and_managed() {
         .map(|e| e["resource"]["kind"].as_str().unwrap())
         .collect();
     assert!(!via.is_empty(), "{events}");
-    let filtered = b.get("/admin/events?user=member042&kind=login_success").await;
+    let filtered = b
+        .get("/admin/events?user=member042&kind=login_success")
+        .await;
     assert!(filtered.body.contains("login_success"));
     assert!(!filtered.body.contains(">admin_change<"));
     let export = b.get("/admin/events.jsonl?user=member042").await;
@@ -503,7 +583,10 @@ async fn a_client_made_in_the_console_works() {
     assert_eq!(grant(secret.clone()).await, StatusCode::OK);
     let client = b.get("/admin/clients/shop").await;
     let rotated = b
-        .post("/admin/clients/shop/secret", &[("csrf_token", &client.csrf())])
+        .post(
+            "/admin/clients/shop/secret",
+            &[("csrf_token", &client.csrf())],
+        )
         .await;
     let new_secret = rotated.text_of("secret");
     assert_ne!(new_secret, secret);
@@ -523,7 +606,10 @@ async fn a_client_made_in_the_console_works() {
         )
         .await;
     assert_eq!(deleted.status, StatusCode::OK);
-    assert_eq!(admin_status(&s, "/Client/shop").await, StatusCode::NOT_FOUND);
+    assert_eq!(
+        admin_status(&s, "/Client/shop").await,
+        StatusCode::NOT_FOUND
+    );
 }
 
 /// The admin API takes an administrator's access token from the console client: an admin
@@ -549,7 +635,10 @@ async fn the_admin_api_takes_administrators_tokens() {
     assert_eq!(get(admin.clone()).await, StatusCode::OK);
     assert_eq!(put(admin.clone(), "by-admin").await, StatusCode::CREATED);
     assert_eq!(get(viewer.clone()).await, StatusCode::OK);
-    assert_eq!(put(viewer.clone(), "by-viewer").await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        put(viewer.clone(), "by-viewer").await,
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(get("not-a-token".into()).await, StatusCode::UNAUTHORIZED);
 
     // A plain user's token: the scope alone is not enough.
@@ -563,7 +652,11 @@ async fn the_admin_api_takes_administrators_tokens() {
 }
 
 /// An access token from the console client's password grant (and TOTP enrolment).
-async fn console_token(s: &TestServer, (user, password): (&str, &str), totp: Option<Totp>) -> (String, Totp) {
+async fn console_token(
+    s: &TestServer,
+    (user, password): (&str, &str),
+    totp: Option<Totp>,
+) -> (String, Totp) {
     let http = reqwest::Client::new();
     let answer: Value = http
         .post(s.url("/oauth/token"))
@@ -580,7 +673,10 @@ async fn console_token(s: &TestServer, (user, password): (&str, &str), totp: Opt
         .json()
         .await
         .unwrap();
-    let mfa_token = answer["mfa_token"].as_str().expect("mfa_required").to_owned();
+    let mfa_token = answer["mfa_token"]
+        .as_str()
+        .expect("mfa_required")
+        .to_owned();
     let mut totp = match totp {
         Some(t) => t,
         None => {
@@ -612,7 +708,10 @@ async fn console_token(s: &TestServer, (user, password): (&str, &str), totp: Opt
         .json()
         .await
         .unwrap();
-    (tokens["access_token"].as_str().expect("tokens").to_owned(), totp)
+    (
+        tokens["access_token"].as_str().expect("tokens").to_owned(),
+        totp,
+    )
 }
 
 async fn ensure_app(s: &TestServer) {
@@ -628,7 +727,11 @@ async fn password_grant_status(s: &TestServer, user: &str, password: &str) -> St
     reqwest::Client::new()
         .post(s.url("/oauth/token"))
         .basic_auth("app", Some("app-secret"))
-        .form(&[("grant_type", "password"), ("username", user), ("password", password)])
+        .form(&[
+            ("grant_type", "password"),
+            ("username", user),
+            ("password", password),
+        ])
         .send()
         .await
         .unwrap()

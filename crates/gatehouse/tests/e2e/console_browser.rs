@@ -50,7 +50,10 @@ async fn the_console_works_in_a_real_browser() {
     };
     for i in 0..120 {
         let body = json!({"password": "member-password-1"});
-        assert_eq!(put(format!("/User/member{i:03}"), body).await, StatusCode::CREATED);
+        assert_eq!(
+            put(format!("/User/member{i:03}"), body).await,
+            StatusCode::CREATED
+        );
     }
     let app = json!({"secret": "app-secret", "grant_types": ["password"]});
     assert_eq!(put("/Client/app".into(), app).await, StatusCode::CREATED);
@@ -101,7 +104,11 @@ async fn the_console_works_in_a_real_browser() {
         json!({}),
         "failed scenarios (screenshots in target/console-browser-failures):\n{stderr}"
     );
-    assert_eq!(result["passed"].as_array().unwrap().len(), SCENARIOS, "{result}");
+    assert_eq!(
+        result["passed"].as_array().unwrap().len(),
+        SCENARIOS,
+        "{result}"
+    );
 
     // The session the browser ended is dead over HTTP too.
     let introspected: Value = reqwest::Client::new()
