@@ -185,6 +185,12 @@ pub(crate) async fn update_client(
     body: Bytes,
 ) -> Result<Response, Failure> {
     let mut form = signed.change(&body)?;
+    if id == gatehouse_core::console::CONSOLE_CLIENT_ID {
+        return Err(Error::invalid_request(
+            "the console's own client is managed by the server (serve --console)",
+        )
+        .into());
+    }
     let resource = resource_field(&mut form)?;
     signed
         .console
@@ -207,6 +213,12 @@ pub(crate) async fn delete_client(
     body: Bytes,
 ) -> Result<Response, Failure> {
     let mut form = signed.change(&body)?;
+    if id == gatehouse_core::console::CONSOLE_CLIENT_ID {
+        return Err(Error::invalid_request(
+            "the console's own client is managed by the server (serve --console)",
+        )
+        .into());
+    }
     if form.take("confirm").as_deref() != Some(id.as_str()) {
         return Err(Error::invalid_request("type the client id to confirm the deletion").into());
     }
@@ -227,6 +239,12 @@ pub(crate) async fn rotate_secret(
     body: Bytes,
 ) -> Result<Response, Failure> {
     signed.change(&body)?;
+    if id == gatehouse_core::console::CONSOLE_CLIENT_ID {
+        return Err(Error::invalid_request(
+            "the console's own client is managed by the server (serve --console)",
+        )
+        .into());
+    }
     let secret = signed.console.admin.rotate_client_secret(&ctx, &id).await?;
     let shown = Some(secret.expose_secret().to_owned());
     done(

@@ -277,6 +277,30 @@ async fn an_admin_signs_in_with_password_and_totp() {
     }
 }
 
+/// Over HTTPS the session cookies are `Secure` too.
+#[tokio::test]
+async fn cookies_are_secure_over_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert_pem, key_pem) = crate::tls::self_signed();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, &cert_pem).unwrap();
+    std::fs::write(&key, key_pem).unwrap();
+    let mut s = TestServer::builder()
+        .args(&["--console"])
+        .tls(&cert, &key)
+        .spawn();
+    s.http = crate::tls::trusting(&cert_pem);
+    let login = s.http.get(s.url("/admin/login")).send().await.unwrap();
+    assert_eq!(login.status(), StatusCode::OK);
+    let set = login.headers()[SET_COOKIE].to_str().unwrap();
+    assert!(set.starts_with("gatehouse_console_login="), "{set}");
+    assert!(set.contains("; Secure"), "{set}");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+}
+
 /// A wrong password, an unknown user and a user without a console role get the same answer.
 #[tokio::test]
 async fn only_admin_roles_sign_in_and_all_refusals_look_alike() {
