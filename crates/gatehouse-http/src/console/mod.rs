@@ -152,6 +152,7 @@ pub(crate) fn router() -> Router<AppState> {
             "/admin/clients/{id}",
             get(pages::client).post(pages::update_client),
         )
+        .route("/admin/clients/{id}/settings", post(pages::client_settings))
         .route("/admin/clients/{id}/delete", post(pages::delete_client))
         .route("/admin/clients/{id}/secret", post(pages::rotate_secret))
         .route("/admin/users", get(users::list).post(users::create))

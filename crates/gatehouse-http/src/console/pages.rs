@@ -205,6 +205,67 @@ pub(crate) async fn update_client(
     )
 }
 
+/// `POST /admin/clients/{id}/settings`: the common settings as form fields (grant types, scopes,
+/// MFA policy, token format, whether the secret is required, assertion keys as a JWKS), laid
+/// over the stored resource; the others stay as they are.
+pub(crate) async fn client_settings(
+    Context(ctx): Context,
+    signed: Signed,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, Failure> {
+    let mut form = signed.change(&body)?;
+    if id == gatehouse_core::console::CONSOLE_CLIENT_ID {
+        return Err(Error::invalid_request(
+            "the console's own client is managed by the server (serve --console)",
+        )
+        .into());
+    }
+    let admin = &signed.console.admin;
+    let mut resource = admin.editable_client(&id).await?;
+    let grants: Vec<&str> = ["password", "client_credentials"]
+        .into_iter()
+        .filter(|g| form.take(&format!("grant_{g}")).is_some())
+        .collect();
+    resource["grant_types"] = json!(grants);
+    let scopes: Vec<String> = form
+        .take("scopes")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    resource["scopes"] = json!(scopes);
+    resource["mfa"] = json!(form.take("mfa").unwrap_or_else(|| "off".into()));
+    let set = gatehouse_core::admin::set_path;
+    set(
+        &mut resource,
+        "auth.password.refresh_token",
+        json!(form.take("refresh_token").is_some()),
+    );
+    set(
+        &mut resource,
+        "auth.password.secret_required",
+        json!(form.take("secret_required").is_some()),
+    );
+    let format = form.take("token_format").unwrap_or_else(|| "jwt".into());
+    set(&mut resource, "auth.password.token_format", json!(format));
+    match form.take("jwks") {
+        Some(text) => {
+            let jwks: Value = serde_json::from_str(&text)
+                .map_err(|_| Error::invalid_request("the assertion keys are not a JSON JWKS"))?;
+            resource["jwks"] = jwks;
+        }
+        None => resource["jwks"] = Value::Null,
+    }
+    admin.put_client(&ctx, &id, &resource).await?;
+    done(
+        &signed,
+        &format!("Client {id} saved."),
+        None,
+        &format!("/admin/clients/{id}"),
+    )
+}
+
 /// `POST /admin/clients/{id}/delete`: needs `confirm` equal to the id.
 pub(crate) async fn delete_client(
     Context(ctx): Context,

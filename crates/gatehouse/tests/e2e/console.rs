@@ -606,6 +606,52 @@ async fn a_client_made_in_the_console_works() {
     };
     assert_eq!(grant(secret.clone()).await, StatusCode::OK);
     let client = b.get("/admin/clients/shop").await;
+    let saved = b
+        .post(
+            "/admin/clients/shop/settings",
+            &[
+                ("csrf_token", &client.csrf()),
+                ("grant_password", "1"),
+                ("refresh_token", "1"),
+                ("scopes", "read write"),
+                ("mfa", "optional"),
+                ("token_format", "opaque"),
+                ("secret_required", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    let stored = admin_get(&s, "/Client/shop").await;
+    assert_eq!(stored["mfa"], "optional", "{stored}");
+    assert_eq!(stored["scopes"], json!(["read", "write"]));
+    assert_eq!(stored["auth"]["password"]["token_format"], "opaque");
+    assert_eq!(stored["auth"]["password"]["refresh_token"], true);
+    assert_eq!(stored["has_secret"], true, "the secret is kept");
+    // Assertion keys: a client's JWKS, shown again in the form.
+    let jwks = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "k1",
+        "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]})
+    .to_string();
+    let with_keys = b
+        .post(
+            "/admin/clients/shop/settings",
+            &[
+                ("csrf_token", &client.csrf()),
+                ("grant_password", "1"),
+                ("secret_required", "1"),
+                ("jwks", &jwks),
+            ],
+        )
+        .await;
+    assert_eq!(with_keys.status, StatusCode::OK, "{}", with_keys.body);
+    assert_eq!(
+        admin_get(&s, "/Client/shop").await["jwks"]["keys"][0]["kid"],
+        "k1"
+    );
+    let shown = b.get("/admin/clients/shop").await;
+    assert_eq!(shown.status, StatusCode::OK);
+    assert!(shown
+        .body
+        .contains("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"));
     let rotated = b
         .post(
             "/admin/clients/shop/secret",
