@@ -18,6 +18,8 @@ mod client_auth;
 mod client_credentials;
 mod console;
 mod console_browser;
+mod console_pages;
+mod console_security;
 mod crash;
 mod database;
 mod discovery;

@@ -62,6 +62,13 @@ def wait(driver, by, what):
     return WebDriverWait(driver, 10).until(EC.presence_of_element_located((by, what)))
 
 
+def click_and_load(driver, element_id):
+    """Clicks a button or link that loads a page, and waits until the old page is gone."""
+    element = driver.find_element(By.ID, element_id)
+    element.click()
+    WebDriverWait(driver, 10).until(EC.staleness_of(element))
+
+
 def fill(driver, field_id, text):
     element = driver.find_element(By.ID, field_id)
     element.clear()
@@ -79,13 +86,13 @@ def sign_in(driver, user, password, shots=False):
         shot(driver, "login")
     fill(driver, "username", user)
     fill(driver, "password", password)
-    driver.find_element(By.ID, "sign-in").click()
+    click_and_load(driver, "sign-in")
     secret = wait(driver, By.ID, "totp-secret").text.strip()
     check(driver.find_elements(By.CSS_SELECTOR, ".qr svg"), "no QR code on the enrolment page")
     if shots:
         shot(driver, "mfa-enrolment")
     fill(driver, "otp", totp(secret, int(time.time()) // 30))
-    driver.find_element(By.ID, "verify").click()
+    click_and_load(driver, "verify")
     wait(driver, By.ID, "sign-out")
     check(driver.current_url.rstrip("/").endswith("/admin"), "not on the dashboard: " + driver.current_url)
     check("Dashboard" in driver.page_source, "no dashboard")
@@ -113,7 +120,7 @@ def create_a_client_and_use_it(d, state):
     d.get(BASE + "/admin/clients")
     fill(d, "new-id", "browser-app")
     fill(d, "new-resource", json.dumps({"grant_types": ["password"], "scopes": ["read"]}))
-    d.find_element(By.ID, "create-client").click()
+    click_and_load(d, "create-client")
     secret = wait(d, By.ID, "secret").text.strip()
     check(len(secret) >= 32, "no secret shown")
     status, body = http("/oauth/token", {"grant_type": "password", "username": "member001",
@@ -132,19 +139,17 @@ def find_a_user_reset_password_and_end_sessions(d, state):
     check(d.find_elements(By.ID, "next-page"), "no next page among many users")
     shot(d, "users")
     fill(d, "q", "member077")
-    d.find_element(By.ID, "search").click()
-    WebDriverWait(d, 10).until(EC.url_contains("q=member077"))
+    click_and_load(d, "search")
     links = d.find_elements(By.LINK_TEXT, "member077")
     check(len(links) == 1, "member077 not found by the search")
     links[0].click()
+    WebDriverWait(d, 10).until(EC.staleness_of(links[0]))
     wait(d, By.ID, "set-password")
     check(len(d.find_elements(By.CSS_SELECTOR, "tr.session")) >= 1, "member077 has no session listed")
     shot(d, "user")
     fill(d, "new-password", "reset-in-the-browser-7")
-    button = d.find_element(By.ID, "set-password")
-    button.click()
-    WebDriverWait(d, 10).until(EC.staleness_of(button))
-    wait(d, By.ID, "revoke-all").click()
+    click_and_load(d, "set-password")
+    click_and_load(d, "revoke-all")
     wait(d, By.ID, "no-sessions")
     status, _ = http("/oauth/token", {"grant_type": "password", "username": "member077",
                                       "password": "reset-in-the-browser-7"},
@@ -156,8 +161,7 @@ def filter_events(d, state):
     d.get(BASE + "/admin/events")
     fill(d, "kind", "login_success")
     fill(d, "user", "member077")
-    d.find_element(By.ID, "filter").click()
-    WebDriverWait(d, 10).until(EC.url_contains("kind=login_success"))
+    click_and_load(d, "filter")
     rows = d.find_elements(By.CSS_SELECTOR, "tr.event")
     check(rows, "no event found by the filter")
     for row in rows:
@@ -170,10 +174,9 @@ def filter_events(d, state):
 def rotate_a_key(d, state):
     d.get(BASE + "/admin/keys")
     before = len(d.find_elements(By.CSS_SELECTOR, "tr.key"))
-    d.find_element(By.ID, "rotate-keys").click()
+    click_and_load(d, "rotate-keys")
     check("Keys rotated" in wait(d, By.ID, "message").text, "no rotation message")
-    d.find_element(By.ID, "continue").click()
-    wait(d, By.ID, "rotate-keys")
+    click_and_load(d, "continue")
     after = len(d.find_elements(By.CSS_SELECTOR, "tr.key"))
     check(after == before + 1, "keys: %d before, %d after" % (before, after))
     shot(d, "keys")
