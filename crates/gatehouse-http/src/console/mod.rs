@@ -1,36 +1,37 @@
 //! The web console under `/admin` (issue 19): server-rendered HTML over the same core services
 //! the admin API calls, for administrators who sign in with gatehouse's own password grant and
-//! a second factor (`login.rs`), and the pages (`pages.rs`, `users.rs`). Every answer carries a
-//! strict Content-Security-Policy (no script at all: plain forms), `X-Frame-Options: DENY` and
+//! a second factor (`login.rs`, then `session.rs` on each request), and the pages (`pages.rs`,
+//! `clients.rs`, `users.rs`). Every answer carries a strict Content-Security-Policy (no script
+//! at all: plain forms), `X-Frame-Options: DENY` and
 //! `Cache-Control: no-store`; the one stylesheet is embedded and served under a content-hashed
 //! path with immutable caching. A page needs a live console session (`Signed`); a form post
 //! also needs the session's CSRF token in its `csrf_token` field, and a change the role
 //! `gatehouse:admin` (a `gatehouse:viewer` gets 403).
 
+mod clients;
 mod login;
 mod pages;
+mod session;
 mod users;
+
+pub(crate) use session::{cookie_value, Signed};
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Request, State};
-use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use gatehouse_core::admin::AdminService;
 use gatehouse_core::client::Client;
-use gatehouse_core::console::{
-    csrf_matches, csrf_token, Administrator, ConsoleSession, ConsoleSessions,
-};
+use gatehouse_core::console::ConsoleSessions;
 use gatehouse_core::Error;
 use minijinja::Environment;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::params::Params;
 use crate::AppState;
 
 /// The session cookie's name.
@@ -146,15 +147,18 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/admin/assets/{file}", get(stylesheet))
         .route(
             "/admin/clients",
-            get(pages::clients).post(pages::create_client),
+            get(clients::clients).post(clients::create_client),
         )
         .route(
             "/admin/clients/{id}",
-            get(pages::client).post(pages::update_client),
+            get(clients::client).post(clients::update_client),
         )
-        .route("/admin/clients/{id}/settings", post(pages::client_settings))
-        .route("/admin/clients/{id}/delete", post(pages::delete_client))
-        .route("/admin/clients/{id}/secret", post(pages::rotate_secret))
+        .route(
+            "/admin/clients/{id}/settings",
+            post(clients::client_settings),
+        )
+        .route("/admin/clients/{id}/delete", post(clients::delete_client))
+        .route("/admin/clients/{id}/secret", post(clients::rotate_secret))
         .route("/admin/users", get(users::list).post(users::create))
         .route("/admin/users/{id}", get(users::show).post(users::update))
         .route("/admin/users/{id}/password", post(users::set_password))
@@ -278,129 +282,6 @@ pub(crate) fn console_of(app: &AppState) -> Result<Arc<Console>, Failure> {
     app.console
         .clone()
         .ok_or_else(|| Failure(StatusCode::NOT_FOUND, "no such page".into()))
-}
-
-/// A request of a signed-in administrator: their live session (renewed with this request),
-/// its CSRF token, and who they are now.
-pub(crate) struct Signed {
-    pub(crate) console: Arc<Console>,
-    pub(crate) admin: Administrator,
-    pub(crate) session: ConsoleSession,
-    pub(crate) csrf: String,
-}
-
-/// Why a request has no session: a redirect to the sign-in page, or an error.
-pub(crate) enum NotSigned {
-    SignIn,
-    Failed(Failure),
-}
-
-impl IntoResponse for NotSigned {
-    fn into_response(self) -> Response {
-        match self {
-            NotSigned::SignIn => Redirect::to("/admin/login").into_response(),
-            NotSigned::Failed(f) => f.into_response(),
-        }
-    }
-}
-
-impl FromRequestParts<AppState> for Signed {
-    type Rejection = NotSigned;
-
-    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, NotSigned> {
-        let console = console_of(app).map_err(NotSigned::Failed)?;
-        let cookie = cookie_value(&parts.headers, SESSION_COOKIE).ok_or(NotSigned::SignIn)?;
-        let session = console
-            .sessions
-            .open(&cookie)
-            .map_err(|_| NotSigned::SignIn)?;
-        let admin = match app.admin_tokens.administrator(&session.access_token).await {
-            Ok(admin) => admin,
-            Err(Error::Internal(e)) => {
-                return Err(NotSigned::Failed(Failure::from(Error::Internal(e))))
-            }
-            Err(_) => return Err(NotSigned::SignIn),
-        };
-        let csrf = csrf_token(&session.access_token);
-        Ok(Signed {
-            console,
-            admin,
-            session,
-            csrf,
-        })
-    }
-}
-
-impl Signed {
-    /// A page for this administrator, renewing the session cookie (the idle timeout restarts).
-    pub(crate) fn page(&self, name: &str, ctx: minijinja::Value) -> Result<Response, Failure> {
-        let html = self.console.render(name, Some(self), ctx)?;
-        Ok(self.renewed(html.into_response()))
-    }
-
-    /// `response` with the renewed session cookie.
-    pub(crate) fn renewed(&self, mut response: Response) -> Response {
-        if let Ok(value) = self.console.sessions.seal(&self.session) {
-            let cookie = self.console.cookie(
-                SESSION_COOKIE,
-                &value,
-                self.console.sessions.absolute_timeout(),
-            );
-            response.headers_mut().append(header::SET_COOKIE, cookie);
-        }
-        response
-    }
-
-    /// A redirect (303) to `to` after a change.
-    pub(crate) fn redirect(&self, to: &str) -> Response {
-        self.renewed(Redirect::to(to).into_response())
-    }
-
-    /// The fields of a form that changes something: its `csrf_token` must be this session's,
-    /// and the administrator must hold `gatehouse:admin`.
-    pub(crate) fn change(&self, body: &[u8]) -> Result<Params, Failure> {
-        let mut params = self.form(body)?;
-        if !self.admin.role.can_write() {
-            return Err(Failure(
-                StatusCode::FORBIDDEN,
-                "a gatehouse:viewer may not change anything".into(),
-            ));
-        }
-        params.take("csrf_token");
-        Ok(params)
-    }
-
-    /// The fields of a form, its `csrf_token` checked.
-    pub(crate) fn form(&self, body: &[u8]) -> Result<Params, Failure> {
-        let mut params = Params::from_form(body)?;
-        let presented = params.take("csrf_token").unwrap_or_default();
-        if !csrf_matches(&self.session.access_token, &presented) {
-            return Err(Failure(
-                StatusCode::FORBIDDEN,
-                "the form's CSRF token is missing or wrong: reload the page".into(),
-            ));
-        }
-        Ok(params)
-    }
-}
-
-/// The value of cookie `name`, if the request has exactly one.
-pub(crate) fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    let mut found = None;
-    for value in headers.get_all(header::COOKIE) {
-        let Ok(text) = value.to_str() else { continue };
-        for pair in text.split(';') {
-            if let Some((k, v)) = pair.trim().split_once('=') {
-                if k == name {
-                    if found.is_some() {
-                        return None;
-                    }
-                    found = Some(v.to_owned());
-                }
-            }
-        }
-    }
-    found
 }
 
 /// A row of a bar chart.
