@@ -51,6 +51,7 @@ pub mod client_assertion;
 pub mod client_auth;
 pub mod client_credentials;
 pub mod clock;
+pub mod console;
 pub mod discovery;
 pub mod error;
 pub mod external_users;

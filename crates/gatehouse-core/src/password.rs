@@ -138,6 +138,11 @@ impl PasswordHasher {
         self.params
     }
 
+    /// How many hashes may run or wait at once (workers plus queue places).
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     /// Requests waiting for or holding a worker.
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Relaxed)

@@ -63,10 +63,24 @@ pub(crate) struct ResourceUnreadable(ErrorBody);
 #[derive(utoipa::IntoResponses)]
 #[response(
     status = 401,
-    description = "invalid_token: the admin bearer token is missing or wrong",
+    description = "invalid_token: the admin bearer token is missing or wrong, or an \
+                   administrator's access token is not live",
     headers(("WWW-Authenticate" = String, description = "Bearer error=\"invalid_token\""))
 )]
-pub(crate) struct AdminTokenRejected(ErrorBody);
+pub(crate) struct AdminTokenInvalid(ErrorBody);
+
+/// 403 of every admin API operation: an administrator's access token that may not do this.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 403,
+    description = "access_denied or insufficient_scope: an access token without the \
+                   gatehouse:admin scope, a second factor or a console role; a \
+                   gatehouse:viewer's change"
+)]
+pub(crate) struct AdminRoleRefused(ErrorBody);
+
+/// The refusals of every admin API operation's credentials.
+pub(crate) type AdminTokenRejected = Answers<(AdminTokenInvalid, AdminRoleRefused)>;
 
 /// 404 of an admin API operation on a collection.
 #[derive(utoipa::IntoResponses)]
@@ -161,6 +175,7 @@ macro_rules! answers_of_tuples {
 }
 
 answers_of_tuples!(
+    (A, B),
     (A, B, C),
     (A, B, C, D),
     (A, B, C, D, E, F, G),

@@ -5,6 +5,7 @@
 //! error-to-response mapping, [`telemetry`] the metrics, request ids and request spans.
 
 pub mod client_address;
+pub mod console;
 pub mod error;
 mod error_responses;
 pub mod extract;
@@ -79,6 +80,10 @@ pub struct AppState {
     pub webhooks: Option<Arc<gatehouse_core::webhook::Webhooks>>,
     /// The Prometheus exporter behind `/metrics`.
     pub metrics: Metrics,
+    /// What administrators' access tokens (scope `gatehouse:admin`) may do in the admin API.
+    pub admin_tokens: Arc<gatehouse_core::console::AdminTokens>,
+    /// The web console under `/admin`; `None` (and no such pages) without `serve --console`.
+    pub console: Option<Arc<console::Console>>,
 }
 
 /// One row of the route table: a path, its handlers, and its OpenAPI operation.
@@ -179,6 +184,7 @@ pub fn router(state: AppState) -> Router {
         router = router.route(route.path, route.handler);
     }
     router
+        .merge(console::router())
         // route_layer: runs after routing, so the route's pattern is known (MatchedPath).
         .route_layer(axum::middleware::from_fn(run_to_completion))
         .route_layer(axum::middleware::from_fn(telemetry::track))

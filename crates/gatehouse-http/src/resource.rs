@@ -1,11 +1,12 @@
 //! Extractors of the admin API: [`AdminAuth`] (the bearer admin token, RFC 6750 §2.1, compared
-//! in constant time by the core) and [`ResourceBody`] (a resource in JSON or YAML).
+//! in constant time by the core, or an administrator's access token of scope `gatehouse:admin`:
+//! a `gatehouse:viewer` may only read) and [`ResourceBody`] (a resource in JSON or YAML).
 
 use std::sync::Arc;
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{header, Method};
 use gatehouse_core::admin::AdminService;
 use gatehouse_core::Error;
 use serde_json::Value;
@@ -35,10 +36,23 @@ impl FromRequestParts<AppState> for AdminAuth {
             .and_then(|v| v.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim());
-        match token {
-            Some(token) if admin.is_authorized(token) => Ok(AdminAuth(admin)),
-            _ => Err(Error::InvalidToken("a valid admin bearer token is required".into()).into()),
+        let Some(token) = token else {
+            return Err(
+                Error::InvalidToken("a valid admin bearer token is required".into()).into(),
+            );
+        };
+        if admin.is_authorized(token) {
+            return Ok(AdminAuth(admin));
         }
+        // An administrator's access token (scope gatehouse:admin): a viewer only reads.
+        let administrator = app.admin_tokens.administrator(token).await?;
+        let reads = parts.method == Method::GET || parts.method == Method::HEAD;
+        if !reads && !administrator.role.can_write() {
+            return Err(
+                Error::AccessDenied("a gatehouse:viewer may not change anything".into()).into(),
+            );
+        }
+        Ok(AdminAuth(admin))
     }
 }
 

@@ -114,6 +114,9 @@ pub(crate) struct Config {
     pub(crate) cleanup_interval: Duration,
     /// The admin API's bearer token; `None` turns the API off.
     pub(crate) admin_token: Option<SecretString>,
+    /// The web console (`--console`): its idle and absolute session timeouts, in seconds;
+    /// `None` turns it off.
+    pub(crate) console: Option<(u32, u32)>,
     /// RFC 7523 client-assertion limits.
     pub(crate) assertions: AssertionPolicy,
     /// Lifetime of secure-code-flow codes, in seconds.
@@ -177,6 +180,7 @@ impl Config {
                 "admin_token must be at least {MIN_ADMIN_TOKEN_LEN} characters"
             );
         }
+        let console = console_timeouts(&s)?;
         let assertions = assertion_policy(&s)?;
         let password_code_ttl = s.password_code_ttl.map_or(DEFAULT_CODE_TTL, i64::from);
         anyhow::ensure!(password_code_ttl > 0, "password_code_ttl must be positive");
@@ -225,6 +229,7 @@ impl Config {
             log_level: g.log_level,
             cleanup_interval: Duration::from_secs(cleanup_secs),
             admin_token,
+            console,
             assertions,
             password_code_ttl,
             mfa_token_ttl,
@@ -382,6 +387,21 @@ fn validate_issuer(issuer: &str) -> Result<()> {
         "issuer must be an http(s) URL without query or fragment, got {issuer:?}"
     );
     Ok(())
+}
+
+/// The console's (idle, absolute) session timeouts when `--console` is on.
+fn console_timeouts(s: &crate::options::ServeOptions) -> Result<Option<(u32, u32)>> {
+    if !s.console.unwrap_or(false) {
+        return Ok(None);
+    }
+    let idle = s.console_idle_timeout.unwrap_or(900);
+    let lifetime = s.console_session_lifetime.unwrap_or(28_800);
+    anyhow::ensure!(idle >= 1, "console_idle_timeout must be positive");
+    anyhow::ensure!(
+        lifetime >= idle,
+        "console_session_lifetime must be at least console_idle_timeout"
+    );
+    Ok(Some((idle, lifetime)))
 }
 
 #[cfg(test)]

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use gatehouse_core::admin::{NewClient, NewUser};
+use gatehouse_core::claims::Roles;
 use gatehouse_core::client::{ClientId, ClientSettings, GrantType};
+use gatehouse_core::console::ADMIN_ROLE;
 use gatehouse_core::random;
 use gatehouse_core::scope::ScopeSet;
 use gatehouse_core::user::Username;
@@ -35,6 +37,10 @@ const SCOPES: &str =
 /// are flagged (`password_change_required: breached`).
 const LEAKED_USER: &str = "leaked@example.com";
 const LEAKED_PASSWORD: &str = "iloveyou";
+/// The demo's administrator of the web console (role gatehouse:admin; enrols TOTP at first
+/// sign-in).
+const ADMIN_USER: &str = "admin";
+const ADMIN_PASSWORD: &str = "demo-admin-password";
 
 /// Seeds a throwaway database and serves it until Ctrl-C; the database (and the certificate of
 /// `tls`) is deleted on exit.
@@ -42,6 +48,8 @@ pub(crate) async fn run(mut config: Config, tls: bool) -> Result<()> {
     let dir = std::env::temp_dir().join(format!("gatehouse-demo-{}", random::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     config.database = DatabaseUrl::new(format!("sqlite://{}", dir.join("demo.db").display()));
+    // The demo always serves the web console, with the default session timeouts.
+    config.console = Some((900, 28_800));
     let result = async {
         if tls {
             config.tls = Some(self_signed(&dir, config.listen)?);
@@ -162,6 +170,18 @@ async fn seed(config: &Config) -> Result<()> {
         allow_weak_password: true,
     };
     admin.add_user(&CLI, leaked).await?;
+    let console_admin = NewUser {
+        username: Username::parse(ADMIN_USER)?,
+        password: SecretString::from(ADMIN_PASSWORD),
+        email: None,
+        phone: None,
+        scopes: None,
+        active: true,
+        attributes: Default::default(),
+        roles: Roles::parse([ADMIN_ROLE]).map_err(anyhow::Error::msg)?,
+        allow_weak_password: true,
+    };
+    admin.add_user(&CLI, console_admin).await?;
     Ok(())
 }
 
@@ -180,6 +200,10 @@ gatehouse demo: a throwaway database (deleted on exit) with
   user                 {USERNAME} / {PASSWORD}
   user                 {LEAKED_USER} / {LEAKED_PASSWORD} (a common password)
   scopes               {SCOPES}
+
+Web console: {base}/admin
+  sign in as           {ADMIN_USER} / {ADMIN_PASSWORD} (role {ADMIN_ROLE}; scan the QR code
+                       with an authenticator app at first sign-in)
 
 {trust}Try each product's request shape (Ctrl-C stops the demo):
 

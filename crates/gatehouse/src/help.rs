@@ -34,6 +34,7 @@ ENDPOINTS:
     GET  /auth/authorize   one-time code for the password grant (Aidbox secure code flow)
     /Client, /Client/{id}, /User, /User/{id}   admin API (with --admin-token)
     /User/{id}/sessions[/{sid}], /Client/{id}/sessions   sessions (admin API)
+    GET  /admin     the web console (with --console; docs/console.md)
     GET  /healthz   liveness: the process serves requests
     GET  /readyz    readiness: 503 while the database does not answer
     GET  /metrics   Prometheus text format
@@ -43,6 +44,7 @@ EXAMPLES:
     gatehouse serve
     gatehouse serve --listen 0.0.0.0:8080 --database postgres://gatehouse@db/gatehouse
     gatehouse serve --tls-cert cert.pem --tls-key key.pem --metrics-listen 127.0.0.1:9090
+    gatehouse user add root --role gatehouse:admin --password-stdin && gatehouse serve --console
     GATEHOUSE_LOG_FORMAT=json RUST_LOG=info,gatehouse=debug gatehouse serve
 
 SIGNALS:
@@ -60,7 +62,9 @@ The database is a temporary SQLite file, deleted when the demo stops (Ctrl-C).
 EXAMPLES:
     gatehouse demo
     gatehouse demo --listen 127.0.0.1:9000
-    gatehouse demo --tls    # HTTPS with a generated self-signed certificate; prints how to trust it";
+    gatehouse demo --tls    # HTTPS with a generated self-signed certificate; prints how to trust it
+
+The web console is on at /admin; the demo prints its URL and an administrator.";
 
 /// `gatehouse client --help` and `gatehouse client add --help`.
 pub(crate) const CLIENT: &str = "\

@@ -225,6 +225,26 @@ pub(crate) struct ServeOptions {
     )]
     pub(crate) admin_token: Option<String>,
 
+    /// Serve the web console under /admin (sign-in: users with the role gatehouse:admin or
+    /// gatehouse:viewer, password and TOTP) [default: off]
+    #[arg(
+        long,
+        env = "GATEHOUSE_CONSOLE",
+        value_name = "on|off",
+        num_args = 0..=1,
+        default_missing_value = "on",
+        value_parser = crate::webhook_config::on_off
+    )]
+    pub(crate) console: Option<bool>,
+
+    /// Seconds a console session may stay unused before it ends [default: 900]
+    #[arg(long, env = "GATEHOUSE_CONSOLE_IDLE_TIMEOUT", value_name = "SECS")]
+    pub(crate) console_idle_timeout: Option<u32>,
+
+    /// Seconds a console session lasts at most after sign-in [default: 28800]
+    #[arg(long, env = "GATEHOUSE_CONSOLE_SESSION_LIFETIME", value_name = "SECS")]
+    pub(crate) console_session_lifetime: Option<u32>,
+
     /// Audiences accepted in client assertions: issuer, or issuer-or-token-endpoint
     /// [default: issuer-or-token-endpoint]
     #[arg(long, env = "GATEHOUSE_ASSERTION_AUDIENCE", value_name = "POLICY")]

@@ -8,12 +8,17 @@ use anyhow::{Context, Result};
 use gatehouse_core::account::Account;
 use gatehouse_core::admin::keys::{current_default, SigningKeys};
 use gatehouse_core::admin::AdminService;
-use gatehouse_core::admin::Via;
+use gatehouse_core::admin::{NewClient, Via};
 use gatehouse_core::audit::AuditLog;
+use gatehouse_core::audit::RequestContext;
 use gatehouse_core::authorize::PasswordCodes;
+use gatehouse_core::client::{Client, ClientId};
 use gatehouse_core::client_assertion::{AssertionVerifier, SecretSealer};
 use gatehouse_core::client_auth::ClientAuthenticator;
 use gatehouse_core::clock::{Clock, SystemClock};
+use gatehouse_core::console::{
+    console_client_settings, AdminTokens, ConsoleSessions, CONSOLE_CLIENT_ID,
+};
 use gatehouse_core::discovery::Discovery;
 use gatehouse_core::grant::{Grants, TokenIssuer};
 use gatehouse_core::introspection::Introspection;
@@ -31,6 +36,7 @@ use gatehouse_core::token::keys::{KeyRing, SigningAlg};
 use gatehouse_core::token::resolve::AccessTokens;
 use gatehouse_core::userinfo::UserInfo;
 use gatehouse_core::webhook::{WebhookSender, Webhooks};
+use gatehouse_http::console::Console;
 use gatehouse_http::AppState;
 use tokio::net::TcpListener;
 
@@ -124,13 +130,19 @@ pub(crate) async fn serve(
         Arc::new(AuditLog::new(store.clone(), clock.clone())),
         &config.webhooks,
     );
+    let console_client = match config.console {
+        Some((_, lifetime)) => {
+            Some(ensure_console_client(&store, &clock, hasher.clone(), lifetime).await?)
+        }
+        None => None,
+    };
     let passwords = (hasher, rules);
     let state = app_state(
         config,
         store,
         clock,
         passwords,
-        (sealer, sender),
+        (sealer, sender, console_client),
         keys,
         &issuer,
     )?;
@@ -149,6 +161,10 @@ pub(crate) async fn serve(
     let shutdown = shutdown_signal();
     tracing::info!(%addr, %issuer, database = %config.database, "gatehouse listening");
     println!("gatehouse listening on {scheme}://{addr}");
+    if config.console.is_some() {
+        // Logged, not printed: the one stdout line is the address (what scripts read).
+        tracing::info!(url = %format!("{issuer}/admin"), "the web console is on");
+    }
     if let Some(tx) = on_ready {
         let _ = tx.send(addr);
     }
@@ -186,7 +202,7 @@ fn app_state(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     passwords: (Arc<PasswordHasher>, Arc<PasswordRules>),
-    (sealer, sender): (Arc<Sealer>, Arc<dyn WebhookSender>),
+    (sealer, sender, console_client): (Arc<Sealer>, Arc<dyn WebhookSender>, Option<Client>),
     ring: KeyRing,
     issuer: &str,
 ) -> Result<AppState> {
@@ -215,6 +231,14 @@ fn app_state(
     let second_factor = shared.second_factor(config);
     let account = shared.account(config, hasher.clone(), rules.clone(), &access_tokens);
     let external = Arc::new(crate::user_stores::build(&config.user_stores)?);
+    let console = match (console_client, config.console) {
+        (Some(client), Some(timeouts)) => {
+            let secure = config.tls.is_some() || issuer.starts_with("https://");
+            let admin = shared.console_admin(config, hasher.clone(), rules.clone());
+            Some(shared.console(config, admin, client, timeouts, secure)?)
+        }
+        _ => None,
+    };
     Ok(AppState {
         account,
         clients: shared.clients(config, hasher.clone()),
@@ -260,7 +284,7 @@ fn app_state(
             shared.identity.clone(),
             shared.audit.clone(),
             second_factor,
-            access_tokens,
+            access_tokens.clone(),
         )),
         discovery: Arc::new(Discovery::new(
             store.clone(),
@@ -271,6 +295,8 @@ fn app_state(
         keys,
         store: store.clone(),
         metrics: gatehouse_http::Metrics::install()?,
+        admin_tokens: Arc::new(AdminTokens::new(access_tokens)),
+        console,
     })
 }
 
@@ -319,6 +345,39 @@ impl Shared {
                 .with_guard(self.guard.clone())
                 .with_audit(self.audit.clone()),
         ))
+    }
+
+    /// The console's admin service: the admin API's, recording its changes `via: console`.
+    fn console_admin(
+        &self,
+        config: &Config,
+        hasher: Arc<PasswordHasher>,
+        rules: Arc<PasswordRules>,
+    ) -> Arc<AdminService> {
+        let admin = AdminService::for_cli(self.store.clone(), hasher, self.clock.clone())
+            .via(Via::Console)
+            .with_password_change_sessions(config.password_change_sessions)
+            .with_password_rules(rules)
+            .with_sealer(self.sealer.clone())
+            .with_guard(self.guard.clone())
+            .with_audit(self.audit.clone());
+        Arc::new(admin)
+    }
+
+    fn console(
+        &self,
+        config: &Config,
+        admin: Arc<AdminService>,
+        client: Client,
+        (idle, lifetime): (u32, u32),
+        secure: bool,
+    ) -> Result<Arc<Console>> {
+        let sessions =
+            ConsoleSessions::new(self.sealer.clone(), self.clock.clone(), idle, lifetime);
+        let keys = (config.signing_alg, self.sealer.clone());
+        let console = Console::new(admin, sessions, client, secure, keys)
+            .context("loading the console's templates")?;
+        Ok(Arc::new(console))
     }
 
     /// Self-service password changes: the admin service's password replacement, recorded
@@ -524,4 +583,43 @@ async fn received(signal: Option<&mut tokio::signal::unix::Signal>) {
         }
         None => std::future::pending::<()>().await,
     }
+}
+
+/// Registers the console's built-in public client, or brings its settings back to what the
+/// console needs (password grant, scope gatehouse:admin, MFA required, opaque tokens living the
+/// session lifetime); a concurrent start that registered it first is fine.
+async fn ensure_console_client(
+    store: &Arc<dyn Store>,
+    clock: &Arc<dyn Clock>,
+    hasher: Arc<PasswordHasher>,
+    lifetime: u32,
+) -> Result<Client> {
+    let admin = AdminService::for_cli(store.clone(), hasher, clock.clone()).via(Via::Console);
+    let ctx = RequestContext::default();
+    let wanted = console_client_settings(lifetime);
+    for _ in 0..2 {
+        match admin.find_client(CONSOLE_CLIENT_ID).await {
+            Ok(client) if client.settings == wanted && client.is_public() => return Ok(client),
+            Ok(_) => {
+                return admin
+                    .update_client(&ctx, CONSOLE_CLIENT_ID, |s| *s = wanted.clone())
+                    .await
+                    .context("updating the console client");
+            }
+            Err(gatehouse_core::Error::NotFound(_)) => {
+                let new = NewClient {
+                    id: ClientId::parse(CONSOLE_CLIENT_ID).context("the console client id")?,
+                    secret: None,
+                    settings: wanted.clone(),
+                };
+                match admin.add_client(&ctx, new).await {
+                    Ok(client) => return Ok(client),
+                    Err(gatehouse_core::Error::Conflict(_)) => continue,
+                    Err(e) => return Err(e).context("registering the console client"),
+                }
+            }
+            Err(e) => return Err(e).context("reading the console client"),
+        }
+    }
+    anyhow::bail!("the console client could not be registered")
 }

@@ -83,7 +83,7 @@ pub(crate) struct WebhookOptions {
     pub(crate) webhook_retention_days: Option<u32>,
 }
 
-fn on_off(raw: &str) -> Result<bool, String> {
+pub(crate) fn on_off(raw: &str) -> Result<bool, String> {
     match raw {
         "on" => Ok(true),
         "off" => Ok(false),

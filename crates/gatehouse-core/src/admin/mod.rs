@@ -15,6 +15,7 @@
 
 mod client;
 mod clients;
+pub mod console;
 pub(crate) mod fields;
 pub mod keys;
 pub mod mfa;
@@ -54,6 +55,8 @@ pub enum Via {
     Cli,
     /// A user's own change (`"self_service"`, `POST /account/password`).
     SelfService,
+    /// The web console (`"console"`), signed in as an administrator.
+    Console,
 }
 
 impl Via {
@@ -63,6 +66,7 @@ impl Via {
             Via::AdminApi => "admin_api",
             Via::Cli => "cli",
             Via::SelfService => "self_service",
+            Via::Console => "console",
         }
     }
 }

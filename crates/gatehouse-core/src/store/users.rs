@@ -14,6 +14,15 @@ pub trait UserStore: Send + Sync {
     async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError>;
     /// Every user, ordered by username.
     async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+    /// At most `limit` users whose username comes after `after` and contains `contains` (all
+    /// when empty), by username: one page of the console's user list, read by key so that a
+    /// page costs the same at the first user as at the 100,000th.
+    async fn search_users(
+        &self,
+        after: &str,
+        contains: &str,
+        limit: u32,
+    ) -> Result<Vec<User>, StoreError>;
     /// Adds a user; `Conflict` if the username is taken.
     async fn insert_user(&self, user: &User) -> Result<(), StoreError>;
     /// Removes a user and, in the same transaction, every session (token family) of theirs;

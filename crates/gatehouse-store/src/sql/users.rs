@@ -10,14 +10,18 @@ use super::{
 };
 use crate::backend::Backend;
 
+/// The columns [`rows::user`] reads, for every query that returns users: one list, so that a
+/// column added to users is added to every such query at once.
+const USER_COLUMNS: &str = "id, username, password_hash, email, phone, scopes, created_at, \
+     active, session_epoch, password_changed_at, password_change_required, attributes, roles, \
+     store";
+
 #[async_trait]
 impl<DB: Backend, H: HotPath<DB>> UserStore for SqlStore<DB, H> {
     async fn find_user(&self, username: &Username) -> Result<Option<User>, StoreError> {
-        let sql = "SELECT id, username, password_hash, email, phone, scopes, created_at, \
-                   active, session_epoch, password_changed_at, password_change_required, \
-                   attributes, roles, store FROM users WHERE username = $1";
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1");
         let params = [username.as_str().into()];
-        fetch_optional(&self.pool, sql, &params, rows::user::<DB>).await
+        fetch_optional(&self.pool, &sql, &params, rows::user::<DB>).await
     }
 
     async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
@@ -25,10 +29,38 @@ impl<DB: Backend, H: HotPath<DB>> UserStore for SqlStore<DB, H> {
     }
 
     async fn list_users(&self) -> Result<Vec<User>, StoreError> {
-        let sql = "SELECT id, username, password_hash, email, phone, scopes, created_at, \
-                   active, session_epoch, password_changed_at, password_change_required, \
-                   attributes, roles, store FROM users ORDER BY username";
-        fetch_all(&self.pool, sql, &[], rows::user::<DB>).await
+        let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY username");
+        fetch_all(&self.pool, &sql, &[], rows::user::<DB>).await
+    }
+
+    async fn search_users(
+        &self,
+        after: &str,
+        contains: &str,
+        limit: u32,
+    ) -> Result<Vec<User>, StoreError> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE username > $1 \
+             AND ($2 = '' OR username LIKE $2 ESCAPE '!') ORDER BY username LIMIT $3"
+        );
+        let escaped: String = contains
+            .chars()
+            .flat_map(|c| match c {
+                '!' | '%' | '_' => vec!['!', c],
+                c => vec![c],
+            })
+            .collect();
+        let pattern = if contains.is_empty() {
+            String::new()
+        } else {
+            format!("%{escaped}%")
+        };
+        let params = [
+            after.into(),
+            pattern.as_str().into(),
+            i64::from(limit).into(),
+        ];
+        fetch_all(&self.pool, &sql, &params, rows::user::<DB>).await
     }
 
     async fn insert_user(&self, user: &User) -> Result<(), StoreError> {

@@ -87,6 +87,7 @@ contract_suite!(
     clients::missing_client_is_none_or_not_found,
     users::user_crud_round_trips,
     users::attributes_and_roles_round_trip_with_every_read,
+    users::users_are_searched_and_paged_by_key,
     users::duplicate_username_is_conflict,
     users::usernames_are_stored_normalized,
     users::set_password_hash_replaces_only_that_user,

@@ -51,6 +51,41 @@ pub async fn attributes_and_roles_round_trip_with_every_read(store: Arc<dyn Stor
     );
 }
 
+/// `search_users` (the console's user list) pages by key in username order, filters by a
+/// substring, and takes `%`, `_` and `!` in the search literally.
+pub async fn users_are_searched_and_paged_by_key(store: Arc<dyn Store>) {
+    for name in ["pa-01", "pa-02", "pa-03", "pa_x", "pa%y", "pa!z", "zed"] {
+        store.insert_user(&user(name)).await.unwrap();
+    }
+    let names = |users: Vec<User>| -> Vec<String> {
+        users
+            .iter()
+            .map(|u| u.username.as_str().to_owned())
+            .collect()
+    };
+    let first = store.search_users("", "pa-0", 2).await.unwrap();
+    assert_eq!(names(first), ["pa-01", "pa-02"]);
+    let next = store.search_users("pa-02", "pa-0", 2).await.unwrap();
+    assert_eq!(names(next), ["pa-03"]);
+    assert_eq!(
+        names(store.search_users("", "_", 10).await.unwrap()),
+        ["pa_x"]
+    );
+    assert_eq!(
+        names(store.search_users("", "%", 10).await.unwrap()),
+        ["pa%y"]
+    );
+    assert_eq!(
+        names(store.search_users("", "!", 10).await.unwrap()),
+        ["pa!z"]
+    );
+    let all = store.search_users("", "", 100).await.unwrap();
+    assert!(all.len() >= 7);
+    assert!(all
+        .windows(2)
+        .all(|w| w[0].username.as_str() < w[1].username.as_str()));
+}
+
 /// `change_password` replaces the hash only while it is still the one it replaces, keeps the
 /// given history, records the time and lifts a `password_change_required` mark; that mark is
 /// set only while the hash is the one it was found on.
