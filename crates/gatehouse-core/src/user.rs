@@ -107,12 +107,20 @@ impl User {
         self.password_hash == crate::external_users::EXTERNAL_PASSWORD
     }
 
-    /// The scopes this user may receive, out of `requested`.
+    /// The scopes this user may receive, out of `requested`: those of the user's own
+    /// `scopes` (all, when unset), and the admin scope (`gatehouse:admin`) only for a user who
+    /// holds a console role, so that nobody else is issued a token for the admin API, whatever
+    /// client asks.
     pub fn entitled(&self, requested: &ScopeSet) -> ScopeSet {
-        match &self.scopes {
+        let allowed = match &self.scopes {
             Some(own) => requested.intersection(own),
             None => requested.clone(),
+        };
+        let admin = crate::console::ADMIN_SCOPE;
+        if allowed.contains(admin) && crate::console::ConsoleRole::of(&self.roles).is_none() {
+            return ScopeSet::from_trusted(allowed.iter().filter(|s| *s != admin));
         }
+        allowed
     }
 }
 

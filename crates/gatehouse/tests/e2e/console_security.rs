@@ -132,6 +132,69 @@ async fn only_admin_roles_sign_in_and_all_refusals_look_alike() {
     assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:?}");
 }
 
+/// The admin scope is issued only to users who hold a console role: a user without one who
+/// asks the console's client (or any client allowed the scope) for it directly, with the right
+/// password and a second factor, gets `invalid_scope`, and a client that also asks for other
+/// scopes gets only those.
+#[tokio::test]
+async fn the_admin_scope_is_issued_only_to_console_roles() {
+    use crate::server::{assert_status, json};
+    let s = console_server(&[]);
+    let form = [
+        ("grant_type", "password"),
+        ("client_id", "gatehouse-console"),
+        ("username", "plain"),
+        ("password", "plain-password-1"),
+        ("scope", "gatehouse:admin"),
+    ];
+    let resp = s
+        .http
+        .post(s.url("/oauth/token"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let (status, _, body) = json(resp).await;
+    assert_status(status, &body, 400);
+    assert_eq!(body["error"], "invalid_scope", "{body}");
+    // A client allowed both scopes: the role-less user gets the other one only.
+    s.add_client(
+        "both",
+        &[
+            "--secret",
+            "both-secret",
+            "--scopes",
+            "gatehouse:admin read",
+        ],
+    );
+    let resp = s
+        .password_grant(
+            ("both", "both-secret"),
+            "plain",
+            "plain-password-1",
+            Some("gatehouse:admin read"),
+        )
+        .await;
+    let (status, _, body) = json(resp).await;
+    assert_status(status, &body, 200);
+    assert_eq!(body["scope"], "read", "{body}");
+    let resp = s
+        .password_grant(
+            ("both", "both-secret"),
+            ADMIN.0,
+            ADMIN.1,
+            Some("gatehouse:admin read"),
+        )
+        .await;
+    let (status, _, body) = json(resp).await;
+    // An administrator gets the admin scope (or is asked for the second factor first).
+    assert!(
+        (status == 200 && body["scope"].as_str().unwrap().contains("gatehouse:admin"))
+            || (status == 403 && body["error"] == "mfa_required"),
+        "{status}: {body}"
+    );
+}
+
 /// A form without the CSRF token, with another session's, or without the session cookie is
 /// refused and changes nothing; the sign-in form needs its token too.
 #[tokio::test]
