@@ -293,8 +293,8 @@ pub async fn password_grant_status(s: &TestServer, user: &str, password: &str) -
         .status()
 }
 
-/// An access token of client `app` (scope gatehouse:admin, which it allows).
-pub async fn password_grant_app(s: &TestServer, user: &str, password: &str) -> String {
+/// An access token of client `app` for `scope` (it allows `gatehouse:admin` and `read`).
+pub async fn password_grant_app(s: &TestServer, user: &str, password: &str, scope: &str) -> String {
     ensure_app(s).await;
     let answer: Value = reqwest::Client::new()
         .post(s.url("/oauth/token"))
@@ -303,7 +303,7 @@ pub async fn password_grant_app(s: &TestServer, user: &str, password: &str) -> S
             ("grant_type", "password"),
             ("username", user),
             ("password", password),
-            ("scope", "gatehouse:admin"),
+            ("scope", scope),
         ])
         .send()
         .await

@@ -37,7 +37,7 @@ async fn users_are_searched_paged_and_managed() {
     let one = b.get("/admin/users?q=ber042").await;
     assert_eq!(one.body.matches("/admin/users/member").count(), 1);
 
-    let token = password_grant_app(&s, "member042", "member-password-1").await;
+    let token = password_grant_app(&s, "member042", "member-password-1", "read").await;
     let user = b.get("/admin/users/member042").await;
     assert_eq!(
         user.body.matches("class=\"session\"").count(),
@@ -239,8 +239,18 @@ async fn the_admin_api_takes_administrators_tokens() {
     );
     assert_eq!(get("not-a-token".into()).await, StatusCode::UNAUTHORIZED);
 
-    // A plain user's token: the scope alone is not enough.
-    let plain = password_grant_app(&s, "plain", "plain-password-1").await;
+    // A plain user is not even issued the admin scope; a token of another scope is refused.
+    crate::console::ensure_app(&s).await;
+    let refused = s
+        .password_grant(
+            ("app", "app-secret"),
+            "plain",
+            "plain-password-1",
+            Some("gatehouse:admin"),
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let plain = password_grant_app(&s, "plain", "plain-password-1", "read").await;
     assert_eq!(get(plain).await, StatusCode::FORBIDDEN);
 
     // The admin loses the role: the same token is refused at once.
