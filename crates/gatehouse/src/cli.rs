@@ -529,8 +529,8 @@ pub(crate) struct UserAddArgs {
     /// Whether the user may log in; false adds them disabled [default: true]
     #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set, default_value_t = true)]
     pub(crate) active: bool,
-    /// An attribute, repeatable: KEY=VALUE, VALUE parsed as JSON when it parses (level=3,
-    /// tags=[1,2]), else taken as a string (department=sales).
+    /// An attribute, repeatable: KEY=VALUE, VALUE parsed as JSON when it parses (level=3, or a
+    /// JSON list or object), else taken as a string (department=sales).
     #[arg(long, visible_alias = "attr", value_name = "KEY=VALUE")]
     pub(crate) attribute: Vec<String>,
     /// A role, repeatable (e.g. gatehouse:admin).
