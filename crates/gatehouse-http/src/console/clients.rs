@@ -102,12 +102,7 @@ pub(crate) async fn update_client(
     body: Bytes,
 ) -> Result<Response, Failure> {
     let mut form = signed.change(&body)?;
-    if id == gatehouse_core::console::CONSOLE_CLIENT_ID {
-        return Err(Error::invalid_request(
-            "the console's own client is managed by the server (serve --console)",
-        )
-        .into());
-    }
+    not_the_console_client(&id)?;
     let resource = resource_field(&mut form)?;
     signed
         .console
@@ -132,12 +127,7 @@ pub(crate) async fn client_settings(
     body: Bytes,
 ) -> Result<Response, Failure> {
     let mut form = signed.change(&body)?;
-    if id == gatehouse_core::console::CONSOLE_CLIENT_ID {
-        return Err(Error::invalid_request(
-            "the console's own client is managed by the server (serve --console)",
-        )
-        .into());
-    }
+    not_the_console_client(&id)?;
     let admin = &signed.console.admin;
     let mut resource = admin.editable_client(&id).await?;
     let grants: Vec<&str> = ["password", "client_credentials"]
@@ -191,12 +181,7 @@ pub(crate) async fn delete_client(
     body: Bytes,
 ) -> Result<Response, Failure> {
     let mut form = signed.change(&body)?;
-    if id == gatehouse_core::console::CONSOLE_CLIENT_ID {
-        return Err(Error::invalid_request(
-            "the console's own client is managed by the server (serve --console)",
-        )
-        .into());
-    }
+    not_the_console_client(&id)?;
     if form.take("confirm").as_deref() != Some(id.as_str()) {
         return Err(Error::invalid_request("type the client id to confirm the deletion").into());
     }
@@ -217,12 +202,7 @@ pub(crate) async fn rotate_secret(
     body: Bytes,
 ) -> Result<Response, Failure> {
     signed.change(&body)?;
-    if id == gatehouse_core::console::CONSOLE_CLIENT_ID {
-        return Err(Error::invalid_request(
-            "the console's own client is managed by the server (serve --console)",
-        )
-        .into());
-    }
+    not_the_console_client(&id)?;
     let secret = signed.console.admin.rotate_client_secret(&ctx, &id).await?;
     let shown = Some(secret.expose_secret().to_owned());
     done(
@@ -231,4 +211,15 @@ pub(crate) async fn rotate_secret(
         shown,
         &format!("/admin/clients/{id}"),
     )
+}
+
+/// Refuses a change of the console's own client, which the server keeps as it must be.
+fn not_the_console_client(id: &str) -> Result<(), Failure> {
+    if id == gatehouse_core::console::CONSOLE_CLIENT_ID {
+        return Err(Error::invalid_request(
+            "the console's own client is managed by the server (serve --console)",
+        )
+        .into());
+    }
+    Ok(())
 }
