@@ -9,8 +9,11 @@
 //!   [`sqlite::Direct`] (rusqlite reads inline, a group-commit writer thread) and
 //!   [`postgres::OnPool`] (the same pool, one transaction per write).
 //! - [`SqliteStore`] and [`PostgresStore`] connect and migrate (one migrations folder each).
+//! - On PostgreSQL, a serving instance keeps the hot rows it reads most in memory
+//!   ([`hot_cache`]), kept in step across instances by change notices.
 
 mod backend;
+pub mod hot_cache;
 pub mod postgres;
 mod sql;
 pub mod sqlite;
@@ -39,6 +42,20 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
             )
             .into(),
         ))
+    }
+}
+
+/// Like [`connect`], for a serving instance: on PostgreSQL it also starts listening for change
+/// notices (on the current tokio runtime, for as long as it runs), so that the hot rows it
+/// reads most are served from memory ([`hot_cache`]). The CLI's short-lived commands use
+/// [`connect`], which keeps no memory.
+pub async fn connect_serving(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        let store = PostgresStore::connect(url).await?;
+        tokio::spawn(hot_cache::listen(store.pool.clone(), store.hot.cache()));
+        Ok(Arc::new(store))
+    } else {
+        connect(url).await
     }
 }
 

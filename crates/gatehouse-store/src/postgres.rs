@@ -1,11 +1,11 @@
 //! PostgreSQL, for many gatehouse instances on one database: [`PostgresStore`], whose hot path
 //! ([`OnPool`]) runs on the same sqlx pool as everything else, each write in its own
-//! transaction. Concurrent commits already share WAL flushes in PostgreSQL (its own group
-//! commit), and row locks keep rotation exactly-once across instances: rotation's first
-//! statement is a conditional `UPDATE … WHERE used_at IS NULL`, which exactly one of any number
-//! of concurrent rotations of the same token matches; the family row is then updated on
-//! condition that it is not revoked, which orders a rotation and a concurrent family revocation
-//! one way or the other.
+//! transaction, and reads the rows it needs most through a memory kept in step across
+//! instances by change notices ([`crate::hot_cache`]). Concurrent commits already share WAL
+//! flushes in PostgreSQL (its own group commit), and row locks keep rotation exactly-once across
+//! instances; a rotation is one statement, so one round trip (see [`ROTATE`]).
+
+use std::sync::Arc;
 
 use gatehouse_core::client::{Client, ClientId};
 use gatehouse_core::lockout::AttemptState;
@@ -18,7 +18,8 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, Row};
 
-use crate::backend::Backend;
+use crate::backend::{Backend, Param};
+use crate::hot_cache::{Change, HotCache};
 use crate::sql::{self, execute, fetch_optional, hot, rows, HotPath, Rotation, SqlStore};
 use crate::store_error;
 
@@ -38,18 +39,28 @@ impl PostgresStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
-        let hot = OnPool { pool: pool.clone() };
+        let hot = OnPool {
+            pool: pool.clone(),
+            cache: Arc::default(),
+        };
         Ok(SqlStore { pool, hot })
     }
 }
 
-/// PostgreSQL's hot path: the same SQL on the same pool as everything else.
+/// PostgreSQL's hot path: the same SQL on the same pool as everything else, with the memory of
+/// hot rows ([`HotCache`]) in front of the reads it serves.
 #[derive(Debug, Clone)]
 pub struct OnPool {
     pool: PgPool,
+    cache: Arc<HotCache>,
 }
 
 impl OnPool {
+    /// The memory of hot rows, for the change listener to keep in step.
+    pub fn cache(&self) -> Arc<HotCache> {
+        self.cache.clone()
+    }
+
     /// The row `sql` selects for `key` (its one `$1`), read by `read`.
     async fn row<T>(
         &self,
@@ -63,13 +74,14 @@ impl OnPool {
 
 impl HotPath<Postgres> for OnPool {
     async fn find_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
-        self.row(hot::FIND_CLIENT, id.as_str(), rows::client::<Postgres>)
-            .await
+        let read = self.row(hot::FIND_CLIENT, id.as_str(), rows::client::<Postgres>);
+        let memo = &self.cache.clients;
+        self.cache.read_through(memo, id.as_str(), read).await
     }
 
     async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
-        self.row(hot::FIND_USER_BY_ID, id, rows::user::<Postgres>)
-            .await
+        let read = self.row(hot::FIND_USER_BY_ID, id, rows::user::<Postgres>);
+        self.cache.read_through(&self.cache.users, id, read).await
     }
 
     async fn login_attempts(&self, key: &str) -> Result<Option<AttemptState>, StoreError> {
@@ -78,7 +90,12 @@ impl HotPath<Postgres> for OnPool {
     }
 
     async fn record_login(&self, login: NewLogin<'_>) -> Result<Recorded, StoreError> {
-        record_login(&self.pool, login).await.map_err(store_error)
+        let recorded = record_login(&self.pool, login).await.map_err(store_error);
+        // A session limit's evictions revoked families.
+        if matches!(&recorded, Ok(Recorded::Stored { evicted }) if !evicted.is_empty()) {
+            self.cache.changed(Change::Tokens);
+        }
+        recorded
     }
 
     async fn find_refresh_token(
@@ -98,9 +115,9 @@ impl HotPath<Postgres> for OnPool {
         // its family's `revoked_at` (migration 0009 dropped the per-row marking and the index by
         // family it needed).
         let revoke = hot::revoke_family(family_id, now);
-        execute(&self.pool, revoke.sql, &revoke.params)
-            .await
-            .map(drop)
+        let revoked = execute(&self.pool, revoke.sql, &revoke.params).await;
+        self.cache.changed(Change::Tokens);
+        revoked.map(drop)
     }
 
     async fn record_client_token(&self, access: &AccessTokenRecord) -> Result<bool, StoreError> {
@@ -117,12 +134,16 @@ impl HotPath<Postgres> for OnPool {
             let access = rows::access_token::<Postgres>(row)?;
             Ok((access, rows::token_owner::<Postgres>(row)?))
         };
-        self.row(hot::FIND_ACCESS_TOKEN, id, read).await
+        let read = self.row(hot::FIND_ACCESS_TOKEN, id, read);
+        let memo = &self.cache.access_tokens;
+        self.cache.read_through(memo, id, read).await
     }
 
     async fn revoke_access_token(&self, id: &str) -> Result<(), StoreError> {
         let sql = "UPDATE access_tokens SET revoked = TRUE WHERE id = $1";
-        execute(&self.pool, sql, &[id.into()]).await.map(drop)
+        let revoked = execute(&self.pool, sql, &[id.into()]).await;
+        self.cache.changed(Change::Tokens);
+        revoked.map(drop)
     }
 
     async fn insert_event(&self, event: &Event) -> Result<(), StoreError> {
@@ -130,6 +151,10 @@ impl HotPath<Postgres> for OnPool {
         sql::insert_event::<Postgres>(&mut conn, event)
             .await
             .map_err(store_error)
+    }
+
+    fn changed(&self, change: Change) {
+        self.cache.changed(change);
     }
 }
 
@@ -234,37 +259,87 @@ async fn record_client_token(
     Ok(stored)
 }
 
-/// Rotation in one transaction (see the module's comment); `false`, rolled back, when the token
-/// was used already or its family revoked.
-async fn rotate(pool: &PgPool, r: Rotation<'_>) -> Result<bool, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let claimed = Postgres::fetch_optional(
-        &mut tx,
-        "UPDATE refresh_tokens SET used_at = $2 \
-         WHERE token_hash = $1 AND used_at IS NULL RETURNING family_id",
-        &[r.old_hash.into(), r.now.into()],
-    )
-    .await?;
-    let Some(claimed) = claimed else {
-        tx.rollback().await?;
-        return Ok(false);
+/// The text of rotation's claim, the family's check and the successor's inserts, as one statement: one
+/// round trip, its own transaction. The claim is a conditional `UPDATE … WHERE used_at IS NULL`,
+/// which exactly one of any number of concurrent rotations of the same token matches (the
+/// others wait for its row lock and then find it used); the family row is then updated on
+/// condition that it is not revoked, which orders a rotation and a concurrent family revocation
+/// one way or the other; the inserts read the family's row from that update, so they happen
+/// only when both matched. The claim also asks that the family be unrevoked as the statement
+/// starts, so a refused rotation writes nothing; only a revocation committed between that check
+/// and the family's update leaves the old token marked used (in a family now dead anyway).
+/// `$1` to `$16`: the old token's hash, the time, the family, then the
+/// successor's and the access token's columns (see [`rotation_params`]).
+macro_rules! rotate_sql {
+    () => {
+        "WITH claimed AS ( \
+         UPDATE refresh_tokens SET used_at = $2 \
+         WHERE token_hash = $1 AND used_at IS NULL AND family_id = $3 \
+         AND EXISTS (SELECT 1 FROM token_families WHERE id = $3 AND revoked_at IS NULL) \
+         RETURNING family_id), \
+     live AS ( \
+         UPDATE token_families SET last_used_at = $2 \
+         WHERE id = (SELECT family_id FROM claimed) AND revoked_at IS NULL RETURNING id), \
+     successor AS ( \
+         INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, scope, created_at, \
+             idle_expires_at, used_at) \
+         SELECT $4, id, $5, $6, $7, $8, NULL FROM live RETURNING 1), \
+     access AS ( \
+         INSERT INTO access_tokens (id, family_id, client_id, user_id, scope, auth_time, \
+             issued_at, expires_at, revoked) \
+         SELECT $9, id, $10, $11, $12, $13, $14, $15, $16 FROM live RETURNING 1)"
     };
-    let family_id: String = claimed.try_get("family_id")?;
-    let live = Postgres::execute(
-        &mut tx,
-        "UPDATE token_families SET last_used_at = $2 WHERE id = $1 AND revoked_at IS NULL",
-        &[family_id.as_str().into(), r.now.into()],
-    )
-    .await?;
-    if live == 0 || family_id != r.successor.family_id {
-        tx.rollback().await?;
-        return Ok(false);
-    }
-    sql::insert::<Postgres, 6>(&mut tx, hot::refresh(r.successor)).await?;
-    sql::insert::<Postgres, 9>(&mut tx, hot::access(r.access)).await?;
-    if let Some(event) = r.event {
-        sql::insert_event::<Postgres>(&mut tx, event).await?;
-    }
-    tx.commit().await?;
-    Ok(true)
+}
+
+/// Rotation without an event.
+const ROTATE: &str = concat!(rotate_sql!(), " SELECT COUNT(*) AS rotated FROM live");
+
+/// Rotation with its event stored in the same statement: `$17` to `$24` the event's columns,
+/// as [`hot::event`] lists them.
+const ROTATE_WITH_EVENT: &str = concat!(
+    rotate_sql!(),
+    ", event AS ( \
+         INSERT INTO events (id, at, kind, client_id, username, ip, request_id, detail) \
+         SELECT $17, $18, $19, $20, $21, $22, $23, $24 FROM live RETURNING 1) \
+     SELECT COUNT(*) AS rotated FROM live"
+);
+
+/// Rotation in one statement ([`ROTATE`], or [`ROTATE_WITH_EVENT`]); `false` when the token was
+/// used already or its family revoked.
+async fn rotate(pool: &PgPool, r: Rotation<'_>) -> Result<bool, sqlx::Error> {
+    let s = r.successor;
+    let a = r.access;
+    let mut params: Vec<Param<'_>> = vec![
+        r.old_hash.into(),
+        r.now.into(),
+        s.family_id.as_str().into(),
+        s.token_hash.as_str().into(),
+        s.parent_hash.as_deref().into(),
+        s.scope.as_str().into(),
+        s.created_at.into(),
+        s.idle_expires_at.into(),
+        a.id.as_str().into(),
+        a.client_id.as_str().into(),
+        a.user_id.as_str().into(),
+        a.scope.as_str().into(),
+        a.auth_time.into(),
+        a.issued_at.into(),
+        a.expires_at.into(),
+        a.revoked.into(),
+    ];
+    let detail = r.event.map(|e| e.detail.to_string());
+    let sql = match (r.event, &detail) {
+        (Some(e), Some(detail)) => {
+            params.extend(hot::event(e, detail).params);
+            ROTATE_WITH_EVENT
+        }
+        _ => ROTATE,
+    };
+    let mut conn = pool.acquire().await?;
+    let row = Postgres::fetch_optional(&mut conn, sql, &params).await?;
+    let rotated: i64 = match row {
+        Some(row) => row.try_get("rotated")?,
+        None => 0,
+    };
+    Ok(rotated == 1)
 }

@@ -86,7 +86,11 @@ pub(crate) async fn serve(
     // The breached-password lists first: a damaged blocklist file refuses the start before
     // the database is touched.
     let rules = config.passwords.rules()?;
-    let store = open_store(config).await?;
+    // On PostgreSQL a serving instance keeps its hot rows in memory, in step with the others
+    // through change notices (gatehouse_store::hot_cache).
+    let store = gatehouse_store::connect_serving(config.database.expose())
+        .await
+        .with_context(|| format!("opening the database {}", config.database))?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let keys = load_keys(store.clone(), clock.clone(), config.signing_alg, &sealer).await?;
     let listener = TcpListener::bind(config.listen)

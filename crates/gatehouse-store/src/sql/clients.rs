@@ -8,6 +8,7 @@ use super::{
     corrupt, delete_with_sessions, execute, fetch_all, hot, one_row, rows, HotPath, SqlStore,
 };
 use crate::backend::Backend;
+use crate::hot_cache::Change;
 
 #[async_trait]
 impl<DB: Backend, H: HotPath<DB>> ClientStore for SqlStore<DB, H> {
@@ -48,7 +49,9 @@ impl<DB: Backend, H: HotPath<DB>> ClientStore for SqlStore<DB, H> {
             hot::DELETE_CLIENT_TOKENS,
         ];
         let id = [id.as_str().into()];
-        delete_with_sessions(&self.pool, (client, &id), &dependents).await
+        let removed = delete_with_sessions(&self.pool, (client, &id), &dependents).await;
+        self.hot.changed(Change::Clients);
+        removed
     }
 
     async fn update_client(&self, client: &Client) -> Result<(), StoreError> {
@@ -61,6 +64,8 @@ impl<DB: Backend, H: HotPath<DB>> ClientStore for SqlStore<DB, H> {
             client.id.as_str().into(),
             client.secret_sealed.as_deref().into(),
         ];
-        one_row(execute(&self.pool, sql, &params).await?)
+        let updated = execute(&self.pool, sql, &params).await;
+        self.hot.changed(Change::Clients);
+        one_row(updated?)
     }
 }

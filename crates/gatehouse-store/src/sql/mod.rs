@@ -30,6 +30,7 @@ use gatehouse_core::user::User;
 use sqlx::Pool;
 
 use crate::backend::{Backend, Param};
+use crate::hot_cache::Change;
 use crate::store_error;
 
 pub(crate) use events::insert_event;
@@ -192,6 +193,11 @@ pub trait HotPath<DB: sqlx::Database>: Send + Sync + 'static {
     fn revoke_access_token(&self, id: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// [`EventStore::insert_event`](gatehouse_core::store::EventStore::insert_event).
     fn insert_event(&self, event: &Event) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Told, after a write that updated or removed rows other instances may hold in memory,
+    /// what it changed (see [`crate::hot_cache`]); nothing to do for a back end that keeps none.
+    fn changed(&self, change: Change) {
+        let _ = change;
+    }
 }
 
 /// One refresh-token rotation: the arguments of

@@ -8,6 +8,7 @@ use gatehouse_core::store::{
 
 use super::{fetch_all, hot, rows, HotPath, SqlStore};
 use crate::backend::{Backend, Param};
+use crate::hot_cache::Change;
 use crate::store_error;
 
 /// The live sessions of `filter`, as a condition on `token_families f` joined with `users u`,
@@ -81,7 +82,9 @@ impl<DB: Backend, H: HotPath<DB>> SessionStore for SqlStore<DB, H> {
              (SELECT f.id FROM token_families f JOIN users u ON u.id = f.user_id WHERE {live}) \
              RETURNING id"
         );
-        fetch_all(&self.pool, &sql, &params, id::<DB>).await
+        let revoked = fetch_all(&self.pool, &sql, &params, id::<DB>).await;
+        self.hot.changed(Change::Tokens);
+        revoked
     }
 
     async fn end_user_sessions(
@@ -142,7 +145,9 @@ impl<DB: Backend, H: HotPath<DB>> SessionStore for SqlStore<DB, H> {
                 .await
                 .map_err(store_error)?;
         }
-        tx.commit().await.map_err(store_error)?;
+        let committed = tx.commit().await.map_err(store_error);
+        self.hot.changed(Change::Users);
+        committed?;
         Ok(revoked)
     }
 
@@ -166,7 +171,9 @@ impl<DB: Backend, H: HotPath<DB>> SessionStore for SqlStore<DB, H> {
                   WHERE {live} AND f.authenticator_id = ${}) RETURNING id",
                 params.len()
             );
-            revoked.extend(fetch_all(&self.pool, &sql, &params, id::<DB>).await?);
+            let ended = fetch_all(&self.pool, &sql, &params, id::<DB>).await;
+            self.hot.changed(Change::Tokens);
+            revoked.extend(ended?);
         }
         Ok(revoked)
     }

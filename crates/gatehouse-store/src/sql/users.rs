@@ -9,6 +9,7 @@ use super::{
     delete_with_sessions, execute, fetch_all, fetch_optional, one_row, rows, HotPath, SqlStore,
 };
 use crate::backend::Backend;
+use crate::hot_cache::Change;
 
 /// The columns [`rows::user`] reads, for every query that returns users: one list, so that a
 /// column added to users is added to every such query at once.
@@ -90,7 +91,9 @@ impl<DB: Backend, H: HotPath<DB>> UserStore for SqlStore<DB, H> {
         let user = "DELETE FROM users WHERE username = $1 RETURNING id";
         let sessions = "DELETE FROM token_families WHERE user_id = $1";
         let name = [username.as_str().into()];
-        delete_with_sessions(&self.pool, (user, &name), &[sessions]).await
+        let removed = delete_with_sessions(&self.pool, (user, &name), &[sessions]).await;
+        self.hot.changed(Change::Users);
+        removed
     }
 
     async fn set_password_hash(
@@ -101,7 +104,9 @@ impl<DB: Backend, H: HotPath<DB>> UserStore for SqlStore<DB, H> {
     ) -> Result<(), StoreError> {
         let sql = "UPDATE users SET password_hash = $1, updated_at = $2 WHERE username = $3";
         let params = [hash.into(), now.into(), username.as_str().into()];
-        one_row(execute(&self.pool, sql, &params).await?)
+        let updated = execute(&self.pool, sql, &params).await;
+        self.hot.changed(Change::Users);
+        one_row(updated?)
     }
 
     async fn update_user(&self, user: &User, now: i64) -> Result<(), StoreError> {
@@ -120,7 +125,9 @@ impl<DB: Backend, H: HotPath<DB>> UserStore for SqlStore<DB, H> {
             attributes.as_str().into(),
             roles.as_str().into(),
         ];
-        one_row(execute(&self.pool, sql, &params).await?)
+        let updated = execute(&self.pool, sql, &params).await;
+        self.hot.changed(Change::Users);
+        one_row(updated?)
     }
 
     async fn change_password(&self, change: PasswordChange<'_>) -> Result<(), StoreError> {
@@ -136,7 +143,9 @@ impl<DB: Backend, H: HotPath<DB>> UserStore for SqlStore<DB, H> {
             change.username.as_str().into(),
             change.replaces.into(),
         ];
-        match execute(&self.pool, sql, &params).await? {
+        let updated = execute(&self.pool, sql, &params).await;
+        self.hot.changed(Change::Users);
+        match updated? {
             0 => match self.find_user(change.username).await? {
                 Some(_) => Err(StoreError::Conflict),
                 None => Err(StoreError::NotFound),
@@ -166,6 +175,8 @@ impl<DB: Backend, H: HotPath<DB>> UserStore for SqlStore<DB, H> {
         let sql = "UPDATE users SET password_change_required = $1 \
                    WHERE id = $2 AND password_hash = $3";
         let params = [reason.into(), user_id.into(), hash.into()];
-        Ok(execute(&self.pool, sql, &params).await? > 0)
+        let updated = execute(&self.pool, sql, &params).await;
+        self.hot.changed(Change::Users);
+        Ok(updated? > 0)
     }
 }

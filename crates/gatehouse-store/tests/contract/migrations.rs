@@ -1,6 +1,7 @@
 //! The two migrations folders stay in step: the same files, and in each file the same tables,
 //! indexes and alterations (only type names may differ between the databases, and PostgreSQL
-//! alone switches a trigger off with `ALTER TABLE … DISABLE TRIGGER`, which changes no table).
+//! alone switches a trigger off with `ALTER TABLE … DISABLE TRIGGER`, which changes no table,
+//! and alone sends change notices, whose migration's SQLite twin changes nothing).
 
 use std::collections::BTreeMap;
 
@@ -59,7 +60,14 @@ fn sqlite_and_postgres_migrations_are_in_step() {
     );
     for (name, sql) in &sqlite {
         let statements = schema_statements(sql);
-        assert!(!statements.is_empty(), "{name}: no schema statements found");
+        // A migration of PostgreSQL's triggers alone (0017's change notices) has an empty twin.
+        let postgres_only = statements.is_empty()
+            && schema_statements(&postgres[name]).is_empty()
+            && postgres[name].contains("CREATE TRIGGER");
+        assert!(
+            !statements.is_empty() || postgres_only,
+            "{name}: no schema statements found"
+        );
         assert_eq!(
             statements,
             schema_statements(&postgres[name]),
