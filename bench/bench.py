@@ -757,6 +757,15 @@ def report(rows, rate):
                   f"{r['polite_ok_rps']:.1f} tokens/s; peak RSS {r['polite_peak_rss_mib']:.1f} MiB")
         if r.get("case") == "startup":
             print(f"- {r['server']}: start to first answer {r['start_ms']:.0f} ms; idle RSS {r['idle_rss_mib']:.1f} MiB")
+        if r.get("case") == "idle connections":
+            print(f"- {r['server']}: RSS with {r['conns']} open idle connections {r['rss_open_mib']:.1f} MiB "
+                  f"({r['kib_per_conn']:.1f} KiB each over the {r['rss_before_mib']:.1f} MiB before)")
+    ratios = derived_ratios(rows, rate)
+    for x in ratios["postgres_vs_sqlite"]:
+        print(f"- PostgreSQL ÷ SQLite, {x['case']} c={x['conns']}: {x['ratio']:.2f}× "
+              f"({x['postgres']:.1f} / {x['sqlite']:.1f} successful answers/s)")
+    for x in ratios["peak_rss_mib"]:
+        print(f"- {x['server']}: peak RSS across the run {x['peak_rss_mib']:.1f} MiB")
 
 
 if __name__ == "__main__":
