@@ -117,11 +117,15 @@ def run(variant, env, opts):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
+    ap.add_argument("variants", nargs="*", metavar="VARIANT", help=" | ".join(VARIANTS) + " (default: all)")
     ap.add_argument("--users", type=int, default=100)
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--idle", type=int, default=10)
     opts = ap.parse_args()
+    for v in opts.variants:
+        if v not in VARIANTS:
+            ap.error(f"unknown variant {v}")
+    opts.variants = opts.variants or list(VARIANTS)
     os.makedirs(bench.OUT_DIR, exist_ok=True)
     for v in opts.variants:
         run(v, VARIANTS[v], opts)

@@ -51,10 +51,29 @@ def fmt(v):
     return f"{v:.2f}"
 
 
-def text(x, y, s, size=11, anchor="start", weight="normal", fill="#222", rotate=None):
+def text(x, y, s, size=11, anchor="start", weight="normal", fill="#222", rotate=None, halo=False):
     rot = f' transform="rotate({rotate} {x:.1f} {y:.1f})"' if rotate is not None else ""
+    # A white outline under the glyphs keeps a label readable where it crosses a bar or a line.
+    outline = ' stroke="white" stroke-width="3" paint-order="stroke"' if halo else ""
     return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" font-weight="{weight}" '
-            f'fill="{fill}" {FONT}{rot}>{html.escape(str(s))}</text>')
+            f'fill="{fill}" {FONT}{rot}{outline}>{html.escape(str(s))}</text>')
+
+
+def group_widths(groups):
+    """The narrowest width of each group at which no two labels overlap (about 6.3 px a character
+    of the 10.5 px labels; a label shared by k groups is spread over them), never narrower than
+    the bars."""
+    bars, spans = len(SERIES) * BAR + GAP, []
+    for upper, _ in groups:
+        if spans and spans[-1][0] == upper:
+            spans[-1][1] += 1
+        else:
+            spans.append([upper, 1])
+    out = []
+    for upper, k in spans:
+        first, _, rest = upper.partition(" (")
+        out += [max(bars, (6.3 * max(len(first), len(rest) + 2) + 8) / k)] * k
+    return out
 
 
 class Axis:
@@ -66,8 +85,8 @@ class Axis:
         if log:
             lo = min(vals) if vals else 1
             hi = max(vals) if vals else 10
-            self.lo = 10 ** math.floor(math.log10(lo))
-            self.hi = 10 ** math.ceil(math.log10(hi * 2.5))
+            self.lo = 10 ** math.floor(math.log10(lo / 2))
+            self.hi = 10 ** math.ceil(math.log10(hi * 1.8))
         else:
             hi = max(vals) * 1.15 if vals else 1
             mag = 10 ** math.floor(math.log10(hi / 5))
@@ -109,9 +128,12 @@ def render_panel(title, note, groups, values, log, unit, targets=(), width=None,
     (upper label, lower label); adjacent groups with the same upper label share it. `values` is
     one list per group with one value (or None) per series."""
     n = len(SERIES)
-    w = max(width or 0, MARGIN_L + len(groups) * (n * BAR + GAP) + MARGIN_R)
+    widths = group_widths(groups)
+    w = max(width or 0, MARGIN_L + sum(widths) + MARGIN_R)
     plot_w = w - MARGIN_L - MARGIN_R
-    gw = plot_w / max(len(groups), 1)
+    # Each group's left edge, the groups stretched in proportion to fill the panel.
+    scale = plot_w / max(sum(widths), 1)
+    edges = [MARGIN_L + scale * sum(widths[:i]) for i in range(len(widths) + 1)]
     top, plot_h = 52, 260
     h = top + plot_h + 62
     flat = [v for vs in values for v in vs]
@@ -128,7 +150,7 @@ def render_panel(title, note, groups, values, log, unit, targets=(), width=None,
     baseline = axis.y(axis.lo)
     spans = []
     for gi, ((upper, lower), vs) in enumerate(zip(groups, values)):
-        gx = x0 + gi * gw + (gw - n * BAR) / 2
+        gx = (edges[gi] + edges[gi + 1] - n * BAR) / 2
         for si, v in enumerate(vs):
             if v is None:
                 continue
@@ -138,26 +160,26 @@ def render_panel(title, note, groups, values, log, unit, targets=(), width=None,
                        f'fill="{SERIES[si][2]}"><title>{html.escape(SERIES[si][1])}, {html.escape(upper)} '
                        f'{html.escape(lower)}: {fmt(v)}{"%" if pct else ""}</title></rect>')
             out.append(text(bx + (BAR - 2) / 2 + 3.5, y - 3, fmt(v) + ("%" if pct else ""), 9,
-                            fill="#333", rotate=-90))
+                            fill="#333", rotate=-90, halo=True))
         out.append(text(gx + n * BAR / 2, baseline + 14, lower, 10, anchor="middle", fill="#444"))
         if spans and spans[-1][0] == upper:
             spans[-1][2] = gi
         else:
             spans.append([upper, gi, gi])
     for upper, a, b in spans:
-        cx = x0 + (a + b + 1) * gw / 2
+        cx = (edges[a] + edges[b + 1]) / 2
         first, _, rest = upper.partition(" (")
         out.append(text(cx, baseline + 30, first, 10.5, anchor="middle", weight="bold"))
         if rest:
             out.append(text(cx, baseline + 43, "(" + rest, 10, anchor="middle"))
         if b + 1 < len(groups):
-            sx = x0 + (b + 1) * gw
+            sx = edges[b + 1]
             out.append(f'<line x1="{sx:.1f}" y1="{top}" x2="{sx:.1f}" y2="{baseline + 44:.1f}" stroke="#e4e4e4"/>')
     for t, label in targets:
         y = axis.y(t)
         out.append(f'<line x1="{x0}" y1="{y:.1f}" x2="{x0 + plot_w}" y2="{y:.1f}" stroke="#c0392b" '
                    f'stroke-width="1.5" stroke-dasharray="6 4"/>')
-        out.append(text(x0 + plot_w - 4, y - 4, label, 10, anchor="end", fill="#c0392b"))
+        out.append(text(x0 + plot_w - 4, y - 4, label, 10, anchor="end", fill="#c0392b", halo=True))
     out.append(f'<line x1="{x0}" y1="{baseline:.1f}" x2="{x0 + plot_w}" y2="{baseline:.1f}" stroke="#444"/>')
     return out, w, h
 
@@ -174,7 +196,7 @@ def svg(doc, heading, panels):
              f"{opts['runs']} run(s) of {opts['duration']} s per cell, medians; raw argon2id verify rate "
              f"{raw['per_second']:.1f}/s on {raw['threads']} threads (m={raw['memory_kib']} KiB, t={raw['iterations']}, "
              f"p={raw['parallelism']})" + (f"; signing {doc['signing']['per_second']:.0f}/s" if doc.get("signing") else "")]
-    width = max([MARGIN_L + len(args[2]) * (len(SERIES) * BAR + GAP) + MARGIN_R for args, _ in panels] + [1000])
+    width = round(max([MARGIN_L + sum(group_widths(args[2])) + MARGIN_R for args, _ in panels] + [1000]))
     parts = [render_panel(*args, **dict(kw, width=width)) for args, kw in panels]
     head_h = 30 + 15 * len(facts) + 22
     height = head_h + sum(h for _, _, h in parts)
