@@ -2,7 +2,7 @@
 """Where gatehouse's RSS goes under the bench's load: allocator retention or growth.
 
 Runs the release server on a fresh SQLite database (100 users, the default argon2id
-parameters, a hash queue of 16 so the refresh pool's logins are not shed) once per allocator
+parameters, a hash queue of 64 so the refresh pool's logins are not shed) once per allocator
 variant, drives the bench's cases one after the other with wrk (password c=16, refresh,
 introspection, JWKS, discovery at c=64; then the read cases a second time), opens 1,000 idle
 connections, lets the server idle, and, for glibc, calls malloc_trim(0) in the server through gdb.
@@ -70,7 +70,7 @@ def malloc_trim(pid):
 def run(variant, env, opts):
     bench.USERS = opts.users
     with tempfile.TemporaryDirectory() as td:
-        g = bench.Gatehouse(f"sqlite://{td}/m.db", dict(env, GATEHOUSE_HASH_QUEUE="16"))
+        g = bench.Gatehouse(f"sqlite://{td}/m.db", dict(env, GATEHOUSE_HASH_QUEUE="64"))
         g.provision()
         g.start()
         time.sleep(1)
@@ -92,6 +92,7 @@ def run(variant, env, opts):
                 if rnd == 2 and mode in ("password", "refresh"):
                     continue
                 r = bench.measure(g.port, mode, path, conns, once, pool, lua)
+                time.sleep(2)  # the password case's queued requests drain before the next pool
                 s = snapshot(g.proc.pid)
                 s["peak"] = r["peak_rss_mib"]
                 steps.append((f"{name}{' (again)' if rnd == 2 else ''}", s))
