@@ -6,7 +6,10 @@ Run it through bench/run.sh, which installs wrk and builds the release binaries.
 wrk, driven by ../shared/bench/run_peer.py (its run_wrk measures req/s, p50/p99, errors, the
 server's peak RSS and CPU per request); this script starts the servers, provisions them through
 gatehouse's CLI, and prints one table with medians over runs and the ratios the targets name.
-Results are also written as JSON lines to target/bench/results.jsonl.
+Each run (not --ab) also writes one JSON document, bench/results/<UTC date>-<short commit>.json and
+a copy bench/results/latest.json (machine facts, options, raw rates, every row, the ratios the
+targets name), and draws it with bench/plot.py into SVGs beside it; rows are also appended as JSON
+lines to target/bench/results.jsonl.
 """
 import argparse
 import base64
@@ -41,6 +44,12 @@ READ_LUA = os.path.join(ROOT, "bench", "wrk", "read.lua")
 OVERLOAD_LUA = os.path.join(ROOT, "bench", "wrk", "overload.lua")
 TOKEN_LUA = rp.LUA
 CLIENT, SECRET, SCOPE, USERS = "bench-client", "bench-secret", "read", 1000
+# A second client whose access tokens are opaque (random, resolved by introspection); a client
+# introspects only its own tokens, so the opaque-token case runs as this client.
+OPAQUE_CLIENT = "bench-opaque"
+# Open idle keep-alive connections for the memory case (the server's --max-connections default,
+# 1024, admits them; the per-address cap is off in every bench server).
+IDLE_CONNECTIONS = 1000
 NCPU = os.cpu_count() or 1
 
 
@@ -113,16 +122,17 @@ class Gatehouse:
         self.proc.wait(timeout=30)
 
 
-def wrk_args(port, path, threads=1):
+def wrk_args(port, path, threads=1, client=CLIENT):
     return argparse.Namespace(host="127.0.0.1", port=port, path=path, threads=threads, timeout=10,
-                              client_id=CLIENT, client_secret=SECRET, scope=SCOPE, users=USERS)
+                              client_id=client, client_secret=SECRET, scope=SCOPE, users=USERS)
 
 
-def measure(port, mode, path, conns, opts, pool=None, lua=TOKEN_LUA):
-    """Median over opts.runs wrk runs of `mode` at `conns` connections (after a warm-up)."""
+def measure(port, mode, path, conns, opts, pool=None, lua=TOKEN_LUA, client=CLIENT):
+    """Median over opts.runs wrk runs of `mode` at `conns` connections (after a warm-up), as
+    `client` (whose secret is SECRET)."""
     rp.LUA = lua
     pids = rp.listening_pids(port)
-    args = wrk_args(port, path)
+    args = wrk_args(port, path, client=client)
     auth = "Basic " + base64.b64encode(f"{CLIENT}:{SECRET}".encode()).decode()
     runs = []
     with tempfile.TemporaryDirectory() as td:
@@ -216,25 +226,39 @@ def bench_gatehouse(label, database, opts, rows, env):
     g = Gatehouse(database, env)
     print(f"\n## {label}: provisioning {USERS} users through the CLI", flush=True)
     g.provision()
+    g.cli("client", "add", OPAQUE_CLIENT, "--secret", SECRET, "--scopes", "read write",
+          "--grant-types", "password,refresh_token", "--token-format", "opaque")
     start_ms = g.start()
     time.sleep(1)
     idle = g.rss_mib()
     print(f"   start to first answer {start_ms:.0f} ms, idle RSS {idle:.1f} MiB", flush=True)
     rows.append({"server": label, "case": "startup", "start_ms": start_ms, "idle_rss_mib": idle})
-    auth = "Basic " + base64.b64encode(f"{CLIENT}:{SECRET}".encode()).decode()
-    status, body = http("POST", g.base + "/oauth/token",
-                        {"grant_type": "password", "username": "user0", "password": "password-0"}, auth)
-    token = json.loads(body)["access_token"] if status == 200 else ""
-    with tempfile.NamedTemporaryFile("w", delete=False) as f:
-        f.write(token + "\n")
-        token_file = f.name
-    cases = [("password", "password", "/oauth/token", None, TOKEN_LUA),
-             ("refresh", "refresh", "/oauth/token", None, TOKEN_LUA),
-             ("introspect (JWT)", "introspect", "/oauth/introspect", token_file, READ_LUA),
-             ("jwks", "get", "/.well-known/jwks.json", None, READ_LUA),
-             ("discovery", "get", "/.well-known/openid-configuration", None, READ_LUA)]
+    # One login as each client: a JWT access token and a refresh token (bench-client), an opaque
+    # access token (bench-opaque), each the token of its introspection case.
+    tokens = {}
+    for client, kinds in ((CLIENT, ("access_token", "refresh_token")), (OPAQUE_CLIENT, ("access_token",))):
+        auth = "Basic " + base64.b64encode(f"{client}:{SECRET}".encode()).decode()
+        status, body = http("POST", g.base + "/oauth/token",
+                            {"grant_type": "password", "username": "user0", "password": "password-0"}, auth)
+        for kind in kinds:
+            tokens[(client, kind)] = json.loads(body).get(kind, "") if status == 200 else ""
+    token_files = {}
+    for key, token in tokens.items():
+        with tempfile.NamedTemporaryFile("w", delete=False) as f:
+            f.write(token + "\n")
+            token_files[key] = f.name
+    cases = [("password", "password", "/oauth/token", None, TOKEN_LUA, CLIENT),
+             ("refresh", "refresh", "/oauth/token", None, TOKEN_LUA, CLIENT),
+             ("introspect (JWT)", "introspect", "/oauth/introspect", token_files[(CLIENT, "access_token")],
+              READ_LUA, CLIENT),
+             ("introspect (opaque)", "introspect", "/oauth/introspect",
+              token_files[(OPAQUE_CLIENT, "access_token")], READ_LUA, OPAQUE_CLIENT),
+             ("introspect (refresh token)", "introspect", "/oauth/introspect",
+              token_files[(CLIENT, "refresh_token")], READ_LUA, CLIENT),
+             ("jwks", "get", "/.well-known/jwks.json", None, READ_LUA, CLIENT),
+             ("discovery", "get", "/.well-known/openid-configuration", None, READ_LUA, CLIENT)]
     deep_queue = False
-    for name, mode, path, pool, lua in cases:
+    for name, mode, path, pool, lua, client in cases:
         if opts.cases and name.split()[0] not in opts.cases:
             continue
         if mode == "refresh" and not deep_queue:
@@ -252,7 +276,7 @@ def bench_gatehouse(label, database, opts, rows, env):
             print(f"   {name}: endpoint {path} not present, skipped", flush=True)
             continue
         for conns in opts.conns:
-            r = measure(g.port, mode, path, conns, opts, pool, lua)
+            r = measure(g.port, mode, path, conns, opts, pool, lua, client)
             r.update(server=label, case=name, conns=conns)
             rows.append(r)
             print(f"   {name:18s} c={conns:<3d} {r['rps']:9.1f} req/s  p50 {r['p50_ms']:7.2f} ms  "
@@ -278,21 +302,92 @@ def bench_gatehouse(label, database, opts, rows, env):
             print(f"   password, clients honour Retry-After, c={conns}: {r['ok_rps']:.1f} tokens/s, "
                   f"accepted p50 {r['ok_p50_ms']:.1f} ms p99 {r['ok_p99_ms']:.1f} ms, {r['shed']} shed, "
                   f"other {r['other']}, peak RSS {r['peak_rss_mib']:.1f} MiB", flush=True)
-    if opts.no_overload:
-        g.stop()
-        os.unlink(token_file)
-        return
-    over = overload(g, label, opts)
-    rows.append(over)
-    print(f"   overload: saturation c={over['sat_conns']}: {over['sat_rps']:.1f} tokens/s, accepted p99 "
-          f"{over['sat_p99_ms']:.1f} ms; at c={over['over_conns']}: {over['over_ok_rps']:.1f} tokens/s, accepted p99 "
-          f"{over['over_ok_p99_ms']:.1f} ms, {over['over_shed_rps']:.0f} shed/s with p99 {over['over_shed_p99_ms']:.2f} ms "
-          f"(max {over['over_shed_max_ms']:.2f}), other answers {over['over_other']}, "
-          f"peak RSS {over['over_peak_rss_mib']:.1f} MiB; clients honouring Retry-After at c={over['over_conns']}: "
-          f"{over['polite_ok_rps']:.1f} tokens/s, accepted p99 {over['polite_ok_p99_ms']:.1f} ms, "
-          f"{over['polite_shed_rps']:.1f} shed/s with p99 {over['polite_shed_p99_ms']:.2f} ms", flush=True)
+    if not opts.no_overload:
+        over = overload(g, label, opts)
+        rows.append(over)
+        print(f"   overload: saturation c={over['sat_conns']}: {over['sat_rps']:.1f} tokens/s, accepted p99 "
+              f"{over['sat_p99_ms']:.1f} ms; at c={over['over_conns']}: {over['over_ok_rps']:.1f} tokens/s, accepted p99 "
+              f"{over['over_ok_p99_ms']:.1f} ms, {over['over_shed_rps']:.0f} shed/s with p99 {over['over_shed_p99_ms']:.2f} ms "
+              f"(max {over['over_shed_max_ms']:.2f}), other answers {over['over_other']}, "
+              f"peak RSS {over['over_peak_rss_mib']:.1f} MiB; clients honouring Retry-After at c={over['over_conns']}: "
+              f"{over['polite_ok_rps']:.1f} tokens/s, accepted p99 {over['polite_ok_p99_ms']:.1f} ms, "
+              f"{over['polite_shed_rps']:.1f} shed/s with p99 {over['polite_shed_p99_ms']:.2f} ms", flush=True)
+    if not opts.cases or "connections" in opts.cases:
+        # Last, on the server the whole run has used: the RSS the target names ("at 1,000 open
+        # connections") is the one after the load, and the run's other rows stay as they were.
+        r = idle_connections(g, label, IDLE_CONNECTIONS)
+        rows.append(r)
+        print(f"   {r['conns']} open idle connections ({r['answered']} answered): RSS {r['rss_before_mib']:.1f} MiB "
+              f"before, {r['rss_open_mib']:.1f} MiB with them open ({r['kib_per_conn']:.1f} KiB each), "
+              f"{r['rss_after_mib']:.1f} MiB after they closed", flush=True)
     g.stop()
-    os.unlink(token_file)
+    for f in token_files.values():
+        os.unlink(f)
+
+
+def idle_connections(g, label, n):
+    """Opens `n` keep-alive connections to `g`, sends one discovery request on each and reads its
+    answer, then, with all of them still open and idle, reads the server's VmRSS; then closes them.
+    Takes a second or two, well inside the server's 10 s header timeout that closes an idle
+    HTTP/1.1 connection."""
+    before = g.rss_mib()
+    hwm0 = rp.status_kib(g.proc.pid, "VmHWM") / 1024
+    req = (f"GET /.well-known/openid-configuration HTTP/1.1\r\nHost: 127.0.0.1:{g.port}\r\n"
+           "Accept: application/json\r\n\r\n").encode()
+    socks, answered, t0 = [], 0, time.monotonic()
+    try:
+        for _ in range(n):
+            socks.append(socket.create_connection(("127.0.0.1", g.port), timeout=10))
+        for s in socks:
+            s.sendall(req)
+        for s in socks:
+            answered += read_answer(s) == 200
+        elapsed = time.monotonic() - t0
+        time.sleep(0.5)
+        open_rss = g.rss_mib()
+        alive = sum(1 for s in socks if connection_open(s))
+    finally:
+        for s in socks:
+            s.close()
+    time.sleep(1)
+    after = g.rss_mib()
+    return {"server": label, "case": "idle connections", "conns": n, "answered": answered, "still_open": alive,
+            "open_s": elapsed, "rss_before_mib": before, "rss_open_mib": open_rss, "rss_after_mib": after,
+            "kib_per_conn": 1024 * (open_rss - before) / n,
+            "hwm_mib": max(hwm0, rp.status_kib(g.proc.pid, "VmHWM") / 1024), "peak_rss_mib": open_rss}
+
+
+def read_answer(s):
+    """Reads one HTTP/1.1 answer with a Content-Length body from `s`; returns its status (0 if the
+    connection closed first)."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(65536)
+        if not chunk:
+            return 0
+        buf += chunk
+    head, body = buf.split(b"\r\n\r\n", 1)
+    m = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+    need = int(m.group(1)) if m else 0
+    while len(body) < need:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return int(head.split(None, 2)[1])
+
+
+def connection_open(s):
+    """Whether the server still holds `s` open (a closed one reads as end of file at once)."""
+    s.setblocking(False)
+    try:
+        return s.recv(1, socket.MSG_PEEK) != b""
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        s.setblocking(True)
 
 
 # Cheap argon2id for the A/B servers: it measures no hashing, and the token pools of the refresh
@@ -417,7 +512,7 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--conns", default="16,64")
-    ap.add_argument("--cases", default="", help="comma-separated subset: password,refresh,introspect,jwks,discovery "
+    ap.add_argument("--cases", default="", help="comma-separated subset: password,refresh,introspect,jwks,discovery,connections "
                     "(default: all); the overload scenario always runs")
     ap.add_argument("--ab", metavar="BASE_BIN",
                     help="same-run A/B of this build against BASE_BIN (another commit's release binary) on "
@@ -434,7 +529,10 @@ def main():
     if opts.ab:
         ab_main(opts, rows)
         return
+    started = time.gmtime()
+    facts = run_facts(opts)
     rate = argon2_rate(5)
+    first_rate = rate
     print(f"raw argon2id verify rate, {rate['threads']} threads, m={rate['memory_kib']} t={rate['iterations']} "
           f"p={rate['parallelism']}: {rate['per_second']:.1f}/s", flush=True)
     with tempfile.TemporaryDirectory() as td:
@@ -456,11 +554,150 @@ def main():
     again = argon2_rate(5)
     print(f"raw argon2id verify rate again at the end: {again['per_second']:.1f}/s", flush=True)
     rate = max(rate, again, key=lambda r: r["per_second"])
+    signing = signing_rate(5)
     report(rows, rate)
+    doc = results_document(facts, opts, started, {"start": first_rate, "end": again, "used": rate}, signing, rows)
+    paths = write_results(doc)
     with open(os.path.join(OUT_DIR, "results.jsonl"), "a") as f:
         for r in rows:
             r.pop("runs", None)
             f.write(json.dumps(dict(r, ts=time.strftime("%Y-%m-%dT%H:%M:%S"), argon2=rate)) + "\n")
+    print("\nresults: " + ", ".join(os.path.relpath(p_, ROOT) for p_ in paths), flush=True)
+
+
+def command_output(cmd, **kw):
+    """The stripped standard output (or, failing that, error output) of `cmd`, or None."""
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=30, **kw)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    out = (p.stdout.strip() or p.stderr.strip()).splitlines()
+    return out[0] if out else None
+
+
+def run_facts(opts):
+    """What a reader needs to weigh the run's figures: the machine, the software around the
+    server, the commit the tree was at (and whether it had uncommitted changes), the options."""
+    cpu = None
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem_kib = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem_kib = int(line.split()[1])
+    os_name = None
+    try:
+        with open("/etc/os-release") as f:
+            os_name = dict(line.rstrip("\n").split("=", 1) for line in f if "=" in line).get("PRETTY_NAME", "").strip('"')
+    except OSError:
+        pass
+    pg = os.environ.get("GATEHOUSE_TEST_POSTGRES_URL")
+    git = lambda *a: command_output(["git", "-C", ROOT, *a])
+    status = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
+                            capture_output=True, text=True).stdout
+    return {
+        "machine": {"cpu_model": cpu, "cores": NCPU, "memory_mib": round(mem_kib / 1024),
+                    "kernel": os.uname().release, "os": os_name,
+                    "loadavg_start": open("/proc/loadavg").read().split()[:3]},
+        "software": {"rustc": command_output(["rustc", "--version"], cwd=ROOT),
+                     "postgresql": command_output(["psql", pg, "-Atc", "SHOW server_version"]) if pg else None,
+                     "node": command_output(["node", "--version"]) if opts.peer else None,
+                     "wrk": command_output(["wrk", "-v"]), "python": sys.version.split()[0]},
+        "git": {"commit": git("rev-parse", "HEAD"), "short": git("rev-parse", "--short", "HEAD"),
+                "branch": git("rev-parse", "--abbrev-ref", "HEAD"), "dirty": bool(status.strip())},
+        "binary": os.path.relpath(BIN, ROOT) if BIN.startswith(ROOT) else BIN,
+    }
+
+
+# The targets of issue 18 the derived ratios are read against.
+TARGETS = {"password_of_raw_min": 0.90, "overload_p99_ratio_max": 2.0, "peak_rss_mib_max": 64,
+           "postgres_refresh_rps_min": 4000, "postgres_introspect_jwt_rps_min": 20000,
+           "postgres_introspect_opaque_rps_min": 8000, "postgres_password_of_sqlite_min": 0.90}
+
+
+def signing_rate(seconds):
+    """The raw signing rate, when this tree has a `signing_rate` example built beside
+    `argon2_rate` (it prints one JSON line, as `argon2_rate` does); None otherwise."""
+    exe = os.path.join(os.path.dirname(ARGON2_RATE), "signing_rate")
+    if not os.path.exists(exe):
+        return None
+    out = subprocess.run([exe, str(NCPU), str(seconds)], capture_output=True, text=True)
+    try:
+        return json.loads(out.stdout)
+    except ValueError:
+        return None
+
+
+def ok_rate(r):
+    """Successful answers per second of a row (tokens/s for the password grant)."""
+    return r.get("ok_rps", r.get("rps"))
+
+
+def derived_ratios(rows, rate):
+    """The ratios issue 18's targets name, from the rows of one run."""
+    raw = rate["per_second"]
+    out = {"password_of_raw": [], "vs_peer": [], "overload_p99": [], "postgres_vs_sqlite": [], "peak_rss_mib": []}
+    for r in rows:
+        if r.get("case") in ("password", "password (honours Retry-After)"):
+            out["password_of_raw"].append({"server": r["server"], "case": r["case"], "conns": r["conns"],
+                                           "tokens_per_s": r["ok_rps"], "raw_per_s": raw,
+                                           "ratio": r["ok_rps"] / raw})
+    peer = {(r["case"], r["conns"]): r for r in rows if r.get("server") == "peer" and "rps" in r}
+    for r in rows:
+        key = (r.get("case"), r.get("conns"))
+        if r.get("server", "").startswith("gatehouse") and key in peer and ok_rate(peer[key]) > 0:
+            out["vs_peer"].append({"server": r["server"], "case": key[0], "conns": key[1], "ours": ok_rate(r),
+                                   "peer": ok_rate(peer[key]), "ratio": ok_rate(r) / ok_rate(peer[key])})
+    for r in rows:
+        if r.get("case") == "overload" and r["sat_p99_ms"] > 0:
+            for clients, key in (("retry at once", "over_ok_p99_ms"), ("honour Retry-After", "polite_ok_p99_ms")):
+                out["overload_p99"].append({"server": r["server"], "clients": clients, "conns": r["over_conns"],
+                                            "sat_conns": r["sat_conns"], "accepted_p99_ms": r[key],
+                                            "sat_p99_ms": r["sat_p99_ms"], "ratio": r[key] / r["sat_p99_ms"]})
+    by = {(r["server"], r["case"], r.get("conns")): r for r in rows if "conns" in r and ok_rate(r) is not None}
+    for (server, case, conns), r in by.items():
+        other = by.get(("gatehouse postgres", case, conns))
+        if server == "gatehouse sqlite" and other and ok_rate(r) > 0:
+            out["postgres_vs_sqlite"].append({"case": case, "conns": conns, "sqlite": ok_rate(r),
+                                              "postgres": ok_rate(other), "ratio": ok_rate(other) / ok_rate(r)})
+    for server in dict.fromkeys(r["server"] for r in rows):
+        peaks = [v for r in rows if r["server"] == server
+                 for k, v in r.items() if k.endswith("peak_rss_mib") or k == "rss_open_mib"]
+        if peaks:
+            out["peak_rss_mib"].append({"server": server, "peak_rss_mib": max(peaks)})
+    return out
+
+
+def results_document(facts, opts, started, argon2, signing, rows):
+    """The run as one JSON document: facts, options, raw rates, every row, the derived ratios."""
+    name = time.strftime("%Y-%m-%d", started) + "-" + (facts["git"]["short"] or "nogit")
+    options = {k: v for k, v in vars(opts).items() if k != "ab"}
+    options["postgres"] = bool(os.environ.get("GATEHOUSE_TEST_POSTGRES_URL"))
+    facts["machine"]["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
+    return {"schema": 1, "name": name, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", started),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **facts, "options": options,
+            "argon2": argon2, "signing": signing, "targets": TARGETS, "rows": rows,
+            "ratios": derived_ratios(rows, argon2["used"])}
+
+
+def write_results(doc):
+    """bench/results/NAME.json and latest.json, and their plots; returns the paths written."""
+    import plot  # bench/plot.py, next to this file
+    out = os.path.join(ROOT, "bench", "results")
+    os.makedirs(out, exist_ok=True)
+    written = []
+    for stem in (doc["name"], "latest"):
+        path = os.path.join(out, stem + ".json")
+        with open(path, "w") as f:
+            json.dump(doc, f, indent=1)
+            f.write("\n")
+        written.append(path)
+        written += plot.draw(doc, os.path.join(out, stem))
+    return written
 
 
 def ab_main(opts, rows):
@@ -520,6 +757,15 @@ def report(rows, rate):
                   f"{r['polite_ok_rps']:.1f} tokens/s; peak RSS {r['polite_peak_rss_mib']:.1f} MiB")
         if r.get("case") == "startup":
             print(f"- {r['server']}: start to first answer {r['start_ms']:.0f} ms; idle RSS {r['idle_rss_mib']:.1f} MiB")
+        if r.get("case") == "idle connections":
+            print(f"- {r['server']}: RSS with {r['conns']} open idle connections {r['rss_open_mib']:.1f} MiB "
+                  f"({r['kib_per_conn']:.1f} KiB each over the {r['rss_before_mib']:.1f} MiB before)")
+    ratios = derived_ratios(rows, rate)
+    for x in ratios["postgres_vs_sqlite"]:
+        print(f"- PostgreSQL ÷ SQLite, {x['case']} c={x['conns']}: {x['ratio']:.2f}× "
+              f"({x['postgres']:.1f} / {x['sqlite']:.1f} successful answers/s)")
+    for x in ratios["peak_rss_mib"]:
+        print(f"- {x['server']}: peak RSS across the run {x['peak_rss_mib']:.1f} MiB")
 
 
 if __name__ == "__main__":
