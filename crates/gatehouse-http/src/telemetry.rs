@@ -25,6 +25,10 @@ const BUCKETS: &[f64] = &[
 #[error("cannot install the metrics recorder: {0}")]
 pub struct MetricsError(String);
 
+/// How often the installed recorder's histogram samples are drained (as the exporter's own
+/// `install()` does, on its 5 s default).
+pub const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The Prometheus exporter's handle: renders the text exposition format on demand.
 #[derive(Clone)]
 pub struct Metrics {
@@ -32,12 +36,24 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Installs the process-wide recorder (once per process) and describes every metric.
+    /// Installs the process-wide recorder (once per process) and describes every metric. A
+    /// thread drains the histograms' samples into their buckets every few seconds
+    /// ([`UPKEEP_INTERVAL`]): the recorder keeps each sample until then, so without it memory
+    /// grew with every request between two scrapes (about 20 bytes a request, measured), and
+    /// without any scrape for ever.
     pub fn install() -> Result<Self, MetricsError> {
         let handle = builder()?
             .install_recorder()
             .map_err(|e| MetricsError(e.to_string()))?;
         telemetry::describe();
+        let upkeep = handle.clone();
+        std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || loop {
+                std::thread::sleep(UPKEEP_INTERVAL);
+                upkeep.run_upkeep();
+            })
+            .map_err(|e| MetricsError(e.to_string()))?;
         Ok(Metrics { handle })
     }
 

@@ -1,6 +1,7 @@
 //! The memory a PostgreSQL instance keeps of the rows its hot path reads most: clients (every
 //! request authenticates one), users by id (the refresh grant) and access tokens with their
-//! owner (introspection, revocation, `/userinfo`). A hit costs no round trip to the database,
+//! owner (introspection, revocation, `/userinfo`), and accounts' failed-login attempts (the
+//! refresh grant checks its user's lockout). A hit costs no round trip to the database,
 //! which is what lets many stateless instances answer introspection and client authentication at
 //! the rate one SQLite instance does.
 //!
@@ -21,7 +22,9 @@
 //! A read that raced a change never stores what it read: every memo carries a generation,
 //! taken before the read and compared, under the memo's lock, with the one a change bumps.
 //! Negative answers (no such row) are never kept: ids and token hashes are random, and a row
-//! created after a miss must be found. Each memo is bounded ([`Memo::new`]); when full it starts
+//! created after a miss must be found. The one exception is an account's failed-login attempts,
+//! where "none" is the common answer: their table's trigger notices inserts too, row by row, and
+//! every write of this instance to it (a lost compare-and-swap included) forgets at once. Each memo is bounded ([`Memo::new`]); when full it starts
 //! afresh, as the verified-token memory does.
 
 use std::collections::HashMap;
@@ -30,6 +33,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use gatehouse_core::client::Client;
+use gatehouse_core::lockout::AttemptState;
 use gatehouse_core::store::{AccessTokenRecord, TokenOwner};
 use gatehouse_core::user::User;
 
@@ -48,6 +52,8 @@ pub enum Change {
     Users,
     /// Tokens or sessions were revoked or removed.
     Tokens,
+    /// An account's failed-login attempts (its lockout) changed.
+    Attempts,
 }
 
 impl Change {
@@ -57,6 +63,7 @@ impl Change {
             "clients" => Some(Change::Clients),
             "users" => Some(Change::Users),
             "tokens" => Some(Change::Tokens),
+            "attempts" => Some(Change::Attempts),
             _ => None,
         }
     }
@@ -153,6 +160,9 @@ pub struct HotCache {
     pub users: Memo<User>,
     /// Access tokens (with their owner) by id.
     pub access_tokens: Memo<AccessTokenRow>,
+    /// Accounts' failed-login attempts by key, `None` for an account without any (the refresh
+    /// grant reads its user's lock with every use).
+    pub attempts: Memo<Option<AttemptState>>,
 }
 
 impl std::fmt::Debug for HotCache {
@@ -170,6 +180,7 @@ impl Default for HotCache {
             clients: Memo::new("clients", 1024),
             users: Memo::new("users", 4096),
             access_tokens: Memo::new("access_tokens", 8192),
+            attempts: Memo::new("attempts", 8192),
         }
     }
 }
@@ -192,6 +203,7 @@ impl HotCache {
                 self.access_tokens.forget();
             }
             Change::Tokens => self.access_tokens.forget(),
+            Change::Attempts => self.attempts.forget(),
         }
     }
 
@@ -200,6 +212,7 @@ impl HotCache {
         self.clients.forget();
         self.users.forget();
         self.access_tokens.forget();
+        self.attempts.forget();
     }
 
     /// Stops serving from memory (the listener lost its connection) and forgets everything.
@@ -364,6 +377,10 @@ mod tests {
         assert_eq!(generations(&cache), (0, 1, 2));
         cache.changed(Change::Clients);
         assert_eq!(generations(&cache), (1, 1, 3));
+        cache.changed(Change::Attempts);
+        assert_eq!(generations(&cache), (1, 1, 3));
+        assert_eq!(cache.attempts.generation(), 1);
+        assert_eq!(Change::from_notice("attempts"), Some(Change::Attempts));
         assert_eq!(Change::from_notice("users"), Some(Change::Users));
         assert_eq!(Change::from_notice("other"), None);
     }

@@ -86,7 +86,11 @@ impl HotPath<Postgres> for OnPool {
 
     async fn login_attempts(&self, key: &str) -> Result<Option<AttemptState>, StoreError> {
         let read = sql::guard::attempt_state::<Postgres>;
-        self.row(hot::LOGIN_ATTEMPTS, key, read).await
+        // Kept in memory with "none" too (the common answer): `Some(None)` is a read that
+        // found no row.
+        let read = async { self.row(hot::LOGIN_ATTEMPTS, key, read).await.map(Some) };
+        let memo = &self.cache.attempts;
+        Ok(self.cache.read_through(memo, key, read).await?.flatten())
     }
 
     async fn record_login(&self, login: NewLogin<'_>) -> Result<Recorded, StoreError> {

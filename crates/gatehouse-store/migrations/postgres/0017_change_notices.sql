@@ -5,7 +5,7 @@
 -- touch. PostgreSQL delivers a notice at its transaction's commit and sends a transaction's
 -- identical notices once, so a statement changing a thousand rows costs one notice.
 --
--- The triggers are per statement and fire on no INSERT: the hot path's writes (a login's
+-- The triggers of those four tables are per statement and fire on no INSERT: the hot path's writes (a login's
 -- family and tokens, a rotation's successor, its `last_used_at`, which is not a column named
 -- below) send nothing. The SQLite twin of this file changes nothing: one SQLite instance keeps
 -- no such memory.
@@ -25,3 +25,11 @@ CREATE TRIGGER token_families_changed
     FOR EACH STATEMENT EXECUTE FUNCTION gatehouse_notify_change('tokens');
 CREATE TRIGGER access_tokens_changed AFTER UPDATE OR DELETE OR TRUNCATE ON access_tokens
     FOR EACH STATEMENT EXECUTE FUNCTION gatehouse_notify_change('tokens');
+
+-- An account's failed-login attempts are remembered even when there are none, so their first
+-- row (an INSERT) is noticed too. Row by row: a successful login clears its account's attempts
+-- with a DELETE that usually finds no row, and that must send nothing.
+CREATE TRIGGER login_attempts_changed AFTER INSERT OR UPDATE OR DELETE ON login_attempts
+    FOR EACH ROW EXECUTE FUNCTION gatehouse_notify_change('attempts');
+CREATE TRIGGER login_attempts_truncated AFTER TRUNCATE ON login_attempts
+    FOR EACH STATEMENT EXECUTE FUNCTION gatehouse_notify_change('attempts');

@@ -11,6 +11,7 @@ use gatehouse_core::store::{GuardStore, StoreError};
 
 use super::{execute, fetch_optional, rows, HotPath, SqlStore};
 use crate::backend::Backend;
+use crate::hot_cache::Change;
 
 #[async_trait]
 impl<DB: Backend, H: HotPath<DB>> GuardStore for SqlStore<DB, H> {
@@ -35,18 +36,23 @@ impl<DB: Backend, H: HotPath<DB>> GuardStore for SqlStore<DB, H> {
         let done = if next.version == 0 {
             let sql = "INSERT INTO login_attempts (key, failures, last_failure, locked_until, \
                        version) VALUES ($1, $2, $3, $4, 1) ON CONFLICT (key) DO NOTHING";
-            execute(&self.pool, sql, &params[..4]).await?
+            execute(&self.pool, sql, &params[..4]).await
         } else {
             let sql = "UPDATE login_attempts SET failures = $2, last_failure = $3, \
                        locked_until = $4, version = version + 1 WHERE key = $1 AND version = $5";
-            execute(&self.pool, sql, &params).await?
+            execute(&self.pool, sql, &params).await
         };
-        Ok(done == 1)
+        // Whether it won or lost the swap, what this instance remembers of the account's
+        // attempts is forgotten: a loser re-reads the winner's state from the database.
+        self.hot.changed(Change::Attempts);
+        Ok(done? == 1)
     }
 
     async fn clear_login_attempts(&self, key: &str) -> Result<bool, StoreError> {
         let sql = "DELETE FROM login_attempts WHERE key = $1";
-        Ok(execute(&self.pool, sql, &[key.into()]).await? > 0)
+        let cleared = execute(&self.pool, sql, &[key.into()]).await;
+        self.hot.changed(Change::Attempts);
+        Ok(cleared? > 0)
     }
 
     async fn source_drained_at(&self, ip: &str) -> Result<i64, StoreError> {
@@ -89,7 +95,9 @@ impl<DB: Backend, H: HotPath<DB>> GuardStore for SqlStore<DB, H> {
                    WHERE last_failure < $1 AND locked_until <= $2 LIMIT $3)";
         let limit = i64::from(batch_size);
         let params = [forgotten_before.into(), now.into(), limit.into()];
-        execute(&self.pool, sql, &params).await
+        let deleted = execute(&self.pool, sql, &params).await;
+        self.hot.changed(Change::Attempts);
+        deleted
     }
 }
 
