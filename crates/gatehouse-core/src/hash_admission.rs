@@ -177,14 +177,14 @@ impl Admission {
 
     /// The overload interval in force: the setting, never less than two hash durations.
     fn interval(&self) -> u64 {
-        self.interval_ns
-            .max(2 * self.hash_ns.load(Ordering::Relaxed))
+        let hash = self.hash_ns.load(Ordering::Relaxed);
+        self.interval_ns.max(hash.saturating_mul(2))
     }
 
     /// Counts one hash of `took` into the EWMA of hash durations (weight 1/8).
     pub(crate) fn record_hash(&self, took: Duration) {
         let old = self.hash_ns.load(Ordering::Relaxed);
-        let new = (old - old / 8 + nanos(took) / 8).max(1);
+        let new = (old - old / 8).saturating_add(nanos(took) / 8).max(1);
         self.hash_ns.store(new, Ordering::Relaxed);
     }
 
