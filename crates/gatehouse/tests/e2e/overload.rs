@@ -224,7 +224,12 @@ async fn a_standing_queue_is_cut_to_one_place_per_worker() {
 /// answered at once, still 503 with `Retry-After`, and its connection is closed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn beyond_the_held_bound_a_shed_answer_closes_its_connection() {
-    let s = slow_hashing_server(&["--hash-queue", "0", "--hash-max-held", "2"]);
+    let s = TestServer::builder()
+        .owasp_hashing()
+        .env("GATEHOUSE_ARGON2_ITERATIONS", "8")
+        .args(&["--hash-workers", "1", "--hash-queue", "0"])
+        .args(&["--hash-max-held", "2"])
+        .spawn();
     s.add_client("app", &["--secret", "app-secret"]);
     s.add_user("alice", "correct horse", &[]);
     login(&s).await;
