@@ -111,7 +111,7 @@ impl Account {
         user: &crate::user::User,
         typed: &str,
     ) -> Result<(), Error> {
-        let permit = self.hasher.admit()?;
+        let permit = self.hasher.admit_or_hold().await?;
         let source = self.guard.reserve_source(ctx.ip).await?;
         let attempt = match self.guard.reserve(&user_key(&user.id)).await? {
             Admission::Proceed(attempt) => attempt,

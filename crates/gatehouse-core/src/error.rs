@@ -73,6 +73,9 @@ pub enum Error {
     Overloaded {
         /// Seconds until a retry may succeed.
         retry_after: u64,
+        /// Whether to close the connection after the answer: the server holds as many shed
+        /// answers as it will (see [`crate::hash_admission`]).
+        close: bool,
     },
     /// An external user store (issue 22) could not answer: the login fails closed (HTTP 503),
     /// never as a wrong password.

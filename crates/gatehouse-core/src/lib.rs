@@ -9,7 +9,8 @@
 //! - [`clock`]: the only place that reads the time.
 //! - [`scope`], [`client`], [`user`]: validated newtypes and the records gatehouse keeps.
 //! - [`claims`]: users' attributes and roles, and the claims clients map them to.
-//! - [`password`]: argon2id hashing on a bounded pool of blocking threads; [`hash_ceiling`]: the
+//! - [`password`]: argon2id hashing on a bounded pool of blocking threads, admitted by
+//!   [`hash_admission`] (a burst queues, a standing queue is shed); [`hash_ceiling`]: the
 //!   highest cost of a stored hash that is ever computed.
 //! - [`client_auth`]: client authentication (RFC 6749 §2.3); [`client_assertion`]: RFC 7523 JWT
 //!   client assertions, checked against the JWK Sets of [`jwks`].
@@ -56,6 +57,7 @@ pub mod discovery;
 pub mod error;
 pub mod external_users;
 pub mod grant;
+pub mod hash_admission;
 pub mod hash_ceiling;
 pub mod introspection;
 pub mod jwks;

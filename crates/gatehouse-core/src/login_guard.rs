@@ -172,7 +172,10 @@ impl LoginGuard {
                 }
             }
         }
-        Err(Error::Overloaded { retry_after: 1 })
+        Err(Error::Overloaded {
+            retry_after: 1,
+            close: false,
+        })
     }
 
     /// The attempt succeeded: the account's count starts again from zero.
@@ -214,7 +217,10 @@ impl LoginGuard {
                 return Ok(());
             }
         }
-        Err(Error::Overloaded { retry_after: 1 })
+        Err(Error::Overloaded {
+            retry_after: 1,
+            close: false,
+        })
     }
 
     /// Forgets an account's failures and lock; `true` when it had any.

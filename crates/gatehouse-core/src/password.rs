@@ -1,10 +1,11 @@
 //! Password hashing: argon2id (RFC 9106) with at least OWASP's parameters, run on a fixed pool
 //! of OS threads so a hash never stalls an async worker, with a bounded queue in front of it so
-//! overload is shed at once instead of piling up. A request is admitted ([`HashPermit`]) before
-//! any of its other work, so a shed request costs no database write and no hash; each worker
-//! keeps its argon2 memory between hashes rather than allocating and zeroing it for every one.
+//! overload is shed instead of piling up ([`crate::hash_admission`]: a burst may queue, a
+//! standing queue is shed, and a shed answer is held on a timer before it is sent). A request is
+//! admitted ([`HashPermit`]) before any of its other work, so a shed request costs no database
+//! write and no hash; each worker keeps its argon2 memory between hashes rather than allocating
+//! and zeroing it for every one.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, SaltString};
@@ -15,14 +16,12 @@ use subtle::ConstantTimeEq;
 
 use crate::clock::Stopwatch;
 use crate::error::Error;
+use crate::hash_admission::{Admission, AdmissionSettings, Entry};
 use crate::hash_ceiling::HashCeiling;
 use crate::legacy_hash::Scheme;
 use crate::telemetry;
 
-/// Requests that may wait for a hash worker, per worker, by default: one. With `w` workers busy
-/// and `w` waiting, an admitted request waits at most about one hash before its own starts, so
-/// its latency stays within about twice that of an unloaded server, and memory stays bounded.
-pub const DEFAULT_QUEUE_PER_WORKER: usize = 1;
+pub use crate::hash_admission::DEFAULT_QUEUE_PER_WORKER;
 
 /// argon2id cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,8 +74,7 @@ pub struct PasswordHasher {
     argon2: Argon2<'static>,
     params: HashParams,
     pool: std::sync::mpsc::Sender<Job>,
-    in_flight: AtomicUsize,
-    capacity: usize,
+    admission: Arc<Admission>,
     dummy_hash: String,
     ceiling: HashCeiling,
 }
@@ -99,19 +97,35 @@ pub enum Verdict {
 pub struct HashPermit<'a>(&'a PasswordHasher);
 
 impl PasswordHasher {
-    /// A hasher with `workers` concurrent hashes and at most `queue` more requests admitted.
+    /// A hasher with `workers` concurrent hashes and at most `queue` more requests admitted
+    /// while the queue drains (the other admission settings are the defaults).
     pub fn new(params: HashParams, workers: usize, queue: usize) -> Result<Self, Error> {
+        let settings = AdmissionSettings {
+            queue,
+            ..AdmissionSettings::defaults(workers)
+        };
+        Self::with_admission(params, workers, settings)
+    }
+
+    /// A hasher with `workers` concurrent hashes, admitting requests by `settings`.
+    pub fn with_admission(
+        params: HashParams,
+        workers: usize,
+        settings: AdmissionSettings,
+    ) -> Result<Self, Error> {
         let argon2 = params.argon2()?;
         let workers = workers.max(1);
         // The dummy hash has the configured parameters, so checking against it costs exactly
-        // what checking a real user's password costs.
+        // what checking a real user's password costs; its time is the first estimate of a
+        // hash's duration.
+        let watch = Stopwatch::start();
         let dummy_hash = hash_with(&argon2, crate::random::token(24).as_bytes())?;
+        let admission = Admission::new(workers, settings, watch.elapsed());
         Ok(PasswordHasher {
             argon2,
             params,
             pool: start_pool(workers, params.block_count())?,
-            in_flight: AtomicUsize::new(0),
-            capacity: workers + queue,
+            admission: Arc::new(admission),
             dummy_hash,
             ceiling: HashCeiling::DEFAULT.admitting(params),
         })
@@ -128,9 +142,9 @@ impl PasswordHasher {
         self.ceiling
     }
 
-    /// The default queue depth for `workers` hash workers ([`DEFAULT_QUEUE_PER_WORKER`]).
+    /// The default burst queue for `workers` hash workers ([`DEFAULT_QUEUE_PER_WORKER`]).
     pub fn default_queue(workers: usize) -> usize {
-        workers.max(1) * DEFAULT_QUEUE_PER_WORKER
+        AdmissionSettings::defaults(workers).queue
     }
 
     /// The configured parameters.
@@ -138,40 +152,79 @@ impl PasswordHasher {
         self.params
     }
 
-    /// How many hashes may run or wait at once (workers plus queue places).
+    /// How many hashes may run or wait at once while the queue drains (workers plus queue).
     pub fn capacity(&self) -> usize {
-        self.capacity
+        self.admission.capacity()
     }
 
     /// Requests waiting for or holding a worker.
     pub fn in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::Relaxed)
+        self.admission.in_flight()
+    }
+
+    /// Shed answers being held now.
+    pub fn held(&self) -> usize {
+        self.admission.held()
     }
 
     /// Takes a place in the queue, or sheds the request (`Overloaded`, answered 503 with
-    /// `Retry-After`) when every place is taken.
+    /// `Retry-After`) when the queue is full or has stood too long. The caller answers a shed
+    /// request after [`PasswordHasher::hold_shed`].
     pub fn admit(&self) -> Result<HashPermit<'_>, Error> {
-        if self.in_flight.fetch_add(1, Ordering::AcqRel) >= self.capacity {
-            self.in_flight.fetch_sub(1, Ordering::AcqRel);
+        let admission = &*self.admission;
+        if admission.enter(admission.now()) == Entry::Shed {
             metrics::counter!(telemetry::HASH_SHED).increment(1);
-            return Err(Error::Overloaded { retry_after: 1 });
+            return Err(Error::Overloaded {
+                retry_after: 1,
+                close: false,
+            });
         }
-        metrics::gauge!(telemetry::HASH_QUEUE_DEPTH).set(self.in_flight() as f64);
+        metrics::gauge!(telemetry::HASH_QUEUE_DEPTH).set(admission.in_flight() as f64);
         Ok(HashPermit(self))
+    }
+
+    /// Holds a shed request's answer on a timer (no work) so that a client retrying at once
+    /// comes back about when the queue has room, and returns the error to answer with. When as
+    /// many answers are held as may be, returns at once an error whose connection is closed.
+    pub async fn hold_shed(&self) -> Error {
+        let Some((place, hold)) = self.admission.hold() else {
+            return Error::Overloaded {
+                retry_after: 1,
+                close: true,
+            };
+        };
+        metrics::gauge!(telemetry::HASH_HELD).set(self.admission.held() as f64);
+        metrics::histogram!(telemetry::HASH_HOLD).record(hold.as_secs_f64());
+        tokio::time::sleep(hold).await;
+        drop(place);
+        metrics::gauge!(telemetry::HASH_HELD).set(self.admission.held() as f64);
+        Error::Overloaded {
+            retry_after: 1,
+            close: false,
+        }
+    }
+
+    /// [`PasswordHasher::admit`], holding the answer of a shed request
+    /// ([`PasswordHasher::hold_shed`]).
+    pub async fn admit_or_hold(&self) -> Result<HashPermit<'_>, Error> {
+        match self.admit() {
+            Ok(permit) => Ok(permit),
+            Err(_) => Err(self.hold_shed().await),
+        }
     }
 
     /// Hashes a new password into a PHC string.
     pub async fn hash(&self, password: &SecretString) -> Result<String, Error> {
         let argon2 = self.argon2.clone();
         let password = password.expose_secret().as_bytes().to_vec();
-        let _permit = self.admit()?;
+        let _permit = self.admit_or_hold().await?;
         self.run(move |_| hash_with(&argon2, &password)).await?
     }
 
     /// Checks `password` against `stored`, or against a dummy hash of equal cost when there is
     /// no stored hash (an unknown user), so both cases take the same time and return `false`.
     pub async fn verify(&self, password: &[u8], stored: Option<&str>) -> Result<bool, Error> {
-        self.admit()?.verify(password, stored).await
+        self.admit_or_hold().await?.verify(password, stored).await
     }
 
     /// Whether `stored` should be replaced by a fresh hash after a successful login: it is not
@@ -201,6 +254,7 @@ impl PasswordHasher {
     {
         let waiting = Stopwatch::start();
         let (done, result) = tokio::sync::oneshot::channel();
+        let admission = self.admission.clone();
         let job: Job = Box::new(move |memory: &mut Memory| {
             metrics::histogram!(telemetry::HASH_WAIT).record(waiting.elapsed_secs());
             let hashing = Stopwatch::start();
@@ -208,7 +262,9 @@ impl PasswordHasher {
             // lives on for the next job.
             let work = std::panic::AssertUnwindSafe(|| work(memory));
             if let Ok(out) = std::panic::catch_unwind(work) {
-                metrics::histogram!(telemetry::HASH_DURATION).record(hashing.elapsed_secs());
+                let took = hashing.elapsed();
+                admission.record_hash(took);
+                metrics::histogram!(telemetry::HASH_DURATION).record(took.as_secs_f64());
                 let _ = done.send(out);
             }
         });
@@ -287,7 +343,8 @@ impl HashPermit<'_> {
 impl Drop for HashPermit<'_> {
     /// Gives the place back when the request ends, however it ends.
     fn drop(&mut self) {
-        let left = self.0.in_flight.fetch_sub(1, Ordering::AcqRel) - 1;
+        let admission = &*self.0.admission;
+        let left = admission.leave(admission.now());
         metrics::gauge!(telemetry::HASH_QUEUE_DEPTH).set(left as f64);
     }
 }

@@ -18,8 +18,12 @@ pub const HASH_QUEUE_DEPTH: &str = "gatehouse_password_hash_queue_depth";
 pub const HASH_WAIT: &str = "gatehouse_password_hash_wait_seconds";
 /// Histogram (seconds): time one argon2id hash or check took on its worker.
 pub const HASH_DURATION: &str = "gatehouse_password_hash_duration_seconds";
-/// Counter: hashes refused at once because the queue was full (answered 503).
+/// Counter: requests the hash pool shed (queue full, or standing too long; answered 503).
 pub const HASH_SHED: &str = "gatehouse_password_hash_shed_total";
+/// Gauge: shed answers being held before they are sent.
+pub const HASH_HELD: &str = "gatehouse_password_hash_shed_held";
+/// Histogram (seconds): how long a shed answer was held before it was sent.
+pub const HASH_HOLD: &str = "gatehouse_password_hash_shed_hold_seconds";
 /// Counter, no labels: a refresh token presented again after it was rotated (RFC 9700 §4.14.2);
 /// incremented through [`refresh_reuse_detected`].
 pub const REFRESH_REUSE: &str = "gatehouse_refresh_reuse_detected_total";
@@ -80,7 +84,16 @@ pub fn describe() {
     );
     describe_histogram!(HASH_WAIT, Unit::Seconds, "time a hash waited for a worker");
     describe_histogram!(HASH_DURATION, Unit::Seconds, "time one argon2id hash took");
-    describe_counter!(HASH_SHED, "hashes refused because the queue was full");
+    describe_counter!(
+        HASH_SHED,
+        "requests the hash pool shed: queue full, or standing too long"
+    );
+    describe_gauge!(HASH_HELD, "shed answers being held before they are sent");
+    describe_histogram!(
+        HASH_HOLD,
+        Unit::Seconds,
+        "how long a shed answer was held before it was sent"
+    );
     describe_counter!(REFRESH_REUSE, "rotated refresh tokens presented again");
     describe_gauge!(DB_POOL_SIZE, "open database connections");
     describe_gauge!(DB_POOL_IDLE, "idle database connections");
@@ -131,6 +144,7 @@ pub fn describe() {
         metrics::counter!(REQUESTS_REJECTED, "reason" => reason.as_str()).absolute(0);
     }
     metrics::gauge!(HASH_QUEUE_DEPTH).set(0.0);
+    metrics::gauge!(HASH_HELD).set(0.0);
 }
 
 /// Call when a rotated refresh token is presented again (the family is then revoked).
@@ -179,7 +193,10 @@ mod tests {
             description: "x".into(),
         });
         assert_eq!(grant_result(&client), "invalid_client");
-        let shed: Result<(), Error> = Err(Error::Overloaded { retry_after: 1 });
+        let shed: Result<(), Error> = Err(Error::Overloaded {
+            retry_after: 1,
+            close: false,
+        });
         assert_eq!(grant_result(&shed), "overloaded");
         assert_eq!(grant_result(&Ok::<(), Error>(())), "success");
     }

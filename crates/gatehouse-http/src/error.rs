@@ -118,8 +118,13 @@ impl IntoResponse for ApiError {
                     HeaderValue::from_static("Bearer error=\"invalid_token\""),
                 );
             }
-            Error::Overloaded { retry_after }
-            | Error::UserStoreUnavailable { retry_after }
+            Error::Overloaded { retry_after, close } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+                if *close {
+                    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+                }
+            }
+            Error::UserStoreUnavailable { retry_after }
             | Error::TooManyRequests { retry_after }
             | Error::TooManyCodes { retry_after } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));

@@ -12,8 +12,9 @@ use gatehouse_core::authorize::DEFAULT_CODE_TTL;
 use gatehouse_core::client_assertion::{
     AssertionPolicy, AudiencePolicy, DEFAULT_CLOCK_SKEW, DEFAULT_MAX_LIFETIME,
 };
+use gatehouse_core::hash_admission::AdmissionSettings;
 use gatehouse_core::hash_ceiling::HashCeiling;
-use gatehouse_core::password::{HashParams, PasswordHasher};
+use gatehouse_core::password::HashParams;
 use gatehouse_core::store::{SessionLimit, SessionLimitPolicy};
 use gatehouse_core::token::keys::SigningAlg;
 use secrecy::{ExposeSecret, SecretString};
@@ -107,7 +108,8 @@ pub(crate) struct Config {
     /// The highest cost of a stored password hash (never below `hash`).
     pub(crate) hash_ceiling: HashCeiling,
     pub(crate) hash_workers: usize,
-    pub(crate) hash_queue: usize,
+    /// How the hash pool admits requests and holds shed answers.
+    pub(crate) hash_admission: AdmissionSettings,
     /// Nice value added to the async runtime's threads (0: unchanged).
     pub(crate) runtime_nice: i32,
     pub(crate) log_level: Option<String>,
@@ -162,7 +164,7 @@ impl Config {
     }
 
     fn validate(g: GlobalOptions, s: ServeOptions, secret_key: SecretKeySource) -> Result<Self> {
-        let (hash, hash_workers, hash_queue) = hash_settings(&g, &s);
+        let (hash, hash_workers, hash_admission) = hash_settings(&g, &s);
         let hash_ceiling = hash_ceiling(&g)?;
         let runtime_nice = s.runtime_nice.unwrap_or(DEFAULT_RUNTIME_NICE);
         anyhow::ensure!(
@@ -224,7 +226,7 @@ impl Config {
             hash,
             hash_ceiling,
             hash_workers,
-            hash_queue,
+            hash_admission,
             runtime_nice,
             log_level: g.log_level,
             cleanup_interval: Duration::from_secs(cleanup_secs),
@@ -253,7 +255,7 @@ fn secret_key_source(options: &GlobalOptions) -> Option<SecretKeySource> {
 }
 
 /// The argon2id parameters, the number of hash workers and the length of their queue.
-fn hash_settings(g: &GlobalOptions, s: &ServeOptions) -> (HashParams, usize, usize) {
+fn hash_settings(g: &GlobalOptions, s: &ServeOptions) -> (HashParams, usize, AdmissionSettings) {
     let (argon2, pool) = (&g.password_hash, &s.password_hash);
     let hash = HashParams {
         memory_kib: argon2.memory_kib.unwrap_or(HashParams::OWASP.memory_kib),
@@ -265,10 +267,15 @@ fn hash_settings(g: &GlobalOptions, s: &ServeOptions) -> (HashParams, usize, usi
             .map(|n| n.get())
             .unwrap_or(1)
     });
-    let queue = pool
-        .queue
-        .unwrap_or_else(|| PasswordHasher::default_queue(workers));
-    (hash, workers, queue)
+    let d = AdmissionSettings::defaults(workers);
+    let admission = AdmissionSettings {
+        queue: pool.queue.unwrap_or(d.queue),
+        overload_interval: pool
+            .overload_interval_ms
+            .map_or(d.overload_interval, Duration::from_millis),
+        max_held: pool.max_held.unwrap_or(d.max_held),
+    };
+    (hash, workers, admission)
 }
 
 /// The cost ceiling of stored and imported password hashes.

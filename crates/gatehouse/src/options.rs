@@ -359,10 +359,28 @@ pub(crate) struct HashPoolOptions {
     )]
     pub(crate) workers: Option<usize>,
 
-    /// Password requests admitted beyond those being hashed; more are shed at once with 503 and
-    /// Retry-After [default: one per hash worker]
+    /// Password requests that may wait beyond those being hashed while the queue drains now and
+    /// then (a burst); more are shed with 503 and Retry-After [default: 32 per hash worker]
     #[arg(long = "hash-queue", env = "GATEHOUSE_HASH_QUEUE", value_name = "N")]
     pub(crate) queue: Option<usize>,
+
+    /// Milliseconds the hash queue may stand (never empty) before the server counts as
+    /// overloaded and lets only one request per worker wait [default: 100]
+    #[arg(
+        long = "hash-overload-interval-ms",
+        env = "GATEHOUSE_HASH_OVERLOAD_INTERVAL_MS",
+        value_name = "MS"
+    )]
+    pub(crate) overload_interval_ms: Option<u64>,
+
+    /// Shed password requests whose 503 is held back at once (a timer, so a client retrying at
+    /// once comes back later); more are answered at once with Connection: close [default: 1024]
+    #[arg(
+        long = "hash-max-held",
+        env = "GATEHOUSE_HASH_MAX_HELD",
+        value_name = "N"
+    )]
+    pub(crate) max_held: Option<usize>,
 }
 
 /// The TOML file, read into both option sets.

@@ -58,7 +58,8 @@ pub(crate) fn hasher(config: &Config) -> Result<Arc<PasswordHasher>> {
             "argon2id parameters are below OWASP's minimum (19456 KiB, t=2, p=1)"
         );
     }
-    let hasher = PasswordHasher::new(config.hash, config.hash_workers, config.hash_queue)?;
+    let hasher =
+        PasswordHasher::with_admission(config.hash, config.hash_workers, config.hash_admission)?;
     Ok(Arc::new(hasher.with_ceiling(config.hash_ceiling)))
 }
 

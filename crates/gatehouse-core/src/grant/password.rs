@@ -45,18 +45,17 @@ impl Grants {
         }
         let scope = resolve_scope(client, requested)?;
         // A place for the hash is taken before anything else, so a request shed under overload
-        // costs no database work and counts no attempt against the account's lockout.
+        // costs no database work and counts no attempt against the account's lockout; its
+        // answer is held (a timer, no work) so a client retrying at once comes back later.
         let permit = match self.hasher.admit() {
             Ok(permit) => permit,
-            Err(err) => {
-                if matches!(err, Error::Overloaded { .. }) {
-                    let about = EventSubject::client(client.id.as_str());
-                    let bucket = ctx.ip.map(|ip| self.guard.bucket(ip)).unwrap_or_default();
-                    self.audit
-                        .rejected(Rejection::Overloaded, &bucket, ctx, about)
-                        .await;
-                }
-                return Err(err);
+            Err(_) => {
+                let about = EventSubject::client(client.id.as_str());
+                let bucket = ctx.ip.map(|ip| self.guard.bucket(ip)).unwrap_or_default();
+                self.audit
+                    .rejected(Rejection::Overloaded, &bucket, ctx, about)
+                    .await;
+                return Err(self.hasher.hold_shed().await);
             }
         };
         let (user, attempt, unnormalised) = self

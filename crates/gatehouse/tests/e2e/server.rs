@@ -50,6 +50,7 @@ pub struct TestServer {
 #[derive(Default)]
 pub struct Builder {
     owasp: bool,
+    default_admission: bool,
     nist_passwords: bool,
     env: Vec<(String, String)>,
     args: Vec<String>,
@@ -81,6 +82,13 @@ impl Builder {
 
     pub fn owasp_hashing(mut self) -> Self {
         self.owasp = true;
+        self
+    }
+
+    /// Keeps the server's default admission to the hash pool (queue depth and overload
+    /// interval) instead of the harness's deep, patient one.
+    pub fn default_admission(mut self) -> Self {
+        self.default_admission = true;
         self
     }
 
@@ -131,10 +139,18 @@ impl Builder {
                     .map(|(k, v)| (k.to_string(), v.to_string())),
             );
         }
-        // The default hash queue is sized to the machine's cores (one place per worker), so
-        // tests that fire concurrent logins would be shed on a small machine. Tests that are not
-        // about shedding get a deep queue; the overload tests pass `--hash-queue`, which wins.
-        env.push(("GATEHOUSE_HASH_QUEUE".into(), "64".into()));
+        // The default hash queue is sized to the machine's cores, and a queue that stands for
+        // 100 ms is cut to one place per worker: tests that fire concurrent logins on a small,
+        // busy machine could be shed. Tests that are not about shedding get a deep queue that
+        // never counts as standing; the overload tests pass their own flags, which win, or keep
+        // the defaults (`default_admission`).
+        if !self.default_admission {
+            env.push(("GATEHOUSE_HASH_QUEUE".into(), "64".into()));
+            env.push((
+                "GATEHOUSE_HASH_OVERLOAD_INTERVAL_MS".into(),
+                "600000".into(),
+            ));
+        }
         env.extend(self.env);
         env.push(("GATEHOUSE_DATABASE_URL".into(), db.url.clone()));
         if db.backend == crate::database::Backend::Postgres {
