@@ -256,8 +256,8 @@ def throughput_svg(doc):
     groups, values = per_case(doc, ok_rate)
     raw = doc["argon2"]["used"]["per_second"]
     a = panel("Successful answers per second (log scale)",
-              "Password grant: tokens/s (200 with a token); shed 503s not counted. Gatehouse's default hash queue "
-              "sheds beyond its workers; the peer queues every request.", groups, values, True, "answers/s")
+              "Password grant: tokens/s (200 with a token); shed 503s not counted. Gatehouse queues a burst, "
+              "sheds a standing queue and holds each shed answer; the peer queues every request.", groups, values, True, "answers/s")
     by = rows_by(doc)
     pgroups, pvalues = [], []
     for case, label, c in present_cases(doc):
