@@ -152,7 +152,7 @@ pub(crate) struct ServerError(ErrorBody);
 #[derive(utoipa::IntoResponses)]
 #[response(
     status = 503,
-    description = "temporarily_unavailable: the password-hash queue is full",
+    description = "temporarily_unavailable: the password-hash queue sheds (full, or standing under overload)",
     headers(("Retry-After" = u64, description = "seconds"))
 )]
 pub(crate) struct HashQueueFull(ErrorBody);

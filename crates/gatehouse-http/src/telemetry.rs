@@ -36,24 +36,27 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Installs the process-wide recorder (once per process) and describes every metric. A
-    /// thread drains the histograms' samples into their buckets every few seconds
-    /// ([`UPKEEP_INTERVAL`]): the recorder keeps each sample until then, so without it memory
-    /// grew with every request between two scrapes (about 20 bytes a request, measured), and
-    /// without any scrape for ever.
+    /// Installs the process-wide recorder (once per process) and describes every metric. On a
+    /// tokio runtime (as `serve` calls it), a task drains the histograms' samples into their
+    /// buckets every few seconds ([`UPKEEP_INTERVAL`]): the recorder keeps each sample until
+    /// then, so without it memory grew with every request between two scrapes (about 20 bytes
+    /// a request, measured), and without any scrape for ever.
     pub fn install() -> Result<Self, MetricsError> {
         let handle = builder()?
             .install_recorder()
             .map_err(|e| MetricsError(e.to_string()))?;
         telemetry::describe();
-        let upkeep = handle.clone();
-        std::thread::Builder::new()
-            .name("metrics-upkeep".into())
-            .spawn(move || loop {
-                std::thread::sleep(UPKEEP_INTERVAL);
-                upkeep.run_upkeep();
-            })
-            .map_err(|e| MetricsError(e.to_string()))?;
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let upkeep = handle.clone();
+            runtime.spawn(async move {
+                let mut every = tokio::time::interval(UPKEEP_INTERVAL);
+                every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    every.tick().await;
+                    upkeep.run_upkeep();
+                }
+            });
+        }
         Ok(Metrics { handle })
     }
 
