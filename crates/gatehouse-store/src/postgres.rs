@@ -3,7 +3,7 @@
 //! transaction, and reads the rows it needs most through a memory kept in step across
 //! instances by change notices ([`crate::hot_cache`]). Concurrent commits already share WAL
 //! flushes in PostgreSQL (its own group commit), and row locks keep rotation exactly-once across
-//! instances; a rotation is one statement, so one round trip (see [`ROTATE`]).
+//! instances; a rotation is one statement, so one round trip (see `ROTATE`).
 
 use std::sync::Arc;
 
