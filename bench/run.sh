@@ -19,5 +19,5 @@ if ! command -v wrk >/dev/null; then
   else sudo apt-get install -y -qq wrk >/dev/null; fi
 fi
 cargo build --release --locked -p gatehouse
-cargo build --release --locked -p gatehouse-core --example argon2_rate
+cargo build --release --locked -p gatehouse-core --example argon2_rate --example signing_rate
 exec python3 bench/bench.py "$@"
