@@ -92,7 +92,8 @@ pub enum Verdict {
 }
 
 /// A place in the hash pool's bounded queue, taken by [`PasswordHasher::admit`] before a request
-/// does any other work and given back when it is dropped.
+/// does any other work and given back once its hash is done ([`HashPermit::check_typed`] and
+/// [`HashPermit::verify`] spend it) or when it is dropped unspent.
 #[must_use]
 pub struct HashPermit<'a>(&'a PasswordHasher);
 
@@ -280,7 +281,7 @@ impl PasswordHasher {
 impl HashPermit<'_> {
     /// [`PasswordHasher::verify`] in the place this permit holds; the place is given back when
     /// the hash is done.
-    pub async fn verify(&self, password: &[u8], stored: Option<&str>) -> Result<bool, Error> {
+    pub async fn verify(self, password: &[u8], stored: Option<&str>) -> Result<bool, Error> {
         Ok(self.check(password, stored).await? == Verdict::Match)
     }
 
@@ -289,8 +290,13 @@ impl HashPermit<'_> {
     /// passwords were normalised). Both forms are computed whatever `stored` is (`None`, the
     /// dummy hash, included), so an unknown user costs what a known one does. The verdict, and
     /// whether it was the typed form that matched (the caller rehashes).
+    ///
+    /// The permit is spent: its place is given back as soon as the hash work is done, not when
+    /// the request ends. The database work after the hash (the login's tokens, its events)
+    /// holds no place, so a worker never waits for a request that no longer needs it; the
+    /// admission's queue counts only requests on their way to a worker.
     pub async fn check_typed(
-        &self,
+        self,
         typed: &str,
         stored: Option<&str>,
     ) -> Result<(Verdict, bool), Error> {
@@ -341,7 +347,7 @@ impl HashPermit<'_> {
 }
 
 impl Drop for HashPermit<'_> {
-    /// Gives the place back when the request ends, however it ends.
+    /// Gives the place back when the hash is done or the request ends, whichever comes first.
     fn drop(&mut self) {
         let admission = &*self.0.admission;
         let left = admission.leave(admission.now());

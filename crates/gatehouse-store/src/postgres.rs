@@ -162,16 +162,111 @@ impl HotPath<Postgres> for OnPool {
     }
 }
 
-/// A login's tokens in one transaction. With a session limit, the user's row is locked first, so
+/// The first part of a login in one statement (see [`record_login_at_once`]): the client's and
+/// the user's rows locked (key share), and the second factor's when there is one, then the
+/// family stored only while they exist, the user is active and of the family's epoch, then its
+/// access token. `$1` to `$12` the family's columns as [`hot::family`] lists them, `$13` to
+/// `$21` the access token's as [`hot::access`] does.
+macro_rules! login_sql {
+    () => {
+        "WITH locked AS (              SELECT c.id FROM clients c, users u WHERE c.id = $2 AND u.id = $3 FOR KEY SHARE),          factor AS (              SELECT id FROM mfa_authenticators WHERE id = $9 FOR KEY SHARE),          family AS (              INSERT INTO token_families (id, client_id, user_id, auth_time, created_at,                  expires_at, last_used_at, revoked_at, user_epoch, amr, authenticator_id, scope,                  ip, user_agent)              SELECT $1, $2, $3, $4, $5, $6, NULL, NULL, $7, $8, $9, $10, $11, $12              WHERE EXISTS (SELECT 1 FROM locked)              AND EXISTS (SELECT 1 FROM users WHERE id = $3 AND active AND session_epoch = $7)              AND ($9 IS NULL OR EXISTS (SELECT 1 FROM factor))              RETURNING id),          access AS (              INSERT INTO access_tokens (id, family_id, client_id, user_id, scope, auth_time,                  issued_at, expires_at, revoked)              SELECT $13, $14, $15, $16, $17, $18, $19, $20, $21 FROM family RETURNING 1)"
+    };
+}
+
+/// The refresh token of a login, `$22` to `$27` its columns as [`hot::refresh`] lists them.
+macro_rules! login_refresh_sql {
+    () => {
+        ", refresh AS (              INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, scope, created_at,                  idle_expires_at, used_at)              SELECT $22, $23, $24, $25, $26, $27, NULL FROM family RETURNING 1)"
+    };
+}
+
+/// The closing count: 1 when the family was stored.
+macro_rules! login_count_sql {
+    () => {
+        " SELECT COUNT(*) AS stored FROM family"
+    };
+}
+
+/// A login without a refresh token or an event.
+const LOGIN: &str = concat!(login_sql!(), login_count_sql!());
+
+/// A login with a refresh token.
+const LOGIN_WITH_REFRESH: &str = concat!(login_sql!(), login_refresh_sql!(), login_count_sql!());
+
+/// A login with its event, `$22` to `$29` the event's columns as [`hot::event`] lists them.
+const LOGIN_WITH_EVENT: &str = concat!(
+    login_sql!(),
+    ", event AS (          INSERT INTO events (id, at, kind, client_id, username, ip, request_id, detail)          SELECT $22, $23, $24, $25, $26, $27, $28, $29 FROM family RETURNING 1)",
+    login_count_sql!()
+);
+
+/// A login with a refresh token and its event, `$28` to `$35` the event's columns.
+const LOGIN_WITH_REFRESH_AND_EVENT: &str = concat!(
+    login_sql!(),
+    login_refresh_sql!(),
+    ", event AS (          INSERT INTO events (id, at, kind, client_id, username, ip, request_id, detail)          SELECT $28, $29, $30, $31, $32, $33, $34, $35 FROM family RETURNING 1)",
+    login_count_sql!()
+);
+
+/// A login's tokens and event, without a session limit, in one statement and so one round trip
+/// and one commit ([`LOGIN`] and its variants). The locks are those of the transaction in
+/// [`record_login`], taken by the statement before its inserts: a removal of the client, the
+/// user or the factor that commits first leaves nothing to lock and the login is stale; one that
+/// comes later waits for this commit and removes the new session with the rest. Each insert
+/// after the family's selects from its `RETURNING`, so it happens only when the family does.
+async fn record_login_at_once(
+    pool: &PgPool,
+    login: &NewLogin<'_>,
+    amr: &str,
+    detail: Option<&str>,
+) -> Result<Recorded, sqlx::Error> {
+    let mut params: Vec<Param<'_>> = Vec::with_capacity(35);
+    params.extend(hot::family(login.family, amr).params);
+    params.extend(hot::access(login.access).params);
+    if let Some(refresh) = login.refresh {
+        params.extend(hot::refresh(refresh).params);
+    }
+    if let (Some(event), Some(detail)) = (login.event, detail) {
+        params.extend(hot::event(event, detail).params);
+    }
+    let sql = match (login.refresh.is_some(), detail.is_some()) {
+        (false, false) => LOGIN,
+        (true, false) => LOGIN_WITH_REFRESH,
+        (false, true) => LOGIN_WITH_EVENT,
+        (true, true) => LOGIN_WITH_REFRESH_AND_EVENT,
+    };
+    let mut conn = pool.acquire().await?;
+    let row = Postgres::fetch_optional(&mut conn, sql, &params).await?;
+    let stored: i64 = match row {
+        Some(row) => row.try_get("stored")?,
+        None => 0,
+    };
+    Ok(if stored == 1 {
+        Recorded::Stored {
+            evicted: Vec::new(),
+        }
+    } else {
+        Recorded::Stale
+    })
+}
+
+/// A login's tokens (and its event) in one commit. Without a session limit, one statement
+/// ([`record_login_at_once`]). With one, a transaction: the user's row is locked first, so
 /// concurrent logins of one user (on any instance) count their live sessions one after the
 /// other.
 async fn record_login(pool: &PgPool, login: NewLogin<'_>) -> Result<Recorded, sqlx::Error> {
+    let amr = login.family.amr.join(" ");
+    let detail = login.event.map(|e| e.detail.to_string());
+    if login.limit.is_none() {
+        return record_login_at_once(pool, &login, &amr, detail.as_deref()).await;
+    }
     let NewLogin {
         family,
         refresh,
         access,
         limit,
         now,
+        event,
     } = login;
     let mut tx = pool.begin().await?;
     let mut live = Vec::new();
@@ -220,7 +315,6 @@ async fn record_login(pool: &PgPool, login: NewLogin<'_>) -> Result<Recorded, sq
         tx.rollback().await?;
         return Ok(Recorded::OverLimit);
     }
-    let amr = family.amr.join(" ");
     let inserted = hot::family(family, &amr);
     if Postgres::execute(&mut tx, inserted.sql, &inserted.params).await? == 0 {
         tx.rollback().await?;
@@ -234,6 +328,9 @@ async fn record_login(pool: &PgPool, login: NewLogin<'_>) -> Result<Recorded, sq
         sql::insert::<Postgres, 6>(&mut tx, hot::refresh(refresh)).await?;
     }
     sql::insert::<Postgres, 9>(&mut tx, hot::access(access)).await?;
+    if let (Some(event), Some(detail)) = (event, &detail) {
+        sql::insert::<Postgres, 8>(&mut tx, hot::event(event, detail)).await?;
+    }
     tx.commit().await?;
     Ok(Recorded::Stored { evicted })
 }

@@ -148,6 +148,7 @@ impl HotPath<Sqlite> for Direct {
             access: login.access.clone(),
             limit: login.limit,
             now: login.now,
+            event: login.event.cloned().map(Box::new),
         };
         match self.writer.submit(write).await? {
             Applied::Login(recorded) => Ok(recorded),

@@ -66,7 +66,8 @@ impl TokenIssuer {
     /// Issues the tokens of a login from `ctx`, authenticated by `method`: it opens a session
     /// (a token family), with a refresh token when the client gets one (see
     /// [`Client::issues_refresh_token`]) and within the client's session limit. Also the ids of
-    /// the sessions the limit evicted.
+    /// the sessions the limit evicted. `event` (the login's success) is stored with the tokens,
+    /// in the same commit.
     pub(super) async fn issue_login(
         &self,
         ctx: &RequestContext,
@@ -74,6 +75,7 @@ impl TokenIssuer {
         user: &User,
         granted: ScopeSet,
         method: LoginMethod,
+        event: &Event,
     ) -> Result<(Tokens, Vec<String>), Error> {
         let now = self.clock.now();
         let refreshable = client.issues_refresh_token(&granted);
@@ -107,6 +109,7 @@ impl TokenIssuer {
             access: &minted.record,
             limit: client.settings.session_limit(self.default_session_limit),
             now,
+            event: Some(event),
         };
         match self.store.record_login(login).await? {
             Recorded::Stored { evicted } => {

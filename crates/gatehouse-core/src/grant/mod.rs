@@ -234,9 +234,15 @@ impl Grants {
         method: LoginMethod,
     ) -> Result<Tokens, Error> {
         let subject = EventSubject::login(client.id.as_str(), user.username.as_str());
+        // The login's success is stored with its tokens, in the same commit (one statement on
+        // PostgreSQL): no success without its event, no event without the tokens.
+        let detail = json!({ "grant_type": grant_type, "scope": granted.to_string() });
+        let event = self
+            .audit
+            .event(EventKind::LoginSuccess, ctx, subject, detail);
         let (mut tokens, evicted) = self
             .issuer
-            .issue_login(ctx, client, user, granted, method)
+            .issue_login(ctx, client, user, granted, method, &event)
             .await?;
         tokens.password_change_required =
             user.password_change_required
@@ -251,15 +257,6 @@ impl Grants {
                 .record(EventKind::SessionRevoked, ctx, subject, detail)
                 .await;
         }
-        let detail = json!({ "grant_type": grant_type, "scope": tokens.scope.to_string() });
-        self.audit
-            .record(
-                EventKind::LoginSuccess,
-                ctx,
-                EventSubject::login(client.id.as_str(), user.username.as_str()),
-                detail,
-            )
-            .await;
         Ok(tokens)
     }
 }

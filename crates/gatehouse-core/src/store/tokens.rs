@@ -103,6 +103,9 @@ pub struct NewLogin<'a> {
     pub limit: Option<SessionLimit>,
     /// The time of the login.
     pub now: i64,
+    /// The login's audit event, stored with its tokens (in the same commit) when they are
+    /// stored, and not at all when they are not.
+    pub event: Option<&'a Event>,
 }
 
 /// What became of a login's tokens.

@@ -45,13 +45,16 @@ const CHECKPOINT_PAUSE: std::time::Duration = std::time::Duration::from_millis(2
 /// One write of the hot path.
 pub(crate) enum Write {
     /// The tokens of a login: its family (session) with its first refresh token if any, and the
-    /// access token, within the client's session limit.
+    /// access token, within the client's session limit; and its audit event when they are
+    /// stored.
     Login {
         family: TokenFamily,
         refresh: Option<RefreshTokenRecord>,
         access: AccessTokenRecord,
         limit: Option<SessionLimit>,
         now: i64,
+        /// Boxed: the largest variant otherwise.
+        event: Option<Box<Event>>,
     },
     /// A refresh-token rotation and, when it happens, its audit event.
     Rotate {
@@ -261,6 +264,7 @@ fn apply(conn: &Connection, write: &Write) -> rusqlite::Result<Applied> {
             access,
             limit,
             now,
+            event,
         } => {
             // The writer runs one job at a time, and other processes wait for its write lock:
             // the count and what follows cannot interleave with another login's.
@@ -287,6 +291,9 @@ fn apply(conn: &Connection, write: &Write) -> rusqlite::Result<Applied> {
                 direct::insert(conn, hot::refresh(refresh))?;
             }
             direct::insert(conn, hot::access(access))?;
+            if let Some(event) = event {
+                direct::insert_event(conn, event)?;
+            }
             return Ok(Applied::Login(Recorded::Stored { evicted }));
         }
         Write::Rotate {

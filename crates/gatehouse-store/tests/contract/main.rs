@@ -116,6 +116,7 @@ contract_suite!(
     session_races::the_session_limit_evicts_the_oldest_under_concurrency,
     session_races::the_session_limit_denies_logins_beyond_it_under_concurrency,
     sessions::a_stale_login_stores_nothing,
+    sessions::a_logins_event_is_stored_with_it_and_only_then,
     sessions::ending_a_users_sessions_keeps_only_the_one_named,
     sessions::removing_a_client_removes_its_sessions,
     sessions::removing_a_user_removes_their_sessions,

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use gatehouse_core::client::ClientId;
-use gatehouse_core::store::{Recorded, SessionFilter, Store};
+use gatehouse_core::store::{Recorded, SessionFilter, SessionLimit, SessionLimitPolicy, Store};
 
 use crate::tokens::{access_revoked, rotate, with_user_named, Login, Opened, NOW};
 
@@ -57,6 +57,57 @@ async fn assert_stale(store: &dyn Store, login: &Login, why: &str) {
     assert!(
         listed(store, &filter, NOW).await.is_empty(),
         "{why}: no session"
+    );
+}
+
+/// A login's event is stored with its tokens, in the same commit, whichever way the store
+/// writes them (one statement without a session limit, a transaction with one, with and
+/// without a refresh token), and not at all when the login is stale or over its limit.
+pub async fn a_logins_event_is_stored_with_it_and_only_then(store: Arc<dyn Store>) {
+    let ivan = with_user_named(store.as_ref(), "ivan").await;
+    let s = store.as_ref();
+    let stored = |opened: &Opened| vec![opened.event.as_ref().unwrap().id.clone()];
+
+    let opened = Login::new(&ivan).with_event().open(s).await;
+    assert_eq!(
+        opened.events(s).await,
+        stored(&opened),
+        "with a refresh token"
+    );
+    let mut no_refresh = Login::new(&ivan).with_event();
+    no_refresh.refresh_idle_expires_at = None;
+    let opened = no_refresh.open(s).await;
+    assert_eq!(opened.events(s).await, stored(&opened), "without one");
+    let read = s.find_access_token(&opened.access.id).await.unwrap();
+    assert!(read.is_some(), "the access token is stored with the event");
+
+    let limit = Some(SessionLimit {
+        max: 3,
+        policy: SessionLimitPolicy::Deny,
+    });
+    let (recorded, opened) = Login::new(&ivan).with_event().record(s, limit).await;
+    assert_eq!(recorded, Recorded::Stored { evicted: vec![] });
+    assert_eq!(opened.events(s).await, stored(&opened), "under a limit");
+    let (recorded, opened) = Login::new(&ivan).with_event().record(s, limit).await;
+    assert_eq!(recorded, Recorded::OverLimit, "three live sessions already");
+    assert!(opened.events(s).await.is_empty(), "no event over the limit");
+
+    let stale = Login::new(&ivan).client("never").with_event();
+    let (recorded, opened) = stale.record(s, None).await;
+    assert_eq!(recorded, Recorded::Stale);
+    assert!(
+        opened.events(s).await.is_empty(),
+        "no event of a stale login"
+    );
+    let other = crate::clients::client("other-app", None);
+    store.insert_client(&other, NOW).await.unwrap();
+    let mut stale = Login::new(&ivan).client("other-app").with_event();
+    stale.user_epoch = 1;
+    let (recorded, opened) = stale.record(s, limit).await;
+    assert_eq!(recorded, Recorded::Stale, "an old epoch, under a limit");
+    assert!(
+        opened.events(s).await.is_empty(),
+        "no event of a stale login"
     );
 }
 

@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use gatehouse_core::store::{
-    AccessTokenRecord, NewLogin, Recorded, RefreshTokenRecord, SessionLimit, Store, TokenFamily,
+    AccessTokenRecord, Event, EventFilter, NewLogin, Recorded, RefreshTokenRecord, SessionLimit,
+    Store, TokenFamily,
 };
 use gatehouse_core::token::opaque;
 
@@ -28,6 +29,8 @@ pub struct Login {
     pub access_expires_at: i64,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// Whether the login carries its audit event (as the grants' logins do).
+    pub event: bool,
 }
 
 /// The records of one login, with the refresh token itself.
@@ -36,6 +39,8 @@ pub struct Opened {
     pub family: TokenFamily,
     pub refresh: Option<(String, RefreshTokenRecord)>,
     pub access: AccessTokenRecord,
+    /// Its event, whose `user` is the session's id (so [`Opened::events`] finds it alone).
+    pub event: Option<Event>,
 }
 
 impl Opened {
@@ -47,6 +52,17 @@ impl Opened {
     /// The hash of its first refresh token.
     pub fn refresh_hash(&self) -> String {
         self.refresh.as_ref().unwrap().1.token_hash.clone()
+    }
+
+    /// The ids of the events stored for this login.
+    pub async fn events(&self, store: &dyn Store) -> Vec<String> {
+        let filter = EventFilter {
+            user: Some(self.id()),
+            since: None,
+            limit: 10,
+        };
+        let events = store.list_events(&filter).await.unwrap();
+        events.into_iter().map(|e| e.id).collect()
     }
 }
 
@@ -66,7 +82,14 @@ impl Login {
             access_expires_at: NOW + 600,
             ip: Some("192.0.2.7".into()),
             user_agent: Some("contract-test/1.0".into()),
+            event: false,
         }
+    }
+
+    /// The login carries its audit event.
+    pub fn with_event(mut self) -> Self {
+        self.event = true;
+        self
     }
 
     pub fn client(mut self, client_id: &str) -> Self {
@@ -103,10 +126,21 @@ impl Login {
         });
         let mut access = access(&family, self.access_expires_at);
         access.issued_at = self.created_at;
+        let event = self.event.then(|| Event {
+            id: gatehouse_core::random::sortable_id(),
+            at: self.created_at,
+            kind: "login_success".into(),
+            client_id: Some(self.client_id.clone()),
+            user: Some(family.id.clone()),
+            ip: self.ip.clone(),
+            request_id: Some("contract-request".into()),
+            detail: serde_json::json!({ "grant_type": "password", "scope": "openid email" }),
+        });
         Opened {
             family,
             refresh,
             access,
+            event,
         }
     }
 
@@ -123,6 +157,7 @@ impl Login {
             access: &opened.access,
             limit,
             now: self.created_at,
+            event: opened.event.as_ref(),
         };
         (store.record_login(login).await.unwrap(), opened)
     }
