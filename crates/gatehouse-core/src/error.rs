@@ -210,6 +210,14 @@ impl Error {
         Error::InvalidBody(format!("{}: {what}", echo(field)).into())
     }
 
+    /// `Overloaded`, answered 503 with `Retry-After: 1`, the connection kept.
+    pub fn overloaded() -> Self {
+        Error::Overloaded {
+            retry_after: 1,
+            close: false,
+        }
+    }
+
     /// Shorthand for `InvalidRequest`.
     pub fn invalid_request(description: impl Into<Description>) -> Self {
         Error::InvalidRequest(description.into())

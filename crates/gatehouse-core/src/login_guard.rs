@@ -172,10 +172,7 @@ impl LoginGuard {
                 }
             }
         }
-        Err(Error::Overloaded {
-            retry_after: 1,
-            close: false,
-        })
+        Err(Error::overloaded())
     }
 
     /// The attempt succeeded: the account's count starts again from zero.
@@ -217,10 +214,7 @@ impl LoginGuard {
                 return Ok(());
             }
         }
-        Err(Error::Overloaded {
-            retry_after: 1,
-            close: false,
-        })
+        Err(Error::overloaded())
     }
 
     /// Forgets an account's failures and lock; `true` when it had any.

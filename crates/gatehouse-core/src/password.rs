@@ -21,8 +21,6 @@ use crate::hash_ceiling::HashCeiling;
 use crate::legacy_hash::Scheme;
 use crate::telemetry;
 
-pub use crate::hash_admission::DEFAULT_QUEUE_PER_WORKER;
-
 /// argon2id cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HashParams {
@@ -143,11 +141,6 @@ impl PasswordHasher {
         self.ceiling
     }
 
-    /// The default burst queue for `workers` hash workers ([`DEFAULT_QUEUE_PER_WORKER`]).
-    pub fn default_queue(workers: usize) -> usize {
-        AdmissionSettings::defaults(workers).queue
-    }
-
     /// The configured parameters.
     pub fn params(&self) -> HashParams {
         self.params
@@ -175,10 +168,7 @@ impl PasswordHasher {
         let admission = &*self.admission;
         if admission.enter(admission.now()) == Entry::Shed {
             metrics::counter!(telemetry::HASH_SHED).increment(1);
-            return Err(Error::Overloaded {
-                retry_after: 1,
-                close: false,
-            });
+            return Err(Error::overloaded());
         }
         metrics::gauge!(telemetry::HASH_QUEUE_DEPTH).set(admission.in_flight() as f64);
         Ok(HashPermit(self))
@@ -199,10 +189,7 @@ impl PasswordHasher {
         tokio::time::sleep(hold).await;
         drop(place);
         metrics::gauge!(telemetry::HASH_HELD).set(self.admission.held() as f64);
-        Error::Overloaded {
-            retry_after: 1,
-            close: false,
-        }
+        Error::overloaded()
     }
 
     /// [`PasswordHasher::admit`], holding the answer of a shed request

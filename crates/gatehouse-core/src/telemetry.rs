@@ -193,10 +193,7 @@ mod tests {
             description: "x".into(),
         });
         assert_eq!(grant_result(&client), "invalid_client");
-        let shed: Result<(), Error> = Err(Error::Overloaded {
-            retry_after: 1,
-            close: false,
-        });
+        let shed: Result<(), Error> = Err(Error::overloaded());
         assert_eq!(grant_result(&shed), "overloaded");
         assert_eq!(grant_result(&Ok::<(), Error>(())), "success");
     }

@@ -250,11 +250,9 @@ async fn run_to_completion(
         Ok(response) => response,
         Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
         // Aborted (only when the caller went away first) or the runtime is shutting down.
-        Err(_) => crate::error::ApiError(gatehouse_core::error::Error::Overloaded {
-            retry_after: 1,
-            close: false,
-        })
-        .into_response(),
+        Err(_) => {
+            crate::error::ApiError(gatehouse_core::error::Error::overloaded()).into_response()
+        }
     }
 }
 

@@ -48,11 +48,7 @@ pub async fn enforce(
         Ok(response) => response,
         Err(_) if received.load(Ordering::Acquire) => {
             tracing::warn!(timeout = ?limit, "request timed out in the server");
-            ApiError(Error::Overloaded {
-                retry_after: 1,
-                close: false,
-            })
-            .into_response()
+            ApiError(Error::overloaded()).into_response()
         }
         Err(_) => {
             tracing::warn!(timeout = ?limit, "request body not received in time");

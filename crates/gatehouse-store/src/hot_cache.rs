@@ -24,8 +24,9 @@
 //! Negative answers (no such row) are never kept: ids and token hashes are random, and a row
 //! created after a miss must be found. The one exception is an account's failed-login attempts,
 //! where "none" is the common answer: their table's trigger notices inserts too, row by row, and
-//! every write of this instance to it (a lost compare-and-swap included) forgets at once. Each memo is bounded ([`Memo::new`]); when full it starts
-//! afresh, as the verified-token memory does.
+//! every write of this instance to it (a lost compare-and-swap included) forgets at once. Each
+//! memo is bounded ([`Memo::new`]); when full it starts afresh, as the verified-token memory
+//! does.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
