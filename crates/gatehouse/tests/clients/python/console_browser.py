@@ -24,6 +24,7 @@ import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -80,11 +81,29 @@ def wait(driver, by, what):
     return WebDriverWait(driver, PATIENCE).until(EC.presence_of_element_located((by, what)))
 
 
+def gone(element):
+    """A wait condition: `element`'s page has been replaced. Selenium's `staleness_of` knows one
+    way the browser says so (a stale element reference); Chromium also answers a check of a
+    node caught mid-navigation with "Node with given id does not belong to the document" (a
+    plain WebDriverException), which means the same and is the same answer here."""
+    def check(_driver):
+        try:
+            element.is_enabled()
+            return False
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as err:
+            if "does not belong to the document" in str(err):
+                return True
+            raise
+    return check
+
+
 def click_and_load(driver, element_id):
     """Clicks a button or link that loads a page, and waits until the old page is gone."""
     element = driver.find_element(By.ID, element_id)
     element.click()
-    WebDriverWait(driver, PATIENCE).until(EC.staleness_of(element))
+    WebDriverWait(driver, PATIENCE).until(gone(element))
 
 
 def fill(driver, field_id, text):
@@ -161,7 +180,7 @@ def find_a_user_reset_password_and_end_sessions(d, state):
     links = d.find_elements(By.LINK_TEXT, "member077")
     check(len(links) == 1, "member077 not found by the search")
     links[0].click()
-    WebDriverWait(d, PATIENCE).until(EC.staleness_of(links[0]))
+    WebDriverWait(d, PATIENCE).until(gone(links[0]))
     wait(d, By.ID, "set-password")
     check(len(d.find_elements(By.CSS_SELECTOR, "tr.session")) >= 1, "member077 has no session listed")
     shot(d, "user")
